@@ -1,0 +1,659 @@
+//! Compiling BPF C for a target kernel: clang for the target's own triple
+//! (so `long`, pointers and struct layouts are the board's), emitting IR,
+//! then llc to BPF of the board's byte order.
+//!
+//! `plan_*` compute plain data; `run` executes a plan, skipping it when the
+//! stamp says nothing changed, and writes the object atomically after
+//! checking it is really BPF.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use serde::{Deserialize, Serialize};
+
+use crate::bpf_headers::Helpers;
+use crate::elf_check;
+use crate::error::{Error, Result};
+use crate::fsutil;
+use crate::kernel_tree::KernelTree;
+use crate::plan::Cmd;
+use crate::profile::{BpfMode, Profile};
+use crate::toolchain::Toolchain;
+use crate::ui;
+use crate::version::KernelVersion;
+
+/// Everything the flags depend on.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub profile: Profile,
+    pub tree: Option<KernelTree>,
+    /// The tree's version, or the one given when there is no tree.
+    pub version: Option<KernelVersion>,
+    pub toolchain: Toolchain,
+    pub helpers: Helpers,
+    /// Dir holding only the staged `bpf/` wrappers; goes on `-I`.
+    pub staged_include: PathBuf,
+}
+
+/// The flag sets `flags` prints and every compile uses.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Flags {
+    pub clang: Cmd,
+    pub llc: Cmd,
+}
+
+/// Warnings the seed's kernels trip over; the kernel's samples/bpf Makefile
+/// silences the same set.
+const QUIET_WARNINGS: &[&str] = &[
+    "-Wno-unused-value",
+    "-Wno-pointer-sign",
+    "-Wno-compare-distinct-pointer-types",
+    "-Wno-gnu-variable-sized-type-not-at-end",
+    "-Wno-address-of-packed-member",
+    "-Wno-tautological-compare",
+    "-Wno-unknown-warning-option",
+];
+
+pub fn flags(ctx: &Context) -> Flags {
+    let arch = &ctx.profile.arch;
+    let mode = ctx.profile.bpf.mode.unwrap_or_default();
+    let mut clang = Cmd::new(&ctx.toolchain.clang.path);
+    match mode {
+        BpfMode::Native => {
+            clang = clang
+                .arg(format!("--target={}", arch.clang_target))
+                .arg("-D__KERNEL__")
+                .arg("-D__BPF_TRACING__");
+        }
+        BpfMode::Core => {
+            clang = clang
+                .arg(format!("--target={}", arch.bpf_march()))
+                .arg("-g");
+        }
+    }
+    clang = clang.arg(format!("-D{}", arch.target_arch_define()));
+    let cfg = |o: &str| ctx.tree.as_ref().is_some_and(|t| t.is_enabled(o));
+    clang = clang.args(arch.config_define_flags(&cfg));
+    clang = clang.args(arch.defines.iter().map(|d| format!("-D{d}")));
+    if let (None, Some(v)) = (&ctx.tree, &ctx.version) {
+        // Without a tree there is no generated version.h to include.
+        clang = clang.arg(format!("-DLINUX_VERSION_CODE={}", v.code()));
+    }
+    clang = clang
+        .args(["-fno-stack-protector", "-Wno-int-conversion", "-O2"])
+        // A PT_REGS_* macro the headers lack would otherwise only warn and
+        // leave a call to a missing function in the object.
+        .arg("-Werror=implicit-function-declaration")
+        .args(QUIET_WARNINGS.iter().copied())
+        .arg("-fno-asynchronous-unwind-tables")
+        .arg("-nostdinc")
+        .arg("-isystem")
+        .arg(ctx.toolchain.resource_include.display().to_string());
+    if let (BpfMode::Native, Some(t)) = (mode, &ctx.tree) {
+        clang = clang.args(t.include_args(arch));
+    }
+    clang = clang.arg(format!("-I{}", ctx.staged_include.display()));
+    if let Some(extra) = &ctx.profile.bpf.cflags {
+        clang = clang.args(extra.iter().cloned());
+    }
+    if mode == BpfMode::Native {
+        // Textual IR, so the runner can drop target `module asm` (arm's
+        // asm/unified.h emits `.syntax unified`, which BPF llc rejects).
+        clang = clang.arg("-S").arg("-emit-llvm");
+    }
+    let mut llc = Cmd::new(&ctx.toolchain.llc.path)
+        .arg(format!("-march={}", arch.bpf_march()))
+        .arg("-filetype=obj");
+    if let Some(extra) = &ctx.profile.bpf.llc_flags {
+        llc = llc.args(extra.iter().cloned());
+    }
+    Flags { clang, llc }
+}
+
+/// One source to one object.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CompilePlan {
+    pub source: PathBuf,
+    pub output: PathBuf,
+    /// `clang ... -c SRC -o -` (native) or `clang ... -c SRC -o OUT` (CO-RE).
+    pub clang: Cmd,
+    /// `llc ... -o OUT`, fed by clang's stdout; None in CO-RE mode.
+    pub llc: Option<Cmd>,
+    pub depfile: PathBuf,
+    pub stamp: PathBuf,
+    /// For progress lines.
+    pub label: String,
+}
+
+/// `x.bpf.c` and `x.c` both become `x`.
+pub fn object_stem(source: &Path) -> String {
+    let name = source
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    name.strip_suffix(".bpf.c")
+        .or_else(|| name.strip_suffix(".c"))
+        .unwrap_or(&name)
+        .to_string()
+}
+
+pub fn plan_one(ctx: &Context, source: &Path, output: &Path, state_dir: &Path) -> CompilePlan {
+    let f = flags(ctx);
+    let stem = output
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let depfile = state_dir.join(format!("{stem}.d"));
+    let stamp = state_dir.join(format!("{stem}.stamp.json"));
+    let mut clang = f
+        .clang
+        .arg("-MD")
+        .arg("-MF")
+        .arg(depfile.display().to_string())
+        .arg("-MT")
+        .arg(output.display().to_string())
+        .arg("-c")
+        .arg(source.display().to_string());
+    let llc = match ctx.profile.bpf.mode.unwrap_or_default() {
+        BpfMode::Native => {
+            clang = clang.arg("-o").arg("-");
+            Some(f.llc.arg("-o").arg(output.display().to_string()))
+        }
+        BpfMode::Core => {
+            clang = clang.arg("-o").arg(output.display().to_string());
+            None
+        }
+    };
+    let version = ctx
+        .version
+        .map(|v| format!(", linux {v}"))
+        .unwrap_or_default();
+    CompilePlan {
+        source: source.to_path_buf(),
+        output: output.to_path_buf(),
+        clang,
+        llc,
+        depfile,
+        stamp,
+        label: format!("{} ({}{version})", source.display(), ctx.profile.name),
+    }
+}
+
+/// A compile_commands.json entry: the clang half with the real output, so
+/// clangd sees the full cross include set.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CompileCommand {
+    pub directory: PathBuf,
+    pub file: PathBuf,
+    pub output: PathBuf,
+    pub arguments: Vec<String>,
+}
+
+pub fn compile_command(p: &CompilePlan, cwd: &Path) -> CompileCommand {
+    let mut args = p.clang.argv();
+    // clangd does not want our depfile flags.
+    let mut out = Vec::with_capacity(args.len());
+    let mut it = args.drain(..);
+    while let Some(a) = it.next() {
+        if a == "-MD" {
+            continue;
+        }
+        if a == "-MF" || a == "-MT" {
+            it.next();
+            continue;
+        }
+        if a == "-" && out.last().map(String::as_str) == Some("-o") {
+            out.push(p.output.display().to_string());
+            continue;
+        }
+        out.push(a);
+    }
+    CompileCommand {
+        directory: cwd.to_path_buf(),
+        file: p.source.clone(),
+        output: p.output.clone(),
+        arguments: out,
+    }
+}
+
+/// Merges entries into an existing compile_commands.json (other targets or
+/// tools may have written some), replacing those for the same output.
+pub fn write_compile_commands(path: &Path, entries: &[CompileCommand]) -> Result<()> {
+    let mut all: Vec<CompileCommand> = std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    all.retain(|e| !entries.iter().any(|n| n.output == e.output));
+    all.extend(entries.iter().cloned());
+    all.sort_by(|a, b| a.output.cmp(&b.output));
+    let text = serde_json::to_vec_pretty(&all).expect("plain data serializes");
+    fsutil::write_atomic(path, &text)
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+struct Stamp {
+    command: String,
+    inputs: Vec<(PathBuf, u64, i128)>,
+    output: (u64, i128),
+}
+
+fn file_stamp(p: &Path) -> Option<(u64, i128)> {
+    let m = std::fs::metadata(p).ok()?;
+    let t = m.modified().ok()?;
+    let ns = match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_nanos() as i128,
+        Err(e) => -(e.duration().as_nanos() as i128),
+    };
+    Some((m.len(), ns))
+}
+
+fn command_key(p: &CompilePlan, ctx_key: &str) -> String {
+    let mut s = p.clang.display();
+    if let Some(l) = &p.llc {
+        s.push_str(" | ");
+        s.push_str(&l.display());
+    }
+    s.push('\n');
+    s.push_str(ctx_key);
+    fsutil::sha256_hex(s.as_bytes())
+}
+
+/// Parses a Makefile-style depfile (`out: a.c b.h \` with `\ ` escapes).
+pub fn parse_depfile(text: &str) -> Vec<PathBuf> {
+    let joined = text.replace("\\\n", " ");
+    let body = match joined.find(": ") {
+        Some(i) => &joined[i + 2..],
+        None => return Vec::new(),
+    };
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = body.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&' ') => {
+                cur.push(' ');
+                chars.next();
+            }
+            ' ' | '\n' | '\t' => {
+                if !cur.is_empty() {
+                    out.push(PathBuf::from(std::mem::take(&mut cur)));
+                }
+            }
+            _ => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(PathBuf::from(cur));
+    }
+    out
+}
+
+/// Is the output up to date with its recorded inputs and command?
+pub fn is_fresh(p: &CompilePlan, ctx_key: &str) -> bool {
+    let Ok(bytes) = std::fs::read(&p.stamp) else {
+        return false;
+    };
+    let Ok(stamp) = serde_json::from_slice::<Stamp>(&bytes) else {
+        return false;
+    };
+    stamp.command == command_key(p, ctx_key)
+        && file_stamp(&p.output) == Some(stamp.output)
+        && stamp
+            .inputs
+            .iter()
+            .all(|(path, size, t)| file_stamp(path) == Some((*size, *t)))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Compiled,
+    Fresh,
+}
+
+/// What makes two identical argvs differ: the tool versions.
+pub fn context_key(ctx: &Context) -> String {
+    format!(
+        "clang {} llc {} endian {}",
+        ctx.toolchain.clang.version,
+        ctx.toolchain.llc.version,
+        ctx.profile.arch.endian.as_str()
+    )
+}
+
+/// Runs one plan. Nothing is left at `output` unless it is a verified BPF
+/// object.
+pub fn run(p: &CompilePlan, ctx: &Context) -> Result<Outcome> {
+    let ctx_key = context_key(ctx);
+    if !p.source.is_file() {
+        return Err(Error::SourceMissing(p.source.clone()));
+    }
+    if is_fresh(p, &ctx_key) {
+        ui::status("Fresh", &p.label);
+        return Ok(Outcome::Fresh);
+    }
+    ui::status("Compiling", &p.label);
+    if let Some(d) = p.depfile.parent() {
+        std::fs::create_dir_all(d).map_err(crate::error::write_err(d))?;
+    }
+    let tmp = fsutil::temp_beside(&p.output)?;
+    let tmp_path = tmp.path().display().to_string();
+    let mut clang = p.clang.clone();
+    match &p.llc {
+        Some(llc) => {
+            let mut llc = llc.clone();
+            *llc.args.last_mut().expect("llc has -o OUT") = tmp_path;
+            ui::command(&clang);
+            ui::command(&llc);
+            pipe(&clang, &llc, &p.source)?;
+        }
+        None => {
+            *clang.args.last_mut().expect("clang has -o OUT") = tmp_path;
+            ui::command(&clang);
+            let st = clang.to_command().status().map_err(|source| Error::Spawn {
+                tool: clang.program.display().to_string(),
+                source,
+            })?;
+            if !st.success() {
+                return Err(Error::CompileFailed {
+                    source_file: p.source.clone(),
+                    tool: "clang".into(),
+                    status: st.to_string(),
+                });
+            }
+        }
+    }
+    let bytes = std::fs::read(tmp.path()).map_err(crate::error::read_err(tmp.path()))?;
+    let warnings =
+        elf_check::check_bpf_object(&bytes, ctx.profile.arch.endian).map_err(|problem| {
+            Error::BadOutput {
+                path: p.output.clone(),
+                problem,
+            }
+        })?;
+    for w in warnings {
+        ui::warn(&format!("{}: {w}", p.source.display()));
+    }
+    fsutil::persist(tmp, &p.output)?;
+    write_stamp(p, &ctx_key);
+    Ok(Outcome::Compiled)
+}
+
+fn write_stamp(p: &CompilePlan, ctx_key: &str) {
+    let deps = std::fs::read_to_string(&p.depfile)
+        .map(|t| parse_depfile(&t))
+        .unwrap_or_default();
+    let inputs: Option<Vec<_>> = deps
+        .into_iter()
+        .map(|d| file_stamp(&d).map(|(s, t)| (d, s, t)))
+        .collect();
+    let (Some(inputs), Some(output)) = (inputs, file_stamp(&p.output)) else {
+        return;
+    };
+    let stamp = Stamp {
+        command: command_key(p, ctx_key),
+        inputs,
+        output,
+    };
+    // A stamp that fails to write only costs a rebuild next time.
+    let _ = fsutil::write_atomic(&p.stamp, &serde_json::to_vec(&stamp).unwrap_or_default());
+}
+
+/// `clang ... -o - | llc ...`, both as argv. The IR passes through us so
+/// that target-specific top-level `module asm` lines are dropped: they come
+/// from arch headers (arm's `.syntax unified`), never from BPF code, and
+/// llc for BPF cannot assemble them.
+fn pipe(clang: &Cmd, llc: &Cmd, source: &Path) -> Result<()> {
+    use std::io::{BufRead, BufReader, Write};
+    let spawn_err = |c: &Cmd| {
+        let tool = c.program.display().to_string();
+        move |source| Error::Spawn { tool, source }
+    };
+    let mut c = clang
+        .to_command()
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(spawn_err(clang))?;
+    let clang_out = c.stdout.take().expect("piped");
+    let mut l = match llc
+        .to_command()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+    {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = c.kill();
+            let _ = c.wait();
+            return Err(spawn_err(llc)(e));
+        }
+    };
+    let mut llc_in = l.stdin.take().expect("piped");
+    let forward = std::thread::spawn(move || {
+        let mut r = BufReader::new(clang_out);
+        let mut line = String::new();
+        let mut dropped = 0usize;
+        loop {
+            line.clear();
+            match r.read_line(&mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    if line.starts_with("module asm ") {
+                        dropped += 1;
+                        continue;
+                    }
+                    if llc_in.write_all(line.as_bytes()).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        dropped
+    });
+    let mut llc_stdout = String::new();
+    if let Some(mut o) = l.stdout.take() {
+        let _ = o.read_to_string(&mut llc_stdout);
+    }
+    let cs = c.wait().map_err(spawn_err(clang))?;
+    let dropped = forward.join().unwrap_or(0);
+    let ls = l.wait().map_err(spawn_err(llc))?;
+    // clang's status first: llc happily turns empty input into an empty
+    // object.
+    if !cs.success() {
+        return Err(Error::CompileFailed {
+            source_file: source.to_path_buf(),
+            tool: "clang".into(),
+            status: cs.to_string(),
+        });
+    }
+    if !ls.success() {
+        return Err(Error::CompileFailed {
+            source_file: source.to_path_buf(),
+            tool: "llc".into(),
+            status: ls.to_string(),
+        });
+    }
+    if dropped > 0 && ui::get().verbose {
+        ui::status(
+            "Dropped",
+            &format!(
+                "{dropped} target `module asm` line(s) from {}",
+                source.display()
+            ),
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bpf_headers::Origin;
+    use crate::toolchain::Tool;
+
+    pub(crate) fn ctx(target: &str, tree: Option<KernelTree>) -> Context {
+        let profile = Profile::load(target).unwrap();
+        let version = tree.as_ref().map(|t| t.version);
+        Context {
+            profile,
+            tree,
+            version,
+            toolchain: Toolchain {
+                clang: Tool {
+                    path: "/usr/bin/clang-14".into(),
+                    version: "14.0.6".into(),
+                    major: 14,
+                },
+                llc: Tool {
+                    path: "/usr/bin/llc-14".into(),
+                    version: "14.0.6".into(),
+                    major: 14,
+                },
+                resource_include: "/usr/lib/llvm-14/lib/clang/14.0.6/include".into(),
+            },
+            helpers: Helpers {
+                dir: "/usr/include/bpf".into(),
+                origin: Origin::Host,
+            },
+            staged_include: "/t/ebpf-cross/armv7/include".into(),
+        }
+    }
+
+    fn tree_armmp() -> KernelTree {
+        KernelTree {
+            src: "/s".into(),
+            build: "/b".into(),
+            version: KernelVersion::new(6, 1, 176),
+            config: [("CONFIG_CPU_32v7".to_string(), "y".to_string())].into(),
+        }
+    }
+
+    #[test]
+    fn armv7_plan_is_the_seed_pipeline_plus_the_tree() {
+        let c = ctx("armv7", Some(tree_armmp()));
+        let p = plan_one(
+            &c,
+            Path::new("bpf/open.bpf.c"),
+            Path::new("out/open.o"),
+            Path::new("st"),
+        );
+        let a = p.clang.argv();
+        assert_eq!(a[0], "/usr/bin/clang-14");
+        assert_eq!(a[1], "--target=armv7a-linux-gnueabihf");
+        for f in [
+            "-D__KERNEL__",
+            "-D__TARGET_ARCH_arm",
+            "-D__LINUX_ARM_ARCH__=7",
+            "-fno-stack-protector",
+            "-Wno-int-conversion",
+            "-O2",
+            "-nostdinc",
+            "-I/s/arch/arm/include",
+            "-I/b/arch/arm/include/generated",
+            "-I/b/include/generated/uapi",
+            "-I/t/ebpf-cross/armv7/include",
+            "-emit-llvm",
+        ] {
+            assert!(a.iter().any(|x| x == f), "missing {f} in {a:?}");
+        }
+        let pos = |f: &str| a.iter().position(|x| x == f).unwrap();
+        assert!(pos("-I/s/arch/arm/include") < pos("-I/s/include/uapi"));
+        assert_eq!(a[pos("-include") + 1], "/s/include/linux/kconfig.h");
+        assert_eq!(&a[a.len() - 4..], ["-c", "bpf/open.bpf.c", "-o", "-"]);
+        assert_eq!(
+            p.llc.unwrap().argv(),
+            [
+                "/usr/bin/llc-14",
+                "-march=bpfel",
+                "-filetype=obj",
+                "-o",
+                "out/open.o"
+            ]
+        );
+        assert_eq!(p.label, "bpf/open.bpf.c (armv7, linux 6.1.176)");
+        assert_eq!(p.depfile, Path::new("st/open.d"));
+    }
+
+    #[test]
+    fn big_endian_mips_uses_bpfeb_and_no_arm_define() {
+        let c = ctx("mips", None);
+        let f = flags(&c);
+        assert_eq!(f.llc.args[0], "-march=bpfeb");
+        assert!(f
+            .clang
+            .args
+            .contains(&"--target=mips-linux-gnu".to_string()));
+        assert!(!f
+            .clang
+            .args
+            .iter()
+            .any(|a| a.contains("__LINUX_ARM_ARCH__")));
+    }
+
+    #[test]
+    fn version_without_tree_defines_version_code() {
+        let mut c = ctx("aarch64", None);
+        c.version = Some(KernelVersion::new(4, 19, 94));
+        let f = flags(&c);
+        assert!(f
+            .clang
+            .args
+            .contains(&"-DLINUX_VERSION_CODE=267102".to_string()));
+        assert!(!f.clang.args.iter().any(|a| a.starts_with("-I/s")));
+    }
+
+    #[test]
+    fn core_mode_targets_bpf_directly() {
+        let mut c = ctx("aarch64", None);
+        c.profile.bpf.mode = Some(BpfMode::Core);
+        let p = plan_one(&c, Path::new("a.bpf.c"), Path::new("a.o"), Path::new("st"));
+        assert_eq!(p.clang.args[0], "--target=bpfel");
+        assert!(p.clang.args.contains(&"-g".to_string()));
+        assert!(p.llc.is_none());
+        assert_eq!(&p.clang.args[p.clang.args.len() - 2..], ["-o", "a.o"]);
+    }
+
+    #[test]
+    fn compile_command_drops_dep_flags_and_names_output() {
+        let c = ctx("armv7", Some(tree_armmp()));
+        let p = plan_one(
+            &c,
+            Path::new("/p/bpf/x.bpf.c"),
+            Path::new("/p/out/x.o"),
+            Path::new("/st"),
+        );
+        let cc = compile_command(&p, Path::new("/p"));
+        assert!(!cc
+            .arguments
+            .iter()
+            .any(|a| a == "-MD" || a == "-MF" || a == "/st/x.d"));
+        assert_eq!(
+            &cc.arguments[cc.arguments.len() - 2..],
+            ["-o", "/p/out/x.o"]
+        );
+        assert_eq!(cc.file, Path::new("/p/bpf/x.bpf.c"));
+    }
+
+    #[test]
+    fn depfile_parsing_handles_escaped_spaces_and_continuations() {
+        let t = "out/x.o: /a/x.bpf.c /my\\ tree/include/linux/a.h \\\n  /b/c.h\n";
+        assert_eq!(
+            parse_depfile(t),
+            vec![
+                PathBuf::from("/a/x.bpf.c"),
+                PathBuf::from("/my tree/include/linux/a.h"),
+                PathBuf::from("/b/c.h")
+            ]
+        );
+    }
+
+    #[test]
+    fn stems() {
+        assert_eq!(
+            object_stem(Path::new("bpf/open-example.bpf.c")),
+            "open-example"
+        );
+        assert_eq!(object_stem(Path::new("x.c")), "x");
+        assert_eq!(object_stem(Path::new("out/x.o")), "x.o");
+    }
+}

@@ -1,0 +1,275 @@
+//! Checking outputs the way the seed did by eye with `file`: BPF objects are
+//! 64-bit EM_BPF of the profile's byte order; loaders have the target's
+//! class, machine, byte order and ABI.
+
+use object::{Object, ObjectSection};
+use serde::Serialize;
+
+use crate::arch::{Arch, Endian};
+
+pub const EM_BPF: u16 = 247;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ElfHeader {
+    pub bits: u32,
+    pub endian: Endian,
+    pub machine: u16,
+    pub flags: u32,
+    /// Has a PT_INTERP program header: dynamically linked.
+    pub interp: bool,
+}
+
+/// Reads the few header fields we check, without trusting the file.
+pub fn header(bytes: &[u8]) -> Result<ElfHeader, String> {
+    if bytes.len() < 52 || &bytes[..4] != b"\x7fELF" {
+        return Err("not an ELF file".into());
+    }
+    let bits = match bytes[4] {
+        1 => 32,
+        2 => 64,
+        c => return Err(format!("unknown ELF class {c}")),
+    };
+    let endian = match bytes[5] {
+        1 => Endian::Little,
+        2 => Endian::Big,
+        d => return Err(format!("unknown ELF data encoding {d}")),
+    };
+    let u16_at = |o: usize| -> u16 {
+        let b = [bytes[o], bytes[o + 1]];
+        match endian {
+            Endian::Little => u16::from_le_bytes(b),
+            Endian::Big => u16::from_be_bytes(b),
+        }
+    };
+    let u32_at = |o: usize| -> u32 {
+        let b = [bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]];
+        match endian {
+            Endian::Little => u32::from_le_bytes(b),
+            Endian::Big => u32::from_be_bytes(b),
+        }
+    };
+    let u64_at = |o: usize| -> u64 {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&bytes[o..o + 8]);
+        match endian {
+            Endian::Little => u64::from_le_bytes(b),
+            Endian::Big => u64::from_be_bytes(b),
+        }
+    };
+    if bits == 64 && bytes.len() < 64 {
+        return Err("truncated ELF header".into());
+    }
+    let machine = u16_at(18);
+    let (flags, phoff, phentsize, phnum) = if bits == 32 {
+        (u32_at(36), u32_at(28) as u64, u16_at(42), u16_at(44))
+    } else {
+        (u32_at(48), u64_at(32), u16_at(54), u16_at(56))
+    };
+    let mut interp = false;
+    for i in 0..phnum as u64 {
+        let o = (phoff + i * phentsize as u64) as usize;
+        if o + 4 > bytes.len() {
+            return Err("truncated program headers".into());
+        }
+        if u32_at(o) == 3 {
+            interp = true;
+        }
+    }
+    Ok(ElfHeader {
+        bits,
+        endian,
+        machine,
+        flags,
+        interp,
+    })
+}
+
+/// Checks a BPF object; Ok carries warnings.
+pub fn check_bpf_object(bytes: &[u8], endian: Endian) -> Result<Vec<String>, String> {
+    let h = header(bytes)?;
+    if h.machine != EM_BPF {
+        return Err(format!(
+            "e_machine is {} but eBPF is {EM_BPF}; it was not built by llc -march=bpf",
+            h.machine
+        ));
+    }
+    if h.bits != 64 {
+        return Err(format!(
+            "ELF class is {}-bit; eBPF objects are 64-bit",
+            h.bits
+        ));
+    }
+    if h.endian != endian {
+        return Err(format!(
+            "object is {}-endian but the target is {}-endian",
+            h.endian.as_str(),
+            endian.as_str()
+        ));
+    }
+    let mut warnings = Vec::new();
+    let file = object::File::parse(bytes).map_err(|e| format!("unreadable ELF: {e}"))?;
+    if file.section_by_name("license").is_none() {
+        warnings.push(
+            "no `license` section: GPL-only helpers (bpf_trace_printk, bpf_probe_read) will be refused; add `char _license[] SEC(\"license\") = \"GPL\";`"
+                .to_string(),
+        );
+    }
+    if bpf_sections(bytes).is_empty() {
+        warnings.push(
+            "no program sections (kprobe/, tracepoint/, ...): nothing will be attached".to_string(),
+        );
+    }
+    Ok(warnings)
+}
+
+/// Section names of programs in a BPF object, for the manifest.
+pub fn bpf_sections(bytes: &[u8]) -> Vec<String> {
+    let Ok(file) = object::File::parse(bytes) else {
+        return Vec::new();
+    };
+    file.sections()
+        .filter_map(|s| s.name().ok().map(str::to_string))
+        .filter(|n| {
+            [
+                "kprobe/",
+                "kretprobe/",
+                "tracepoint/",
+                "raw_tracepoint/",
+                "uprobe/",
+                "xdp",
+                "socket",
+                "perf_event",
+            ]
+            .iter()
+            .any(|p| n.starts_with(p))
+        })
+        .collect()
+}
+
+fn machine_name(m: u16) -> String {
+    let name = match m {
+        3 => "x86",
+        8 => "MIPS",
+        21 => "PowerPC64",
+        40 => "ARM",
+        62 => "x86-64",
+        183 => "AArch64",
+        243 => "RISC-V",
+        EM_BPF => "eBPF",
+        _ => "",
+    };
+    if name.is_empty() {
+        format!("machine {m}")
+    } else {
+        format!("{name} (machine {m})")
+    }
+}
+
+/// Describes a header like `file` does, for messages and the manifest.
+pub fn describe(h: &ElfHeader) -> String {
+    format!(
+        "ELF {}-bit {}, {}, flags 0x{:08x}, {}",
+        h.bits,
+        if h.endian == Endian::Little {
+            "LSB"
+        } else {
+            "MSB"
+        },
+        machine_name(h.machine),
+        h.flags,
+        if h.interp {
+            "dynamically linked"
+        } else {
+            "statically linked"
+        }
+    )
+}
+
+/// Checks a loader against the arch; `want_static` adds the static check.
+pub fn check_loader(bytes: &[u8], arch: &Arch, want_static: bool) -> Result<ElfHeader, String> {
+    let h = header(bytes)?;
+    let expected = format!(
+        "ELF {}-bit {}, {}{}",
+        arch.bits,
+        if arch.endian == Endian::Little {
+            "LSB"
+        } else {
+            "MSB"
+        },
+        machine_name(arch.elf_machine),
+        arch.elf_abi
+            .as_ref()
+            .map(|a| format!(", {a}"))
+            .unwrap_or_default()
+    );
+    let mismatch = |what: &str| {
+        Err(format!(
+            "{what}: the loader is {} but target {} needs {expected}",
+            describe(&h),
+            arch.rust_target
+        ))
+    };
+    if h.bits != arch.bits {
+        return mismatch("wrong ELF class");
+    }
+    if h.endian != arch.endian {
+        return mismatch("wrong byte order");
+    }
+    if h.machine != arch.elf_machine {
+        return mismatch("wrong machine");
+    }
+    if h.flags & arch.elf_flags_mask != arch.elf_flags_value {
+        return mismatch("wrong ABI flags");
+    }
+    if want_static && h.interp {
+        return Err(format!(
+            "the loader is dynamically linked (it has an ELF interpreter) but `static = true` was asked for; {}",
+            describe(&h)
+        ));
+    }
+    Ok(h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn elf32_le(machine: u16, flags: u32) -> Vec<u8> {
+        let mut b = vec![0u8; 64];
+        b[..4].copy_from_slice(b"\x7fELF");
+        b[4] = 1;
+        b[5] = 1;
+        b[18..20].copy_from_slice(&machine.to_le_bytes());
+        b[36..40].copy_from_slice(&flags.to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn armv7_loader_checks() {
+        let arch = crate::profile::Profile::load("armv7").unwrap().arch;
+        let ok = elf32_le(40, 0x0500_0400);
+        assert!(check_loader(&ok, &arch, true).is_ok());
+        let softfp = elf32_le(40, 0x0500_0200);
+        let e = check_loader(&softfp, &arch, false).unwrap_err();
+        assert_eq!(
+            e,
+            "wrong ABI flags: the loader is ELF 32-bit LSB, ARM (machine 40), flags 0x05000200, statically linked but target armv7-unknown-linux-gnueabihf needs ELF 32-bit LSB, ARM (machine 40), EABI5 hard-float"
+        );
+        let aarch = crate::profile::Profile::load("aarch64").unwrap().arch;
+        assert!(check_loader(&ok, &aarch, false)
+            .unwrap_err()
+            .starts_with("wrong ELF class"));
+    }
+
+    #[test]
+    fn non_elf_is_refused() {
+        assert_eq!(
+            check_bpf_object(b"hello", Endian::Little).unwrap_err(),
+            "not an ELF file"
+        );
+        let arm = elf32_le(40, 0);
+        assert!(check_bpf_object(&arm, Endian::Little)
+            .unwrap_err()
+            .starts_with("e_machine is 40 but eBPF is 247"));
+    }
+}

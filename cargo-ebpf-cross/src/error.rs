@@ -1,0 +1,166 @@
+//! Typed errors. Every variant carries enough to tell the user what to do
+//! next; `hint()` is what the CLI prints under the message.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("unknown target `{name}`")]
+    UnknownTarget { name: String, known: Vec<String> },
+
+    #[error("{file}:{line}:{column}: {message}")]
+    ProfileSyntax {
+        file: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+
+    #[error("profile `{profile}` is incomplete: `{key}` is not set")]
+    ProfileIncomplete { profile: String, key: String },
+
+    #[error("profile `{profile}` extends itself through `{chain}`")]
+    ProfileCycle { profile: String, chain: String },
+
+    #[error("kernel {what} directory `{path}` does not exist")]
+    KernelDirMissing { what: &'static str, path: PathBuf },
+
+    #[error("kernel tree is not prepared: {}", missing.iter().map(|m| m.0.display().to_string()).collect::<Vec<_>>().join(", "))]
+    KernelNotPrepared {
+        /// (missing file, command that creates it)
+        missing: Vec<(PathBuf, String)>,
+    },
+
+    #[error("could not tell the kernel version of the tree at `{0}`")]
+    KernelVersionUnknown(PathBuf),
+
+    #[error("kernel version `{given}` (from {source_name}) contradicts the tree, which is {tree}")]
+    KernelVersionMismatch {
+        given: String,
+        source_name: String,
+        tree: String,
+    },
+
+    #[error("`{0}` is not a kernel version")]
+    BadVersion(String),
+
+    #[error("{tool} not found")]
+    ToolMissing { tool: String, hint: String },
+
+    #[error("{0}")]
+    ToolMismatch(String),
+
+    #[error("`{tool}` failed to run: {source}")]
+    Spawn {
+        tool: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("no bpf/bpf_helpers.h found (looked in: {})", looked.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+    NoHelpers { looked: Vec<PathBuf> },
+
+    #[error("source file `{0}` does not exist")]
+    SourceMissing(PathBuf),
+
+    #[error("compiling `{source_file}` failed ({tool} exited with {status})")]
+    CompileFailed {
+        source_file: PathBuf,
+        tool: String,
+        status: String,
+    },
+
+    #[error("`{path}` is not what was expected: {problem}")]
+    BadOutput { path: PathBuf, problem: String },
+
+    #[error("cannot write `{path}`: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("cannot read `{path}`: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{message}")]
+    Usage { message: String, hint: String },
+
+    #[error("{message}")]
+    Loader { message: String, hint: String },
+
+    #[error("{failed} of {total} targets failed")]
+    TargetsFailed { failed: usize, total: usize },
+
+    #[error("{message}")]
+    Run { message: String, hint: String },
+}
+
+impl Error {
+    /// What to do next, in one or more lines; empty when the message says it.
+    pub fn hint(&self) -> String {
+        match self {
+            Error::UnknownTarget { known, .. } => format!(
+                "built-in targets: {}; or pass a path to a profile file (`--target boards/myboard.toml`). `cargo ebpf-cross targets` lists them",
+                known.join(", ")
+            ),
+            Error::ProfileSyntax { .. } => {
+                "fix the profile file; its keys are documented in README.md (Target profiles)".into()
+            }
+            Error::ProfileIncomplete { .. } => {
+                "add `extends = \"<built-in>\"` (for example `extends = \"armv7\"`) or set the key".into()
+            }
+            Error::ProfileCycle { .. } => "break the `extends` chain".into(),
+            Error::KernelDirMissing { .. } => {
+                "check --kernel-src/--kernel-build (or EBPF_CROSS_KERNEL_SRC/EBPF_CROSS_KERNEL_BUILD, or the profile's [kernel] source/build)".into()
+            }
+            Error::KernelNotPrepared { missing } => {
+                let mut s = String::from("the tree needs configuring and preparing first:");
+                let mut seen = Vec::new();
+                for (path, cmd) in missing {
+                    s.push_str(&format!("\n  missing {}\n    create it with: {}", path.display(), cmd));
+                    if !seen.contains(cmd) {
+                        seen.push(cmd.clone());
+                    }
+                }
+                s
+            }
+            Error::KernelVersionUnknown(_) => {
+                "prepare the tree (`make prepare`) or pass --kernel-version X.Y.Z".into()
+            }
+            Error::KernelVersionMismatch { .. } => {
+                "drop the version (it is read from the tree) or point at the right tree".into()
+            }
+            Error::BadVersion(_) => "write it as X.Y or X.Y.Z, for example 4.19 or 6.1.176".into(),
+            Error::ToolMissing { hint, .. } => hint.clone(),
+            Error::ToolMismatch(_) => {
+                "install a matching pair (`apt-get install clang-14 llvm-14`) or set both CLANG and LLC".into()
+            }
+            Error::Spawn { .. } => "check that the tool is installed and executable".into(),
+            Error::NoHelpers { .. } => "install libbpf headers (`apt-get install libbpf-dev`), or pass --libbpf-include DIR (a dir holding bpf/bpf_helpers.h), or run `make -C tools/lib/bpf` in a 5.5+ kernel tree".into(),
+            Error::SourceMissing(_) => "check the path; globs in `programs` are relative to the package".into(),
+            Error::CompileFailed { .. } => "the compiler's diagnostics are above".into(),
+            Error::BadOutput { .. } => "check CLANG/LLC: the output must be an eBPF ELF object".into(),
+            Error::Write { .. } => "check the directory exists and is writable, or choose another with -o / --target-dir".into(),
+            Error::Read { .. } => String::new(),
+            Error::Usage { hint, .. } | Error::Loader { hint, .. } | Error::Run { hint, .. } => hint.clone(),
+            Error::TargetsFailed { .. } => "see the summary above".into(),
+        }
+    }
+}
+
+pub fn write_err(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+    let path = path.into();
+    move |source| Error::Write { path, source }
+}
+
+pub fn read_err(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+    let path = path.into();
+    move |source| Error::Read { path, source }
+}

@@ -1,0 +1,28 @@
+//! cargo-ebpf-cross, as a library. The pipeline reads in module order:
+//! profile → kernel_tree → bpf_compile → loader_build → bundle, with `run`
+//! proving a bundle on the board's kernel under QEMU.
+
+pub mod arch;
+pub mod error;
+pub mod plan;
+pub mod profile;
+pub mod version;
+
+pub mod bpf_compile;
+pub mod bpf_headers;
+pub mod elf_check;
+pub mod kernel_tree;
+pub mod resolve;
+pub mod toolchain;
+
+pub mod bindings;
+pub mod bundle;
+pub mod initramfs;
+pub mod loader_build;
+pub mod qemu;
+pub mod scaffold;
+
+pub mod cli;
+pub mod fsutil;
+pub mod ops;
+pub mod ui;

@@ -1,0 +1,21 @@
+//! `cargo ebpf-cross`: the CLI edge. Errors become a friendly report and a
+//! non-zero exit here, and nowhere else.
+
+use clap::Parser;
+
+fn main() {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // Cargo runs us as `cargo-ebpf-cross ebpf-cross <cmd> ...`.
+    if args.get(1).is_some_and(|a| a == "ebpf-cross") {
+        args.remove(1);
+    }
+    let cli = cargo_ebpf_cross::cli::Cli::parse_from(args);
+    let code = match cargo_ebpf_cross::ops::dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            cargo_ebpf_cross::ui::error(&e.to_string(), &e.hint());
+            1
+        }
+    };
+    std::process::exit(code);
+}

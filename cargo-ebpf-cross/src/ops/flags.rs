@@ -1,0 +1,69 @@
+//! `cargo ebpf-cross flags`: the exact clang and llc argv for a target, for
+//! build systems that run the compile themselves (Make, CMake, Yocto).
+
+use crate::bpf_compile;
+use crate::cli::{FlagsArgs, FlagsFormat};
+use crate::error::Result;
+use crate::ops::Global;
+use crate::plan::shell_quote;
+use crate::profile::Profile;
+use crate::resolve;
+use crate::toolchain;
+
+pub fn flags(g: Global, a: FlagsArgs) -> Result<i32> {
+    let profile = Profile::load_with(&a.target, &super::default_boards())?;
+    let choice = resolve::layer(&a.kernel.opts(), None, &profile);
+    let state = a.state_dir.clone().unwrap_or_else(|| {
+        toolchain::cache_dir()
+            .unwrap_or_else(std::env::temp_dir)
+            .join("flags")
+            .join(&profile.name)
+    });
+    let ctx = resolve::context(profile, &choice, &a.kernel.opts().tools, &state)?;
+    if !g.dry_run {
+        // The printed -I must exist for whoever runs the flags.
+        resolve::stage(&ctx)?;
+    }
+    let f = bpf_compile::flags(&ctx);
+    let quote = |v: &[String]| {
+        v.iter()
+            .map(|s| shell_quote(s))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    match a.format {
+        FlagsFormat::Shell => {
+            println!("{}", quote(&f.clang.argv()));
+            println!("{}", quote(&f.llc.argv()));
+        }
+        FlagsFormat::Make => {
+            println!("# cargo ebpf-cross flags --target {}", ctx.profile.name);
+            println!("# usage: $(EBPF_CROSS_CLANG) $(EBPF_CROSS_CFLAGS) -c $< -o - | $(EBPF_CROSS_LLC) $(EBPF_CROSS_LLCFLAGS) -o $@");
+            println!(
+                "EBPF_CROSS_CLANG := {}",
+                shell_quote(&f.clang.program.display().to_string())
+            );
+            println!("EBPF_CROSS_CFLAGS := {}", quote(&f.clang.args));
+            println!(
+                "EBPF_CROSS_LLC := {}",
+                shell_quote(&f.llc.program.display().to_string())
+            );
+            println!("EBPF_CROSS_LLCFLAGS := {}", quote(&f.llc.args));
+            if let Some(v) = ctx.version {
+                println!("EBPF_CROSS_KERNEL_VERSION := {v}");
+            }
+        }
+        FlagsFormat::Json => {
+            let v = serde_json::json!({
+                "target": ctx.profile.name,
+                "kernel_version": ctx.version.map(|v| v.to_string()),
+                "clang": f.clang.argv(),
+                "llc": f.llc.argv(),
+                "helpers": ctx.helpers,
+                "staged_include": ctx.staged_include,
+            });
+            println!("{}", serde_json::to_string_pretty(&v).expect("plain data"));
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,83 @@
+//! Operations behind each subcommand. Each takes parsed arguments and
+//! returns an exit code or a typed error; printing the error is main's job.
+
+pub mod build;
+pub mod compile;
+pub mod doctor;
+pub mod flags;
+pub mod install;
+pub mod new;
+pub mod run;
+pub mod targets;
+
+use crate::cli::{Cli, Color, Command};
+use crate::error::Result;
+use crate::ui;
+
+/// Global switches every operation sees.
+#[derive(Debug, Clone, Copy)]
+pub struct Global {
+    pub dry_run: bool,
+}
+
+pub fn dispatch(cli: Cli) -> Result<i32> {
+    let color = match cli.color {
+        Color::Auto => ui::ColorChoice::Auto,
+        Color::Always => ui::ColorChoice::Always,
+        Color::Never => ui::ColorChoice::Never,
+    };
+    ui::init(cli.verbose, cli.quiet, color);
+    let g = Global {
+        dry_run: cli.dry_run,
+    };
+    match cli.command {
+        Command::Compile(a) => compile::compile(g, a),
+        Command::Build(a) => build::build(g, a),
+        Command::Run(a) => run::run(g, a),
+        Command::Targets(a) => targets::targets(a),
+        Command::Flags(a) => flags::flags(g, a),
+        Command::Doctor(a) => doctor::doctor(a),
+        Command::New(a) => new::new(g, a),
+        Command::Init(a) => new::init(g, a),
+        Command::Install(a) => install::install(g, a),
+    }
+}
+
+/// Board files are found by name in `./boards` as well as by path.
+pub fn default_boards() -> Vec<std::path::PathBuf> {
+    vec![std::path::PathBuf::from("boards")]
+}
+
+pub fn jobs(j: Option<usize>) -> usize {
+    j.filter(|n| *n > 0).unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    })
+}
+
+/// Runs `f` over `items` on up to `jobs` threads, keeping input order.
+pub fn parallel<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..jobs.min(items.len()).max(1) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= items.len() {
+                    break;
+                }
+                let r = f(&items[i]);
+                results.lock().expect("no panics while held")[i] = Some(r);
+            });
+        }
+    });
+    results
+        .into_inner()
+        .expect("threads joined")
+        .into_iter()
+        .map(|r| r.expect("every item ran"))
+        .collect()
+}

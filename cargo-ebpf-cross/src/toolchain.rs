@@ -1,0 +1,299 @@
+//! Finding clang and llc, and making sure they belong together.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Newest first, so the best installed pair is picked.
+const SUFFIXES: std::ops::RangeInclusive<u32> = 10..=22;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tool {
+    pub path: PathBuf,
+    /// Full version, e.g. `14.0.6`.
+    pub version: String,
+    pub major: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Toolchain {
+    pub clang: Tool,
+    pub llc: Tool,
+    /// clang's own header dir, for `-nostdinc -isystem`.
+    pub resource_include: PathBuf,
+}
+
+/// Where a tool choice came from.
+#[derive(Debug, Clone, Default)]
+pub struct ToolOverrides {
+    pub clang: Option<String>,
+    pub llc: Option<String>,
+}
+
+fn resolve_override(kind: &str, var: &str, value: &str) -> Result<PathBuf> {
+    which::which(value).map_err(|_| Error::ToolMissing {
+        tool: format!("{kind} `{value}` (from {var})"),
+        hint: format!("{var} must name an installed program or an existing path; unset it to search for {kind} automatically"),
+    })
+}
+
+fn parse_version(text: &str, marker: &str) -> Option<(String, u32)> {
+    let i = text.find(marker)? + marker.len();
+    let v: String = text[i..]
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    let major = v.split('.').next()?.parse().ok()?;
+    Some((v, major))
+}
+
+fn run_capture(tool: &Path, args: &[&str]) -> Result<String> {
+    let out = Command::new(tool)
+        .args(args)
+        .output()
+        .map_err(|source| Error::Spawn {
+            tool: tool.display().to_string(),
+            source,
+        })?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Probing runs the tools, which a no-op build must not do; results are
+/// cached by path, size and mtime.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct ProbeCache {
+    entries: Vec<(String, u64, i128, Tool, Option<PathBuf>)>,
+}
+
+fn stamp(p: &Path) -> Option<(u64, i128)> {
+    let m = std::fs::metadata(p).ok()?;
+    let t = m
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_nanos() as i128;
+    Some((m.len(), t))
+}
+
+pub fn cache_dir() -> Option<PathBuf> {
+    if let Some(x) = std::env::var_os("EBPF_CROSS_CACHE_DIR") {
+        return Some(PathBuf::from(x));
+    }
+    if let Some(x) = std::env::var_os("XDG_CACHE_HOME") {
+        return Some(PathBuf::from(x).join("ebpf-cross"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/ebpf-cross"))
+}
+
+struct Prober {
+    file: Option<PathBuf>,
+    cache: ProbeCache,
+    dirty: bool,
+}
+
+impl Prober {
+    fn new() -> Self {
+        let file = cache_dir().map(|d| d.join("tools.json"));
+        let cache = file
+            .as_ref()
+            .and_then(|f| std::fs::read(f).ok())
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        Prober {
+            file,
+            cache,
+            dirty: false,
+        }
+    }
+
+    /// Returns the tool and, for clang, its resource include dir.
+    fn probe(&mut self, path: &Path, is_clang: bool) -> Result<(Tool, Option<PathBuf>)> {
+        let key = path.display().to_string();
+        let st = stamp(path);
+        if let Some((size, mtime)) = st {
+            if let Some(e) = self
+                .cache
+                .entries
+                .iter()
+                .find(|e| e.0 == key && e.1 == size && e.2 == mtime)
+            {
+                return Ok((e.3.clone(), e.4.clone()));
+            }
+        }
+        let text = run_capture(path, &["--version"])?;
+        let marker = if is_clang {
+            "clang version"
+        } else {
+            "LLVM version"
+        };
+        let (version, major) = parse_version(&text, marker).ok_or_else(|| {
+            Error::ToolMismatch(format!(
+                "`{}` did not report a version ({marker} ...); is it really {}?",
+                path.display(),
+                if is_clang { "clang" } else { "llc" }
+            ))
+        })?;
+        let tool = Tool {
+            path: path.to_path_buf(),
+            version,
+            major,
+        };
+        let res = if is_clang {
+            let inc = run_capture(path, &["-print-file-name=include"])?;
+            Some(PathBuf::from(inc.trim()))
+        } else {
+            None
+        };
+        if let Some((size, mtime)) = st {
+            self.cache.entries.retain(|e| e.0 != key);
+            self.cache
+                .entries
+                .push((key, size, mtime, tool.clone(), res.clone()));
+            self.dirty = true;
+        }
+        Ok((tool, res))
+    }
+
+    fn save(&self) {
+        if !self.dirty {
+            return;
+        }
+        if let (Some(f), Ok(bytes)) = (&self.file, serde_json::to_vec(&self.cache)) {
+            // Best effort: a read-only cache only costs a re-probe.
+            let _ = crate::fsutil::write_atomic(f, &bytes);
+        }
+    }
+}
+
+fn suffixed(base: &str) -> impl Iterator<Item = String> + '_ {
+    SUFFIXES
+        .rev()
+        .map(move |v| format!("{base}-{v}"))
+        .chain(std::iter::once(base.to_string()))
+}
+
+/// Finds clang and a matching llc. Overrides must exist; llc must have the
+/// same major version as clang because the IR between them is not stable.
+pub fn find(ov: &ToolOverrides) -> Result<Toolchain> {
+    let mut prober = Prober::new();
+    let result = find_with(ov, &mut prober);
+    prober.save();
+    result
+}
+
+fn find_with(ov: &ToolOverrides, prober: &mut Prober) -> Result<Toolchain> {
+    let (clang, resource) = match &ov.clang {
+        Some(c) => {
+            let p = resolve_override("clang", "CLANG", c)?;
+            prober.probe(&p, true)?
+        }
+        None => {
+            let p = suffixed("clang")
+                .find_map(|n| which::which(n).ok())
+                .ok_or_else(|| Error::ToolMissing {
+                    tool: "clang".into(),
+                    hint: "install it (`apt-get install clang-14 llvm-14`) or set CLANG=/path/to/clang".into(),
+                })?;
+            prober.probe(&p, true)?
+        }
+    };
+    let llc = match &ov.llc {
+        Some(l) => {
+            let p = resolve_override("llc", "LLC", l)?;
+            let (t, _) = prober.probe(&p, false)?;
+            if t.major != clang.major {
+                return Err(Error::ToolMismatch(format!(
+                    "llc `{}` is LLVM {} but clang `{}` is {}; their majors must match",
+                    t.path.display(),
+                    t.version,
+                    clang.path.display(),
+                    clang.version
+                )));
+            }
+            t
+        }
+        None => {
+            let mut seen = Vec::new();
+            let names = std::iter::once(format!("llc-{}", clang.major)).chain(suffixed("llc"));
+            let mut found = None;
+            for n in names {
+                if let Ok(p) = which::which(&n) {
+                    let (t, _) = prober.probe(&p, false)?;
+                    if t.major == clang.major {
+                        found = Some(t);
+                        break;
+                    }
+                    seen.push(format!("{} ({})", t.path.display(), t.version));
+                }
+            }
+            found.ok_or_else(|| {
+                if seen.is_empty() {
+                    Error::ToolMissing {
+                        tool: format!("llc for clang {}", clang.version),
+                        hint: format!(
+                            "install it (`apt-get install llvm-{}`) or set LLC=/path/to/llc",
+                            clang.major
+                        ),
+                    }
+                } else {
+                    Error::ToolMismatch(format!(
+                        "no llc matches clang {} (`{}`); found only {}",
+                        clang.version,
+                        clang.path.display(),
+                        seen.join(", ")
+                    ))
+                }
+            })?
+        }
+    };
+    Ok(Toolchain {
+        clang,
+        llc,
+        resource_include: resource.unwrap_or_default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_parsing() {
+        let clang = "Debian clang version 14.0.6\nTarget: x86_64-pc-linux-gnu\n";
+        assert_eq!(
+            parse_version(clang, "clang version"),
+            Some(("14.0.6".into(), 14))
+        );
+        let llc = "LLVM (http://llvm.org/):\n  LLVM version 14.0.6\n";
+        assert_eq!(
+            parse_version(llc, "LLVM version"),
+            Some(("14.0.6".into(), 14))
+        );
+        assert_eq!(parse_version("gcc (Debian) 12", "clang version"), None);
+    }
+
+    #[test]
+    fn missing_override_is_an_error() {
+        let ov = ToolOverrides {
+            clang: Some("/nonexistent/clang-99".into()),
+            llc: None,
+        };
+        let e = find(&ov).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "clang `/nonexistent/clang-99` (from CLANG) not found"
+        );
+    }
+
+    #[test]
+    fn suffix_order_is_newest_first() {
+        let v: Vec<String> = suffixed("clang").take(2).collect();
+        assert_eq!(v, ["clang-22", "clang-21"]);
+        assert_eq!(suffixed("clang").last().unwrap(), "clang");
+    }
+}
