@@ -1,11 +1,13 @@
-#!/bin/sh
+#!/bin/busybox sh
 # /init for a throw-away QEMU guest: load the embedded open-example, then the
 # test objects under /obj, and check trace_pipe. Prints PASS/FAIL markers and
 # powers off. Run by the kernel as PID 1 from the initramfs (rdinit=/init).
+# Only /bin/busybox exists at first: mount /proc (busybox --install reads
+# /proc/self/exe) and create the applet links.
+/bin/busybox mkdir -p /proc /sys /dev /tmp
+/bin/busybox mount -t proc proc /proc
 /bin/busybox --install -s /bin
 export PATH=/bin
-mkdir -p /proc /sys /dev /tmp
-mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 # Without a /dev/console in the initramfs the kernel starts us with no stdio.
