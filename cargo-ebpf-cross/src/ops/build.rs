@@ -5,9 +5,18 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
+use std::path::Path;
+
+use crate::bpf_compile::{self, CompilePlan, Context};
+use crate::bundle::{self, Content, Manifest};
 use crate::cli::KernelArgs;
-use crate::error::Result;
+use crate::elf_check;
+use crate::error::{Error, Result};
+use crate::loader_build::{self, CargoFlags, LoaderInput, PackageMetadata, ProcessEnv};
 use crate::ops::Global;
+use crate::profile::Profile;
+use crate::resolve;
+use crate::ui;
 
 #[derive(Debug, Clone, Copy, Default, ValueEnum, PartialEq, Eq)]
 pub enum MessageFormat {
@@ -67,14 +76,580 @@ pub struct BuildArgs {
     pub opts: BuildOpts,
 }
 
-pub fn build(_g: Global, _a: BuildArgs) -> Result<i32> {
+/// The loader package and what its metadata asks for.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub manifest: PathBuf,
+    pub package: String,
+    pub version: String,
+    pub bin: String,
+    pub programs: Vec<PathBuf>,
+    pub bindings: Vec<PathBuf>,
+    pub static_: bool,
+    pub metadata: PackageMetadata,
+    pub target_dir: PathBuf,
+}
+
+fn usage(message: String, hint: &str) -> Error {
+    Error::Usage {
+        message,
+        hint: hint.to_string(),
+    }
+}
+
+impl Project {
+    pub fn load(opts: &BuildOpts) -> Result<Project> {
+        let mut cmd = cargo_metadata::MetadataCommand::new();
+        cmd.no_deps();
+        if let Some(m) = &opts.manifest_path {
+            cmd.manifest_path(m);
+        }
+        let meta = cmd.exec().map_err(|e| {
+            usage(
+                format!("cannot read the cargo project: {e}"),
+                "run inside the loader's package, or pass --manifest-path path/to/Cargo.toml",
+            )
+        })?;
+        let members: Vec<&cargo_metadata::Package> = meta.workspace_packages();
+        let pkg = match &opts.package {
+            Some(name) => *members.iter().find(|p| p.name == *name).ok_or_else(|| {
+                usage(
+                    format!("package `{name}` is not in the workspace"),
+                    &format!(
+                        "members: {}",
+                        members
+                            .iter()
+                            .map(|p| p.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })?,
+            None => {
+                let with_meta: Vec<_> = members
+                    .iter()
+                    .filter(|p| p.metadata.get("ebpf-cross").is_some())
+                    .collect();
+                match with_meta.as_slice() {
+                    [one] => **one,
+                    [] => {
+                        return Err(usage(
+                            "no loader package: no package in the workspace has [package.metadata.ebpf-cross]".into(),
+                            "add `[package.metadata.ebpf-cross]` (it may be empty) to the loader's Cargo.toml, or pass -p PKG",
+                        ))
+                    }
+                    many => {
+                        return Err(usage(
+                            format!(
+                                "several loader packages: {}",
+                                many.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+                            ),
+                            "choose one with -p PKG",
+                        ))
+                    }
+                }
+            }
+        };
+        let md: PackageMetadata = match pkg.metadata.get("ebpf-cross") {
+            Some(v) => serde_json::from_value(v.clone()).map_err(|e| {
+                usage(
+                    format!(
+                        "[package.metadata.ebpf-cross] in {}: {e}",
+                        pkg.manifest_path
+                    ),
+                    "known keys: programs, bindings, bin, static, kernel",
+                )
+            })?,
+            None => PackageMetadata::default(),
+        };
+        let bins: Vec<&str> = pkg
+            .targets
+            .iter()
+            .filter(|t| t.is_bin())
+            .map(|t| t.name.as_str())
+            .collect();
+        let bin = match (&md.bin, bins.as_slice()) {
+            (Some(b), _) if bins.contains(&b.as_str()) => b.clone(),
+            (Some(b), _) => {
+                return Err(usage(
+                    format!("`bin = \"{b}\"` is not a binary of package `{}`", pkg.name),
+                    &format!("its binaries: {}", bins.join(", ")),
+                ))
+            }
+            (None, [one]) => one.to_string(),
+            (None, []) => {
+                return Err(usage(
+                    format!("package `{}` has no binary to use as the loader", pkg.name),
+                    "add src/main.rs or a [[bin]] target",
+                ))
+            }
+            (None, many) => {
+                return Err(usage(
+                    format!("package `{}` has several binaries ({}) and no `bin` in [package.metadata.ebpf-cross]", pkg.name, many.join(", ")),
+                    "set `bin = \"<name>\"` in [package.metadata.ebpf-cross]",
+                ))
+            }
+        };
+        let pkg_dir = pkg
+            .manifest_path
+            .parent()
+            .map(|p| p.as_std_path().to_path_buf())
+            .unwrap_or_default();
+        let globs = md
+            .programs
+            .clone()
+            .unwrap_or_else(|| vec![loader_build::DEFAULT_PROGRAMS.to_string()]);
+        let programs = expand(&pkg_dir, &globs, "programs")?;
+        if programs.is_empty() {
+            return Err(usage(
+                format!("no BPF programs match {} in {}", globs.join(", "), pkg_dir.display()),
+                "put BPF C sources in bpf/*.bpf.c, or set `programs = [\"...\"]` in [package.metadata.ebpf-cross]",
+            ));
+        }
+        let bindings = expand(&pkg_dir, md.bindings.as_deref().unwrap_or(&[]), "bindings")?;
+        let target_dir = opts
+            .target_dir
+            .clone()
+            .map(|d| std::env::current_dir().unwrap_or_default().join(d))
+            .unwrap_or_else(|| meta.target_directory.as_std_path().to_path_buf());
+        Ok(Project {
+            manifest: pkg.manifest_path.as_std_path().to_path_buf(),
+            package: pkg.name.to_string(),
+            version: pkg.version.to_string(),
+            bin,
+            programs,
+            bindings,
+            static_: md.static_.unwrap_or(false),
+            metadata: md,
+            target_dir,
+        })
+    }
+}
+
+fn expand(dir: &Path, patterns: &[String], key: &str) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for pat in patterns {
+        let full = dir.join(pat);
+        let g = glob::glob(&full.display().to_string()).map_err(|e| {
+            usage(
+                format!("bad glob `{pat}` in `{key}`: {e}"),
+                "use globs like bpf/*.bpf.c",
+            )
+        })?;
+        let mut hits: Vec<PathBuf> = g.filter_map(|e| e.ok()).filter(|p| p.is_file()).collect();
+        if hits.is_empty() && !pat.contains(['*', '?', '[']) {
+            return Err(Error::SourceMissing(full));
+        }
+        hits.sort();
+        out.extend(hits);
+    }
+    out.dedup();
+    Ok(out)
+}
+
+/// One board's worth of work.
+struct TargetJob {
+    profile_name: String,
+    ctx: Context,
+    plans: Vec<CompilePlan>,
+    obj_dir: PathBuf,
+    out_dir: PathBuf,
+    rust_target: String,
+}
+
+fn prepare(project: &Project, opts: &BuildOpts, spec: &str) -> Result<TargetJob> {
+    let boards = opts.boards.clone().map(|b| vec![b]).unwrap_or_else(|| {
+        let pkg_dir = crate::fsutil::parent_dir(&project.manifest);
+        vec![pkg_dir.join("boards"), PathBuf::from("boards")]
+    });
+    let profile = Profile::load_with(spec, &boards)?;
+    let out_dir = project.target_dir.join("ebpf-cross").join(&profile.name);
+    let state = out_dir.join(".state");
+    let obj_dir = out_dir.join("bpf");
+    let rust_target = opts
+        .rust_target
+        .clone()
+        .unwrap_or_else(|| profile.rust_target().to_string());
+    check_spec(&rust_target, &profile)?;
+    let kopts = opts.kernel.opts();
+    let choice = resolve::layer(&kopts, project.metadata.kernel.as_ref(), &profile);
+    let name = profile.name.clone();
+    let ctx = resolve::context(profile, &choice, &kopts.tools, &state)?;
+    let plans = project
+        .programs
+        .iter()
+        .map(|src| {
+            let out = obj_dir.join(format!("{}.o", bpf_compile::object_stem(src)));
+            bpf_compile::plan_one(&ctx, src, &out, &state)
+        })
+        .collect();
+    Ok(TargetJob {
+        profile_name: name,
+        ctx,
+        plans,
+        obj_dir,
+        out_dir,
+        rust_target,
+    })
+}
+
+/// A target-spec JSON must describe the same machine as the profile.
+fn check_spec(rust_target: &str, profile: &Profile) -> Result<()> {
+    if !rust_target.ends_with(".json") {
+        return Ok(());
+    }
+    let p = Path::new(rust_target);
+    let text = std::fs::read_to_string(p).map_err(crate::error::read_err(p))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        usage(
+            format!("target spec {rust_target} is not JSON: {e}"),
+            "pass a rustc target-spec JSON file",
+        )
+    })?;
+    let endian = v["target-endian"].as_str().unwrap_or("little");
+    let width = v["target-pointer-width"]
+        .as_str()
+        .map(str::to_string)
+        .or_else(|| v["target-pointer-width"].as_u64().map(|n| n.to_string()))
+        .unwrap_or_default();
+    if endian != profile.arch.endian.as_str() || width != profile.arch.bits.to_string() {
+        return Err(usage(
+            format!(
+                "target spec {rust_target} is {endian}-endian {width}-bit but profile {} is {}-endian {}-bit",
+                profile.name,
+                profile.arch.endian.as_str(),
+                profile.arch.bits
+            ),
+            "pick the profile that matches the board (see `cargo ebpf-cross targets`)",
+        ));
+    }
+    Ok(())
+}
+
+fn human_size(n: u64) -> String {
+    if n >= 1024 * 1024 {
+        format!("{:.1} MiB", n as f64 / (1024.0 * 1024.0))
+    } else {
+        format!("{} KiB", n.div_ceil(1024))
+    }
+}
+
+fn shown(p: &Path) -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    p.strip_prefix(&cwd).unwrap_or(p).display().to_string()
+}
+
+fn emit_json(kind: &str, target: &str, path: &Path, sha: &str) {
+    let v = serde_json::json!({"kind": kind, "target": target, "path": path, "sha256": sha});
+    println!("{v}");
+}
+
+/// Loader, verification and bundle for one target whose objects are built.
+fn finish(g: Global, project: &Project, opts: &BuildOpts, job: &TargetJob) -> Result<PathBuf> {
+    let json = opts.message_format == MessageFormat::Json;
+    let profile = &job.ctx.profile;
+    let mut objects = Vec::new();
+    for p in &job.plans {
+        let bytes = std::fs::read(&p.output).map_err(crate::error::read_err(&p.output))?;
+        if json {
+            emit_json(
+                "object",
+                &profile.name,
+                &p.output,
+                &crate::fsutil::sha256_hex(&bytes),
+            );
+        }
+        objects.push((p.output.clone(), bytes));
+    }
+    if let Some(first) = project.bindings.first() {
+        crate::bindings::ensure_libclang().map_err(|e| {
+            let _ = first;
+            e
+        })?;
+    }
+    for h in &project.bindings {
+        let plan = crate::bindings::plan(
+            h,
+            &job.obj_dir,
+            &job.rust_target,
+            job.ctx.tree.as_ref(),
+            &profile.arch.srcarch,
+            &job.ctx.toolchain.resource_include,
+        );
+        crate::bindings::run(&plan)?;
+    }
+    let flags = CargoFlags {
+        release: opts.release,
+        target_dir: opts.target_dir.clone(),
+        offline: opts.offline,
+        locked: opts.locked,
+        frozen: opts.frozen,
+    };
+    let static_ = project.static_ || profile.loader.static_.unwrap_or(false);
+    let input = LoaderInput {
+        profile,
+        rust_target: &job.rust_target,
+        manifest: &project.manifest,
+        package: &project.package,
+        bin: &project.bin,
+        static_,
+        obj_dir: &job.obj_dir,
+        kernel_version: job.ctx.version.map(|v| v.to_string()),
+        flags: &flags,
+    };
+    let plan = loader_build::plan(&input, &ProcessEnv);
+    if g.dry_run {
+        println!("{}", plan.cargo.display());
+        return Ok(job.out_dir.clone());
+    }
+    loader_build::ensure_rust_target(
+        &job.rust_target,
+        !opts.no_rustup,
+        opts.offline || opts.frozen,
+    )?;
+    ui::status(
+        "Linking",
+        &format!("loader ({}, {})", job.rust_target, plan.linker.describe()),
+    );
+    let exe = loader_build::run(&plan)?;
+    let loader = std::fs::read(&exe).map_err(crate::error::read_err(&exe))?;
+    elf_check::check_loader(&loader, &profile.arch, static_).map_err(|problem| {
+        Error::BadOutput {
+            path: exe.clone(),
+            problem,
+        }
+    })?;
+    if json {
+        emit_json(
+            "loader",
+            &profile.name,
+            &exe,
+            &crate::fsutil::sha256_hex(&loader),
+        );
+    }
+    let mut contents = vec![Content {
+        path: format!("bin/{}", project.bin),
+        bytes: loader,
+        executable: true,
+    }];
+    for (path, bytes) in objects {
+        let name = path
+            .file_name()
+            .expect("object has a name")
+            .to_string_lossy()
+            .into_owned();
+        contents.push(Content {
+            path: format!("bpf/{name}"),
+            bytes,
+            executable: false,
+        });
+    }
+    let manifest = Manifest {
+        tool: env!("CARGO_PKG_NAME").into(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        package: project.package.clone(),
+        package_version: project.version.clone(),
+        target: profile.name.clone(),
+        base_target: profile.base.clone(),
+        arch: profile.arch.srcarch.clone(),
+        rust_target: job.rust_target.clone(),
+        clang_target: profile.arch.clang_target.clone(),
+        endian: profile.arch.endian.as_str().into(),
+        kernel_version: job.ctx.version.map(|v| v.to_string()),
+        llvm_version: job.ctx.toolchain.clang.version.clone(),
+        loader: format!("bin/{}", project.bin),
+        objects: contents[1..].iter().map(|c| c.path.clone()).collect(),
+        files: contents
+            .iter()
+            .map(|c| bundle::file_entry(&c.path, &c.bytes))
+            .collect(),
+    };
+    let top = bundle::top_dir(&project.package, &project.version, &profile.name);
+    let (path, sha) = bundle::write(&job.out_dir, &top, &manifest, contents)?;
+    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    ui::status(
+        "Bundled",
+        &format!("{} ({})", shown(&path), human_size(size)),
+    );
+    if json {
+        emit_json("bundle", &profile.name, &path, &sha);
+    }
+    Ok(path)
+}
+
+/// The result of one target, for the summary.
+struct Outcome {
+    target: String,
+    result: Result<PathBuf>,
+}
+
+fn build_all(g: Global, opts: &BuildOpts, targets: &[String]) -> Result<Vec<Outcome>> {
+    let project = Project::load(opts)?;
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    let mut jobs: Vec<TargetJob> = Vec::new();
+    for t in targets {
+        match prepare(&project, opts, t) {
+            Ok(j) => jobs.push(j),
+            Err(e) => outcomes.push(Outcome {
+                target: t.clone(),
+                result: Err(e),
+            }),
+        }
+    }
+    if g.dry_run {
+        for j in &jobs {
+            println!("# target {}", j.profile_name);
+            super::compile::print_plans(&j.plans);
+            finish(g, &project, opts, j)?;
+        }
+        return Ok(outcomes);
+    }
+    // BPF compiles of every board share one pool; loaders then build one
+    // after another, since cargo serialises on the target dir anyway.
+    let mut staged = Vec::new();
+    for j in &jobs {
+        staged.push(resolve::stage(&j.ctx).and_then(|_| {
+            std::fs::create_dir_all(&j.obj_dir).map_err(crate::error::write_err(&j.obj_dir))
+        }));
+    }
+    let work: Vec<(usize, &CompilePlan)> = jobs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| staged[*i].is_ok())
+        .flat_map(|(i, j)| j.plans.iter().map(move |p| (i, p)))
+        .collect();
+    let results = super::parallel(&work, super::jobs(opts.jobs), |(i, p)| {
+        bpf_compile::run(p, &jobs[*i].ctx)
+    });
+    let mut compile_err: Vec<Option<Error>> = staged.into_iter().map(|r| r.err()).collect();
+    for ((i, _), r) in work.iter().zip(results) {
+        if let Err(e) = r {
+            if compile_err[*i].is_none() {
+                compile_err[*i] = Some(e);
+            } else {
+                ui::error(&e.to_string(), &e.hint());
+            }
+        }
+    }
+    let cwd = std::env::current_dir().unwrap_or_default();
+    for (j, err) in jobs.iter().zip(compile_err) {
+        let result = match err {
+            Some(e) => Err(e),
+            None => {
+                let entries: Vec<_> = j
+                    .plans
+                    .iter()
+                    .map(|p| bpf_compile::compile_command(&super::compile::absolute(p, &cwd), &cwd))
+                    .collect();
+                bpf_compile::write_compile_commands(
+                    &j.out_dir.join("compile_commands.json"),
+                    &entries,
+                )
+                .and_then(|_| finish(g, &project, opts, j))
+            }
+        };
+        outcomes.push(Outcome {
+            target: j.profile_name.clone(),
+            result,
+        });
+    }
+    Ok(outcomes)
+}
+
+pub fn build(g: Global, a: BuildArgs) -> Result<i32> {
+    let outcomes = build_all(g, &a.opts, &a.target)?;
+    if g.dry_run {
+        return Ok(0);
+    }
+    let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
+    let json = a.opts.message_format == MessageFormat::Json;
+    if json {
+        let list: Vec<_> = outcomes
+            .iter()
+            .map(|o| match &o.result {
+                Ok(p) => serde_json::json!({"target": o.target, "ok": true, "bundle": p}),
+                Err(e) => {
+                    serde_json::json!({"target": o.target, "ok": false, "error": e.to_string()})
+                }
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({"kind": "summary", "ok": outcomes.len() - failed, "failed": failed, "targets": list})
+        );
+    }
+    if outcomes.len() == 1 && failed == 1 {
+        let o = outcomes.into_iter().next().expect("one");
+        return Err(o.result.expect_err("failed"));
+    }
+    if outcomes.len() > 1 || failed > 0 {
+        ui::status(
+            "Summary",
+            &format!("{} built, {} failed", outcomes.len() - failed, failed),
+        );
+        for o in &outcomes {
+            match &o.result {
+                Ok(p) => eprintln!("  {:<16} ok      {}", o.target, shown(p)),
+                Err(e) => {
+                    eprintln!("  {:<16} FAILED  {}", o.target, e);
+                    let h = e.hint();
+                    if !h.is_empty() {
+                        eprintln!(
+                            "  {:<16}         help: {}",
+                            "",
+                            h.lines().next().unwrap_or("")
+                        );
+                    }
+                }
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(Error::TargetsFailed {
+            failed,
+            total: outcomes.len(),
+        });
+    }
     Ok(0)
 }
 
 /// Builds one target's bundle and returns the tarball's path (for `run`).
-pub fn build_bundle(_g: Global, _opts: &BuildOpts, _target: &str) -> Result<PathBuf> {
-    Err(crate::error::Error::Usage {
-        message: "build is not implemented yet".into(),
-        hint: String::new(),
-    })
+pub fn build_bundle(g: Global, opts: &BuildOpts, target: &str) -> Result<PathBuf> {
+    let mut outcomes = build_all(g, opts, &[target.to_string()])?;
+    match outcomes.pop() {
+        Some(o) => o.result,
+        None => Err(usage(format!("nothing was built for {target}"), "")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(human_size(612 * 1024), "612 KiB");
+        assert_eq!(human_size(1), "1 KiB");
+        assert_eq!(human_size(3 * 1024 * 1024), "3.0 MiB");
+    }
+
+    #[test]
+    fn spec_file_must_match_profile() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("arm-poky-linux-gnueabi.json");
+        std::fs::write(
+            &f,
+            r#"{"arch":"arm","target-endian":"little","target-pointer-width":"32"}"#,
+        )
+        .unwrap();
+        let armv7 = Profile::load("armv7").unwrap();
+        check_spec(f.to_str().unwrap(), &armv7).unwrap();
+        let aarch64 = Profile::load("aarch64").unwrap();
+        let e = check_spec(f.to_str().unwrap(), &aarch64).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("is little-endian 32-bit but profile aarch64 is little-endian 64-bit"),
+            "{e}"
+        );
+    }
 }
