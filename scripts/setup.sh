@@ -26,6 +26,7 @@ if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
 pkgs=(
   clang-14 llvm-14 llvm-14-tools libclang-14-dev
   gcc-arm-linux-gnueabihf gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu
+  libc6-dev-armhf-cross libc6-dev-arm64-cross libc6-dev-riscv64-cross
   qemu-system-arm qemu-user-static
   cpio file libbpf-dev bpftool ca-certificates xz-utils
 )

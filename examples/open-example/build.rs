@@ -38,7 +38,11 @@ fn main() {
             .to_str()
             .unwrap_or_else(|| panic!("{OBJ_DIR_VAR}: path is not UTF-8: {}", path.display()));
         // {:?} writes a correctly escaped Rust string literal.
-        writeln!(code, "    ({name:?}, aya::include_bytes_aligned!({path:?})),").unwrap();
+        writeln!(
+            code,
+            "    ({name:?}, aya::include_bytes_aligned!({path:?})),"
+        )
+        .unwrap();
     }
     code.push_str("];\n");
 
@@ -65,8 +69,12 @@ fn collect_objects(dir: &Path) -> Vec<(String, PathBuf)> {
     };
     println!("cargo:rerun-if-changed={}", dir.display());
 
-    let entries = fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{OBJ_DIR_VAR}={}: cannot read directory: {e}", dir.display()));
+    let entries = fs::read_dir(&dir).unwrap_or_else(|e| {
+        panic!(
+            "{OBJ_DIR_VAR}={}: cannot read directory: {e}",
+            dir.display()
+        )
+    });
     let mut objects = Vec::new();
     for entry in entries {
         let entry = entry.unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()));

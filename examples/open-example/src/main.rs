@@ -201,7 +201,9 @@ struct LoadContext {
 
 impl LoadContext {
     fn btf(&mut self) -> Option<&Btf> {
-        self.btf.get_or_insert_with(|| Btf::from_sys_fs().ok()).as_ref()
+        self.btf
+            .get_or_insert_with(|| Btf::from_sys_fs().ok())
+            .as_ref()
     }
 }
 
@@ -297,9 +299,17 @@ fn read_elf_info(data: &[u8]) -> Result<ElfInfo, object::Error> {
 enum AttachTarget<'a> {
     /// kprobe or kretprobe (the kind comes from the section prefix, which aya
     /// already applied to the program).
-    Probe { function: &'a str, offset: u64 },
-    TracePoint { category: &'a str, name: &'a str },
-    RawTracePoint { name: &'a str },
+    Probe {
+        function: &'a str,
+        offset: u64,
+    },
+    TracePoint {
+        category: &'a str,
+        name: &'a str,
+    },
+    RawTracePoint {
+        name: &'a str,
+    },
 }
 
 #[derive(Debug)]
@@ -320,7 +330,10 @@ fn parse_attach_target(section: &str) -> Result<Option<AttachTarget<'_>>, Sectio
     match kind {
         "kprobe" | "kretprobe" => {
             let (function, offset) = match rest.split_once('+') {
-                Some((function, off)) => (function, parse_offset(off).ok_or_else(|| bad("bad offset"))?),
+                Some((function, off)) => (
+                    function,
+                    parse_offset(off).ok_or_else(|| bad("bad offset"))?,
+                ),
                 None => (rest, 0),
             };
             if function.is_empty() {
@@ -357,8 +370,8 @@ fn load_and_attach(source: &ObjectSource, ctx: &mut LoadContext) -> Result<Ebpf,
     let data: &[u8] = match source {
         ObjectSource::Embedded { bytes, .. } => bytes,
         ObjectSource::File(path) => {
-            file_bytes = std::fs::read(path)
-                .map_err(|e| LoadError::new(&object_name, "cannot read", e))?;
+            file_bytes =
+                std::fs::read(path).map_err(|e| LoadError::new(&object_name, "cannot read", e))?;
             &file_bytes
         }
     };
@@ -371,25 +384,32 @@ fn load_and_attach(source: &ObjectSource, ctx: &mut LoadContext) -> Result<Ebpf,
             .unwrap_or_else(|| object_name.clone()),
     };
 
-    let info = read_elf_info(data)
-        .map_err(|e| LoadError::new(&object_name, "not a BPF ELF object", e))?;
+    let info =
+        read_elf_info(data).map_err(|e| LoadError::new(&object_name, "not a BPF ELF object", e))?;
 
     // aya replaces a missing or 0xFFFFFFFE version with
     // KernelVersion::current().code(), and panics if that fails; check it
     // here so a strange uname turns into a message instead.
     if matches!(info.version, None | Some(KERNEL_VERSION_ANY)) && !ctx.kernel_version_checked {
         let kv = KernelVersion::current().map_err(|e| {
-            LoadError::new(&object_name, "cannot determine the running kernel version", e.to_string())
+            LoadError::new(
+                &object_name,
+                "cannot determine the running kernel version",
+                e.to_string(),
+            )
         })?;
-        eprintln!("{NAME}: running kernel {kv} (LINUX_VERSION_CODE {:#x})", kv.code());
+        eprintln!(
+            "{NAME}: running kernel {kv} (LINUX_VERSION_CODE {:#x})",
+            kv.code()
+        );
         ctx.kernel_version_checked = true;
     }
 
     let btf = if info.has_btf { ctx.btf() } else { None };
     let mut ebpf = EbpfLoader::new()
         .btf(btf)
-        // Level 1 only: level 5 (aya's default, DEBUG|STATS) is refused with
-        // EINVAL by kernels older than 5.2 when the verifier log is retried.
+        // Plain level 1. aya's default adds BPF_LOG_STATS (4), which only
+        // exists from 5.2: older verifiers don't know that bit.
         .verifier_log_level(VerifierLogLevel::DEBUG)
         .load(data)
         .map_err(|e| LoadError::new(&object_name, "loading failed", e))?;
@@ -409,10 +429,12 @@ fn load_and_attach(source: &ObjectSource, ctx: &mut LoadContext) -> Result<Ebpf,
 
     for (section, name) in &programs {
         let step = |what: &str| format!("{what} {section} ({name})");
-        let Some(target) =
-            parse_attach_target(section).map_err(|e| LoadError::new(&object_name, step("bad section"), e))?
+        let Some(target) = parse_attach_target(section)
+            .map_err(|e| LoadError::new(&object_name, step("bad section"), e))?
         else {
-            eprintln!("{NAME}: {object_name}: skipped {section} ({name}): not an attachable program type");
+            eprintln!(
+                "{NAME}: {object_name}: skipped {section} ({name}): not an attachable program type"
+            );
             continue;
         };
         let program = ebpf
@@ -487,5 +509,93 @@ fn wait_for(set: &libc::sigset_t) -> std::io::Result<libc::c_int> {
             libc::EINTR => continue,
             e => return Err(std::io::Error::from_raw_os_error(e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(section: &str) -> Option<String> {
+        parse_attach_target(section).unwrap().map(|t| match t {
+            AttachTarget::Probe { function, offset } => format!("probe {function}+{offset}"),
+            AttachTarget::TracePoint { category, name } => format!("tp {category}:{name}"),
+            AttachTarget::RawTracePoint { name } => format!("raw {name}"),
+        })
+    }
+
+    #[test]
+    fn attach_targets_from_section_names() {
+        assert_eq!(
+            target("kprobe/do_sys_openat2").unwrap(),
+            "probe do_sys_openat2+0"
+        );
+        assert_eq!(target("kretprobe/vfs_read").unwrap(), "probe vfs_read+0");
+        assert_eq!(
+            target("kprobe/do_sys_open+0x10").unwrap(),
+            "probe do_sys_open+16"
+        );
+        assert_eq!(target("kprobe/f+8").unwrap(), "probe f+8");
+        assert_eq!(
+            target("tracepoint/syscalls/sys_enter_openat").unwrap(),
+            "tp syscalls:sys_enter_openat"
+        );
+        assert_eq!(
+            target("tp/sched/sched_switch").unwrap(),
+            "tp sched:sched_switch"
+        );
+        assert_eq!(target("raw_tracepoint/sys_enter").unwrap(), "raw sys_enter");
+        assert_eq!(target("raw_tp/sys_exit").unwrap(), "raw sys_exit");
+        assert_eq!(target("xdp"), None);
+        assert_eq!(target("socket"), None);
+    }
+
+    #[test]
+    fn malformed_sections_are_errors() {
+        for bad in [
+            "kprobe/",
+            "kprobe",
+            "kprobe/f+zz",
+            "tracepoint/syscalls",
+            "tp//x",
+            "raw_tp/",
+        ] {
+            assert!(
+                parse_attach_target(bad).is_err(),
+                "{bad} should be rejected"
+            );
+        }
+    }
+
+    fn args(list: &[&str]) -> Result<Command, String> {
+        parse_args(list.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn command_line() {
+        assert!(matches!(args(&["--help"]), Ok(Command::Help)));
+        assert!(matches!(args(&["a.o", "-h"]), Ok(Command::Help)));
+        assert!(matches!(args(&["--version"]), Ok(Command::Version)));
+        assert_eq!(args(&["--frob"]).err().unwrap(), "unknown option '--frob'");
+        match args(&["a.o", "--", "-b.o"]) {
+            Ok(Command::Run(objects)) => {
+                let names: Vec<_> = objects.iter().map(ObjectSource::display_name).collect();
+                assert_eq!(names, ["a.o", "-b.o"]);
+            }
+            _ => panic!("expected a run"),
+        }
+        // A lone "-" is a path, not an option.
+        assert!(matches!(args(&["-"]), Ok(Command::Run(o)) if o.len() == 1));
+    }
+
+    #[test]
+    fn elf_info_maps_programs_to_sections() {
+        // Any BPF object compiled for the embedding works; skip when none.
+        let Some((_, bytes)) = embedded::EMBEDDED.first() else {
+            return;
+        };
+        let info = read_elf_info(bytes).unwrap();
+        assert!(!info.sections.is_empty());
+        assert!(info.sections.values().all(|s| !s.is_empty()));
     }
 }
