@@ -126,6 +126,12 @@ pub struct CompilePlan {
     pub label: String,
 }
 
+/// Paths in progress lines are relative to where the user stands.
+fn shown(p: &Path) -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    p.strip_prefix(&cwd).unwrap_or(p).display().to_string()
+}
+
 /// `x.bpf.c` and `x.c` both become `x`.
 pub fn object_stem(source: &Path) -> String {
     let name = source
@@ -176,7 +182,7 @@ pub fn plan_one(ctx: &Context, source: &Path, output: &Path, state_dir: &Path) -
         llc,
         depfile,
         stamp,
-        label: format!("{} ({}{version})", source.display(), ctx.profile.name),
+        label: format!("{} ({}{version})", shown(source), ctx.profile.name),
     }
 }
 

@@ -39,7 +39,9 @@ const HOST_DIRS: &[&str] = &["/usr/include/bpf", "/usr/local/include/bpf"];
 
 /// Searches in the documented order and reports every place it looked.
 pub fn find(tree: Option<&KernelTree>, given: Option<&Path>) -> Result<Helpers> {
-    find_in(tree, given, HOST_DIRS)
+    // Yocto and other hermetic builds treat host headers as contamination.
+    let host_allowed = std::env::var("EBPF_CROSS_HOST_LIBBPF").map_or(true, |v| v != "0");
+    find_in(tree, given, if host_allowed { HOST_DIRS } else { &[] })
 }
 
 fn find_in(tree: Option<&KernelTree>, given: Option<&Path>, host_dirs: &[&str]) -> Result<Helpers> {
@@ -48,7 +50,10 @@ fn find_in(tree: Option<&KernelTree>, given: Option<&Path>, host_dirs: &[&str]) 
         let ok = dir.join("bpf_helpers.h").is_file()
             && (!needs_defs || dir.join("bpf_helper_defs.h").is_file());
         looked.push(dir.join("bpf_helpers.h"));
-        ok.then_some(Helpers { dir, origin })
+        ok.then(|| Helpers {
+            dir: std::path::absolute(&dir).unwrap_or(dir),
+            origin,
+        })
     };
     if let Some(t) = tree {
         if let Some(h) = try_dir(

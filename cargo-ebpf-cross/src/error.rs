@@ -143,7 +143,7 @@ impl Error {
                 "install a matching pair (`apt-get install clang-14 llvm-14`) or set both CLANG and LLC".into()
             }
             Error::Spawn { .. } => "check that the tool is installed and executable".into(),
-            Error::NoHelpers { .. } => "install libbpf headers (`apt-get install libbpf-dev`), or pass --libbpf-include DIR (a dir holding bpf/bpf_helpers.h), or run `make -C tools/lib/bpf` in a 5.5+ kernel tree".into(),
+            Error::NoHelpers { .. } => "install libbpf headers (`apt-get install libbpf-dev`), or pass --libbpf-include DIR (a dir holding bpf/bpf_helpers.h), or run `make -C tools/lib/bpf` in a 5.5+ kernel tree (EBPF_CROSS_HOST_LIBBPF=0 turns off the host fallback)".into(),
             Error::SourceMissing(_) => "check the path; globs in `programs` are relative to the package".into(),
             Error::CompileFailed { .. } => "the compiler's diagnostics are above".into(),
             Error::BadOutput { .. } => "check CLANG/LLC: the output must be an eBPF ELF object".into(),

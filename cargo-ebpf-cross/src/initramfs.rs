@@ -191,10 +191,12 @@ fn write_record(out: &mut Vec<u8>, ino: u32, mode: u32, nlink: u32, name: &str, 
         name.len() as u32 + 1,
         0, // check: only the 070702 format fills it
     ];
+    let start = out.len();
     out.extend_from_slice(NEWC_MAGIC.as_bytes());
     for f in fields {
         out.extend_from_slice(format!("{f:08X}").as_bytes());
     }
+    debug_assert_eq!(out.len() - start, NEWC_HEADER_LEN);
     out.extend_from_slice(name.as_bytes());
     out.push(0);
     pad4(out);
@@ -450,7 +452,7 @@ same=0
 last=-1
 i=0
 while [ $i -lt {polls} ]; do
-	[ -e /tmp/loader.rc ] && break
+	[ -s /tmp/loader.rc ] && break
 	if grep -qi running /tmp/loader.log 2>/dev/null; then ready=yes; break; fi
 	# A loader that says "attached" but not "running" is taken as ready once
 	# its output has been still for half a second.
@@ -465,7 +467,7 @@ done
 shown=0
 [ -e /tmp/loader.log ] && shown=$(wc -l </tmp/loader.log) && sed 's/^/{loader} /' /tmp/loader.log
 
-if [ -e /tmp/loader.rc ]; then
+if [ -s /tmp/loader.rc ]; then
 	echo "{state} loader-exited"
 	echo "{exit} $(cat /tmp/loader.rc)"
 	finish
@@ -486,8 +488,8 @@ kill $rpid 2>/dev/null
 lpid=$(cat /tmp/loader.pid)
 kill -TERM $lpid 2>/dev/null
 i=0
-while [ ! -e /tmp/loader.rc ] && [ $i -lt 50 ]; do usleep 100000; i=$((i + 1)); done
-[ -e /tmp/loader.rc ] || {{ kill -KILL $lpid 2>/dev/null; usleep 200000; }}
+while [ ! -s /tmp/loader.rc ] && [ $i -lt 50 ]; do usleep 100000; i=$((i + 1)); done
+[ -s /tmp/loader.rc ] || {{ kill -KILL $lpid 2>/dev/null; usleep 200000; }}
 tail -n +$((shown + 1)) /tmp/loader.log | sed 's/^/{loader} /'
 echo "{exit} $(cat /tmp/loader.rc 2>/dev/null || echo killed)"
 finish
@@ -783,7 +785,7 @@ mod tests {
     #[test]
     fn init_uses_only_linked_applets_before_install() {
         let s = init_script(&opts());
-        let before_install = &s[..s.find("busybox --install").unwrap()];
+        let before_install = &s[..s.find("/bin/busybox --install").unwrap()];
         for line in before_install.lines().filter(|l| !l.starts_with('#')) {
             if let Some(cmd) = line.split_whitespace().next() {
                 if [

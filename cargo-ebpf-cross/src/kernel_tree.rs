@@ -31,7 +31,9 @@ pub struct Given<T> {
 
 fn exists_dir(what: &'static str, p: &Path) -> Result<PathBuf> {
     if p.is_dir() {
-        Ok(p.to_path_buf())
+        // Absolute, because the paths end up in generated headers and
+        // compile_commands.json, read from other directories.
+        Ok(std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()))
     } else {
         Err(Error::KernelDirMissing {
             what,

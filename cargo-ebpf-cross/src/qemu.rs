@@ -1,1 +1,663 @@
-//! (in progress)
+//! Booting a board's kernel under QEMU for `run`: the plan (plain data, from
+//! the profile's `[qemu]` section), the console protocol spoken by the
+//! guest's `/init`, and the runner that enforces the timeout.
+//!
+//! QEMU never outlives the command: the child is killed when the guard
+//! holding it drops (success, error, timeout), on Ctrl-C or SIGTERM (a
+//! handler kills it), and if this process dies without unwinding (the child
+//! asks the kernel for SIGKILL when its parent goes).
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::initramfs::marker;
+use crate::plan::Cmd;
+use crate::profile::{Profile, QemuSection};
+
+/// How many console lines a failure report shows.
+pub const TAIL_LINES: usize = 30;
+
+/// The keys `run` reads from a profile, for messages.
+pub const QEMU_KEYS: &str =
+    "system, machine, cpu, console, memory_mb, append (and optionally kernel_image, busybox)";
+
+fn not_set_up(profile: &Profile, why: &str) -> Error {
+    Error::Run {
+        message: format!("run is not set up for target `{}`: {why}", profile.name),
+        hint: format!(
+            "add a [qemu] section to the board's profile with {QEMU_KEYS}; the built-in armv7 and aarch64 profiles have one to copy, for example:\n  [qemu]\n  system = \"qemu-system-arm\"\n  machine = \"virt\"\n  cpu = \"cortex-a15\"\n  console = \"ttyAMA0\"\n  memory_mb = 512\n  append = [\"panic=-1\"]"
+        ),
+    }
+}
+
+/// The profile's `[qemu]` section, if it is complete enough to boot.
+pub fn section(profile: &Profile) -> Result<&QemuSection> {
+    let q = profile
+        .qemu
+        .as_ref()
+        .ok_or_else(|| not_set_up(profile, "its profile has no [qemu] section"))?;
+    for (key, set) in [
+        ("system", q.system.is_some()),
+        ("machine", q.machine.is_some()),
+        ("console", q.console.is_some()),
+    ] {
+        if !set {
+            return Err(not_set_up(
+                profile,
+                &format!("its [qemu] section has no `{key}`"),
+            ));
+        }
+    }
+    Ok(q)
+}
+
+/// The Debian package that provides a `qemu-system-*` binary.
+pub fn qemu_package(system: &str) -> &'static str {
+    let arch = system
+        .rsplit('/')
+        .next()
+        .unwrap_or(system)
+        .trim_start_matches("qemu-system-");
+    match arch {
+        "arm" | "aarch64" => "qemu-system-arm",
+        "x86_64" | "i386" => "qemu-system-x86",
+        "mips" | "mipsel" | "mips64" | "mips64el" => "qemu-system-mips",
+        "ppc" | "ppc64" => "qemu-system-ppc",
+        _ => "qemu-system-misc",
+    }
+}
+
+/// The QEMU command line: one CPU, no display, no monitor, the serial
+/// console on stdio, no network, and exit instead of rebooting, so that a
+/// guest `poweroff -f` or a kernel panic (`panic=-1`) ends QEMU.
+pub fn plan(profile: &Profile, kernel: &Path, initrd: &Path) -> Result<Cmd> {
+    let q = section(profile)?;
+    let system = q.system.as_deref().expect("checked by section()");
+    let machine = q.machine.as_deref().expect("checked by section()");
+    let console = q.console.as_deref().expect("checked by section()");
+    let mut append = vec![
+        format!("console={console}"),
+        "rdinit=/init".to_string(),
+        // Keeps the console to what /init prints; warnings still show.
+        "quiet".to_string(),
+    ];
+    append.extend(q.append.iter().flatten().cloned());
+    let mut cmd = Cmd::new(system).args(["-M", machine]);
+    if let Some(cpu) = &q.cpu {
+        cmd = cmd.args(["-cpu", cpu.as_str()]);
+    }
+    Ok(cmd
+        .args(["-m", &q.memory_mb.unwrap_or(512).to_string()])
+        .args(["-smp", "1", "-display", "none", "-monitor", "none"])
+        .args(["-serial", "stdio", "-nic", "none", "-no-reboot"])
+        .arg("-kernel")
+        .arg(kernel.display().to_string())
+        .arg("-initrd")
+        .arg(initrd.display().to_string())
+        .arg("-append")
+        .arg(append.join(" ")))
+}
+
+// ---------------------------------------------------------------------------
+// The console protocol
+
+/// Something the host noticed on the console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// /init started; the kernel's release.
+    Booted(String),
+    Loader(String),
+    /// The loader said it is running (true) or the wait ran out (false).
+    Ready(bool),
+    /// The loader exited before it was stopped; its status.
+    LoaderFailed(String),
+    WorkloadStarted,
+    WorkloadDone(String),
+    /// A trace_pipe line, and whether it matched an expectation.
+    Trace(String, bool),
+    /// The loader's exit status after it was stopped.
+    LoaderStopped(String),
+    Done,
+    /// Any other console line (kernel messages, workload output).
+    Console(String),
+}
+
+/// Accumulates what the guest reported.
+#[derive(Debug, Clone, Default)]
+pub struct Observer {
+    pub expects: Vec<String>,
+    pub kernel: Option<String>,
+    pub loader_output: Vec<String>,
+    pub ready: Option<bool>,
+    pub loader_failed: bool,
+    pub loader_exit: Option<String>,
+    pub trace: Vec<String>,
+    /// Per expectation: the first trace line that held it.
+    pub matched: Vec<Option<String>>,
+    pub no_tracefs: bool,
+    pub done: bool,
+    pub tail: VecDeque<String>,
+}
+
+impl Observer {
+    pub fn new(expects: Vec<String>) -> Self {
+        Observer {
+            matched: vec![None; expects.len()],
+            expects,
+            ..Default::default()
+        }
+    }
+
+    /// Takes one console line (without its line ending).
+    pub fn feed(&mut self, line: &str) -> Event {
+        if self.tail.len() == TAIL_LINES {
+            self.tail.pop_front();
+        }
+        self.tail.push_back(line.to_string());
+        let Some((kind, rest)) = marker::parse(line) else {
+            return Event::Console(line.to_string());
+        };
+        let rest = rest.to_string();
+        match kind {
+            marker::INIT => {
+                self.kernel = Some(rest.clone());
+                Event::Booted(rest)
+            }
+            marker::LOADER => {
+                self.loader_output.push(rest.clone());
+                Event::Loader(rest)
+            }
+            marker::STATE => match rest.as_str() {
+                "ready" => {
+                    self.ready = Some(true);
+                    Event::Ready(true)
+                }
+                "not-ready" => {
+                    self.ready = Some(false);
+                    Event::Ready(false)
+                }
+                "loader-exited" => {
+                    self.loader_failed = true;
+                    Event::Console(line.to_string())
+                }
+                "no-tracefs" => {
+                    self.no_tracefs = true;
+                    Event::Console(line.to_string())
+                }
+                _ => Event::Console(line.to_string()),
+            },
+            marker::LOADER_EXIT => {
+                self.loader_exit = Some(rest.clone());
+                if self.loader_failed {
+                    Event::LoaderFailed(rest)
+                } else {
+                    Event::LoaderStopped(rest)
+                }
+            }
+            marker::WORKLOAD if rest == "start" => Event::WorkloadStarted,
+            marker::WORKLOAD => Event::WorkloadDone(rest.trim_start_matches("done ").to_string()),
+            marker::TRACE => {
+                let mut hit = false;
+                for (e, m) in self.expects.iter().zip(self.matched.iter_mut()) {
+                    if rest.contains(e.as_str()) {
+                        hit = true;
+                        if m.is_none() {
+                            *m = Some(rest.clone());
+                        }
+                    }
+                }
+                self.trace.push(rest.clone());
+                Event::Trace(rest, hit)
+            }
+            marker::DONE => {
+                self.done = true;
+                Event::Done
+            }
+            _ => Event::Console(line.to_string()),
+        }
+    }
+
+    /// The loader said it attached a program. Loaders word this freely, so
+    /// any line holding "attached" counts.
+    pub fn attached(&self) -> bool {
+        self.loader_output
+            .iter()
+            .any(|l| l.to_ascii_lowercase().contains("attached"))
+    }
+
+    pub fn matched(&self) -> Vec<String> {
+        self.expects
+            .iter()
+            .zip(&self.matched)
+            .filter(|(_, m)| m.is_some())
+            .map(|(e, _)| e.clone())
+            .collect()
+    }
+
+    pub fn missing(&self) -> Vec<String> {
+        self.expects
+            .iter()
+            .zip(&self.matched)
+            .filter(|(_, m)| m.is_none())
+            .map(|(e, _)| e.clone())
+            .collect()
+    }
+
+    /// With expectations, every one must be in some trace line; without,
+    /// any trace line will do. Either way the loader must not have failed on
+    /// its own.
+    pub fn expectations_met(&self) -> bool {
+        let seen = if self.expects.is_empty() {
+            !self.trace.is_empty()
+        } else {
+            self.matched.iter().all(Option::is_some)
+        };
+        seen && !self.loader_failed
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The runner
+
+/// How a QEMU run ended.
+#[derive(Debug, Clone, Default)]
+pub struct RunEnd {
+    pub timed_out: bool,
+    pub interrupted: bool,
+    /// QEMU's exit status, when it exited by itself.
+    pub status: Option<String>,
+    /// What QEMU printed on stderr (its own errors).
+    pub stderr: String,
+    pub seconds: f64,
+}
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Ctrl-C (and SIGTERM) only set a flag; the loop that owns QEMU kills it.
+/// The terminal's SIGINT reaches QEMU too, since it stays in our process
+/// group, but a signal sent to our pid alone would not.
+fn install_interrupt_handler() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if let Err(e) = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst)) {
+            crate::ui::warn(&format!(
+                "cannot catch Ctrl-C ({e}); QEMU is still stopped when this command exits"
+            ));
+        }
+    });
+}
+
+/// Kills and reaps the child however the scope is left.
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// How long QEMU may take to exit after /init said it is done, before it is
+/// killed (its power-off normally takes milliseconds).
+const POWEROFF_GRACE: Duration = Duration::from_secs(3);
+
+/// Boots `cmd`, feeding every console line to `observer` and each event to
+/// `on_event`, until QEMU exits or `timeout` passes.
+pub fn boot(
+    cmd: &Cmd,
+    timeout: Duration,
+    observer: &mut Observer,
+    mut on_event: impl FnMut(&Event),
+) -> Result<RunEnd> {
+    install_interrupt_handler();
+    let start = Instant::now();
+    let mut command = cmd.to_command();
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: prctl is async-signal-safe and touches no memory of ours;
+        // it runs in the child between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    crate::ui::command(cmd);
+    let mut child = ChildGuard(command.spawn().map_err(|source| Error::Spawn {
+        tool: cmd.program.display().to_string(),
+        source,
+    })?);
+
+    let stdout = child.0.stdout.take().expect("stdout is piped");
+    let stderr = child.0.stderr.take().expect("stderr is piped");
+    let (tx, rx) = mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        let mut r = BufReader::new(stdout);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match r.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    // The serial console ends lines with \r\n, and a guest
+                    // may print bytes that are not UTF-8.
+                    let line = String::from_utf8_lossy(&buf);
+                    let line = line.trim_end_matches(['\n', '\r']).to_string();
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = BufReader::new(stderr).read_to_string(&mut s);
+        s
+    });
+
+    let deadline = start + timeout;
+    let mut end = RunEnd::default();
+    let mut done_at: Option<Instant> = None;
+    loop {
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            end.interrupted = true;
+            break;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            end.timed_out = true;
+            break;
+        }
+        if done_at.is_some_and(|t| now >= t + POWEROFF_GRACE) {
+            break;
+        }
+        let wait = (deadline - now).min(Duration::from_millis(100));
+        match rx.recv_timeout(wait) {
+            Ok(line) => {
+                let ev = observer.feed(&line);
+                if ev == Event::Done {
+                    done_at = Some(Instant::now());
+                }
+                on_event(&ev);
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    // QEMU closes its stdout just before it exits: give it a moment to do
+    // so by itself, so its own status (and errors) can be reported. A run
+    // stopped by the timeout or Ctrl-C is killed without waiting.
+    if !end.timed_out && !end.interrupted {
+        let settle = Instant::now() + Duration::from_secs(1);
+        while Instant::now() < settle {
+            if let Ok(Some(status)) = child.0.try_wait() {
+                end.status = Some(status.to_string());
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    drop(child);
+    let _ = reader.join();
+    // The reader may have queued lines after the loop stopped listening.
+    for line in rx.try_iter() {
+        let ev = observer.feed(&line);
+        on_event(&ev);
+    }
+    end.stderr = err_reader.join().unwrap_or_default();
+    end.seconds = start.elapsed().as_secs_f64();
+    Ok(end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn argv(target: &str) -> Vec<String> {
+        let p = Profile::load(target).unwrap();
+        plan(&p, Path::new("/k/Image"), Path::new("/w/initramfs.cpio.gz"))
+            .unwrap()
+            .argv()
+    }
+
+    #[test]
+    fn armv7_argv() {
+        assert_eq!(
+            argv("armv7"),
+            [
+                "qemu-system-arm",
+                "-M",
+                "virt",
+                "-cpu",
+                "cortex-a15",
+                "-m",
+                "512",
+                "-smp",
+                "1",
+                "-display",
+                "none",
+                "-monitor",
+                "none",
+                "-serial",
+                "stdio",
+                "-nic",
+                "none",
+                "-no-reboot",
+                "-kernel",
+                "/k/Image",
+                "-initrd",
+                "/w/initramfs.cpio.gz",
+                "-append",
+                "console=ttyAMA0 rdinit=/init quiet panic=-1",
+            ]
+        );
+    }
+
+    #[test]
+    fn aarch64_argv() {
+        let a = argv("aarch64");
+        assert_eq!(
+            a,
+            [
+                "qemu-system-aarch64",
+                "-M",
+                "virt",
+                "-cpu",
+                "cortex-a57",
+                "-m",
+                "512",
+                "-smp",
+                "1",
+                "-display",
+                "none",
+                "-monitor",
+                "none",
+                "-serial",
+                "stdio",
+                "-nic",
+                "none",
+                "-no-reboot",
+                "-kernel",
+                "/k/Image",
+                "-initrd",
+                "/w/initramfs.cpio.gz",
+                "-append",
+                "console=ttyAMA0 rdinit=/init quiet panic=-1",
+            ]
+        );
+    }
+
+    #[test]
+    fn board_overrides_and_missing_section() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("b.toml");
+        std::fs::write(
+            &f,
+            "extends = \"armv7\"\n[qemu]\nmemory_mb = 256\nappend = [\"loglevel=7\"]\n",
+        )
+        .unwrap();
+        let p = Profile::load(f.to_str().unwrap()).unwrap();
+        let a = plan(&p, Path::new("k"), Path::new("i")).unwrap().argv();
+        assert!(a.windows(2).any(|w| w == ["-m", "256"]));
+        assert_eq!(
+            a.last().unwrap(),
+            "console=ttyAMA0 rdinit=/init quiet loglevel=7"
+        );
+
+        let p = Profile::load("riscv64").unwrap();
+        let e = plan(&p, Path::new("k"), Path::new("i")).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("run is not set up for target `riscv64`"),
+            "{e}"
+        );
+        assert!(e
+            .hint()
+            .contains("system, machine, cpu, console, memory_mb, append"));
+    }
+
+    #[test]
+    fn packages() {
+        assert_eq!(qemu_package("qemu-system-aarch64"), "qemu-system-arm");
+        assert_eq!(qemu_package("/usr/bin/qemu-system-arm"), "qemu-system-arm");
+        assert_eq!(qemu_package("qemu-system-riscv64"), "qemu-system-misc");
+    }
+
+    fn t(kind: &str, rest: &str) -> String {
+        format!("{} {rest}", marker::tag(kind))
+    }
+
+    #[test]
+    fn observer_follows_a_passing_run() {
+        let mut o = Observer::new(vec!["file /".into(), "file /etc/hostname".into()]);
+        assert_eq!(
+            o.feed("[    0.0] Booting Linux"),
+            Event::Console("[    0.0] Booting Linux".into())
+        );
+        assert_eq!(
+            o.feed(&t("INIT", "6.1.0-50-armmp")),
+            Event::Booted("6.1.0-50-armmp".into())
+        );
+        o.feed(&t(
+            "LOADER",
+            "attached kprobe/do_sys_openat2 (open_example)",
+        ));
+        o.feed(&t("LOADER", "running; press Ctrl-C to stop"));
+        assert_eq!(o.feed(&t("STATE", "ready")), Event::Ready(true));
+        assert_eq!(o.feed(&t("WORKLOAD", "start")), Event::WorkloadStarted);
+        assert_eq!(
+            o.feed(&t(
+                "TRACE",
+                "cat-70 [000] d..2 3.4: bpf_trace_printk: file /etc/hostname"
+            )),
+            Event::Trace(
+                "cat-70 [000] d..2 3.4: bpf_trace_printk: file /etc/hostname".into(),
+                true
+            )
+        );
+        assert_eq!(
+            o.feed(&t("TRACE", "sh-1 [000] other")),
+            Event::Trace("sh-1 [000] other".into(), false)
+        );
+        assert_eq!(
+            o.feed(&t("WORKLOAD", "done 0")),
+            Event::WorkloadDone("0".into())
+        );
+        assert_eq!(
+            o.feed(&t("LOADER-EXIT", "0")),
+            Event::LoaderStopped("0".into())
+        );
+        assert_eq!(o.feed(&t("DONE", "")), Event::Done);
+        assert!(o.attached());
+        assert!(o.expectations_met());
+        assert_eq!(o.matched(), ["file /", "file /etc/hostname"]);
+        assert!(o.missing().is_empty());
+        assert_eq!(o.trace.len(), 2);
+        assert!(o.done);
+    }
+
+    #[test]
+    fn observer_sees_a_loader_that_failed() {
+        let mut o = Observer::new(vec![]);
+        o.feed(&t("LOADER", "open-example: x.o: loading kprobe/f (f): the BPF_PROG_LOAD syscall failed. Verifier output: 0: R1=ctx"));
+        o.feed(&t("LOADER", "invalid bpf_context access off=4096 size=4"));
+        o.feed(&t("STATE", "loader-exited"));
+        assert_eq!(
+            o.feed(&t("LOADER-EXIT", "1")),
+            Event::LoaderFailed("1".into())
+        );
+        assert!(!o.attached());
+        assert!(!o.expectations_met());
+        assert_eq!(o.loader_exit.as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn without_expectations_any_trace_line_passes() {
+        let mut o = Observer::new(vec![]);
+        assert!(!o.expectations_met());
+        o.feed(&t("TRACE", "x"));
+        assert!(o.expectations_met());
+    }
+
+    #[test]
+    fn tail_keeps_the_last_lines() {
+        let mut o = Observer::new(vec![]);
+        for i in 0..100 {
+            o.feed(&format!("line {i}"));
+        }
+        assert_eq!(o.tail.len(), TAIL_LINES);
+        assert_eq!(o.tail.front().unwrap(), "line 70");
+    }
+
+    /// The runner kills a child that outlives its timeout, and reports it.
+    #[test]
+    fn timeout_kills_the_child() {
+        let sleep = which::which("sleep").unwrap_or_else(|_| PathBuf::from("/bin/sleep"));
+        let cmd = Cmd::new(sleep).arg("30");
+        let mut o = Observer::new(vec![]);
+        let end = boot(&cmd, Duration::from_millis(300), &mut o, |_| {}).unwrap();
+        assert!(end.timed_out);
+        assert!(end.seconds < 5.0, "{}", end.seconds);
+    }
+
+    #[test]
+    fn console_lines_reach_the_observer() {
+        let cmd = Cmd::new("printf").arg(format!(
+            "boot\\r\\n{}\\r\\n{} x\\n",
+            marker::tag("DONE"),
+            marker::tag("TRACE")
+        ));
+        let mut o = Observer::new(vec![]);
+        let mut events = Vec::new();
+        let end = boot(&cmd, Duration::from_secs(10), &mut o, |e| {
+            events.push(e.clone())
+        })
+        .unwrap();
+        assert!(!end.timed_out);
+        assert_eq!(end.status.as_deref(), Some("exit status: 0"));
+        assert_eq!(
+            events,
+            [
+                Event::Console("boot".into()),
+                Event::Done,
+                Event::Trace("x".into(), false)
+            ]
+        );
+    }
+}

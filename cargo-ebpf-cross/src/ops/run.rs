@@ -1,8 +1,770 @@
-use crate::error::Result;
-use crate::ops::Global;
+//! `cargo ebpf-cross run`: prove a bundle on the board's real kernel. It
+//! boots the kernel under QEMU with an initramfs holding busybox and the
+//! bundle, runs the loader and a workload there, and checks `trace_pipe`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
 use clap::Args;
+
+use crate::error::{read_err, write_err, Error, Result};
+use crate::initramfs::{self, Bundle, GuestInput, InitOptions, BUNDLE_DIR, EXTRA_DIR};
+use crate::ops::build::{BuildOpts, MessageFormat};
+use crate::ops::Global;
+use crate::profile::Profile;
+use crate::qemu::{self, Event, Observer, RunEnd};
+use crate::ui;
+
+const VERDICT_HELP: &str = "\
+Verdict:
+  Passes (exit 0) when every --expect text appears in some trace_pipe line.
+  Without --expect, any trace_pipe line passes. Either way the loader must
+  not exit with an error on its own (a verifier rejection fails the run).
+  Otherwise it fails (exit 1) with a report: the loader's output (with any
+  verifier log), the last console lines, whether the probe attached (the
+  loader printed \"attached\"), and whether the timeout was hit. Ctrl-C stops
+  QEMU and exits 130.
+
+In the guest:
+  /bundle/      the bundle (/bundle/bin/<loader>, /bundle/bpf/*.o)
+  /extra/       files given with --extra
+  The loader runs as `/bundle/bin/<loader> [LOADER ARGS]`; it is taken as
+  running once it prints \"running\" (or \"attached\", then goes quiet).
+  The default workload opens a few files (cat /etc/hostname /proc/version)
+  and execs a few commands (ls, uname, head).
+
+Needs: qemu-system-arm (Debian package; also gives qemu-system-aarch64), a
+kernel image for the board, and a static busybox for its architecture
+(Debian's busybox-static).
+
+Example:
+  cargo ebpf-cross run --target armv7 --kernel-image vmlinuz-6.1.0-50-armmp \\
+      --busybox busybox-armhf --expect 'file /'";
+
+/// How long the guest keeps reading trace_pipe after the workload ends.
+/// The probe's lines are in the ring buffer by the time the workload
+/// returns, so this only has to cover the reader draining it.
+const TRACE_SECS: u32 = 1;
+
 #[derive(Debug, Args)]
-pub struct RunArgs {}
-pub fn run(_g: Global, _a: RunArgs) -> Result<i32> {
-    Ok(0)
+#[command(after_long_help = VERDICT_HELP)]
+pub struct RunArgs {
+    /// Target profile: a built-in name, a board name, or a profile file (needs a [qemu] section)
+    #[arg(long, short = 't', value_name = "TARGET")]
+    pub target: String,
+    /// The board's kernel image to boot (zImage or Image) [default: the profile's [qemu] kernel_image]
+    #[arg(long, env = "EBPF_CROSS_KERNEL_IMAGE", value_name = "PATH")]
+    pub kernel_image: Option<PathBuf>,
+    /// A static busybox for the board's architecture [default: the profile's [qemu] busybox]
+    #[arg(long, env = "EBPF_CROSS_BUSYBOX", value_name = "PATH")]
+    pub busybox: Option<PathBuf>,
+    /// Text that must appear in a trace_pipe line; repeatable. Without it, any trace line passes
+    #[arg(long, value_name = "STR")]
+    pub expect: Vec<String>,
+    /// Hard limit for the whole boot, in seconds; QEMU is killed then
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub timeout: u64,
+    /// Busybox sh command run in the guest while the loader runs [default: open a few files, exec a few commands]
+    #[arg(long, value_name = "CMD")]
+    pub workload: Option<String>,
+    /// Run this bundle instead of building one
+    #[arg(long, value_name = "PATH.tar.gz")]
+    pub bundle: Option<PathBuf>,
+    /// Copy FILE into the guest as /extra/<its name>, for example an object to pass to the loader; repeatable
+    #[arg(long, value_name = "FILE")]
+    pub extra: Vec<PathBuf>,
+    #[command(flatten)]
+    pub build: BuildOpts,
+    /// Arguments for the loader in the guest, after `--` (for example `-- /extra/x.o`)
+    #[arg(last = true, value_name = "LOADER ARGS")]
+    pub loader_args: Vec<String>,
+}
+
+/// The result, as `--message-format json` prints it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunReport {
+    pub kind: &'static str,
+    pub target: String,
+    pub passed: bool,
+    pub attached: bool,
+    pub matched: Vec<String>,
+    pub missing: Vec<String>,
+    pub trace_lines: usize,
+    pub seconds: f64,
+    pub timed_out: bool,
+    pub interrupted: bool,
+    pub kernel: Option<String>,
+    pub loader_exit: Option<String>,
+    /// Why it failed, in one line; None when it passed.
+    pub reason: Option<String>,
+}
+
+pub fn run(g: Global, args: RunArgs) -> Result<i32> {
+    let boards = args
+        .build
+        .boards
+        .clone()
+        .map(|d| vec![d])
+        .unwrap_or_else(crate::ops::default_boards);
+    let profile = Profile::load_with(&args.target, &boards)?;
+    let q = qemu::section(&profile)?;
+    let kernel_image = guest_input_path(
+        &profile,
+        args.kernel_image.clone(),
+        q.kernel_image.clone(),
+        Needed::Kernel,
+    )?;
+    let busybox_path = guest_input_path(
+        &profile,
+        args.busybox.clone(),
+        q.busybox.clone(),
+        Needed::Busybox,
+    )?;
+    let system = q.system.clone().expect("checked by qemu::section");
+    let qemu_bin = if g.dry_run {
+        PathBuf::from(&system)
+    } else {
+        which::which(&system).map_err(|_| Error::ToolMissing {
+            tool: system.clone(),
+            hint: format!(
+                "install it: `apt-get install {}`, or set [qemu] system in the profile to a QEMU binary",
+                qemu::qemu_package(&system)
+            ),
+        })?
+    };
+    let busybox = std::fs::read(&busybox_path).map_err(read_err(&busybox_path))?;
+    check_guest_elf(&busybox_path, &busybox, &profile, "busybox")?;
+    let extra = read_extra(&args.extra)?;
+
+    let bundle_path = match &args.bundle {
+        Some(p) => p.clone(),
+        None => crate::ops::build::build_bundle(g, &args.build, &args.target)?,
+    };
+
+    // The benchmark clock: from here (the build is done) to the verdict.
+    let start = Instant::now();
+    let bundle = match initramfs::read_bundle(&bundle_path) {
+        Ok(b) => Some(b),
+        // A dry run of the build writes no bundle; show the plan anyway.
+        Err(_) if g.dry_run && !bundle_path.exists() => None,
+        Err(e) => return Err(e),
+    };
+    if let Some(b) = &bundle {
+        check_bundle(&bundle_path, b, &profile)?;
+    }
+    let loader = bundle
+        .as_ref()
+        .map(|b| format!("{BUNDLE_DIR}/{}", b.loader))
+        .unwrap_or_else(|| format!("{BUNDLE_DIR}/bin/<loader>"));
+    let init = initramfs::init_script(&InitOptions {
+        loader,
+        loader_args: args.loader_args.clone(),
+        workload: args.workload.clone(),
+        attach_secs: attach_secs(args.timeout),
+        trace_secs: TRACE_SECS,
+    });
+
+    let work = tempfile::Builder::new()
+        .prefix("ebpf-cross-run-")
+        .tempdir()
+        .map_err(write_err(std::env::temp_dir()))?;
+    let initrd = work.path().join("initramfs.cpio.gz");
+    let mut cmd = qemu::plan(&profile, &kernel_image, &initrd)?;
+    cmd.program = qemu_bin;
+
+    if g.dry_run {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "# QEMU ({})", profile.name);
+        let _ = writeln!(out, "{}", cmd.display());
+        let _ = writeln!(
+            out,
+            "# /init of the initramfs (busybox {}, bundle {} under {BUNDLE_DIR}/{})",
+            busybox_path.display(),
+            bundle_path.display(),
+            if extra.is_empty() {
+                String::new()
+            } else {
+                format!(", extra files under {EXTRA_DIR}/")
+            }
+        );
+        let _ = write!(out, "{init}");
+        return Ok(0);
+    }
+    let bundle = bundle.expect("read above when not a dry run");
+
+    let archive = initramfs::guest_archive(&GuestInput {
+        busybox: &busybox,
+        bundle: &bundle,
+        extra: &extra,
+        init: &init,
+    })?;
+    std::fs::write(&initrd, archive.to_gzip()).map_err(write_err(&initrd))?;
+
+    let json = args.build.message_format == MessageFormat::Json;
+    let kernel_name = kernel_image
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    ui::status(
+        "Booting",
+        &format!("{kernel_name} ({}, {system})", profile.name),
+    );
+    let mut observer = Observer::new(args.expect.clone());
+    let mut stream = Stream::new(json, args.expect.is_empty());
+    let end = qemu::boot(
+        &cmd,
+        Duration::from_secs(args.timeout),
+        &mut observer,
+        |ev| stream.event(ev, start, args.workload.as_deref()),
+    )?;
+    stream.finish();
+    drop(work);
+
+    let reason = failure_reason(&observer, &end, args.timeout);
+    let report = RunReport {
+        kind: "run",
+        target: profile.name.clone(),
+        passed: reason.is_none(),
+        attached: observer.attached(),
+        matched: observer.matched(),
+        missing: observer.missing(),
+        trace_lines: observer.trace.len(),
+        seconds: (start.elapsed().as_secs_f64() * 100.0).round() / 100.0,
+        timed_out: end.timed_out,
+        interrupted: end.interrupted,
+        kernel: observer.kernel.clone(),
+        loader_exit: observer.loader_exit.clone(),
+        reason: reason.clone(),
+    };
+    match &reason {
+        None => ui::status(
+            "Passed",
+            &format!(
+                "{} on linux {} ({} trace lines{}) in {:.1}s",
+                profile.name,
+                observer.kernel.as_deref().unwrap_or("?"),
+                report.trace_lines,
+                if report.matched.is_empty() {
+                    String::new()
+                } else {
+                    format!(", matched {}", quoted_list(&report.matched))
+                },
+                report.seconds
+            ),
+        ),
+        Some(why) => print_failure(&profile.name, why, &observer, &end, &report),
+    }
+    if json {
+        let _ = writeln!(
+            std::io::stdout().lock(),
+            "{}",
+            serde_json::to_string(&report).expect("the report serializes")
+        );
+    }
+    Ok(if end.interrupted {
+        130
+    } else if report.passed {
+        0
+    } else {
+        1
+    })
+}
+
+/// The guest waits this long for the loader to say it is running: half
+/// the run's budget, since booting and the workload need the rest.
+fn attach_secs(timeout: u64) -> u32 {
+    (timeout / 2).clamp(1, 30) as u32
+}
+
+#[derive(Clone, Copy)]
+enum Needed {
+    Kernel,
+    Busybox,
+}
+
+/// Picks a guest input from the flag (or its env var), then the profile,
+/// and checks that it exists.
+fn guest_input_path(
+    profile: &Profile,
+    flag: Option<PathBuf>,
+    from_profile: Option<PathBuf>,
+    what: Needed,
+) -> Result<PathBuf> {
+    let deb = if profile.arch.debian_arch.is_empty() {
+        "<arch>".to_string()
+    } else {
+        profile.arch.debian_arch.clone()
+    };
+    let (name, flag_name, env, key, how) = match what {
+        Needed::Kernel => (
+            "kernel image",
+            "--kernel-image",
+            "EBPF_CROSS_KERNEL_IMAGE",
+            "kernel_image",
+            format!(
+                "use the kernel the board runs (its zImage or Image), or one that boots under QEMU's `{}` machine. Debian's fits: `apt-get download linux-image-<abi>-{}` for {deb}, then `dpkg -x` it and take boot/vmlinuz-*; scripts/setup.sh fetches it into .fixtures/",
+                profile
+                    .qemu
+                    .as_ref()
+                    .and_then(|q| q.machine.clone())
+                    .unwrap_or_else(|| "virt".into()),
+                kernel_flavour(&deb)
+            ),
+        ),
+        Needed::Busybox => (
+            "busybox",
+            "--busybox",
+            "EBPF_CROSS_BUSYBOX",
+            "busybox",
+            format!(
+                "it must be static and built for the board: Debian's busybox-static for {deb} (`apt-get download busybox-static:{deb}`, then `dpkg -x` it and take bin/busybox); scripts/setup.sh fetches it into .fixtures/"
+            ),
+        ),
+    };
+    let path = flag.or(from_profile).ok_or_else(|| Error::Run {
+        message: format!("no {name} to boot target `{}` with", profile.name),
+        hint: format!("pass {flag_name} PATH (or set {env}, or `{key}` in the profile's [qemu] section); {how}"),
+    })?;
+    if !path.is_file() {
+        return Err(Error::Run {
+            message: format!("{name} `{}` does not exist", path.display()),
+            hint: format!("check {flag_name} / {env} / [qemu] {key}; {how}"),
+        });
+    }
+    Ok(path)
+}
+
+/// Debian's kernel flavour for an architecture, for hints.
+fn kernel_flavour(debian_arch: &str) -> &str {
+    match debian_arch {
+        "armhf" => "armmp",
+        "armel" => "marvell",
+        "amd64" => "amd64",
+        "riscv64" => "riscv64",
+        "ppc64el" => "powerpc64le",
+        other => other,
+    }
+}
+
+/// Facts from an ELF header: machine and whether it needs an interpreter.
+#[derive(Debug, PartialEq, Eq)]
+struct ElfFacts {
+    machine: u16,
+    dynamic: bool,
+}
+
+fn elf_facts(b: &[u8]) -> Option<ElfFacts> {
+    if b.len() < 52 || &b[..4] != b"\x7fELF" {
+        return None;
+    }
+    let is64 = b[4] == 2;
+    let le = b[5] == 1;
+    let u16_at = |o: usize| -> Option<u64> {
+        let s: [u8; 2] = b.get(o..o + 2)?.try_into().ok()?;
+        Some(if le {
+            u16::from_le_bytes(s)
+        } else {
+            u16::from_be_bytes(s)
+        } as u64)
+    };
+    let u32_at = |o: usize| -> Option<u64> {
+        let s: [u8; 4] = b.get(o..o + 4)?.try_into().ok()?;
+        Some(if le {
+            u32::from_le_bytes(s)
+        } else {
+            u32::from_be_bytes(s)
+        } as u64)
+    };
+    let u64_at = |o: usize| -> Option<u64> {
+        let s: [u8; 8] = b.get(o..o + 8)?.try_into().ok()?;
+        Some(if le {
+            u64::from_le_bytes(s)
+        } else {
+            u64::from_be_bytes(s)
+        })
+    };
+    let machine = u16_at(18)? as u16;
+    let (phoff, phentsize, phnum) = if is64 {
+        (u64_at(32)?, u16_at(54)?, u16_at(56)?)
+    } else {
+        (u32_at(28)?, u16_at(42)?, u16_at(44)?)
+    };
+    const PT_INTERP: u64 = 3;
+    let mut dynamic = false;
+    for i in 0..phnum {
+        let at = usize::try_from(phoff + i * phentsize).ok()?;
+        if u32_at(at)? == PT_INTERP {
+            dynamic = true;
+        }
+    }
+    Some(ElfFacts { machine, dynamic })
+}
+
+/// The guest has only what the initramfs holds: a program must be a static
+/// executable for the board's CPU, or it fails there with a bare
+/// "not found".
+fn check_guest_elf(path: &Path, bytes: &[u8], profile: &Profile, what: &str) -> Result<()> {
+    let fix = match what {
+        "busybox" => format!(
+            "use Debian's busybox-static for {} (see `cargo ebpf-cross run --help`)",
+            profile.arch.debian_arch
+        ),
+        _ => "build the loader static (the profile's [loader] static = true, which links with crt-static)".to_string(),
+    };
+    let facts = elf_facts(bytes).ok_or_else(|| Error::Run {
+        message: format!("{what} `{}` is not an ELF executable", path.display()),
+        hint: fix.clone(),
+    })?;
+    if facts.machine != profile.arch.elf_machine {
+        return Err(Error::Run {
+            message: format!(
+                "{what} `{}` is for ELF machine {}, but target `{}` runs machine {}",
+                path.display(),
+                facts.machine,
+                profile.name,
+                profile.arch.elf_machine
+            ),
+            hint: fix,
+        });
+    }
+    if facts.dynamic {
+        return Err(Error::Run {
+            message: format!(
+                "{what} `{}` is dynamically linked; the guest has no C library to run it",
+                path.display()
+            ),
+            hint: fix,
+        });
+    }
+    Ok(())
+}
+
+fn check_bundle(path: &Path, b: &Bundle, profile: &Profile) -> Result<()> {
+    if let Some(t) = &b.target {
+        if t != &profile.name && t != &profile.base {
+            ui::warn(&format!(
+                "bundle `{}` was built for `{t}`, not `{}`",
+                path.display(),
+                profile.name
+            ));
+        }
+    }
+    let loader = b.file(&b.loader).expect("read_bundle checked the loader");
+    check_guest_elf(
+        &Path::new(&b.top).join(&b.loader),
+        &loader.data,
+        profile,
+        "loader",
+    )
+}
+
+fn read_extra(files: &[PathBuf]) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut out: Vec<(String, Vec<u8>)> = Vec::new();
+    for f in files {
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| Error::Usage {
+                message: format!("--extra `{}` has no file name", f.display()),
+                hint: "give a path to a file".into(),
+            })?;
+        if out.iter().any(|(n, _)| *n == name) {
+            return Err(Error::Usage {
+                message: format!("two --extra files are named `{name}`"),
+                hint: format!("every --extra file lands in {EXTRA_DIR}/ by its name; rename one"),
+            });
+        }
+        let data = std::fs::read(f).map_err(read_err(f))?;
+        out.push((name, data));
+    }
+    Ok(out)
+}
+
+/// At most this many trace lines are streamed; the rest are counted.
+const STREAM_TRACE_LINES: usize = 20;
+
+/// Shows the run as it happens: progress on stderr, the loader's output and
+/// trace lines on stdout (stderr when stdout carries JSON).
+struct Stream {
+    json: bool,
+    all_traces: bool,
+    shown: usize,
+    hidden: usize,
+}
+
+impl Stream {
+    fn new(json: bool, all_traces: bool) -> Self {
+        Stream {
+            json,
+            all_traces,
+            shown: 0,
+            hidden: 0,
+        }
+    }
+
+    fn line(&self, tag: &str, text: &str) {
+        let u = ui::get();
+        if u.quiet {
+            return;
+        }
+        let line = format!("{tag:>8} | {text}");
+        if self.json {
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
+        } else {
+            let _ = writeln!(std::io::stdout().lock(), "{line}");
+        }
+    }
+
+    fn event(&mut self, ev: &Event, start: Instant, workload: Option<&str>) {
+        match ev {
+            Event::Booted(k) => ui::status(
+                "Booted",
+                &format!("linux {k} in {:.1}s", start.elapsed().as_secs_f64()),
+            ),
+            Event::Loader(l) => self.line("loader", l),
+            Event::Ready(true) => ui::status("Running", "loader"),
+            Event::Ready(false) => ui::warn(
+                "the loader did not say it was running (no \"running\" or \"attached\" line); running the workload anyway",
+            ),
+            Event::WorkloadStarted => ui::status(
+                "Tracing",
+                &format!("workload: {}", workload.unwrap_or("default (open files, exec commands)")),
+            ),
+            Event::WorkloadDone(rc) if rc != "0" => {
+                ui::warn(&format!("the workload exited with status {rc}"))
+            }
+            Event::Trace(l, hit) if self.all_traces || *hit => {
+                if self.shown < STREAM_TRACE_LINES {
+                    self.shown += 1;
+                    self.line("trace", l);
+                } else {
+                    self.hidden += 1;
+                }
+            }
+            Event::Console(l) if ui::get().verbose => self.line("console", l),
+            _ => {}
+        }
+    }
+
+    fn finish(&self) {
+        if self.hidden > 0 {
+            self.line("trace", &format!("... and {} more", self.hidden));
+        }
+    }
+}
+
+/// Why the run failed, in one line; None when it passed.
+fn failure_reason(o: &Observer, end: &RunEnd, timeout: u64) -> Option<String> {
+    if end.interrupted {
+        return Some("interrupted".into());
+    }
+    if o.kernel.is_none() {
+        let stderr = end.stderr.trim();
+        return Some(if !stderr.is_empty() && !end.timed_out {
+            format!("QEMU failed: {}", stderr.lines().last().unwrap_or(stderr))
+        } else if end.timed_out {
+            format!("the guest did not start /init within {timeout}s")
+        } else {
+            "the guest never started /init (see the console tail)".into()
+        });
+    }
+    if o.loader_failed {
+        return Some(format!(
+            "the loader exited with status {} before the workload ran",
+            o.loader_exit.as_deref().unwrap_or("?")
+        ));
+    }
+    if o.no_tracefs {
+        return Some("the guest kernel has no trace_pipe (no tracefs or debugfs)".into());
+    }
+    let missing = o.missing();
+    let what = if !missing.is_empty() {
+        Some(format!("no trace line held {}", quoted_list(&missing)))
+    } else if o.expects.is_empty() && o.trace.is_empty() {
+        Some("no trace line was seen: the probe never fired".into())
+    } else {
+        None
+    };
+    match (what, end.timed_out) {
+        (Some(w), true) => Some(format!("timed out after {timeout}s; {w}")),
+        (Some(w), false) => Some(w),
+        (None, true) if !o.done => Some(format!("timed out after {timeout}s")),
+        (None, _) => None,
+    }
+}
+
+fn quoted_list(v: &[String]) -> String {
+    v.iter()
+        .map(|s| format!("{s:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn print_failure(target: &str, why: &str, o: &Observer, end: &RunEnd, r: &RunReport) {
+    let hint = if o.loader_failed {
+        "the loader's output above says why (a verifier rejection shows the verifier's log)"
+    } else if !o.attached() && o.kernel.is_some() {
+        "the loader never said it attached: check its output and the console tail"
+    } else if end.timed_out {
+        "raise --timeout, or look at the console tail for where the guest stopped"
+    } else {
+        "the probe attached but its trace lines were not seen: check the attach point exists and is called on this kernel (for example do_sys_open is inlined on 6.1; do_sys_openat2 fires), or change --workload"
+    };
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "run report for {target}:");
+    let _ = writeln!(
+        err,
+        "  kernel:         {}",
+        o.kernel.as_deref().unwrap_or("(never reached /init)")
+    );
+    let _ = writeln!(
+        err,
+        "  probe attached: {}",
+        if o.attached() { "yes" } else { "no" }
+    );
+    let _ = writeln!(
+        err,
+        "  loader exit:    {}",
+        match (&o.loader_exit, o.loader_failed) {
+            (Some(rc), true) => format!("{rc} (exited on its own, before the workload)"),
+            (Some(rc), false) => format!("{rc} (after being stopped)"),
+            (None, _) => "(unknown)".into(),
+        }
+    );
+    let _ = writeln!(err, "  trace lines:    {}", r.trace_lines);
+    if !r.missing.is_empty() {
+        let _ = writeln!(err, "  missing:        {}", quoted_list(&r.missing));
+    }
+    let _ = writeln!(
+        err,
+        "  timed out:      {}",
+        if end.timed_out { "yes" } else { "no" }
+    );
+    if let Some(s) = &end.status {
+        let _ = writeln!(err, "  QEMU:           {s}, after {:.1}s", end.seconds);
+    }
+    let _ = writeln!(err, "  loader output:");
+    if o.loader_output.is_empty() {
+        let _ = writeln!(err, "    (none)");
+    }
+    for l in &o.loader_output {
+        let _ = writeln!(err, "    | {l}");
+    }
+    let qemu_err = end.stderr.trim();
+    if !qemu_err.is_empty() {
+        let _ = writeln!(err, "  QEMU's stderr:");
+        for l in qemu_err.lines() {
+            let _ = writeln!(err, "    | {l}");
+        }
+    }
+    let _ = writeln!(err, "  console tail (last {} lines):", o.tail.len());
+    for l in &o.tail {
+        let _ = writeln!(err, "    | {l}");
+    }
+    drop(err);
+    ui::error(&format!("run failed on {target}: {why}"), hint);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn elf32(machine: u16, interp: bool) -> Vec<u8> {
+        let mut b = vec![0u8; 52 + 32];
+        b[..4].copy_from_slice(b"\x7fELF");
+        b[4] = 1;
+        b[5] = 1;
+        b[18..20].copy_from_slice(&machine.to_le_bytes());
+        b[28..32].copy_from_slice(&52u32.to_le_bytes());
+        b[42..44].copy_from_slice(&32u16.to_le_bytes());
+        b[44..46].copy_from_slice(&1u16.to_le_bytes());
+        let pt: u32 = if interp { 3 } else { 1 };
+        b[52..56].copy_from_slice(&pt.to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn elf_checks() {
+        let p = Profile::load("armv7").unwrap();
+        let path = Path::new("bb");
+        assert!(check_guest_elf(path, &elf32(40, false), &p, "busybox").is_ok());
+        let e = check_guest_elf(path, &elf32(40, true), &p, "busybox").unwrap_err();
+        assert!(e.to_string().contains("dynamically linked"), "{e}");
+        assert!(e.hint().contains("busybox-static for armhf"));
+        let e = check_guest_elf(path, &elf32(183, false), &p, "loader").unwrap_err();
+        assert!(e.to_string().contains("ELF machine 183"), "{e}");
+        assert!(e.hint().contains("static"));
+        let e = check_guest_elf(path, b"#!/bin/sh\n", &p, "busybox").unwrap_err();
+        assert!(e.to_string().contains("not an ELF"), "{e}");
+    }
+
+    #[test]
+    fn real_busybox_fixture_is_static_when_present() {
+        // Only a sanity check of the parser on a real file; the e2e suite
+        // requires the fixtures.
+        let Some(bb) = std::env::var_os("EBPF_CROSS_ARM64_BUSYBOX") else {
+            return;
+        };
+        let facts = elf_facts(&std::fs::read(bb).unwrap()).unwrap();
+        assert_eq!(
+            facts,
+            ElfFacts {
+                machine: 183,
+                dynamic: false
+            }
+        );
+    }
+
+    #[test]
+    fn missing_inputs_name_flag_env_and_profile_key() {
+        let p = Profile::load("armv7").unwrap();
+        let e = guest_input_path(&p, None, None, Needed::Kernel).unwrap_err();
+        assert_eq!(e.to_string(), "no kernel image to boot target `armv7` with");
+        let h = e.hint();
+        assert!(
+            h.contains("--kernel-image") && h.contains("EBPF_CROSS_KERNEL_IMAGE"),
+            "{h}"
+        );
+        assert!(h.contains("linux-image-<abi>-armmp"), "{h}");
+        let e = guest_input_path(&p, Some("/nope/bb".into()), None, Needed::Busybox).unwrap_err();
+        assert_eq!(e.to_string(), "busybox `/nope/bb` does not exist");
+        assert!(e.hint().contains("busybox-static:armhf"));
+    }
+
+    #[test]
+    fn reasons() {
+        let end = RunEnd::default();
+        let mut o = Observer::new(vec!["file /".into()]);
+        assert!(failure_reason(&o, &end, 60)
+            .unwrap()
+            .contains("never started /init"));
+        o.kernel = Some("6.1".into());
+        assert_eq!(
+            failure_reason(&o, &end, 60).unwrap(),
+            "no trace line held \"file /\""
+        );
+        o.feed(&format!("{} x file /etc", initramfs::marker::tag("TRACE")));
+        o.done = true;
+        assert_eq!(failure_reason(&o, &end, 60), None);
+        let timed = RunEnd {
+            timed_out: true,
+            ..RunEnd::default()
+        };
+        o.done = false;
+        assert_eq!(failure_reason(&o, &timed, 9).unwrap(), "timed out after 9s");
+        o.loader_failed = true;
+        o.loader_exit = Some("1".into());
+        assert!(failure_reason(&o, &end, 60)
+            .unwrap()
+            .starts_with("the loader exited with status 1"));
+    }
+
+    #[test]
+    fn attach_wait_is_bounded() {
+        assert_eq!(attach_secs(60), 30);
+        assert_eq!(attach_secs(10), 5);
+        assert_eq!(attach_secs(1), 1);
+        assert_eq!(attach_secs(600), 30);
+    }
 }

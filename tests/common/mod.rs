@@ -1,0 +1,169 @@
+//! Shared by the integration tests: the binary, the fixtures that
+//! scripts/setup.sh fetched, and small runners.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_cargo-ebpf-cross"))
+}
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("crate sits in the repo")
+        .to_path_buf()
+}
+
+/// Debian's trees, images and busybox, as scripts/setup.sh described them.
+/// Missing fixtures fail the test: skipping would report a pass for a
+/// check that never ran.
+pub fn fixtures() -> HashMap<String, String> {
+    let env_file = std::env::var_os("EBPF_CROSS_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".fixtures"))
+        .join("env.sh");
+    let text = std::fs::read_to_string(&env_file).unwrap_or_else(|e| {
+        panic!(
+            "fixtures missing ({}: {e}); run scripts/setup.sh first",
+            env_file.display()
+        )
+    });
+    text.lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+pub fn fx(key: &str) -> String {
+    fixtures()
+        .remove(key)
+        .unwrap_or_else(|| panic!("{key} not in the fixtures env; rerun scripts/setup.sh"))
+}
+
+pub fn fixture_4_19() -> PathBuf {
+    repo().join("tests/fixtures/linux-4.19-arm")
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn ok(&self) -> &Self {
+        assert_eq!(
+            self.code, 0,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+    pub fn fails(&self) -> &Self {
+        assert_ne!(
+            self.code, 0,
+            "expected failure; stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        assert!(!self.stderr.contains("panicked"), "panic: {}", self.stderr);
+        self
+    }
+}
+
+fn to_run(o: Output) -> Run {
+    Run {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+/// Runs the tool with a clean slate of our own env variables, so the
+/// developer's shell cannot change what a test sees.
+pub fn tool(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut c = Command::new(bin());
+    c.current_dir(cwd).args(args);
+    for k in [
+        "EBPF_CROSS_KERNEL_SRC",
+        "EBPF_CROSS_KERNEL_BUILD",
+        "EBPF_CROSS_KERNEL_VERSION",
+        "EBPF_CROSS_LIBBPF_INCLUDE",
+        "EBPF_CROSS_RUST_TARGET",
+        "CLANG",
+        "LLC",
+        "RUSTFLAGS",
+    ] {
+        c.env_remove(k);
+    }
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    to_run(c.output().expect("run cargo-ebpf-cross"))
+}
+
+pub fn objdump() -> String {
+    for n in ["llvm-objdump-14", "llvm-objdump"] {
+        if which(n) {
+            return n.to_string();
+        }
+    }
+    panic!("llvm-objdump not found; run scripts/setup.sh");
+}
+
+pub fn which(n: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(n).is_file()))
+        .unwrap_or(false)
+}
+
+pub fn disasm(obj: &Path) -> String {
+    let o = Command::new(objdump())
+        .arg("-d")
+        .arg(obj)
+        .output()
+        .expect("objdump");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The instruction text of each line (the column after the encoding).
+pub fn insns(dis: &str) -> Vec<String> {
+    dis.lines()
+        .filter_map(|l| {
+            let parts: Vec<&str> = l.split('\t').collect();
+            (parts.len() >= 3 && parts[0].trim_end().ends_with(':'))
+                .then(|| parts[2].trim().to_string())
+        })
+        .collect()
+}
+
+/// Every load from the context pointer (r1 on entry), in order.
+pub fn ctx_loads(i: &[String]) -> Vec<String> {
+    i.iter().filter(|x| x.contains("(r1 +")).cloned().collect()
+}
+
+pub fn elf_machine(bytes: &[u8]) -> (u8, u8, u16) {
+    let m = if bytes[5] == 1 {
+        u16::from_le_bytes([bytes[18], bytes[19]])
+    } else {
+        u16::from_be_bytes([bytes[18], bytes[19]])
+    };
+    (bytes[4], bytes[5], m)
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &t);
+        } else {
+            std::fs::copy(e.path(), &t).unwrap();
+        }
+    }
+}
