@@ -361,11 +361,9 @@ fn finish(g: Global, project: &Project, opts: &BuildOpts, job: &TargetJob) -> Re
         }
         objects.push((p.output.clone(), bytes));
     }
-    if let Some(first) = project.bindings.first() {
-        crate::bindings::ensure_libclang().map_err(|e| {
-            let _ = first;
-            e
-        })?;
+    if !project.bindings.is_empty() {
+        // Checked before any header, so the error is about libclang itself.
+        crate::bindings::ensure_libclang()?;
     }
     for h in &project.bindings {
         let plan = crate::bindings::plan(
