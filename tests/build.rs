@@ -626,3 +626,44 @@ fn bindings_have_the_targets_layout() {
         "4-byte long + 16 chars on armv7"
     );
 }
+
+#[test]
+fn dry_run_prints_every_plan_and_writes_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let p = tiny_project(d.path(), META, MAIN);
+    let r = tool(
+        &p,
+        &[
+            "--dry-run",
+            "build",
+            "--target",
+            "aarch64",
+            "--kernel-version",
+            "6.1",
+        ],
+        &[],
+    );
+    r.ok();
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines[0], "# target aarch64");
+    assert!(
+        lines[1].contains("--target=aarch64-linux-gnu") && lines[1].contains(" | "),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        lines[1].ends_with(&format!(
+            "-o {}",
+            p.join("target/ebpf-cross/aarch64/bpf/probe.o").display()
+        )),
+        "{}",
+        r.stdout
+    );
+    assert!(lines[2].starts_with("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS='-C target-feature=+crt-static' EBPF_CROSS_OBJ_DIR="), "{}", r.stdout);
+    assert!(
+        lines[2].contains("cargo build --manifest-path"),
+        "{}",
+        r.stdout
+    );
+    assert!(!p.join("target").exists(), "dry run wrote files");
+}

@@ -126,7 +126,12 @@ pub fn cargo_config_linker(start: &Path, triple: &str) -> Option<PathBuf> {
 
 /// Reads the env the way cargo and the cc crate do.
 pub trait Env {
+    /// A non-empty value.
     fn var(&self, k: &str) -> Option<String>;
+    /// Set at all, even to "": cargo treats an empty RUSTFLAGS as set.
+    fn is_set(&self, k: &str) -> bool {
+        self.var(k).is_some()
+    }
 }
 
 pub struct ProcessEnv;
@@ -134,6 +139,9 @@ pub struct ProcessEnv;
 impl Env for ProcessEnv {
     fn var(&self, k: &str) -> Option<String> {
         std::env::var(k).ok().filter(|v| !v.trim().is_empty())
+    }
+    fn is_set(&self, k: &str) -> bool {
+        std::env::var_os(k).is_some()
     }
 }
 
@@ -295,15 +303,18 @@ pub fn plan(i: &LoaderInput, env: &dyn Env) -> LoaderPlan {
         // RUSTFLAGS, when set, makes cargo ignore the per-target variable, so
         // ours are appended to whichever one is in force rather than
         // replacing what a Yocto or CI environment put there.
-        let (var, existing) = match env.var("RUSTFLAGS") {
-            Some(v) => ("RUSTFLAGS".to_string(), Some(v)),
-            None => {
+        let (var, existing) = match env.is_set("RUSTFLAGS") {
+            true => ("RUSTFLAGS".to_string(), env.var("RUSTFLAGS")),
+            false => {
                 let v = format!("CARGO_TARGET_{env_triple}_RUSTFLAGS");
                 let e = env.var(&v);
                 (v, e)
             }
         };
-        let mut all = existing.map(|e| vec![e]).unwrap_or_default();
+        let mut all: Vec<String> = existing
+            .into_iter()
+            .filter(|e| !e.trim().is_empty())
+            .collect();
         all.push(rustflags.join(" "));
         cargo = cargo.env(var, all.join(" "));
     }
@@ -546,6 +557,17 @@ mod tests {
         let a = plan.cargo.args.join(" ");
         assert!(a.contains("--target armv7-unknown-linux-gnueabihf"));
         assert!(a.contains("--release") && a.contains("--frozen"));
+    }
+
+    #[test]
+    fn an_empty_rustflags_still_counts_as_set() {
+        let p = Profile::load("armv7").unwrap();
+        let env = MapEnv(HashMap::from([("RUSTFLAGS", "")]));
+        let f = CargoFlags::default();
+        let plan = plan(&input(&p, &f, true), &env);
+        let envs: HashMap<_, _> = plan.cargo.env.iter().cloned().collect();
+        assert_eq!(envs["RUSTFLAGS"], "-C target-feature=+crt-static");
+        assert!(!envs.contains_key("CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_RUSTFLAGS"));
     }
 
     #[test]

@@ -202,6 +202,9 @@ impl Observer {
             }
             marker::WORKLOAD if rest == "start" => Event::WorkloadStarted,
             marker::WORKLOAD => Event::WorkloadDone(rest.trim_start_matches("done ").to_string()),
+            // bpf_trace_printk adds a newline to a format that already ends
+            // in one, so every line is followed by an empty one on 6.1.
+            marker::TRACE if rest.trim().is_empty() => Event::Console(String::new()),
             marker::TRACE => {
                 let mut hit = false;
                 for (e, m) in self.expects.iter().zip(self.matched.iter_mut()) {
@@ -575,6 +578,7 @@ mod tests {
             o.feed(&t("TRACE", "sh-1 [000] other")),
             Event::Trace("sh-1 [000] other".into(), false)
         );
+        assert_eq!(o.feed(&t("TRACE", "")), Event::Console(String::new()));
         assert_eq!(
             o.feed(&t("WORKLOAD", "done 0")),
             Event::WorkloadDone("0".into())

@@ -293,12 +293,25 @@ fn prepare(project: &Project, opts: &BuildOpts, spec: &str) -> Result<TargetJob>
     })
 }
 
-/// A target-spec JSON must describe the same machine as the profile.
+/// A target spec must describe the same machine as the profile: a JSON
+/// path, or a custom triple that rustc finds as `<triple>.json` in
+/// RUST_TARGET_PATH (Yocto's `RUST_TARGET_SYS`).
 fn check_spec(rust_target: &str, profile: &Profile) -> Result<()> {
-    if !rust_target.ends_with(".json") {
-        return Ok(());
-    }
-    let p = Path::new(rust_target);
+    let spec = if rust_target.ends_with(".json") {
+        PathBuf::from(rust_target)
+    } else {
+        let found = std::env::var_os("RUST_TARGET_PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join(format!("{rust_target}.json")))
+                .find(|p| p.is_file())
+        });
+        match found {
+            Some(p) => p,
+            None => return Ok(()),
+        }
+    };
+    let p = spec.as_path();
+    let rust_target = &p.display().to_string();
     let text = std::fs::read_to_string(p).map_err(crate::error::read_err(p))?;
     let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
         usage(
@@ -349,7 +362,7 @@ fn finish(g: Global, project: &Project, opts: &BuildOpts, job: &TargetJob) -> Re
     let json = opts.message_format == MessageFormat::Json;
     let profile = &job.ctx.profile;
     let mut objects = Vec::new();
-    for p in &job.plans {
+    for p in job.plans.iter().filter(|_| !g.dry_run) {
         let bytes = std::fs::read(&p.output).map_err(crate::error::read_err(&p.output))?;
         if json {
             emit_json(
@@ -361,11 +374,11 @@ fn finish(g: Global, project: &Project, opts: &BuildOpts, job: &TargetJob) -> Re
         }
         objects.push((p.output.clone(), bytes));
     }
-    if !project.bindings.is_empty() {
+    if !project.bindings.is_empty() && !g.dry_run {
         // Checked before any header, so the error is about libclang itself.
         crate::bindings::ensure_libclang()?;
     }
-    for h in &project.bindings {
+    for h in project.bindings.iter().filter(|_| !g.dry_run) {
         let plan = crate::bindings::plan(
             h,
             &job.obj_dir,

@@ -1,8 +1,297 @@
-use crate::error::Result;
-use crate::ops::Global;
+//! `cargo ebpf-cross install`: unpack a bundle into an install layout, the
+//! way a recipe's do_install or a rootfs script wants it:
+//!
+//! ```text
+//! DESTDIR/BINDIR/<loader>                          0755
+//! DESTDIR/DATADIR/ebpf/<package>/<object>.o        0644
+//! DESTDIR/DATADIR/ebpf/<package>/manifest.json     0644
+//! ```
+//!
+//! Every file is checked against the manifest's sha256 before anything is
+//! written, so a damaged bundle installs nothing.
+
+use std::path::{Component, Path, PathBuf};
+
 use clap::Args;
+
+use crate::bundle::{self, BundleFile, Manifest};
+use crate::error::{write_err, Error, Result};
+use crate::fsutil;
+use crate::ops::build::{BuildOpts, Project};
+use crate::ops::Global;
+use crate::profile::Profile;
+use crate::ui;
+
 #[derive(Debug, Args)]
-pub struct InstallArgs {}
-pub fn install(_g: Global, _a: InstallArgs) -> Result<i32> {
+#[command(group(clap::ArgGroup::new("which").required(true).multiple(true).args(["bundle", "target"])))]
+pub struct InstallArgs {
+    /// The bundle to install
+    #[arg(long, value_name = "PATH.tar.gz")]
+    pub bundle: Option<PathBuf>,
+    /// Install the bundle `build --target TARGET` made (and, with --bundle, check it is that target's)
+    #[arg(long, short = 't', value_name = "TARGET")]
+    pub target: Option<String>,
+    /// The root to install under
+    #[arg(long, value_name = "DIR")]
+    pub destdir: PathBuf,
+    /// Where the loader goes, under DESTDIR
+    #[arg(long, default_value = "/usr/bin", value_name = "DIR")]
+    pub bindir: PathBuf,
+    /// The objects go in DATADIR/ebpf/<package>/, under DESTDIR
+    #[arg(long, default_value = "/usr/share", value_name = "DIR")]
+    pub datadir: PathBuf,
+    /// Path to the loader package's Cargo.toml (with --target)
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    /// The loader package, when the workspace has several (with --target)
+    #[arg(short = 'p', long = "package", value_name = "PKG")]
+    pub package: Option<String>,
+    /// Cargo's target dir the bundle was built in (with --target)
+    #[arg(long, value_name = "DIR")]
+    pub target_dir: Option<PathBuf>,
+    /// A directory of board profiles to find TARGET in (default: ./boards)
+    #[arg(long, value_name = "DIR")]
+    pub boards: Option<PathBuf>,
+}
+
+fn usage(message: String, hint: impl Into<String>) -> Error {
+    Error::Usage {
+        message,
+        hint: hint.into(),
+    }
+}
+
+/// The profile name a --target resolves to, looked up as `build` does.
+fn profile_name(spec: &str, boards: Option<&Path>, manifest: Option<&Path>) -> Result<String> {
+    let dirs = match boards {
+        Some(b) => vec![b.to_path_buf()],
+        None => {
+            let mut d = Vec::new();
+            if let Some(m) = manifest {
+                d.push(fsutil::parent_dir(m).join("boards"));
+            }
+            d.push(PathBuf::from("boards"));
+            d
+        }
+    };
+    Ok(Profile::load_with(spec, &dirs)?.name)
+}
+
+/// Where `build --target` left the bundle, from the same project lookup.
+fn built_bundle(a: &InstallArgs, spec: &str) -> Result<PathBuf> {
+    let opts = BuildOpts {
+        manifest_path: a.manifest_path.clone(),
+        package: a.package.clone(),
+        target_dir: a.target_dir.clone(),
+        ..BuildOpts::default()
+    };
+    let project = Project::load(&opts)?;
+    let name = profile_name(spec, a.boards.as_deref(), Some(&project.manifest))?;
+    let top = bundle::top_dir(&project.package, &project.version, &name);
+    let path = project
+        .target_dir
+        .join("ebpf-cross")
+        .join(&name)
+        .join(format!("{top}.tar.gz"));
+    if !path.is_file() {
+        return Err(usage(
+            format!("no bundle for target `{name}`: `{}` does not exist", path.display()),
+            format!("build it first with `cargo ebpf-cross build --target {spec}` (and the same --target-dir), or pass --bundle PATH"),
+        ));
+    }
+    Ok(path)
+}
+
+/// A single plain file name, as a loader or object name must be.
+fn plain_name(s: &str) -> bool {
+    let mut c = Path::new(s).components();
+    matches!((c.next(), c.next()), (Some(Component::Normal(_)), None))
+}
+
+/// `dir` (absolute like /usr/bin, or relative) placed under `destdir`; `..`
+/// is refused so nothing lands outside it.
+fn under(destdir: &Path, dir: &Path, flag: &str) -> Result<PathBuf> {
+    let mut out = destdir.to_path_buf();
+    for c in dir.components() {
+        match c {
+            Component::Normal(p) => out.push(p),
+            Component::RootDir | Component::CurDir => {}
+            Component::ParentDir | Component::Prefix(_) => {
+                let message = format!("{flag} `{}` must not contain `..`", dir.display());
+                let hint = format!(
+                    "give {flag} as an absolute path such as /usr/bin; it is taken under --destdir"
+                );
+                return Err(usage(message, hint));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One file to write: bundle path, bytes, destination, mode.
+struct Item<'a> {
+    from: &'a str,
+    bytes: &'a [u8],
+    to: PathBuf,
+    mode: u32,
+}
+
+/// Checks the bundle against its manifest and plans where each file goes.
+fn plan<'a>(
+    path: &Path,
+    files: &'a [BundleFile],
+    a: &InstallArgs,
+) -> Result<(Manifest, Vec<Item<'a>>)> {
+    let bad = |problem: String| {
+        usage(
+            format!("bundle `{}` {problem}", path.display()),
+            "rebuild it with `cargo ebpf-cross build`, or fetch it again and check it against SHA256SUMS",
+        )
+    };
+    let get = |name: &str| files.iter().find(|f| f.0 == name);
+    let (_, mj, _) = get("manifest.json").ok_or_else(|| bad("has no manifest.json".into()))?;
+    let manifest: Manifest = serde_json::from_slice(mj)
+        .map_err(|e| bad(format!("has a manifest.json that cannot be read: {e}")))?;
+
+    // Every file is listed with its hash, and nothing unlisted rides along.
+    for (name, bytes, _) in files {
+        if name == "manifest.json" {
+            continue;
+        }
+        let entry = manifest
+            .files
+            .iter()
+            .find(|e| &e.path == name)
+            .ok_or_else(|| bad(format!("holds `{name}`, which its manifest does not list")))?;
+        let sha = fsutil::sha256_hex(bytes);
+        if sha != entry.sha256 || bytes.len() as u64 != entry.size {
+            return Err(bad(format!(
+                "is damaged: `{name}` has sha256 {sha} ({} bytes), its manifest says {} ({} bytes)",
+                bytes.len(),
+                entry.sha256,
+                entry.size
+            )));
+        }
+    }
+    for e in &manifest.files {
+        if get(&e.path).is_none() {
+            return Err(bad(format!("lacks `{}`, which its manifest lists", e.path)));
+        }
+    }
+
+    if !plain_name(&manifest.package) {
+        return Err(bad(format!(
+            "names its package `{}`, which is not a plain name",
+            manifest.package
+        )));
+    }
+    let bindir = under(&a.destdir, &a.bindir, "--bindir")?;
+    let objdir = under(&a.destdir, &a.datadir, "--datadir")?
+        .join("ebpf")
+        .join(&manifest.package);
+
+    let mut items = Vec::new();
+    let loader = manifest
+        .loader
+        .strip_prefix("bin/")
+        .filter(|n| plain_name(n))
+        .ok_or_else(|| {
+            bad(format!(
+                "has a loader path `{}` outside bin/",
+                manifest.loader
+            ))
+        })?;
+    let (from, bytes, _) = get(&manifest.loader).expect("listed files were checked above");
+    items.push(Item {
+        from,
+        bytes,
+        to: bindir.join(loader),
+        mode: 0o755,
+    });
+    for o in &manifest.objects {
+        let name = o
+            .strip_prefix("bpf/")
+            .filter(|n| plain_name(n))
+            .ok_or_else(|| bad(format!("has an object path `{o}` outside bpf/")))?;
+        let (from, bytes, _) = get(o).ok_or_else(|| bad(format!("lacks the object `{o}`")))?;
+        items.push(Item {
+            from,
+            bytes,
+            to: objdir.join(name),
+            mode: 0o644,
+        });
+    }
+    items.push(Item {
+        from: "manifest.json",
+        bytes: mj,
+        to: objdir.join("manifest.json"),
+        mode: 0o644,
+    });
+    Ok((manifest, items))
+}
+
+/// Like fsutil::write_atomic, with the mode set before the rename so the
+/// file never appears with the wrong one.
+fn write_with_mode(dest: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    let mut tmp = fsutil::temp_beside(dest)?;
+    tmp.write_all(bytes).map_err(write_err(dest))?;
+    tmp.as_file().sync_all().ok();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode))
+        .map_err(write_err(dest))?;
+    tmp.persist(dest).map_err(|e| Error::Write {
+        path: dest.to_path_buf(),
+        source: e.error,
+    })?;
+    Ok(())
+}
+
+pub fn install(g: Global, a: InstallArgs) -> Result<i32> {
+    let path = match (&a.bundle, &a.target) {
+        (Some(b), _) => b.clone(),
+        (None, Some(t)) => built_bundle(&a, t)?,
+        (None, None) => {
+            return Err(usage(
+                "nothing to install".into(),
+                "pass --bundle PATH.tar.gz, or --target TARGET for the bundle `build` made",
+            ))
+        }
+    };
+    let (_top, files) = bundle::read(&path)?;
+    let (manifest, items) = plan(&path, &files, &a)?;
+    if let (Some(_), Some(spec)) = (&a.bundle, &a.target) {
+        let want = profile_name(spec, a.boards.as_deref(), a.manifest_path.as_deref())?;
+        if manifest.target != want {
+            return Err(usage(
+                format!(
+                    "bundle `{}` was built for `{}`, not `{want}`",
+                    path.display(),
+                    manifest.target
+                ),
+                "pass the bundle of that target, or drop --target",
+            ));
+        }
+    }
+    for it in &items {
+        if g.dry_run {
+            println!("install -m {:04o} {} {}", it.mode, it.from, it.to.display());
+            continue;
+        }
+        write_with_mode(&it.to, it.bytes, it.mode)?;
+        ui::status("Installing", &it.to.display().to_string());
+    }
+    if !g.dry_run {
+        ui::status(
+            "Installed",
+            &format!(
+                "{} {} ({}) into {}",
+                manifest.package,
+                manifest.package_version,
+                manifest.target,
+                a.destdir.display()
+            ),
+        );
+    }
     Ok(0)
 }

@@ -253,6 +253,11 @@ pub fn run(g: Global, args: RunArgs) -> Result<i32> {
                 report.seconds
             ),
         ),
+        // Whoever pressed Ctrl-C knows why; a report would only bury that.
+        Some(_) if end.interrupted => ui::error(
+            &format!("run on {} interrupted", profile.name),
+            "QEMU was stopped",
+        ),
         Some(why) => print_failure(&profile.name, why, &observer, &end, &report),
     }
     if json {
