@@ -921,3 +921,63 @@ fn a_program_without_license_warns() {
         r.stderr
     );
 }
+
+#[test]
+fn core_mode_builds_against_vmlinux_h_from_the_targets_btf() {
+    let d = tempfile::tempdir().unwrap();
+    // A stand-in for the board's BTF, with arm's 4-byte pt_regs slots.
+    std::fs::write(
+        d.path().join("types.c"),
+        "struct pt_regs { unsigned int uregs[18]; };\nstruct pt_regs keep;\n",
+    )
+    .unwrap();
+    let st = std::process::Command::new("clang-14")
+        .args(["-target", "bpf", "-g", "-c", "types.c", "-o", "board-btf.o"])
+        .current_dir(d.path())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::write(
+        d.path().join("board.toml"),
+        "extends = \"armv7\"\n[bpf]\nmode = \"core\"\nbtf = \"board-btf.o\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.path().join("core.bpf.c"),
+        "#include \"vmlinux.h\"\n#define SEC(n) __attribute__((section(n), used))\nSEC(\"kprobe/do_sys_openat2\") int p(struct pt_regs *ctx) { return ctx->uregs[1]; }\nchar _license[] SEC(\"license\") = \"GPL\";\n",
+    )
+    .unwrap();
+    let r = tool(
+        d.path(),
+        &[
+            "compile",
+            "-v",
+            "--target",
+            "board.toml",
+            "core.bpf.c",
+            "-o",
+            "core.o",
+        ],
+        &[],
+    );
+    r.ok();
+    assert!(r.stderr.contains("bpftool btf dump file"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("--target=bpfel -g -D__TARGET_ARCH_arm"),
+        "{}",
+        r.stderr
+    );
+    let vh = std::fs::read_to_string(d.path().join(".ebpf-cross/board/include/vmlinux.h")).unwrap();
+    assert!(vh.contains("struct pt_regs {"), "{vh}");
+    let i = insns(&disasm(&d.path().join("core.o")));
+    assert_eq!(ctx_loads(&i), ["r0 = *(u32 *)(r1 + 4)"], "{i:?}");
+    let h = std::process::Command::new(objdump())
+        .arg("-h")
+        .arg(d.path().join("core.o"))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&h.stdout).contains(".BTF.ext"),
+        "CO-RE relocations live in .BTF.ext"
+    );
+}

@@ -159,6 +159,54 @@ pub fn stage(h: &Helpers, root: &Path) -> Result<PathBuf> {
     Ok(root.to_path_buf())
 }
 
+/// CO-RE mode: `vmlinux.h` made from the target's BTF by bpftool, as a
+/// plan (the command; its stdout becomes the header).
+pub fn vmlinux_h_plan(btf: &Path, staged_root: &Path) -> (crate::plan::Cmd, PathBuf) {
+    let cmd = crate::plan::Cmd::new("bpftool")
+        .args(["btf", "dump", "file"])
+        .arg(btf.display().to_string())
+        .args(["format", "c"]);
+    (cmd, staged_root.join("vmlinux.h"))
+}
+
+/// Runs the plan above, skipping it while the BTF is unchanged.
+pub fn write_vmlinux_h(btf: &Path, staged_root: &Path) -> Result<()> {
+    let (cmd, out) = vmlinux_h_plan(btf, staged_root);
+    if !btf.is_file() {
+        return Err(Error::Usage {
+            message: format!("CO-RE mode: target BTF `{}` does not exist", btf.display()),
+            hint: "set [bpf] btf in the profile to the board's vmlinux (with BTF) or a .btf file"
+                .into(),
+        });
+    }
+    let stamp = staged_root.join("vmlinux.h.from");
+    let key = format!(
+        "{} {:?}",
+        btf.display(),
+        std::fs::metadata(btf).and_then(|m| m.modified()).ok()
+    );
+    if out.is_file() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(key.as_str()) {
+        return Ok(());
+    }
+    crate::ui::command(&cmd);
+    let o = cmd.to_command().output().map_err(|source| Error::ToolMissing {
+        tool: format!("bpftool ({source})"),
+        hint: "install it (`apt-get install bpftool`); CO-RE mode needs it to turn the target's BTF into vmlinux.h".into(),
+    })?;
+    if !o.status.success() {
+        return Err(Error::Usage {
+            message: format!(
+                "bpftool could not dump BTF from `{}`: {}",
+                btf.display(),
+                String::from_utf8_lossy(&o.stderr).trim()
+            ),
+            hint: "the file must carry BTF (a vmlinux built with CONFIG_DEBUG_INFO_BTF, or a .btf file)".into(),
+        });
+    }
+    crate::fsutil::write_atomic(&out, &o.stdout)?;
+    crate::fsutil::write_atomic(&stamp, key.as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -116,7 +116,25 @@ pub fn context(
 
 /// Writes the staged helper dir; separate so `--dry-run` can skip it.
 pub fn stage(ctx: &Context) -> Result<()> {
-    bpf_headers::stage(&ctx.helpers, &ctx.staged_include).map(|_| ())
+    bpf_headers::stage(&ctx.helpers, &ctx.staged_include)?;
+    if ctx.profile.bpf.mode == Some(crate::profile::BpfMode::Core) {
+        let btf = core_btf(ctx).ok_or_else(|| crate::error::Error::Usage {
+            message: format!("profile `{}` uses CO-RE mode but names no target BTF", ctx.profile.name),
+            hint: "set [bpf] btf = \"path/to/vmlinux-or.btf\" (a build tree's vmlinux is used when present)".into(),
+        })?;
+        bpf_headers::write_vmlinux_h(&btf, &ctx.staged_include)?;
+    }
+    Ok(())
+}
+
+/// The target's BTF: the profile's, else the build tree's vmlinux.
+pub fn core_btf(ctx: &Context) -> Option<PathBuf> {
+    ctx.profile.bpf.btf.clone().or_else(|| {
+        ctx.tree
+            .as_ref()
+            .map(|t| t.build.join("vmlinux"))
+            .filter(|p| p.is_file())
+    })
 }
 
 #[cfg(test)]
