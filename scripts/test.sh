@@ -12,3 +12,8 @@ cargo clippy --all-targets -- -D warnings
 cargo test --workspace --all-targets
 # The example loader's own unit tests (host build).
 (cd examples/open-example && cargo test --locked --quiet)
+# `cargo install --path` from this checkout works, and cargo finds the
+# subcommand on PATH (debug profile, reusing the test build).
+cargo install --path cargo-ebpf-cross --debug --locked --target-dir target --root target/install-check --force --quiet
+PATH="$PWD/target/install-check/bin:$PATH" cargo ebpf-cross targets | grep -q '^armv7 '
+echo "scripts/test.sh: all passed"
