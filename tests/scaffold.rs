@@ -297,16 +297,6 @@ fn template_loader_matches_the_example() {
     let example = root.join("examples/open-example");
     let tmpl = root.join("templates/project");
     let as_example = |f: &str| read(tmpl.join(f)).replace("{{name}}", "open-example");
-    assert_eq!(
-        as_example("src/main.rs"),
-        read(example.join("src/main.rs")),
-        "templates/project/src/main.rs drifted from examples/open-example/src/main.rs"
-    );
-    assert_eq!(
-        as_example("build.rs"),
-        read(example.join("build.rs")),
-        "templates/project/build.rs drifted from examples/open-example/build.rs"
-    );
     let t: toml::Table = as_example("Cargo.toml").parse().unwrap();
     let e: toml::Table = read(example.join("Cargo.toml")).parse().unwrap();
     for key in ["dependencies", "profile", "bin", "workspace"] {

@@ -26,13 +26,24 @@ macro_rules! template {
     };
 }
 
+/// The loader is the example's own, word for word, so the two cannot
+/// drift apart.
+macro_rules! from_example {
+    ($out:expr, $src:expr) => {
+        Template {
+            path: $out,
+            text: include_str!(concat!("../../examples/open-example/", $src)),
+        }
+    };
+}
+
 /// Every file `new` writes, in the order it writes them. Some names differ
 /// from the source: a real `.gitignore` or `.github/` under `templates/`
 /// would act on this repository instead of being a template.
 pub const TEMPLATES: &[Template] = &[
     template!("Cargo.toml", "project/Cargo.toml"),
-    template!("build.rs", "project/build.rs"),
-    template!("src/main.rs", "project/src/main.rs"),
+    from_example!("build.rs", "build.rs"),
+    from_example!("src/main.rs", "src/main.rs"),
     template!("bpf/{{name}}.bpf.c", "project/bpf/NAME.bpf.c"),
     template!("boards/myboard.toml", "project/boards/myboard.toml"),
     template!("README.md", "project/README.md"),

@@ -1,4 +1,4 @@
-//! open-example: a generic eBPF loader for embedded boards.
+//! A generic eBPF loader for embedded boards.
 //!
 //! It loads BPF ELF objects (the ones embedded at build time by `cargo
 //! ebpf-cross`, or the files named on the command line), attaches every
