@@ -120,7 +120,11 @@ fn new_renders_names_and_target() {
         recipe.contains("EBPF_CROSS_TARGET = \"aarch64\""),
         "{recipe}"
     );
-    assert!(read(d.join("src/main.rs")).starts_with("//! my-probe: a generic eBPF loader"));
+    assert_eq!(
+        read(d.join("src/main.rs")),
+        read(repo_root().join("examples/open-example/src/main.rs")),
+        "the loader is the example's, verbatim"
+    );
 
     let ci = read(d.join(".github/workflows/ebpf-cross.yml"));
     // GitHub's own expressions survive rendering untouched.

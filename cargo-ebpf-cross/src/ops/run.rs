@@ -26,13 +26,20 @@ Verdict:
   loader printed \"attached\"), and whether the timeout was hit. Ctrl-C stops
   QEMU and exits 130.
 
+  --message-format json prints one result object, {\"kind\":\"run\", \"passed\",
+  \"attached\", \"matched\", \"missing\", \"trace_lines\", \"seconds\",
+  \"timed_out\", ...}, after any messages of the build.
+
 In the guest:
-  /bundle/      the bundle (/bundle/bin/<loader>, /bundle/bpf/*.o)
+  /bundle/      the bundle (/bundle/bin/<loader>, /bundle/bpf/*.o); without
+                --bundle it is built first, as `build` would
   /extra/       files given with --extra
-  The loader runs as `/bundle/bin/<loader> [LOADER ARGS]`; it is taken as
-  running once it prints \"running\" (or \"attached\", then goes quiet).
-  The default workload opens a few files (cat /etc/hostname /proc/version)
-  and execs a few commands (ls, uname, head).
+  The loader runs as `/bundle/bin/<loader> [LOADER ARGS]`. It counts as
+  running once a line of its output starts with \"running\", or once it has
+  said \"attached\" and then been quiet for half a second. Then the workload
+  runs (by default it opens a few files, cat /etc/hostname /proc/version,
+  and execs a few commands: ls, uname, head), trace_pipe is read until it
+  is drained, and the loader gets SIGTERM.
 
 Needs: qemu-system-arm (Debian package; also gives qemu-system-aarch64), a
 kernel image for the board, and a static busybox for its architecture
@@ -42,10 +49,10 @@ Example:
   cargo ebpf-cross run --target armv7 --kernel-image vmlinuz-6.1.0-50-armmp \\
       --busybox busybox-armhf --expect 'file /'";
 
-/// How long the guest keeps reading trace_pipe after the workload ends.
-/// The probe's lines are in the ring buffer by the time the workload
-/// returns, so this only has to cover the reader draining it.
-const TRACE_SECS: u32 = 1;
+/// The longest the guest reads trace_pipe after the workload: only a probe
+/// that keeps firing takes that long; otherwise reading stops as soon as
+/// the buffer is drained.
+const DRAIN_MAX_SECS: u32 = 5;
 
 #[derive(Debug, Args)]
 #[command(after_long_help = VERDICT_HELP)]
@@ -162,7 +169,7 @@ pub fn run(g: Global, args: RunArgs) -> Result<i32> {
         loader_args: args.loader_args.clone(),
         workload: args.workload.clone(),
         attach_secs: attach_secs(args.timeout),
-        trace_secs: TRACE_SECS,
+        drain_max_secs: DRAIN_MAX_SECS,
     });
 
     let work = tempfile::Builder::new()

@@ -1,0 +1,490 @@
+//! Issue 4, end to end: `cargo ebpf-cross run` boots Debian's real armmp and
+//! arm64 kernels under QEMU, runs bundles built by the tool, and judges them
+//! by what reaches trace_pipe. Needs the fixtures of scripts/setup.sh
+//! (kernel images, busybox-static, header trees), qemu-system-arm and cpio;
+//! without them these tests fail rather than skip.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
+
+use cargo_ebpf_cross::initramfs::Cpio;
+
+/// One guest at a time: the machine has two cores, and the seconds each run
+/// reports are the benchmark.
+static GUEST: Mutex<()> = Mutex::new(());
+
+fn one_guest() -> std::sync::MutexGuard<'static, ()> {
+    GUEST.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[derive(Clone, Copy)]
+struct Board {
+    target: &'static str,
+    deb: &'static str,
+}
+
+const ARMV7: Board = Board {
+    target: "armv7",
+    deb: "ARMHF",
+};
+const AARCH64: Board = Board {
+    target: "aarch64",
+    deb: "ARM64",
+};
+
+impl Board {
+    fn fx(&self, what: &str) -> String {
+        fx(&format!("EBPF_CROSS_{}_{what}", self.deb))
+    }
+
+    fn kernel_args(&self) -> Vec<String> {
+        vec![
+            "--kernel-src".into(),
+            self.fx("SRC"),
+            "--kernel-build".into(),
+            self.fx("BUILD"),
+        ]
+    }
+
+    fn guest_args(&self) -> Vec<String> {
+        vec![
+            "--kernel-image".into(),
+            self.fx("IMAGE"),
+            "--busybox".into(),
+            self.fx("BUSYBOX"),
+        ]
+    }
+}
+
+/// Builds share tests/build.rs's target dir, so aya compiles once.
+fn shared_target() -> PathBuf {
+    repo().join("target/e2e")
+}
+
+/// A copy of the example, so that nothing is written into examples/.
+fn example_project() -> &'static Path {
+    static P: OnceLock<PathBuf> = OnceLock::new();
+    P.get_or_init(|| {
+        let e = shared_target().join("run-open-example");
+        let _ = std::fs::remove_dir_all(&e);
+        for sub in ["src", "bpf"] {
+            copy_dir(
+                &repo().join("examples/open-example").join(sub),
+                &e.join(sub),
+            );
+        }
+        for f in ["Cargo.toml", "Cargo.lock", "build.rs"] {
+            std::fs::copy(repo().join("examples/open-example").join(f), e.join(f)).unwrap();
+        }
+        e
+    })
+}
+
+fn build_args() -> Vec<String> {
+    vec![
+        "--release".into(),
+        "--locked".into(),
+        "--target-dir".into(),
+        shared_target().display().to_string(),
+    ]
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// The example's bundle for a board, built once by `build`.
+fn bundle(b: Board) -> PathBuf {
+    static BUNDLES: Mutex<Vec<(&'static str, PathBuf)>> = Mutex::new(Vec::new());
+    let mut done = BUNDLES.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, p)) = done.iter().find(|(t, _)| *t == b.target) {
+        return p.clone();
+    }
+    let mut args = vec!["build".to_string(), "--target".into(), b.target.into()];
+    args.extend(b.kernel_args());
+    args.extend(build_args());
+    args.extend(["--message-format".into(), "json".into()]);
+    let r = tool(example_project(), &strs(&args), &[]);
+    r.ok();
+    let p = json_lines(&r.stdout)
+        .into_iter()
+        .find(|m| m["kind"] == "bundle")
+        .and_then(|m| m["path"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| panic!("no bundle message: {}", r.stdout));
+    done.push((b.target, p.clone()));
+    p
+}
+
+/// tests/bpf/*.bpf.c compiled for a board, once.
+fn test_objects(b: Board) -> PathBuf {
+    let out = shared_target().join("run-objects").join(b.target);
+    static DONE: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let mut done = DONE.lock().unwrap_or_else(|p| p.into_inner());
+    if done.contains(&b.target) {
+        return out;
+    }
+    let mut args = vec!["compile".to_string(), "--target".into(), b.target.into()];
+    args.extend(b.kernel_args());
+    for f in ["never_fires", "verifier_reject", "tp_legacy_map"] {
+        args.push(
+            repo()
+                .join(format!("tests/bpf/{f}.bpf.c"))
+                .display()
+                .to_string(),
+        );
+    }
+    args.extend(["-o".into(), format!("{}/", out.display())]);
+    tool(&repo(), &strs(&args), &[]).ok();
+    done.push(b.target);
+    out
+}
+
+struct Verdict {
+    run: Run,
+    report: serde_json::Value,
+    wall: f64,
+}
+
+/// `run` with JSON messages; returns the run's result object.
+fn run(b: Board, args: &[String], env: &[(&str, &str)]) -> Verdict {
+    // Before `args`, which may end with `-- LOADER ARGS`.
+    let mut all = vec![
+        "run".to_string(),
+        "--target".into(),
+        b.target.into(),
+        "--message-format".into(),
+        "json".into(),
+    ];
+    all.extend(args.iter().cloned());
+    let _g = one_guest();
+    let t = Instant::now();
+    let r = tool(example_project(), &strs(&all), env);
+    let wall = t.elapsed().as_secs_f64();
+    let report = json_lines(&r.stdout)
+        .into_iter()
+        .find(|m| m["kind"] == "run")
+        .unwrap_or_else(|| {
+            panic!(
+                "no run result\nstdout:\n{}\nstderr:\n{}",
+                r.stdout, r.stderr
+            )
+        });
+    eprintln!(
+        "[bench] run {} {}: {}s to the verdict (wall {:.1}s with any build)",
+        b.target,
+        args.iter()
+            .find(|a| a.starts_with("/extra/"))
+            .map(String::as_str)
+            .unwrap_or("(the example)"),
+        report["seconds"],
+        wall
+    );
+    Verdict {
+        run: r,
+        report,
+        wall,
+    }
+}
+
+fn assert_passed_with_open_lines(v: &Verdict) {
+    v.run.ok();
+    let r = &v.report;
+    assert_eq!(r["passed"], true, "{r}");
+    assert_eq!(r["attached"], true, "{r}");
+    assert_eq!(r["matched"], serde_json::json!(["file /"]), "{r}");
+    assert!(r["trace_lines"].as_u64().unwrap() > 0, "{r}");
+    assert_eq!(r["timed_out"], false);
+    // The goal is 10 s; the bound leaves room for a loaded CI machine.
+    assert!(r["seconds"].as_f64().unwrap() < 30.0, "{r}");
+    // The probe's lines are streamed as they come.
+    assert!(
+        v.run.stderr.contains("bpf_trace_printk: file /"),
+        "{}",
+        v.run.stderr
+    );
+}
+
+#[test]
+fn armv7_example_built_by_the_tool_fires_on_the_real_armmp_kernel() {
+    let b = ARMV7;
+    let mut args = b.kernel_args();
+    args.extend(b.guest_args());
+    args.extend(build_args());
+    args.extend(["--expect".into(), "file /".into()]);
+    let v = run(b, &args, &[]);
+    assert_passed_with_open_lines(&v);
+    assert!(
+        v.run.stderr.contains("Booting vmlinuz-6.1.0-"),
+        "{}",
+        v.run.stderr
+    );
+    assert!(v.run.stderr.contains("Passed armv7 on linux 6.1.0-"));
+    assert!(v.report["kernel"].as_str().unwrap().ends_with("-armmp"));
+}
+
+#[test]
+fn aarch64_example_fires_on_the_real_arm64_kernel_with_inputs_from_env() {
+    let b = AARCH64;
+    let mut args = b.kernel_args();
+    args.extend(build_args());
+    args.extend(["--expect".into(), "file /".into()]);
+    let image = b.fx("IMAGE");
+    let busybox = b.fx("BUSYBOX");
+    let v = run(
+        b,
+        &args,
+        &[
+            ("EBPF_CROSS_KERNEL_IMAGE", &image),
+            ("EBPF_CROSS_BUSYBOX", &busybox),
+        ],
+    );
+    assert_passed_with_open_lines(&v);
+    assert!(v.report["kernel"].as_str().unwrap().ends_with("-arm64"));
+}
+
+fn with_extra(b: Board, object: &str, more: &[&str]) -> Verdict {
+    let objs = test_objects(b);
+    let mut args = vec!["--bundle".to_string(), bundle(b).display().to_string()];
+    args.extend(b.guest_args());
+    args.extend([
+        "--extra".into(),
+        objs.join(format!("{object}.o")).display().to_string(),
+    ]);
+    args.extend(more.iter().map(|s| s.to_string()));
+    args.extend(["--".into(), format!("/extra/{object}.o")]);
+    run(b, &args, &[])
+}
+
+#[test]
+fn generic_loader_loads_a_legacy_map_tracepoint_object_given_by_path() {
+    for b in [ARMV7, AARCH64] {
+        let v = with_extra(b, "tp_legacy_map", &["--expect", "tp openat count"]);
+        v.run.ok();
+        assert_eq!(v.report["passed"], true, "{}", v.report);
+        assert!(
+            v.run
+                .stderr
+                .contains("attached tracepoint/syscalls/sys_enter_openat (tp_legacy_map.o)"),
+            "{}",
+            v.run.stderr
+        );
+        // The map counts from 1: no line was lost after the attach.
+        assert!(
+            v.run.stderr.contains("tp openat count 1\n"),
+            "{}",
+            v.run.stderr
+        );
+    }
+}
+
+#[test]
+fn a_probe_that_never_fires_fails_within_its_timeout_with_a_report() {
+    let b = ARMV7;
+    let v = with_extra(b, "never_fires", &["--expect", "never", "--timeout", "40"]);
+    v.run.fails();
+    let r = &v.report;
+    assert_eq!(r["passed"], false);
+    assert_eq!(r["attached"], true, "{r}");
+    assert_eq!(r["missing"], serde_json::json!(["never"]));
+    assert_eq!(r["trace_lines"], 0);
+    assert_eq!(r["timed_out"], false);
+    assert!(v.wall < 40.0, "took {}s", v.wall);
+    let e = &v.run.stderr;
+    for want in [
+        "run report for armv7:",
+        "probe attached: yes",
+        "attached kprobe/vfs_fsync_range (never_fires.o)",
+        "console tail (last",
+        "@@EBPF-CROSS:DONE@@",
+        "error: run failed on armv7: no trace line held \"never\"",
+    ] {
+        assert!(e.contains(want), "missing {want:?} in:\n{e}");
+    }
+}
+
+#[test]
+fn an_object_the_verifier_rejects_fails_and_shows_the_verifier_log() {
+    let b = ARMV7;
+    let v = with_extra(b, "verifier_reject", &["--timeout", "40"]);
+    v.run.fails();
+    let r = &v.report;
+    assert_eq!(r["passed"], false);
+    assert_eq!(r["attached"], false);
+    assert_eq!(r["loader_exit"], "1");
+    let e = &v.run.stderr;
+    for want in [
+        "probe attached: no",
+        "loader exit:    1 (exited on its own, before the workload)",
+        "invalid bpf_context access off=4096 size=4",
+        "error: run failed on armv7: the loader exited with status 1 before the workload ran",
+    ] {
+        assert!(e.contains(want), "missing {want:?} in:\n{e}");
+    }
+}
+
+#[test]
+fn the_hard_timeout_stops_a_guest_that_hangs() {
+    let b = AARCH64;
+    let mut args = vec!["--bundle".to_string(), bundle(b).display().to_string()];
+    args.extend(b.guest_args());
+    args.extend(
+        ["--workload", "sleep 600", "--timeout", "12"]
+            .iter()
+            .map(|s| s.to_string()),
+    );
+    let v = run(b, &args, &[]);
+    v.run.fails();
+    assert_eq!(v.report["timed_out"], true, "{}", v.report);
+    assert!(v.wall < 25.0, "took {}s", v.wall);
+    assert!(
+        v.run.stderr.contains("timed out after 12s"),
+        "{}",
+        v.run.stderr
+    );
+}
+
+#[test]
+fn dry_run_prints_the_qemu_argv_and_init_and_boots_nothing() {
+    let b = ARMV7;
+    let mut args = vec![
+        "--dry-run".to_string(),
+        "run".into(),
+        "--target".into(),
+        "armv7".into(),
+        "--bundle".into(),
+        bundle(b).display().to_string(),
+    ];
+    args.extend(b.guest_args());
+    args.extend(["--".into(), "/extra/x.o".into()]);
+    let r = tool(&repo(), &strs(&args), &[]);
+    r.ok();
+    assert!(
+        r.stdout.contains(&format!(
+            "qemu-system-arm -M virt -cpu cortex-a15 -m 512 -smp 1 -display none -monitor none -serial stdio -nic none -no-reboot -kernel {} -initrd ",
+            b.fx("IMAGE")
+        )),
+        "{}",
+        r.stdout
+    );
+    assert!(r
+        .stdout
+        .contains("-append 'console=ttyAMA0 rdinit=/init quiet panic=-1'"));
+    assert!(r.stdout.contains("#!/bin/sh\n"));
+    assert!(r
+        .stdout
+        .contains("( '/bundle/bin/open-example' '/extra/x.o' >/tmp/loader.log"));
+    assert!(!r.stderr.contains("Booting"), "{}", r.stderr);
+}
+
+#[test]
+fn targets_without_a_qemu_section_say_run_is_not_set_up() {
+    let r = tool(
+        &repo(),
+        &["run", "--target", "riscv64", "--kernel-image", "/x"],
+        &[],
+    );
+    r.fails();
+    assert!(
+        r.stderr.contains(
+            "error: run is not set up for target `riscv64`: its profile has no [qemu] section"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(r
+        .stderr
+        .contains("system, machine, cpu, console, memory_mb, append"));
+}
+
+#[test]
+fn missing_kernel_image_says_how_to_get_one() {
+    let r = tool(&repo(), &["run", "--target", "armv7"], &[]);
+    r.fails();
+    assert!(
+        r.stderr
+            .contains("error: no kernel image to boot target `armv7` with"),
+        "{}",
+        r.stderr
+    );
+    assert!(r
+        .stderr
+        .contains("--kernel-image PATH (or set EBPF_CROSS_KERNEL_IMAGE"));
+    assert!(r.stderr.contains("linux-image-<abi>-armmp"));
+}
+
+/// Debian's cpio reads what initramfs.rs writes. setup.sh installs cpio, so
+/// its absence is a failure.
+#[test]
+fn debian_cpio_lists_and_extracts_our_newc_archive() {
+    assert!(
+        which("cpio"),
+        "cpio not found; run scripts/setup.sh (it installs Debian's cpio)"
+    );
+    let mut c = Cpio::new();
+    c.dir("tmp", 0o1777).unwrap();
+    c.file("bin/busybox", 0o755, b"\x7fELF fake".to_vec())
+        .unwrap();
+    c.symlink("bin/sh", "busybox").unwrap();
+    c.file("bundle/bpf/x.o", 0o644, vec![1, 2, 3]).unwrap();
+    c.file("init", 0o755, b"#!/bin/sh\n".to_vec()).unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let archive = d.path().join("initramfs.cpio");
+    std::fs::write(&archive, c.to_bytes()).unwrap();
+
+    let list = std::process::Command::new("cpio")
+        .args(["-t", "--quiet", "-F"])
+        .arg(&archive)
+        .output()
+        .unwrap();
+    assert!(
+        list.status.success(),
+        "{}",
+        String::from_utf8_lossy(&list.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&list.stdout),
+        "tmp\nbin\nbin/busybox\nbin/sh\nbundle\nbundle/bpf\nbundle/bpf/x.o\ninit\n"
+    );
+
+    let out = d.path().join("root");
+    std::fs::create_dir(&out).unwrap();
+    let x = std::process::Command::new("cpio")
+        .args(["-i", "-d", "--quiet", "-F"])
+        .arg(&archive)
+        .current_dir(&out)
+        .output()
+        .unwrap();
+    assert!(x.status.success(), "{}", String::from_utf8_lossy(&x.stderr));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &str| {
+        std::fs::symlink_metadata(out.join(p))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    assert_eq!(
+        std::fs::read(out.join("bundle/bpf/x.o")).unwrap(),
+        [1, 2, 3]
+    );
+    assert_eq!(
+        std::fs::read_link(out.join("bin/sh")).unwrap(),
+        Path::new("busybox")
+    );
+    assert_eq!(mode("init"), 0o755);
+    assert_eq!(mode("bundle/bpf/x.o"), 0o644);
+    assert_eq!(mode("tmp"), 0o1777);
+}
