@@ -7,7 +7,7 @@
 # needs: the fixtures of scripts/setup.sh, and a built tool
 #        (CARGO_EBPF_CROSS, default target/debug/cargo-ebpf-cross)
 set -euo pipefail
-repo=$(cd "$(dirname "$0")/../.." && pwd)
+repo=$(cd "$(dirname "$0")/.." && pwd)
 runs=${1:-5}
 . "${EBPF_CROSS_FIXTURES:-$repo/.fixtures}/env.sh"
 bin=${CARGO_EBPF_CROSS:-$repo/target/debug/cargo-ebpf-cross}
