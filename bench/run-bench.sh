@@ -3,7 +3,7 @@
 # `cargo ebpf-cross run` to its verdict, excluding the build (goal: <= 10 s).
 # The bundle is built first, then run RUNS times with --bundle.
 #
-# usage: tests/bench/run-bench.sh [RUNS]        (default 5)
+# usage: bench/run-bench.sh [RUNS]        (default 5)
 # needs: the fixtures of scripts/setup.sh, and a built tool
 #        (CARGO_EBPF_CROSS, default target/debug/cargo-ebpf-cross)
 set -euo pipefail
