@@ -147,21 +147,14 @@ pub fn bpf_sections(bytes: &[u8]) -> Vec<String> {
 }
 
 fn machine_name(m: u16) -> String {
-    let name = match m {
-        3 => "x86",
-        8 => "MIPS",
-        21 => "PowerPC64",
-        40 => "ARM",
-        62 => "x86-64",
-        183 => "AArch64",
-        243 => "RISC-V",
-        EM_BPF => "eBPF",
-        _ => "",
-    };
-    if name.is_empty() {
-        format!("machine {m}")
+    let name = if m == EM_BPF {
+        Some("eBPF".to_string())
     } else {
-        format!("{name} (machine {m})")
+        crate::arch::elf_machine_name(m)
+    };
+    match name {
+        Some(n) => format!("{n} (machine {m})"),
+        None => format!("machine {m}"),
     }
 }
 

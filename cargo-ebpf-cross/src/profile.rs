@@ -61,6 +61,8 @@ pub struct LoaderSection {
 #[serde(deny_unknown_fields)]
 pub struct QemuSection {
     pub system: Option<String>,
+    /// The Debian package that provides `system`, for hints.
+    pub package: Option<String>,
     pub machine: Option<String>,
     pub cpu: Option<String>,
     pub console: Option<String>,
@@ -135,6 +137,7 @@ impl QemuSection {
             self,
             o,
             system,
+            package,
             machine,
             cpu,
             console,

@@ -135,8 +135,11 @@ pub fn run(g: Global, args: RunArgs) -> Result<i32> {
         which::which(&system).map_err(|_| Error::ToolMissing {
             tool: system.clone(),
             hint: format!(
-                "install it: `apt-get install {}`, or set [qemu] system in the profile to a QEMU binary",
-                qemu::qemu_package(&system)
+                "install it{}, or set [qemu] system in the profile to a QEMU binary",
+                q.package
+                    .as_ref()
+                    .map(|p| format!(" (`apt-get install {p}`)"))
+                    .unwrap_or_default()
             ),
         })?
     };
@@ -321,7 +324,11 @@ fn guest_input_path(
                     .as_ref()
                     .and_then(|q| q.machine.clone())
                     .unwrap_or_else(|| "virt".into()),
-                kernel_flavour(&deb)
+                if profile.arch.debian_kernel_flavour.is_empty() {
+                    "<flavour>"
+                } else {
+                    &profile.arch.debian_kernel_flavour
+                }
             ),
         ),
         Needed::Busybox => (
@@ -347,72 +354,6 @@ fn guest_input_path(
     Ok(path)
 }
 
-/// Debian's kernel flavour for an architecture, for hints.
-fn kernel_flavour(debian_arch: &str) -> &str {
-    match debian_arch {
-        "armhf" => "armmp",
-        "armel" => "marvell",
-        "amd64" => "amd64",
-        "riscv64" => "riscv64",
-        "ppc64el" => "powerpc64le",
-        other => other,
-    }
-}
-
-/// Facts from an ELF header: machine and whether it needs an interpreter.
-#[derive(Debug, PartialEq, Eq)]
-struct ElfFacts {
-    machine: u16,
-    dynamic: bool,
-}
-
-fn elf_facts(b: &[u8]) -> Option<ElfFacts> {
-    if b.len() < 52 || &b[..4] != b"\x7fELF" {
-        return None;
-    }
-    let is64 = b[4] == 2;
-    let le = b[5] == 1;
-    let u16_at = |o: usize| -> Option<u64> {
-        let s: [u8; 2] = b.get(o..o + 2)?.try_into().ok()?;
-        Some(if le {
-            u16::from_le_bytes(s)
-        } else {
-            u16::from_be_bytes(s)
-        } as u64)
-    };
-    let u32_at = |o: usize| -> Option<u64> {
-        let s: [u8; 4] = b.get(o..o + 4)?.try_into().ok()?;
-        Some(if le {
-            u32::from_le_bytes(s)
-        } else {
-            u32::from_be_bytes(s)
-        } as u64)
-    };
-    let u64_at = |o: usize| -> Option<u64> {
-        let s: [u8; 8] = b.get(o..o + 8)?.try_into().ok()?;
-        Some(if le {
-            u64::from_le_bytes(s)
-        } else {
-            u64::from_be_bytes(s)
-        })
-    };
-    let machine = u16_at(18)? as u16;
-    let (phoff, phentsize, phnum) = if is64 {
-        (u64_at(32)?, u16_at(54)?, u16_at(56)?)
-    } else {
-        (u32_at(28)?, u16_at(42)?, u16_at(44)?)
-    };
-    const PT_INTERP: u64 = 3;
-    let mut dynamic = false;
-    for i in 0..phnum {
-        let at = usize::try_from(phoff + i * phentsize).ok()?;
-        if u32_at(at)? == PT_INTERP {
-            dynamic = true;
-        }
-    }
-    Some(ElfFacts { machine, dynamic })
-}
-
 /// The guest has only what the initramfs holds: a program must be a static
 /// executable for the board's CPU, or it fails there with a bare
 /// "not found".
@@ -424,7 +365,7 @@ fn check_guest_elf(path: &Path, bytes: &[u8], profile: &Profile, what: &str) -> 
         ),
         _ => "build the loader static (the profile's [loader] static = true, which links with crt-static)".to_string(),
     };
-    let facts = elf_facts(bytes).ok_or_else(|| Error::Run {
+    let facts = crate::elf_check::header(bytes).map_err(|_| Error::Run {
         message: format!("{what} `{}` is not an ELF executable", path.display()),
         hint: fix.clone(),
     })?;
@@ -440,7 +381,7 @@ fn check_guest_elf(path: &Path, bytes: &[u8], profile: &Profile, what: &str) -> 
             hint: fix,
         });
     }
-    if facts.dynamic {
+    if facts.interp {
         return Err(Error::Run {
             message: format!(
                 "{what} `{}` is dynamically linked; the guest has no C library to run it",
@@ -709,23 +650,6 @@ mod tests {
         assert!(e.hint().contains("static"));
         let e = check_guest_elf(path, b"#!/bin/sh\n", &p, "busybox").unwrap_err();
         assert!(e.to_string().contains("not an ELF"), "{e}");
-    }
-
-    #[test]
-    fn real_busybox_fixture_is_static_when_present() {
-        // Only a sanity check of the parser on a real file; the e2e suite
-        // requires the fixtures.
-        let Some(bb) = std::env::var_os("EBPF_CROSS_ARM64_BUSYBOX") else {
-            return;
-        };
-        let facts = elf_facts(&std::fs::read(bb).unwrap()).unwrap();
-        assert_eq!(
-            facts,
-            ElfFacts {
-                machine: 183,
-                dynamic: false
-            }
-        );
     }
 
     #[test]
