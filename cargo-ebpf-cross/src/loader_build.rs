@@ -228,6 +228,8 @@ pub struct LoaderPlan {
 #[derive(Debug, Clone, Default)]
 pub struct CargoFlags {
     pub release: bool,
+    /// `-q`: cargo's own progress lines go too.
+    pub quiet: bool,
     pub target_dir: Option<PathBuf>,
     pub offline: bool,
     pub locked: bool,
@@ -263,6 +265,9 @@ pub fn plan(i: &LoaderInput, env: &dyn Env) -> LoaderPlan {
         .arg("json-render-diagnostics");
     if i.flags.release {
         cargo = cargo.arg("--release");
+    }
+    if i.flags.quiet {
+        cargo = cargo.arg("--quiet");
     }
     if let Some(d) = &i.flags.target_dir {
         cargo = cargo.arg("--target-dir").arg(d.display().to_string());

@@ -391,6 +391,7 @@ fn finish(g: Global, project: &Project, opts: &BuildOpts, job: &TargetJob) -> Re
     }
     let flags = CargoFlags {
         release: opts.release,
+        quiet: ui::get().quiet,
         target_dir: opts.target_dir.clone(),
         offline: opts.offline,
         locked: opts.locked,
@@ -593,7 +594,7 @@ pub fn build(g: Global, a: BuildArgs) -> Result<i32> {
         let o = outcomes.into_iter().next().expect("one");
         return Err(o.result.expect_err("failed"));
     }
-    if outcomes.len() > 1 || failed > 0 {
+    if (outcomes.len() > 1 && !ui::get().quiet) || failed > 0 {
         ui::status(
             "Summary",
             &format!("{} built, {} failed", outcomes.len() - failed, failed),
