@@ -265,12 +265,19 @@ pub fn read_version(src: &Path, build: &Path) -> Result<KernelVersion> {
         (Some(a), Some(b), Some(c)) => Some(KernelVersion::new(a, b, c)),
         _ => None,
     };
+    // Last resort: the release string, whose patch level is often an ABI
+    // number rather than the sublevel (Debian's "6.1.0-50-armmp").
+    let from_uts = || {
+        let t = std::fs::read_to_string(build.join("include/generated/utsrelease.h")).ok()?;
+        let v = define_value(&t, "UTS_RELEASE")?;
+        KernelVersion::parse(v.trim_matches('"')).ok()
+    };
     match (explicit, from_code, from_makefile) {
         (Some(v), _, _) => Ok(v),
         (None, Some(c), Some(m)) if c.major == m.major && c.minor == m.minor => Ok(m),
         (None, Some(c), _) => Ok(c),
         (None, None, Some(m)) => Ok(m),
-        _ => Err(Error::KernelVersionUnknown(build.to_path_buf())),
+        _ => from_uts().ok_or_else(|| Error::KernelVersionUnknown(build.to_path_buf())),
     }
 }
 
@@ -413,6 +420,32 @@ mod tests {
             s.display(),
             b.display()
         )), "{hint}");
+    }
+
+    #[test]
+    fn utsrelease_is_the_last_resort() {
+        let d = tempfile::tempdir().unwrap();
+        let (s, b) = fake_split(d.path(), false);
+        std::fs::write(b.join("include/generated/uapi/linux/version.h"), "").unwrap();
+        std::fs::write(s.join("Makefile"), "").unwrap();
+        std::fs::write(
+            b.join("include/generated/utsrelease.h"),
+            "#define UTS_RELEASE \"5.10.120-ti-r47\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            read_version(&s, &b).unwrap(),
+            KernelVersion::new(5, 10, 120)
+        );
+        std::fs::write(b.join("include/generated/utsrelease.h"), "").unwrap();
+        let e = read_version(&s, &b).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "could not tell the kernel version of the tree at `{}`",
+                b.display()
+            )
+        );
     }
 
     #[test]
