@@ -981,3 +981,71 @@ fn core_mode_builds_against_vmlinux_h_from_the_targets_btf() {
         "CO-RE relocations live in .BTF.ext"
     );
 }
+
+#[test]
+fn stamp_version_writes_the_targets_version_code_over_any_kernel() {
+    let t = fixture_4_19();
+    let seed = seed();
+    let d = tempfile::tempdir().unwrap();
+    let section = |o: &str| {
+        let v = std::process::Command::new(objdump())
+            .args(["-s", "-j", "version"])
+            .arg(d.path().join(o))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&v.stdout).into_owned()
+    };
+    let base = [
+        "compile",
+        "--target",
+        "armv7",
+        "--kernel-src",
+        t.to_str().unwrap(),
+        seed.to_str().unwrap(),
+    ];
+    tool(d.path(), &[&base[..], &["-o", "plain.o"]].concat(), &[]).ok();
+    assert!(
+        section("plain.o").contains(" 0000 feffffff "),
+        "{}",
+        section("plain.o")
+    );
+    tool(
+        d.path(),
+        &[&base[..], &["-o", "stamped.o", "--stamp-version"]].concat(),
+        &[],
+    )
+    .ok();
+    // 4.19.94 = 0x0004135e, little-endian.
+    assert!(
+        section("stamped.o").contains(" 0000 5e130400 "),
+        "{}",
+        section("stamped.o")
+    );
+    // Big-endian targets get it in their byte order: 4.14.180 = 0x00040eb4.
+    std::fs::write(
+        d.path().join("v.c"),
+        "#define SEC(n) __attribute__((section(n), used))\nSEC(\"kprobe/x\") int p(void *c) { return 0; }\nchar _license[] SEC(\"license\") = \"GPL\";\nunsigned int _version SEC(\"version\") = 0xFFFFFFFE;\n",
+    )
+    .unwrap();
+    tool(
+        d.path(),
+        &[
+            "compile",
+            "--target",
+            "mips",
+            "--kernel-version",
+            "4.14.180",
+            "--stamp-version",
+            "v.c",
+            "-o",
+            "be.o",
+        ],
+        &[],
+    )
+    .ok();
+    assert!(
+        section("be.o").contains(" 0000 00040eb4 "),
+        "{}",
+        section("be.o")
+    );
+}

@@ -63,6 +63,9 @@ pub struct Arch {
     pub elf_flags_value: u32,
     pub elf_abi: Option<String>,
     pub defines: Vec<String>,
+    /// Extra srctree-relative include dirs the kernel's BPF samples add for
+    /// this arch (mips' `asm/mach-generic`), after the kernel's own set.
+    pub kernel_includes: Vec<String>,
     pub config_defines: Vec<ConfigDefine>,
 }
 
@@ -87,6 +90,7 @@ pub struct ArchSection {
     pub elf_flags_value: Option<u32>,
     pub elf_abi: Option<String>,
     pub defines: Option<Vec<String>>,
+    pub kernel_includes: Option<Vec<String>>,
     pub config_define: Option<Vec<ConfigDefine>>,
 }
 
@@ -118,6 +122,7 @@ impl ArchSection {
             elf_flags_value,
             elf_abi,
             defines,
+            kernel_includes,
             config_define
         );
     }
@@ -145,6 +150,7 @@ impl ArchSection {
             elf_flags_value: self.elf_flags_value.unwrap_or(0),
             elf_abi: self.elf_abi.clone(),
             defines: self.defines.clone().unwrap_or_default(),
+            kernel_includes: self.kernel_includes.clone().unwrap_or_default(),
             config_defines: self.config_define.clone().unwrap_or_default(),
         })
     }

@@ -320,10 +320,15 @@ pub enum Outcome {
 /// What makes two identical argvs differ: the tool versions.
 pub fn context_key(ctx: &Context) -> String {
     format!(
-        "clang {} llc {} endian {}",
+        "clang {} llc {} endian {} stamp {:?}",
         ctx.toolchain.clang.version,
         ctx.toolchain.llc.version,
-        ctx.profile.arch.endian.as_str()
+        ctx.profile.arch.endian.as_str(),
+        ctx.profile
+            .bpf
+            .stamp_version
+            .filter(|s| *s)
+            .and(ctx.version.map(|v| v.code()))
     )
 }
 
@@ -369,7 +374,20 @@ pub fn run(p: &CompilePlan, ctx: &Context) -> Result<Outcome> {
             }
         }
     }
-    let bytes = std::fs::read(tmp.path()).map_err(crate::error::read_err(tmp.path()))?;
+    let mut bytes = std::fs::read(tmp.path()).map_err(crate::error::read_err(tmp.path()))?;
+    if ctx.profile.bpf.stamp_version == Some(true) {
+        match ctx.version {
+            Some(v) => {
+                if elf_check::stamp_version(&mut bytes, v.code(), ctx.profile.arch.endian) {
+                    std::fs::write(tmp.path(), &bytes).map_err(crate::error::write_err(tmp.path()))?;
+                }
+            }
+            None => ui::warn(&format!(
+                "{}: stamp_version needs a kernel version (a tree or --kernel-version); the version section is left as it is",
+                p.source.display()
+            )),
+        }
+    }
     let warnings =
         elf_check::check_bpf_object(&bytes, ctx.profile.arch.endian).map_err(|problem| {
             Error::BadOutput {
@@ -594,6 +612,20 @@ mod tests {
             .args
             .iter()
             .any(|a| a.contains("__LINUX_ARM_ARCH__")));
+    }
+
+    #[test]
+    fn mips_tree_adds_mach_generic_after_the_kernel_set() {
+        let mut t = tree_armmp();
+        t.config.clear();
+        let c = ctx("mips", Some(t));
+        let a = flags(&c).clang.args;
+        let kconfig = a
+            .iter()
+            .position(|x| x == "/s/include/linux/kconfig.h")
+            .unwrap();
+        assert_eq!(a[kconfig + 1], "-I/s/arch/mips/include/asm/mach-generic");
+        assert!(a.contains(&"-I/s/arch/mips/include".to_string()));
     }
 
     #[test]

@@ -87,6 +87,10 @@ pub struct KernelArgs {
     /// llc to use (name or path); its LLVM major must match clang's
     #[arg(long, env = "LLC", value_name = "PATH")]
     pub llc: Option<String>,
+    /// Replace a `version` section of 0xFFFFFFFE ("any kernel") with the
+    /// target's LINUX_VERSION_CODE, for loaders that do not substitute it
+    #[arg(long)]
+    pub stamp_version: bool,
 }
 
 impl KernelArgs {
@@ -96,6 +100,7 @@ impl KernelArgs {
             build: self.kernel_build.clone(),
             version: self.kernel_version.clone(),
             libbpf_include: self.libbpf_include.clone(),
+            stamp_version: self.stamp_version,
             tools: ToolOverrides {
                 clang: self.clang.clone().filter(|s| !s.is_empty()),
                 llc: self.llc.clone().filter(|s| !s.is_empty()),

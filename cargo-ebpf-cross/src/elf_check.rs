@@ -122,6 +122,36 @@ pub fn check_bpf_object(bytes: &[u8], endian: Endian) -> Result<Vec<String>, Str
     Ok(warnings)
 }
 
+/// The loader convention for "any kernel version" (gobpf, cilium/ebpf).
+pub const ANY_KERNEL_VERSION: u32 = 0xFFFF_FFFE;
+
+/// Writes `code` over a 4-byte `version` section that holds
+/// [`ANY_KERNEL_VERSION`]. Returns whether it did; other values are the
+/// program's own choice and stay.
+pub fn stamp_version(bytes: &mut [u8], code: u32, endian: Endian) -> bool {
+    let range = {
+        let Ok(file) = object::File::parse(&*bytes) else {
+            return false;
+        };
+        let Some(sec) = file.section_by_name("version") else {
+            return false;
+        };
+        match sec.file_range() {
+            Some((off, 4)) => off as usize..off as usize + 4,
+            _ => return false,
+        }
+    };
+    let enc = |v: u32| match endian {
+        Endian::Little => v.to_le_bytes(),
+        Endian::Big => v.to_be_bytes(),
+    };
+    if bytes.get(range.clone()) != Some(&enc(ANY_KERNEL_VERSION)[..]) {
+        return false;
+    }
+    bytes[range].copy_from_slice(&enc(code));
+    true
+}
+
 /// Section names of programs in a BPF object, for the manifest.
 pub fn bpf_sections(bytes: &[u8]) -> Vec<String> {
     let Ok(file) = object::File::parse(bytes) else {
@@ -252,6 +282,13 @@ mod tests {
         assert!(check_loader(&ok, &aarch, false)
             .unwrap_err()
             .starts_with("wrong ELF class"));
+    }
+
+    #[test]
+    fn stamping_leaves_other_versions_and_non_elf_alone() {
+        let mut junk = b"not an elf at all".to_vec();
+        assert!(!stamp_version(&mut junk, 1, Endian::Little));
+        assert_eq!(junk, b"not an elf at all");
     }
 
     #[test]

@@ -164,6 +164,7 @@ impl KernelTree {
                 .display()
                 .to_string(),
         );
+        v.extend(arch.kernel_includes.iter().map(|p| s(p)));
         v
     }
 }

@@ -42,6 +42,10 @@ pub struct BpfSection {
     pub llc_flags: Option<Vec<String>>,
     /// Target BTF for CO-RE mode (vmlinux or a .btf file).
     pub btf: Option<PathBuf>,
+    /// Write the target's LINUX_VERSION_CODE over a `version` section of
+    /// 0xFFFFFFFE, so kernels before 5.0 accept the kprobe whatever loader
+    /// is used.
+    pub stamp_version: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -115,7 +119,7 @@ impl KernelSection {
 }
 impl BpfSection {
     pub fn overlay(&mut self, o: &BpfSection) {
-        overlay_opt!(self, o, mode, cflags, llc_flags, btf);
+        overlay_opt!(self, o, mode, cflags, llc_flags, btf, stamp_version);
     }
 }
 impl LoaderSection {

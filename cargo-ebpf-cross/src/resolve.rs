@@ -19,12 +19,15 @@ pub struct KernelOpts {
     pub build: Option<PathBuf>,
     pub version: Option<String>,
     pub libbpf_include: Option<PathBuf>,
+    pub stamp_version: bool,
     pub tools: ToolOverrides,
 }
 
 /// The kernel settings after layering, each with where it came from.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct KernelChoice {
+    /// `--stamp-version` given; the profile's `[bpf] stamp_version` otherwise.
+    pub stamp_version: bool,
     pub src: Option<PathBuf>,
     pub build: Option<PathBuf>,
     pub version: Option<(String, String)>,
@@ -63,6 +66,7 @@ pub fn layer(
         (prof.source.clone(), prof.build.clone())
     };
     KernelChoice {
+        stamp_version: opts.stamp_version,
         src,
         build,
         version,
@@ -78,11 +82,14 @@ pub fn layer(
 /// `require_tree`: some commands (doctor) want the tree reported, not
 /// required; compiles can go without one when a version is given.
 pub fn context(
-    profile: Profile,
+    mut profile: Profile,
     choice: &KernelChoice,
     tools: &ToolOverrides,
     state_dir: &std::path::Path,
 ) -> Result<Context> {
+    if choice.stamp_version {
+        profile.bpf.stamp_version = Some(true);
+    }
     let given = match &choice.version {
         Some((v, from)) => Some(Given {
             value: KernelVersion::parse(v)?,
