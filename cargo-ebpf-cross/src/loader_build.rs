@@ -154,6 +154,7 @@ fn cc_default(triple: &str) -> Option<String> {
         .host(&host)
         .opt_level(0)
         .cargo_metadata(false)
+        .cargo_warnings(false)
         .warnings(false)
         .try_get_compiler()
         .ok()?;
@@ -398,7 +399,7 @@ pub fn ensure_rust_target(triple: &str, allow_rustup: bool, offline: bool) -> Re
     if !st.success() {
         return Err(Error::Loader {
             message: format!("`rustup target add {triple}` failed ({st})"),
-            hint: "check the network, or pass --no-rustup and install it yourself".into(),
+            hint: "check the network; if rustup said the target has no prebuilt artifacts (tier 3 targets such as mips and mipsel), build its std yourself (nightly `-Z build-std`) and pass --no-rustup".into(),
         });
     }
     Ok(())
