@@ -1049,3 +1049,182 @@ fn stamp_version_writes_the_targets_version_code_over_any_kernel() {
         section("be.o")
     );
 }
+
+/// The split (`make O=`) 4.19 AArch64 fixture as (srctree, objtree),
+/// absolute the way the tool makes tree paths (no symlink resolution).
+fn split_4_19() -> (PathBuf, PathBuf) {
+    let f = repo().join("tests/fixtures");
+    (
+        std::path::absolute(f.join("linux-4.19-src")).unwrap(),
+        std::path::absolute(f.join("linux-4.19-arm64-build")).unwrap(),
+    )
+}
+
+/// The real header that a staged `bpf/bpf_helpers.h` wrapper forwards to:
+/// its first quoted include.
+fn staged_helpers_target(include_dir: &Path) -> PathBuf {
+    let w = std::fs::read_to_string(include_dir.join("bpf/bpf_helpers.h")).unwrap();
+    let line = w
+        .lines()
+        .find_map(|l| l.strip_prefix("#include \""))
+        .unwrap_or_else(|| panic!("no forwarding include in:\n{w}"));
+    PathBuf::from(line.strip_suffix('"').unwrap_or(line))
+}
+
+#[test]
+fn seed_compiles_for_aarch64_against_a_split_4_19_tree() {
+    let (s, b) = split_4_19();
+    let d = tempfile::tempdir().unwrap();
+    let r = tool(
+        d.path(),
+        &[
+            "compile",
+            "--target",
+            "aarch64",
+            "--kernel-src",
+            s.to_str().unwrap(),
+            "--kernel-build",
+            b.to_str().unwrap(),
+            seed().to_str().unwrap(),
+            "-o",
+            "x.o",
+        ],
+        &[],
+    );
+    r.ok();
+    assert!(
+        r.stderr.contains("(aarch64, linux 4.19.94)"),
+        "{}",
+        r.stderr
+    );
+    // The srctree's own 4.19 selftests header, not the host's libbpf.
+    assert_eq!(
+        staged_helpers_target(&d.path().join(".ebpf-cross/aarch64/include")),
+        s.join("tools/testing/selftests/bpf/bpf_helpers.h")
+    );
+    let out = d.path().join("x.o");
+    assert_eq!(
+        elf_machine(&std::fs::read(&out).unwrap()),
+        (2, 1, 247),
+        "64-bit LSB eBPF"
+    );
+    let i = kprobe_insns(&out);
+    // 4.19's arm64 PT_REGS_PARM2 is the kernel pt_regs' regs[1]: an 8-byte
+    // load at offset 8.
+    assert_eq!(ctx_loads(&i), ["r3 = *(u64 *)(r1 + 8)"], "{i:?}");
+}
+
+#[test]
+fn build_dir_alone_finds_its_source_through_the_source_link() {
+    let (s, b) = split_4_19();
+    let d = tempfile::tempdir().unwrap();
+    let r = tool(
+        d.path(),
+        &[
+            "compile",
+            "--target",
+            "aarch64",
+            "--kernel-build",
+            b.to_str().unwrap(),
+            seed().to_str().unwrap(),
+            "-o",
+            "x.o",
+        ],
+        &[],
+    );
+    r.ok();
+    assert!(
+        r.stderr.contains("(aarch64, linux 4.19.94)"),
+        "{}",
+        r.stderr
+    );
+    // Reached through `<build>/source` (the Makefile's path to the srctree
+    // would name linux-4.19-src directly), and it is the fixture's header.
+    let real = staged_helpers_target(&d.path().join(".ebpf-cross/aarch64/include"));
+    assert!(real.starts_with(b.join("source")), "{}", real.display());
+    assert_eq!(
+        std::fs::canonicalize(&real).unwrap(),
+        std::fs::canonicalize(s.join("tools/testing/selftests/bpf/bpf_helpers.h")).unwrap()
+    );
+    let i = kprobe_insns(&d.path().join("x.o"));
+    assert_eq!(ctx_loads(&i), ["r3 = *(u64 *)(r1 + 8)"], "{i:?}");
+}
+
+#[test]
+fn split_4_19_flags_put_srctree_before_objtree() {
+    let (s, b) = split_4_19();
+    let d = tempfile::tempdir().unwrap();
+    let r = tool(
+        d.path(),
+        &[
+            "flags",
+            "--target",
+            "aarch64",
+            "--kernel-src",
+            s.to_str().unwrap(),
+            "--kernel-build",
+            b.to_str().unwrap(),
+            "--state-dir",
+            "st",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    r.ok();
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["kernel_version"], "4.19.94");
+    assert_eq!(v["helpers"]["origin"], "kernel-selftests");
+    assert_eq!(
+        v["helpers"]["dir"],
+        s.join("tools/testing/selftests/bpf").display().to_string()
+    );
+    let clang: Vec<String> = v["clang"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    let (s, b) = (s.display(), b.display());
+    let want = [
+        format!("-I{s}/arch/arm64/include"),
+        format!("-I{b}/arch/arm64/include/generated"),
+        format!("-I{s}/include"),
+        format!("-I{b}/include"),
+        format!("-I{s}/arch/arm64/include/uapi"),
+        format!("-I{b}/arch/arm64/include/generated/uapi"),
+        format!("-I{s}/include/uapi"),
+        format!("-I{b}/include/generated/uapi"),
+        "-include".to_string(),
+        format!("{s}/include/linux/kconfig.h"),
+    ];
+    let start = clang
+        .iter()
+        .position(|a| *a == want[0])
+        .unwrap_or_else(|| panic!("{} missing from {clang:?}", want[0]));
+    assert_eq!(
+        clang.get(start..start + want.len()),
+        Some(&want[..]),
+        "{clang:?}"
+    );
+    // The printed argv works as printed: the tree's own 4.19 arm64 branch
+    // defines PT_REGS_PARM2, so the compat layer adds nothing.
+    let pp = std::process::Command::new(&clang[0])
+        .current_dir(d.path())
+        .args(&clang[1..])
+        .args(["-E", "-dM", seed().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let macros = String::from_utf8_lossy(&pp.stdout);
+    assert!(
+        pp.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pp.stderr)
+    );
+    assert!(
+        macros.contains("#define PT_REGS_PARM2(x) ((x)->regs[1])"),
+        "{macros}"
+    );
+    assert!(macros.contains("#define CONFIG_ARM64 1"), "{macros}");
+    assert!(!macros.contains("EBPF_CROSS_PT_REGS"), "{macros}");
+}

@@ -54,6 +54,9 @@ pub fn source_of_build(build: &Path) -> Option<PathBuf> {
     let makefile = std::fs::read_to_string(build.join("Makefile")).ok()?;
     for line in makefile.lines() {
         let t = line.trim();
+        if t.starts_with('#') {
+            continue;
+        }
         let candidate = if let Some(rest) = t.strip_prefix("include ") {
             Path::new(rest.trim()).parent().map(Path::to_path_buf)
         } else if let Some(i) = t.find("-C ") {
