@@ -126,12 +126,6 @@ pub struct CompilePlan {
     pub label: String,
 }
 
-/// Paths in progress lines are relative to where the user stands.
-fn shown(p: &Path) -> String {
-    let cwd = std::env::current_dir().unwrap_or_default();
-    p.strip_prefix(&cwd).unwrap_or(p).display().to_string()
-}
-
 /// `x.bpf.c` and `x.c` both become `x`.
 pub fn object_stem(source: &Path) -> String {
     let name = source
@@ -182,7 +176,7 @@ pub fn plan_one(ctx: &Context, source: &Path, output: &Path, state_dir: &Path) -
         llc,
         depfile,
         stamp,
-        label: format!("{} ({}{version})", shown(source), ctx.profile.name),
+        label: format!("{} ({}{version})", fsutil::shown(source), ctx.profile.name),
     }
 }
 
@@ -244,16 +238,6 @@ struct Stamp {
     output: (u64, i128),
 }
 
-fn file_stamp(p: &Path) -> Option<(u64, i128)> {
-    let m = std::fs::metadata(p).ok()?;
-    let t = m.modified().ok()?;
-    let ns = match t.duration_since(std::time::UNIX_EPOCH) {
-        Ok(d) => d.as_nanos() as i128,
-        Err(e) => -(e.duration().as_nanos() as i128),
-    };
-    Some((m.len(), ns))
-}
-
 fn command_key(p: &CompilePlan, ctx_key: &str) -> String {
     let mut s = p.clang.display();
     if let Some(l) = &p.llc {
@@ -304,11 +288,11 @@ pub fn is_fresh(p: &CompilePlan, ctx_key: &str) -> bool {
         return false;
     };
     stamp.command == command_key(p, ctx_key)
-        && file_stamp(&p.output) == Some(stamp.output)
+        && fsutil::stamp(&p.output) == Some(stamp.output)
         && stamp
             .inputs
             .iter()
-            .all(|(path, size, t)| file_stamp(path) == Some((*size, *t)))
+            .all(|(path, size, t)| fsutil::stamp(path) == Some((*size, *t)))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -409,9 +393,9 @@ fn write_stamp(p: &CompilePlan, ctx_key: &str) {
         .unwrap_or_default();
     let inputs: Option<Vec<_>> = deps
         .into_iter()
-        .map(|d| file_stamp(&d).map(|(s, t)| (d, s, t)))
+        .map(|d| fsutil::stamp(&d).map(|(s, t)| (d, s, t)))
         .collect();
-    let (Some(inputs), Some(output)) = (inputs, file_stamp(&p.output)) else {
+    let (Some(inputs), Some(output)) = (inputs, fsutil::stamp(&p.output)) else {
         return;
     };
     let stamp = Stamp {

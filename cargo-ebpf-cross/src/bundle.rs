@@ -147,6 +147,15 @@ pub fn file_entry(path: &str, bytes: &[u8]) -> FileEntry {
     }
 }
 
+/// Where `build` puts one target's bundle, SHA256SUMS and objects.
+pub fn dir(target_dir: &Path, target: &str) -> PathBuf {
+    target_dir.join("ebpf-cross").join(target)
+}
+
+pub fn tarball_path(dir: &Path, top: &str) -> PathBuf {
+    dir.join(format!("{top}.tar.gz"))
+}
+
 /// Writes `<dir>/<top>.tar.gz` and `<dir>/SHA256SUMS` (updating this
 /// tarball's line). Returns the tarball path and its sha256.
 pub fn write(
@@ -163,8 +172,12 @@ pub fn write(
     });
     let bytes = tarball(top, &contents, mtime())?;
     std::fs::create_dir_all(dir).map_err(write_err(dir))?;
-    let name = format!("{top}.tar.gz");
-    let path = dir.join(&name);
+    let path = tarball_path(dir, top);
+    let name = path
+        .file_name()
+        .expect("a tarball name")
+        .to_string_lossy()
+        .into_owned();
     fsutil::write_atomic(&path, &bytes)?;
     let sha = fsutil::sha256_hex(&bytes);
     let sums_path = dir.join("SHA256SUMS");
@@ -191,7 +204,9 @@ pub fn write(
 /// A file read back from a bundle: path inside the top dir, bytes, mode.
 pub type BundleFile = (String, Vec<u8>, u32);
 
-/// Reads a bundle back: its top dir and its files.
+/// Reads a bundle back: its top dir and its files (modes masked to the
+/// permission bits). Bundles hold only files and dirs under one top dir;
+/// anything else is refused, since it has no place on a board.
 pub fn read(path: &Path) -> Result<(String, Vec<BundleFile>)> {
     use std::io::Read;
     let f = std::fs::File::open(path).map_err(read_err(path))?;
@@ -209,25 +224,36 @@ pub fn read(path: &Path) -> Result<(String, Vec<BundleFile>)> {
             .map_err(read_err(path))?
             .to_string_lossy()
             .into_owned();
-        let (t, rest) = p.split_once('/').unwrap_or((p.as_str(), ""));
         if p.starts_with('/') || p.split('/').any(|c| c == "..") {
             return Err(bad(format!("entry `{p}` is not a relative path")));
         }
+        let name = p.trim_start_matches("./").trim_end_matches('/');
+        if name.is_empty() {
+            continue;
+        }
+        let (t, rest) = name.split_once('/').unwrap_or((name, ""));
         match &top {
             None => top = Some(t.to_string()),
             Some(x) if x != t => {
-                return Err(bad(format!("more than one top-level dir (`{x}`, `{t}`)")))
+                return Err(bad(format!(
+                    "it has more than one top directory (`{x}` and `{t}`)"
+                )))
             }
             _ => {}
         }
-        if e.header().entry_type().is_file() {
-            let mode = e.header().mode().unwrap_or(0o644);
-            let mut b = Vec::new();
-            e.read_to_end(&mut b).map_err(read_err(path))?;
-            files.push((rest.trim_end_matches('/').to_string(), b, mode));
+        let kind = e.header().entry_type();
+        if kind.is_dir() || rest.is_empty() {
+            continue;
         }
+        if !kind.is_file() {
+            return Err(bad(format!("`{name}` is neither a file nor a directory")));
+        }
+        let mode = e.header().mode().unwrap_or(0o644) & 0o7777;
+        let mut b = Vec::new();
+        e.read_to_end(&mut b).map_err(read_err(path))?;
+        files.push((rest.to_string(), b, mode));
     }
-    Ok((top.ok_or_else(|| bad("empty bundle".into()))?, files))
+    Ok((top.ok_or_else(|| bad("it is empty".into()))?, files))
 }
 
 #[cfg(test)]

@@ -29,22 +29,49 @@ pub fn parent_dir(p: &Path) -> PathBuf {
 }
 
 pub fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_mode(dest, bytes, 0o644)
+}
+
+/// The mode is set before the rename, so the file never appears with
+/// another one.
+pub fn write_atomic_mode(dest: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let mut tmp = temp_beside(dest)?;
     tmp.write_all(bytes).map_err(write_err(dest))?;
     tmp.as_file().sync_all().ok();
-    persist(tmp, dest)
+    persist_mode(tmp, dest, mode)
 }
 
 pub fn persist(tmp: tempfile::NamedTempFile, dest: &Path) -> Result<()> {
     // Temp files are created 0600; outputs are meant to be shared.
+    persist_mode(tmp, dest, 0o644)
+}
+
+fn persist_mode(tmp: tempfile::NamedTempFile, dest: &Path, mode: u32) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode))
         .map_err(write_err(dest))?;
     tmp.persist(dest).map_err(|e| crate::error::Error::Write {
         path: dest.to_path_buf(),
         source: e.error,
     })?;
     Ok(())
+}
+
+/// Size and mtime (ns since the epoch): what freshness checks compare.
+pub fn stamp(p: &Path) -> Option<(u64, i128)> {
+    let m = std::fs::metadata(p).ok()?;
+    let t = m.modified().ok()?;
+    let ns = match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_nanos() as i128,
+        Err(e) => -(e.duration().as_nanos() as i128),
+    };
+    Some((m.len(), ns))
+}
+
+/// Paths in progress lines are relative to where the user stands.
+pub fn shown(p: &Path) -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    p.strip_prefix(&cwd).unwrap_or(p).display().to_string()
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {

@@ -12,10 +12,10 @@
 //! parses (see [`marker`]).
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 
-use crate::error::{read_err, Error, Result};
+use crate::error::{Error, Result};
 
 const S_IFDIR: u32 = 0o040_000;
 const S_IFREG: u32 = 0o100_000;
@@ -246,58 +246,15 @@ fn bad_bundle(path: &Path, why: impl Into<String>) -> Error {
 
 /// Reads a `<name>-<ver>-<target>.tar.gz` bundle into memory.
 pub fn read_bundle(path: &Path) -> Result<Bundle> {
-    let file = std::fs::File::open(path).map_err(read_err(path))?;
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
-    let mut top: Option<String> = None;
-    let mut files = Vec::new();
-    let entries = archive
-        .entries()
-        .map_err(|e| bad_bundle(path, e.to_string()))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| bad_bundle(path, e.to_string()))?;
-        let name = entry
-            .path()
-            .map_err(|e| bad_bundle(path, e.to_string()))?
-            .to_string_lossy()
-            .into_owned();
-        let name = name.trim_start_matches("./").trim_end_matches('/');
-        if name.is_empty() {
-            continue;
-        }
-        let (first, rest) = name.split_once('/').unwrap_or((name, ""));
-        match &top {
-            None => top = Some(first.to_string()),
-            Some(t) if t == first => {}
-            Some(t) => {
-                return Err(bad_bundle(
-                    path,
-                    format!("it has more than one top directory (`{t}` and `{first}`)"),
-                ))
-            }
-        }
-        let kind = entry.header().entry_type();
-        if kind.is_dir() || rest.is_empty() {
-            continue;
-        }
-        if !kind.is_file() {
-            // Bundles hold only files; anything else has no place in the guest.
-            return Err(bad_bundle(
-                path,
-                format!("`{name}` is neither a file nor a directory"),
-            ));
-        }
-        let mode = entry.header().mode().unwrap_or(0o644) & 0o7777;
-        let mut data = Vec::new();
-        entry
-            .read_to_end(&mut data)
-            .map_err(|e| bad_bundle(path, e.to_string()))?;
-        files.push(BundleFile {
-            path: rest.to_string(),
-            mode,
-            data,
-        });
-    }
-    let top = top.ok_or_else(|| bad_bundle(path, "it is empty"))?;
+    let (top, files) = crate::bundle::read(path).map_err(|e| match e {
+        Error::BadOutput { problem, .. } => bad_bundle(path, problem),
+        Error::Read { source, .. } => bad_bundle(path, source.to_string()),
+        other => other,
+    })?;
+    let files: Vec<BundleFile> = files
+        .into_iter()
+        .map(|(path, data, mode)| BundleFile { path, mode, data })
+        .collect();
     let manifest = files
         .iter()
         .find(|f| f.path == "manifest.json")
@@ -747,6 +704,7 @@ mod tests {
             c
         };
         assert_eq!(mk().to_gzip(), mk().to_gzip());
+        use std::io::Read;
         let mut raw = Vec::new();
         flate2::read::GzDecoder::new(&mk().to_gzip()[..])
             .read_to_end(&mut raw)

@@ -69,17 +69,6 @@ struct ProbeCache {
     entries: Vec<(String, u64, i128, Tool, Option<PathBuf>)>,
 }
 
-fn stamp(p: &Path) -> Option<(u64, i128)> {
-    let m = std::fs::metadata(p).ok()?;
-    let t = m
-        .modified()
-        .ok()?
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?
-        .as_nanos() as i128;
-    Some((m.len(), t))
-}
-
 pub fn cache_dir() -> Option<PathBuf> {
     if let Some(x) = std::env::var_os("EBPF_CROSS_CACHE_DIR") {
         return Some(PathBuf::from(x));
@@ -114,7 +103,7 @@ impl Prober {
     /// Returns the tool and, for clang, its resource include dir.
     fn probe(&mut self, path: &Path, is_clang: bool) -> Result<(Tool, Option<PathBuf>)> {
         let key = path.display().to_string();
-        let st = stamp(path);
+        let st = crate::fsutil::stamp(path);
         if let Some((size, mtime)) = st {
             if let Some(e) = self
                 .cache

@@ -25,12 +25,10 @@ pub enum MessageFormat {
     Json,
 }
 
-/// Options shared by `build` and `run`.
+/// Which project, and where its boards and build output are: shared by
+/// `build`, `run` and `install`.
 #[derive(Debug, Clone, Args, Default)]
-pub struct BuildOpts {
-    /// Build the loader in release mode
-    #[arg(long)]
-    pub release: bool,
+pub struct ProjectArgs {
     /// Path to the loader package's Cargo.toml
     #[arg(long, value_name = "PATH")]
     pub manifest_path: Option<PathBuf>,
@@ -40,6 +38,19 @@ pub struct BuildOpts {
     /// Cargo's target dir (default: CARGO_TARGET_DIR, then the workspace's)
     #[arg(long, value_name = "DIR")]
     pub target_dir: Option<PathBuf>,
+    /// A directory of board profiles to find --target names in (default: ./boards)
+    #[arg(long, value_name = "DIR")]
+    pub boards: Option<PathBuf>,
+}
+
+/// Options shared by `build` and `run`.
+#[derive(Debug, Clone, Args, Default)]
+pub struct BuildOpts {
+    /// Build the loader in release mode
+    #[arg(long)]
+    pub release: bool,
+    #[command(flatten)]
+    pub project: ProjectArgs,
     /// Run without accessing the network
     #[arg(long)]
     pub offline: bool,
@@ -60,9 +71,6 @@ pub struct BuildOpts {
     /// Rust triple or target-spec JSON for the loader, replacing the profile's (Yocto's RUST_TARGET_SYS)
     #[arg(long, env = "EBPF_CROSS_RUST_TARGET", value_name = "TRIPLE|SPEC.json")]
     pub rust_target: Option<String>,
-    /// A directory of board profiles to find --target names in (default: ./boards)
-    #[arg(long, value_name = "DIR")]
-    pub boards: Option<PathBuf>,
     #[command(flatten)]
     pub kernel: KernelArgs,
 }
@@ -98,7 +106,7 @@ fn usage(message: String, hint: &str) -> Error {
 }
 
 impl Project {
-    pub fn load(opts: &BuildOpts) -> Result<Project> {
+    pub fn load(opts: &ProjectArgs) -> Result<Project> {
         let mut cmd = cargo_metadata::MetadataCommand::new();
         cmd.no_deps();
         if let Some(m) = &opts.manifest_path {
@@ -258,12 +266,9 @@ struct TargetJob {
 }
 
 fn prepare(project: &Project, opts: &BuildOpts, spec: &str) -> Result<TargetJob> {
-    let boards = opts.boards.clone().map(|b| vec![b]).unwrap_or_else(|| {
-        let pkg_dir = crate::fsutil::parent_dir(&project.manifest);
-        vec![pkg_dir.join("boards"), PathBuf::from("boards")]
-    });
+    let boards = super::board_dirs(opts.project.boards.as_deref(), Some(&project.manifest));
     let profile = Profile::load_with(spec, &boards)?;
-    let out_dir = project.target_dir.join("ebpf-cross").join(&profile.name);
+    let out_dir = bundle::dir(&project.target_dir, &profile.name);
     let state = out_dir.join(".state");
     let obj_dir = out_dir.join("bpf");
     let rust_target = opts
@@ -347,11 +352,6 @@ fn human_size(n: u64) -> String {
     }
 }
 
-fn shown(p: &Path) -> String {
-    let cwd = std::env::current_dir().unwrap_or_default();
-    p.strip_prefix(&cwd).unwrap_or(p).display().to_string()
-}
-
 fn emit_json(kind: &str, target: &str, path: &Path, sha: &str) {
     let v = serde_json::json!({"kind": kind, "target": target, "path": path, "sha256": sha});
     println!("{v}");
@@ -392,7 +392,7 @@ fn finish(g: Global, project: &Project, opts: &BuildOpts, job: &TargetJob) -> Re
     let flags = CargoFlags {
         release: opts.release,
         quiet: ui::get().quiet,
-        target_dir: opts.target_dir.clone(),
+        target_dir: opts.project.target_dir.clone(),
         offline: opts.offline,
         locked: opts.locked,
         frozen: opts.frozen,
@@ -481,7 +481,7 @@ fn finish(g: Global, project: &Project, opts: &BuildOpts, job: &TargetJob) -> Re
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     ui::status(
         "Bundled",
-        &format!("{} ({})", shown(&path), human_size(size)),
+        &format!("{} ({})", crate::fsutil::shown(&path), human_size(size)),
     );
     if json {
         emit_json("bundle", &profile.name, &path, &sha);
@@ -496,7 +496,7 @@ struct Outcome {
 }
 
 fn build_all(g: Global, opts: &BuildOpts, targets: &[String]) -> Result<Vec<Outcome>> {
-    let project = Project::load(opts)?;
+    let project = Project::load(&opts.project)?;
     let mut outcomes: Vec<Outcome> = Vec::new();
     let mut jobs: Vec<TargetJob> = Vec::new();
     for t in targets {
@@ -601,7 +601,7 @@ pub fn build(g: Global, a: BuildArgs) -> Result<i32> {
         );
         for o in &outcomes {
             match &o.result {
-                Ok(p) => eprintln!("  {:<16} ok      {}", o.target, shown(p)),
+                Ok(p) => eprintln!("  {:<16} ok      {}", o.target, crate::fsutil::shown(p)),
                 Err(e) => {
                     eprintln!("  {:<16} FAILED  {}", o.target, e);
                     let h = e.hint();

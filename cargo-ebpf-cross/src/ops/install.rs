@@ -15,9 +15,9 @@ use std::path::{Component, Path, PathBuf};
 use clap::Args;
 
 use crate::bundle::{self, BundleFile, Manifest};
-use crate::error::{write_err, Error, Result};
+use crate::error::{Error, Result};
 use crate::fsutil;
-use crate::ops::build::{BuildOpts, Project};
+use crate::ops::build::{Project, ProjectArgs};
 use crate::ops::Global;
 use crate::profile::Profile;
 use crate::ui;
@@ -40,18 +40,9 @@ pub struct InstallArgs {
     /// The objects go in DATADIR/ebpf/<package>/, under DESTDIR
     #[arg(long, default_value = "/usr/share", value_name = "DIR")]
     pub datadir: PathBuf,
-    /// Path to the loader package's Cargo.toml (with --target)
-    #[arg(long, value_name = "PATH")]
-    pub manifest_path: Option<PathBuf>,
-    /// The loader package, when the workspace has several (with --target)
-    #[arg(short = 'p', long = "package", value_name = "PKG")]
-    pub package: Option<String>,
-    /// Cargo's target dir the bundle was built in (with --target)
-    #[arg(long, value_name = "DIR")]
-    pub target_dir: Option<PathBuf>,
-    /// A directory of board profiles to find TARGET in (default: ./boards)
-    #[arg(long, value_name = "DIR")]
-    pub boards: Option<PathBuf>,
+    /// The project that built the bundle (with --target)
+    #[command(flatten)]
+    pub project: ProjectArgs,
 }
 
 fn usage(message: String, hint: impl Into<String>) -> Error {
@@ -62,37 +53,17 @@ fn usage(message: String, hint: impl Into<String>) -> Error {
 }
 
 /// The profile name a --target resolves to, looked up as `build` does.
-fn profile_name(spec: &str, boards: Option<&Path>, manifest: Option<&Path>) -> Result<String> {
-    let dirs = match boards {
-        Some(b) => vec![b.to_path_buf()],
-        None => {
-            let mut d = Vec::new();
-            if let Some(m) = manifest {
-                d.push(fsutil::parent_dir(m).join("boards"));
-            }
-            d.push(PathBuf::from("boards"));
-            d
-        }
-    };
+fn profile_name(spec: &str, project: &ProjectArgs, manifest: Option<&Path>) -> Result<String> {
+    let dirs = crate::ops::board_dirs(project.boards.as_deref(), manifest);
     Ok(Profile::load_with(spec, &dirs)?.name)
 }
 
 /// Where `build --target` left the bundle, from the same project lookup.
 fn built_bundle(a: &InstallArgs, spec: &str) -> Result<PathBuf> {
-    let opts = BuildOpts {
-        manifest_path: a.manifest_path.clone(),
-        package: a.package.clone(),
-        target_dir: a.target_dir.clone(),
-        ..BuildOpts::default()
-    };
-    let project = Project::load(&opts)?;
-    let name = profile_name(spec, a.boards.as_deref(), Some(&project.manifest))?;
+    let project = Project::load(&a.project)?;
+    let name = profile_name(spec, &a.project, Some(&project.manifest))?;
     let top = bundle::top_dir(&project.package, &project.version, &name);
-    let path = project
-        .target_dir
-        .join("ebpf-cross")
-        .join(&name)
-        .join(format!("{top}.tar.gz"));
+    let path = bundle::tarball_path(&bundle::dir(&project.target_dir, &name), &top);
     if !path.is_file() {
         return Err(usage(
             format!("no bundle for target `{name}`: `{}` does not exist", path.display()),
@@ -230,23 +201,6 @@ fn plan<'a>(
     Ok((manifest, items))
 }
 
-/// Like fsutil::write_atomic, with the mode set before the rename so the
-/// file never appears with the wrong one.
-fn write_with_mode(dest: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::PermissionsExt;
-    let mut tmp = fsutil::temp_beside(dest)?;
-    tmp.write_all(bytes).map_err(write_err(dest))?;
-    tmp.as_file().sync_all().ok();
-    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode))
-        .map_err(write_err(dest))?;
-    tmp.persist(dest).map_err(|e| Error::Write {
-        path: dest.to_path_buf(),
-        source: e.error,
-    })?;
-    Ok(())
-}
-
 pub fn install(g: Global, a: InstallArgs) -> Result<i32> {
     let path = match (&a.bundle, &a.target) {
         (Some(b), _) => b.clone(),
@@ -261,7 +215,7 @@ pub fn install(g: Global, a: InstallArgs) -> Result<i32> {
     let (_top, files) = bundle::read(&path)?;
     let (manifest, items) = plan(&path, &files, &a)?;
     if let (Some(_), Some(spec)) = (&a.bundle, &a.target) {
-        let want = profile_name(spec, a.boards.as_deref(), a.manifest_path.as_deref())?;
+        let want = profile_name(spec, &a.project, a.project.manifest_path.as_deref())?;
         if manifest.target != want {
             return Err(usage(
                 format!(
@@ -278,7 +232,7 @@ pub fn install(g: Global, a: InstallArgs) -> Result<i32> {
             println!("install -m {:04o} {} {}", it.mode, it.from, it.to.display());
             continue;
         }
-        write_with_mode(&it.to, it.bytes, it.mode)?;
+        fsutil::write_atomic_mode(&it.to, it.bytes, it.mode)?;
         ui::status("Installing", &it.to.display().to_string());
     }
     if !g.dry_run {

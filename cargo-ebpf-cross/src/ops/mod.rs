@@ -45,7 +45,23 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
 
 /// Board files are found by name in `./boards` as well as by path.
 pub fn default_boards() -> Vec<std::path::PathBuf> {
-    vec![std::path::PathBuf::from("boards")]
+    board_dirs(None, None)
+}
+
+/// Where board names are looked up: `--boards`, else the loader package's
+/// `boards/` (when the package is known) and the current dir's.
+pub fn board_dirs(
+    boards: Option<&std::path::Path>,
+    manifest: Option<&std::path::Path>,
+) -> Vec<std::path::PathBuf> {
+    match boards {
+        Some(b) => vec![b.to_path_buf()],
+        None => manifest
+            .map(|m| crate::fsutil::parent_dir(m).join("boards"))
+            .into_iter()
+            .chain(std::iter::once(std::path::PathBuf::from("boards")))
+            .collect(),
+    }
 }
 
 pub fn jobs(j: Option<usize>) -> usize {

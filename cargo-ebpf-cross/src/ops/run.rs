@@ -108,12 +108,10 @@ pub struct RunReport {
 }
 
 pub fn run(g: Global, args: RunArgs) -> Result<i32> {
-    let boards = args
-        .build
-        .boards
-        .clone()
-        .map(|d| vec![d])
-        .unwrap_or_else(crate::ops::default_boards);
+    let boards = crate::ops::board_dirs(
+        args.build.project.boards.as_deref(),
+        args.build.project.manifest_path.as_deref(),
+    );
     let profile = Profile::load_with(&args.target, &boards)?;
     let q = qemu::section(&profile)?;
     let kernel_image = guest_input_path(
