@@ -69,9 +69,7 @@ fn file_says(p: &Path) -> String {
 }
 
 fn sha(p: &Path) -> String {
-    use sha2::Digest;
-    let d = sha2::Sha256::digest(std::fs::read(p).unwrap());
-    d.iter().map(|b| format!("{b:02x}")).collect()
+    cargo_ebpf_cross::fsutil::sha256_hex(&std::fs::read(p).unwrap())
 }
 
 fn unpack(tarball: &Path, into: &Path) {
@@ -166,26 +164,6 @@ fn example_for_two_boards_in_one_command_gives_verified_bundles() {
     );
     assert_eq!(msgs[6]["failed"], 0);
 
-    let tree_version = |build_key: &str| {
-        let vh = std::fs::read_to_string(
-            Path::new(&fx(build_key)).join("include/generated/uapi/linux/version.h"),
-        )
-        .unwrap();
-        let get = |k: &str| {
-            vh.lines()
-                .find_map(|l| l.strip_prefix(&format!("#define {k} ")))
-                .unwrap()
-                .trim()
-                .to_string()
-        };
-        format!(
-            "{}.{}.{}",
-            get("LINUX_VERSION_MAJOR"),
-            get("LINUX_VERSION_PATCHLEVEL"),
-            get("LINUX_VERSION_SUBLEVEL")
-        )
-    };
-
     for (board, file_arch, bits_word, rust, tree) in [
         (
             "bbb",
@@ -256,7 +234,7 @@ fn example_for_two_boards_in_one_command_gives_verified_bundles() {
         assert_eq!(m["target"], board);
         assert_eq!(m["arch"], bits_word);
         assert_eq!(m["rust_target"], rust);
-        assert_eq!(m["kernel_version"], tree_version(tree));
+        assert_eq!(m["kernel_version"], tree_version(&fx(tree)));
         assert!(
             m["llvm_version"].as_str().unwrap().starts_with("14."),
             "{m}"

@@ -6,18 +6,14 @@
 //! and crates.io for aya (compiled deps are kept in target/scaffold-e2e so a
 //! second run is quick).
 
-use std::path::{Path, PathBuf};
+#[path = "common/mod.rs"]
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Instant;
 
 const BIN: &str = env!("CARGO_BIN_EXE_cargo-ebpf-cross");
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the crate sits in the repository")
-        .to_path_buf()
-}
 
 /// Runs the tool in `dir` with plain (uncoloured) messages, and without
 /// kernel or target settings the developer's shell may carry.
@@ -37,25 +33,6 @@ fn tool(dir: &Path, args: &[&str]) -> Output {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Every file under `dir`, relative, with `/` separators, sorted.
-fn listing(dir: &Path) -> Vec<String> {
-    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(base, &p, out);
-            } else {
-                let rel = p.strip_prefix(base).unwrap();
-                out.push(rel.to_string_lossy().replace('\\', "/"));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out);
-    out.sort();
-    out
 }
 
 fn read(p: impl AsRef<Path>) -> String {
@@ -81,7 +58,7 @@ fn new_creates_the_exact_file_list() {
     let t = tempfile::tempdir().unwrap();
     let o = tool(t.path(), &["new", "demo"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(listing(&t.path().join("demo")), NEW_FILES);
+    assert_eq!(common::listing(&t.path().join("demo")), NEW_FILES);
     assert!(
         stderr(&o).contains("Created project `demo`"),
         "{}",
@@ -122,7 +99,7 @@ fn new_renders_names_and_target() {
     );
     assert_eq!(
         read(d.join("src/main.rs")),
-        read(repo_root().join("examples/open-example/src/main.rs")),
+        read(common::repo().join("examples/open-example/src/main.rs")),
         "the loader is the example's, verbatim"
     );
 
@@ -133,7 +110,7 @@ fn new_renders_names_and_target() {
     assert!(ci.contains("name: \"my-probe-${{ matrix.board }}\""));
     assert!(ci.contains("cargo ebpf-cross targets --json --boards boards"));
 
-    for f in listing(&d) {
+    for f in common::listing(&d) {
         let text = read(d.join(&f));
         for key in ["{{name", "{{target", "{{tool_"] {
             assert!(!text.contains(key), "{f} still holds {key}");
@@ -169,7 +146,7 @@ fn new_refuses_an_existing_directory() {
          help: choose another NAME or --path DIR; to add the project files to an existing \
          directory, run `cargo ebpf-cross init` in it\n"
     );
-    assert_eq!(listing(&t.path().join("demo")), ["keep.txt"]);
+    assert_eq!(common::listing(&t.path().join("demo")), ["keep.txt"]);
 
     // A plain file in the way counts too.
     std::fs::write(t.path().join("other"), "").unwrap();
@@ -215,7 +192,10 @@ fn new_rejects_bad_names() {
             "{name:?}"
         );
     }
-    assert!(listing(t.path()).is_empty(), "nothing may be created");
+    assert!(
+        common::listing(t.path()).is_empty(),
+        "nothing may be created"
+    );
 }
 
 #[test]
@@ -238,7 +218,7 @@ fn new_rejects_an_unknown_or_file_target() {
         "{}",
         stderr(&o)
     );
-    assert_eq!(listing(t.path()), ["b.toml"]);
+    assert_eq!(common::listing(t.path()), ["b.toml"]);
 }
 
 #[test]
@@ -255,7 +235,7 @@ fn init_writes_into_the_current_directory() {
         .chain(["NOTES".to_string()])
         .collect();
     want.sort();
-    assert_eq!(listing(&d), want);
+    assert_eq!(common::listing(&d), want);
     assert!(read(d.join("Cargo.toml")).contains("name = \"probe-dir\""));
 
     // --name wins over the directory's name, which may then be anything.
@@ -289,7 +269,7 @@ fn init_refuses_to_overwrite() {
          help: move them out of the way first, or create a fresh directory with `cargo ebpf-cross new NAME`\n"
     );
     // Untouched, and nothing added.
-    assert_eq!(listing(&d), ["Cargo.toml", "src/main.rs"]);
+    assert_eq!(common::listing(&d), ["Cargo.toml", "src/main.rs"]);
     assert_eq!(read(d.join("Cargo.toml")), "[package]\n");
 }
 
@@ -297,7 +277,7 @@ fn init_refuses_to_overwrite() {
 /// a fix to one must reach the other.
 #[test]
 fn template_loader_matches_the_example() {
-    let root = repo_root();
+    let root = common::repo();
     let example = root.join("examples/open-example");
     let tmpl = root.join("templates/project");
     let as_example = |f: &str| read(tmpl.join(f)).replace("{{name}}", "open-example");
@@ -315,37 +295,6 @@ fn template_loader_matches_the_example() {
 // ---------------------------------------------------------------------------
 // End to end
 
-/// The `export K=V` lines of the fixtures' env.sh (scripts/setup.sh writes
-/// it). Missing fixtures fail the test: a skipped e2e test proves nothing.
-fn fixtures() -> std::collections::HashMap<String, String> {
-    let file = match std::env::var_os("EBPF_CROSS_FIXTURES") {
-        Some(d) => PathBuf::from(d).join("env.sh"),
-        None => repo_root().join(".fixtures/env.sh"),
-    };
-    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| {
-        panic!(
-            "kernel fixtures missing ({}: {e}): run scripts/setup.sh first",
-            file.display()
-        )
-    });
-    text.lines()
-        .filter_map(|l| l.trim().strip_prefix("export "))
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.trim_matches(['"', '\'']).to_string()))
-        .collect()
-}
-
-fn fixture(f: &std::collections::HashMap<String, String>, key: &str) -> String {
-    let v = f
-        .get(key)
-        .unwrap_or_else(|| panic!("{key} is not in the fixtures' env.sh: run scripts/setup.sh"));
-    assert!(
-        Path::new(v).is_dir(),
-        "{key}={v} does not exist: run scripts/setup.sh"
-    );
-    v.clone()
-}
-
 /// A bundle's file list and manifest.
 fn open_bundle(p: &Path) -> (Vec<String>, serde_json::Value) {
     let (_, files) = cargo_ebpf_cross::bundle::read(p).unwrap();
@@ -359,15 +308,14 @@ fn open_bundle(p: &Path) -> (Vec<String>, serde_json::Value) {
 
 #[test]
 fn new_project_builds_for_armv7_and_for_its_board() {
-    let fx = fixtures();
-    let src = fixture(&fx, "EBPF_CROSS_ARMHF_SRC");
-    let build = fixture(&fx, "EBPF_CROSS_ARMHF_BUILD");
+    let src = common::fx_dir("EBPF_CROSS_ARMHF_SRC");
+    let build = common::fx_dir("EBPF_CROSS_ARMHF_BUILD");
     let t = tempfile::tempdir().unwrap();
     let o = tool(t.path(), &["new", "demo", "--target", "armv7"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let d = t.path().join("demo");
     // Shared between runs, so aya and friends are compiled once.
-    let target_dir = repo_root().join("target/scaffold-e2e");
+    let target_dir = common::repo().join("target/scaffold-e2e");
     let out = target_dir.join("ebpf-cross");
     let armv7 = out.join("armv7/demo-0.1.0-armv7.tar.gz");
     let board = out.join("myboard/demo-0.1.0-myboard.tar.gz");

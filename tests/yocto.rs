@@ -12,74 +12,25 @@
 //!
 //! Needs scripts/setup.sh's fixtures, and crates.io once for `cargo vendor`.
 
-use std::collections::HashMap;
+#[path = "common/mod.rs"]
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Instant;
 
 const BIN: &str = env!("CARGO_BIN_EXE_cargo-ebpf-cross");
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the crate sits in the repository")
-        .to_path_buf()
-}
-
-/// The `export K=V` lines of the fixtures' env.sh (scripts/setup.sh writes
-/// it). Missing fixtures fail the test: a skipped test proves nothing.
-fn fixtures() -> HashMap<String, String> {
-    let file = match std::env::var_os("EBPF_CROSS_FIXTURES") {
-        Some(d) => PathBuf::from(d).join("env.sh"),
-        None => repo_root().join(".fixtures/env.sh"),
-    };
-    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| {
-        panic!(
-            "kernel fixtures missing ({}: {e}): run scripts/setup.sh first",
-            file.display()
-        )
-    });
-    text.lines()
-        .filter_map(|l| l.trim().strip_prefix("export "))
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.trim_matches(['"', '\'']).to_string()))
-        .collect()
-}
-
-fn fixture(f: &HashMap<String, String>, key: &str) -> String {
-    let v = f
-        .get(key)
-        .unwrap_or_else(|| panic!("{key} is not in the fixtures' env.sh: run scripts/setup.sh"));
-    assert!(
-        Path::new(v).is_dir(),
-        "{key}={v} does not exist: run scripts/setup.sh"
-    );
-    v.clone()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let p = e.unwrap().path();
-        let dest = to.join(p.file_name().unwrap());
-        if p.is_dir() {
-            copy_dir(&p, &dest);
-        } else {
-            std::fs::copy(&p, &dest).unwrap();
-        }
-    }
-}
-
 /// The example's sources, as a recipe's ${S} would hold them (no target/).
 fn copy_example(to: &Path) {
-    let ex = repo_root().join("examples/open-example");
+    let ex = common::repo().join("examples/open-example");
     std::fs::create_dir_all(to).unwrap();
     for f in ["Cargo.toml", "Cargo.lock", "build.rs"] {
         std::fs::copy(ex.join(f), to.join(f)).unwrap();
     }
     for d in ["src", "bpf", ".cargo"] {
         if ex.join(d).is_dir() {
-            copy_dir(&ex.join(d), &to.join(d));
+            common::copy_dir(&ex.join(d), &to.join(d));
         }
     }
 }
@@ -89,44 +40,6 @@ fn text(o: &Output) -> String {
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// Every file under `dir`, relative, sorted.
-fn listing(dir: &Path) -> Vec<String> {
-    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(base, &p, out);
-            } else {
-                out.push(p.strip_prefix(base).unwrap().display().to_string());
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out);
-    out.sort();
-    out
-}
-
-/// X.Y.Z from the build tree's version.h, which keeps the full sublevel.
-fn tree_version(build: &str) -> String {
-    let vh =
-        std::fs::read_to_string(Path::new(build).join("include/generated/uapi/linux/version.h"))
-            .unwrap();
-    let get = |name: &str| {
-        vh.lines()
-            .find_map(|l| l.strip_prefix(&format!("#define {name} ")))
-            .unwrap_or_else(|| panic!("{name} not in version.h"))
-            .trim()
-            .to_string()
-    };
-    format!(
-        "{}.{}.{}",
-        get("LINUX_VERSION_MAJOR"),
-        get("LINUX_VERSION_PATCHLEVEL"),
-        get("LINUX_VERSION_SUBLEVEL")
     )
 }
 
@@ -189,9 +102,8 @@ fn host_triple() -> String {
 
 #[test]
 fn recipe_build_and_install_as_bitbake_would() {
-    let fx = fixtures();
-    let kernel_src = fixture(&fx, "EBPF_CROSS_ARMHF_SRC");
-    let kernel_build = fixture(&fx, "EBPF_CROSS_ARMHF_BUILD");
+    let kernel_src = common::fx_dir("EBPF_CROSS_ARMHF_SRC");
+    let kernel_build = common::fx_dir("EBPF_CROSS_ARMHF_BUILD");
     let started = Instant::now();
     let t = tempfile::tempdir().unwrap();
     let s = t.path().join("git");
@@ -285,7 +197,7 @@ fn recipe_build_and_install_as_bitbake_would() {
     assert!(o.status.success(), "do_install failed:\n{}", text(&o));
 
     assert_eq!(
-        listing(&image),
+        common::listing(&image),
         [
             "usr/bin/open-example",
             "usr/share/ebpf/open-example/manifest.json",
@@ -310,7 +222,10 @@ fn recipe_build_and_install_as_bitbake_would() {
     let mpath = image.join("usr/share/ebpf/open-example/manifest.json");
     assert_eq!(mode(&mpath), 0o644);
     let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&mpath).unwrap()).unwrap();
-    assert_eq!(m["kernel_version"], tree_version(&kernel_build).as_str());
+    assert_eq!(
+        m["kernel_version"],
+        common::tree_version(&kernel_build).as_str()
+    );
     assert_eq!(m["target"], "armv7");
     assert_eq!(m["rust_target"], "armv7-unknown-linux-gnueabihf");
     assert_eq!(m["package"], "open-example");
@@ -434,7 +349,7 @@ fn install_refuses_a_damaged_bundle() {
     let o = install(&good);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(
-        listing(&image),
+        common::listing(&image),
         [
             "usr/bin/p",
             "usr/share/ebpf/p/manifest.json",

@@ -34,7 +34,7 @@ pub fn fixtures() -> HashMap<String, String> {
     text.lines()
         .filter_map(|l| l.strip_prefix("export "))
         .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .map(|(k, v)| (k.to_string(), v.trim_matches(['"', '\'']).to_string()))
         .collect()
 }
 
@@ -42,6 +42,59 @@ pub fn fx(key: &str) -> String {
     fixtures()
         .remove(key)
         .unwrap_or_else(|| panic!("{key} not in the fixtures env; rerun scripts/setup.sh"))
+}
+
+/// A fixture that must be a directory (a kernel tree).
+pub fn fx_dir(key: &str) -> String {
+    let v = fx(key);
+    assert!(
+        Path::new(&v).is_dir(),
+        "{key}={v} does not exist: run scripts/setup.sh"
+    );
+    v
+}
+
+/// X.Y.Z from a build tree's version.h, which keeps the full sublevel.
+pub fn tree_version(build: &str) -> String {
+    let vh =
+        std::fs::read_to_string(Path::new(build).join("include/generated/uapi/linux/version.h"))
+            .unwrap();
+    let get = |name: &str| {
+        vh.lines()
+            .find_map(|l| l.strip_prefix(&format!("#define {name} ")))
+            .unwrap_or_else(|| panic!("{name} not in version.h"))
+            .trim()
+            .to_string()
+    };
+    format!(
+        "{}.{}.{}",
+        get("LINUX_VERSION_MAJOR"),
+        get("LINUX_VERSION_PATCHLEVEL"),
+        get("LINUX_VERSION_SUBLEVEL")
+    )
+}
+
+/// Every file under `dir`, relative, with `/` separators, sorted.
+pub fn listing(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(base, &p, out);
+            } else {
+                out.push(
+                    p.strip_prefix(base)
+                        .unwrap()
+                        .to_string_lossy()
+                        .replace('\\', "/"),
+                );
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
 }
 
 pub fn fixture_4_19() -> PathBuf {
