@@ -148,7 +148,7 @@ impl Env for ProcessEnv {
 /// The cc crate's answer for a triple's C compiler, ignoring its default
 /// compile flags (they are not link flags).
 fn cc_default(triple: &str) -> Option<String> {
-    let host = crate::ops::host_triple();
+    let host = host_triple();
     let tool = cc::Build::new()
         .target(triple)
         .host(&host)
@@ -362,7 +362,7 @@ pub fn ensure_rust_target(triple: &str, allow_rustup: bool, offline: bool) -> Re
     if !is_builtin_rust_target(triple) {
         return Ok(());
     }
-    match crate::ops::doctor::rust_target_installed(triple) {
+    match rust_target_installed(triple) {
         Some(true) => return Ok(()),
         None => {
             return Err(Error::Loader {
@@ -473,6 +473,39 @@ pub fn debian_package_for(prog: &str) -> Option<String> {
     let name = Path::new(prog).file_name()?.to_str()?;
     let prefix = name.strip_suffix("-gcc")?;
     Some(format!("gcc-{}", prefix.replace('_', "-")))
+}
+
+/// The host's Rust triple, from `rustc -vV`.
+pub fn host_triple() -> String {
+    std::process::Command::new("rustc")
+        .arg("-vV")
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+        })
+        .unwrap_or_else(|| "x86_64-unknown-linux-gnu".to_string())
+}
+
+/// Is the Rust target's std installed for the active toolchain?
+pub fn rust_target_installed(triple: &str) -> Option<bool> {
+    let out = std::process::Command::new("rustc")
+        .args(["--print", "target-libdir", "--target", triple])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return Some(false);
+    }
+    let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    Some(
+        std::fs::read_dir(&dir)
+            .map(|mut d| {
+                d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("libstd-")))
+            })
+            .unwrap_or(false),
+    )
 }
 
 #[cfg(test)]

@@ -30,25 +30,6 @@ impl Report {
     }
 }
 
-/// Is the Rust target's std installed for the active toolchain?
-pub fn rust_target_installed(triple: &str) -> Option<bool> {
-    let out = std::process::Command::new("rustc")
-        .args(["--print", "target-libdir", "--target", triple])
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        return Some(false);
-    }
-    let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    Some(
-        std::fs::read_dir(&dir)
-            .map(|mut d| {
-                d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("libstd-")))
-            })
-            .unwrap_or(false),
-    )
-}
-
 /// libclang, which bindgen loads at run time.
 pub fn find_libclang() -> Option<std::path::PathBuf> {
     if let Some(p) = std::env::var_os("LIBCLANG_PATH") {
@@ -110,7 +91,7 @@ pub fn doctor(a: DoctorArgs) -> Result<i32> {
     }
 
     let rt = profile.rust_target().to_string();
-    match rust_target_installed(&rt) {
+    match crate::loader_build::rust_target_installed(&rt) {
         Some(true) => r.ok("rust target", &rt),
         Some(false) => r.missing(
             "rust target",

@@ -97,17 +97,3 @@ pub fn parallel<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R 
         .map(|r| r.expect("every item ran"))
         .collect()
 }
-
-/// The host's Rust triple, from `rustc -vV`.
-pub fn host_triple() -> String {
-    std::process::Command::new("rustc")
-        .arg("-vV")
-        .output()
-        .ok()
-        .and_then(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
-        })
-        .unwrap_or_else(|| "x86_64-unknown-linux-gnu".to_string())
-}
