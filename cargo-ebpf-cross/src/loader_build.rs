@@ -724,15 +724,22 @@ pub fn is_builtin_rust_target(triple: &str) -> bool {
     if triple.ends_with(".json") {
         return false;
     }
-    std::process::Command::new("rustc")
-        .args(["--print", "target-list"])
-        .output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .any(|l| l == triple)
-        })
-        .unwrap_or(false)
+    // One rustc run for every board of a build.
+    static LIST: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    LIST.get_or_init(|| {
+        std::process::Command::new("rustc")
+            .args(["--print", "target-list"])
+            .output()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    })
+    .iter()
+    .any(|l| l == triple)
 }
 
 /// Makes sure the target's std is there, adding it with rustup when allowed.
@@ -794,16 +801,21 @@ pub fn debian_package_for(prog: &str) -> Option<String> {
 
 /// The host's Rust triple, from `rustc -vV`.
 pub fn host_triple() -> String {
-    std::process::Command::new("rustc")
-        .arg("-vV")
-        .output()
-        .ok()
-        .and_then(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
-        })
-        .unwrap_or_else(|| "x86_64-unknown-linux-gnu".to_string())
+    // Asked once per board otherwise; a no-op build should spawn little.
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| {
+        std::process::Command::new("rustc")
+            .arg("-vV")
+            .output()
+            .ok()
+            .and_then(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+            })
+            .unwrap_or_else(|| "x86_64-unknown-linux-gnu".to_string())
+    })
+    .clone()
 }
 
 /// Is the Rust target's std installed for the active toolchain?
