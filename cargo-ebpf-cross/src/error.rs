@@ -59,6 +59,14 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("`{}` failed ({status})", argv.join(" "))]
+    CommandFailed {
+        argv: Vec<String>,
+        status: String,
+        /// Captured stderr; empty when it went to the terminal.
+        stderr: String,
+    },
+
     #[error("no bpf/bpf_helpers.h found (looked in: {})", looked.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
     NoHelpers { looked: Vec<PathBuf> },
 
@@ -143,6 +151,18 @@ impl Error {
                 "install a matching pair (`apt-get install clang-14 llvm-14`) or set both CLANG and LLC".into()
             }
             Error::Spawn { .. } => "check that the tool is installed and executable".into(),
+            Error::CommandFailed { stderr, .. } => {
+                let text = stderr.trim();
+                if text.is_empty() {
+                    "its diagnostics are above".into()
+                } else {
+                    // The tail is what explains a failure; a whole
+                    // compiler log would bury the help line.
+                    let lines: Vec<&str> = text.lines().collect();
+                    let tail = &lines[lines.len().saturating_sub(20)..];
+                    format!("it said:\n{}", tail.join("\n"))
+                }
+            }
             Error::NoHelpers { .. } => "install libbpf headers (`apt-get install libbpf-dev`), or pass --libbpf-include DIR (a dir holding bpf/bpf_helpers.h), or run `make -C tools/lib/bpf` in a 5.5+ kernel tree (EBPF_CROSS_HOST_LIBBPF=0 turns off the host fallback)".into(),
             Error::SourceMissing(_) => "check the path; globs in `programs` are relative to the package".into(),
             Error::CompileFailed { .. } => "the compiler's diagnostics are above".into(),

@@ -24,5 +24,7 @@ pub mod scaffold;
 
 pub mod cli;
 pub mod fsutil;
+pub mod interrupt;
 pub mod ops;
+pub mod process;
 pub mod ui;

@@ -70,7 +70,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "STR")]
     pub expect: Vec<String>,
     /// Hard limit for the whole boot, in seconds; QEMU is killed then
-    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    #[arg(long, default_value_t = 60, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub timeout: u64,
     /// Busybox sh command run in the guest while the loader runs [default: open a few files, exec a few commands]
     #[arg(long, value_name = "CMD")]
@@ -173,10 +174,7 @@ pub fn run(g: Global, args: RunArgs) -> Result<i32> {
         drain_max_secs: DRAIN_MAX_SECS,
     });
 
-    let work = tempfile::Builder::new()
-        .prefix("ebpf-cross-run-")
-        .tempdir()
-        .map_err(write_err(std::env::temp_dir()))?;
+    let work = crate::fsutil::TempDir::new_in(&std::env::temp_dir(), "ebpf-cross-run-")?;
     let initrd = work.path().join("initramfs.cpio.gz");
     let mut cmd = qemu::plan(&profile, &kernel_image, &initrd)?;
     cmd.program = qemu_bin;
