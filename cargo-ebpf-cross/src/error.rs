@@ -97,6 +97,9 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("`{}` is not a usable bundle: {problem}", path.display())]
+    BadBundle { path: PathBuf, problem: String },
+
     #[error("{message}")]
     Usage { message: String, hint: String },
 
@@ -169,6 +172,7 @@ impl Error {
             Error::BadOutput { .. } => "check CLANG/LLC: the output must be an eBPF ELF object".into(),
             Error::Write { .. } => "check the directory exists and is writable, or choose another with -o / --target-dir".into(),
             Error::Read { .. } => String::new(),
+            Error::BadBundle { .. } => "rebuild it with `cargo ebpf-cross build` (one top directory holding manifest.json, bin/ and bpf/), or fetch it again and check it against SHA256SUMS".into(),
             Error::Usage { hint, .. } | Error::Loader { hint, .. } | Error::Run { hint, .. } => hint.clone(),
             Error::TargetsFailed { .. } => "see the summary above".into(),
         }

@@ -64,6 +64,17 @@ pub fn board_dirs(
     }
 }
 
+/// Board dirs for commands that may run outside a project (`run
+/// --bundle`, `install --bundle`): the loader package's, when there is one.
+pub fn project_board_dirs(project: &build::ProjectArgs) -> Vec<std::path::PathBuf> {
+    let manifest = if project.boards.is_some() {
+        None
+    } else {
+        build::Project::locate(project).ok()
+    };
+    board_dirs(project.boards.as_deref(), manifest.as_deref())
+}
+
 pub fn jobs(j: Option<usize>) -> usize {
     j.filter(|n| *n > 0).unwrap_or_else(|| {
         std::thread::available_parallelism()

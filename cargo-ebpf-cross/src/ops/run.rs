@@ -109,10 +109,7 @@ pub struct RunReport {
 }
 
 pub fn run(g: Global, args: RunArgs) -> Result<i32> {
-    let boards = crate::ops::board_dirs(
-        args.build.project.boards.as_deref(),
-        args.build.project.manifest_path.as_deref(),
-    );
+    let boards = crate::ops::project_board_dirs(&args.build.project);
     let profile = Profile::load_with(&args.target, &boards)?;
     let q = qemu::section(&profile)?;
     let kernel_image = guest_input_path(
@@ -153,7 +150,7 @@ pub fn run(g: Global, args: RunArgs) -> Result<i32> {
 
     // The benchmark clock: from here (the build is done) to the verdict.
     let start = Instant::now();
-    let bundle = match initramfs::read_bundle(&bundle_path) {
+    let bundle = match crate::bundle::Bundle::open(&bundle_path) {
         Ok(b) => Some(b),
         // A dry run of the build writes no bundle; show the plan anyway.
         Err(_) if g.dry_run && !bundle_path.exists() => None,
@@ -164,7 +161,7 @@ pub fn run(g: Global, args: RunArgs) -> Result<i32> {
     }
     let loader = bundle
         .as_ref()
-        .map(|b| format!("{BUNDLE_DIR}/{}", b.loader))
+        .map(|b| format!("{BUNDLE_DIR}/{}", b.manifest.loader))
         .unwrap_or_else(|| format!("{BUNDLE_DIR}/bin/<loader>"));
     let init = initramfs::init_script(&InitOptions {
         loader,
@@ -390,18 +387,19 @@ fn check_guest_elf(path: &Path, bytes: &[u8], profile: &Profile, what: &str) -> 
 }
 
 fn check_bundle(path: &Path, b: &Bundle, profile: &Profile) -> Result<()> {
-    if let Some(t) = &b.target {
-        if t != &profile.name && t != &profile.base {
-            ui::warn(&format!(
-                "bundle `{}` was built for `{t}`, not `{}`",
-                path.display(),
-                profile.name
-            ));
-        }
+    let t = &b.manifest.target;
+    if t != &profile.name && t != &profile.base {
+        ui::warn(&format!(
+            "bundle `{}` was built for `{t}`, not `{}`",
+            path.display(),
+            profile.name
+        ));
     }
-    let loader = b.file(&b.loader).expect("read_bundle checked the loader");
+    let loader = b
+        .file(&b.manifest.loader)
+        .expect("Bundle::open checked the loader");
     check_guest_elf(
-        &Path::new(&b.top).join(&b.loader),
+        &Path::new(&b.top).join(&b.manifest.loader),
         &loader.data,
         profile,
         "loader",
