@@ -591,7 +591,7 @@ fn env_and_board_file_feed_the_kernel_settings() {
     );
     env.fails();
     assert!(
-        env.stderr.contains("error: kernel version `5.10` (from --kernel-version/EBPF_CROSS_KERNEL_VERSION) contradicts the tree, which is 4.19.94"),
+        env.stderr.contains("error: kernel version `5.10` (from env EBPF_CROSS_KERNEL_VERSION) contradicts the tree, which is 4.19.94"),
         "{}",
         env.stderr
     );
@@ -726,7 +726,7 @@ fn bad_kernel_trees_and_versions() {
     let f = f.to_str().unwrap();
     let mut a = compile_args(f, s);
     a.extend(["--kernel-version", "5.4"]);
-    fails_with(d.path(), &a, &[], "kernel version `5.4` (from --kernel-version/EBPF_CROSS_KERNEL_VERSION) contradicts the tree, which is 4.19.94");
+    fails_with(d.path(), &a, &[], "kernel version `5.4` (from --kernel-version) contradicts the tree, which is 4.19.94");
     let mut a = compile_args(f, s);
     a.extend(["--kernel-version", "four.nineteen"]);
     fails_with(

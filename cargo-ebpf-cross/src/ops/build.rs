@@ -93,7 +93,8 @@ pub struct Project {
     pub bin: String,
     pub programs: Vec<PathBuf>,
     pub bindings: Vec<PathBuf>,
-    pub static_: bool,
+    /// `static` in the package metadata, when it says.
+    pub static_: Option<bool>,
     pub metadata: PackageMetadata,
     pub target_dir: PathBuf,
 }
@@ -249,7 +250,7 @@ impl Project {
             bin,
             programs,
             bindings,
-            static_: md.static_.unwrap_or(false),
+            static_: md.static_,
             metadata: md,
             target_dir,
         })
@@ -299,7 +300,13 @@ fn prepare(project: &Project, opts: &BuildOpts, spec: &str) -> Result<TargetJob>
         .unwrap_or_else(|| profile.rust_target().to_string());
     check_spec(&rust_target, &profile)?;
     let kopts = opts.kernel.opts();
-    let choice = resolve::layer(&kopts, project.metadata.kernel.as_ref(), &profile);
+    let choice = resolve::layer(
+        &kopts,
+        &ProcessEnv,
+        project.metadata.kernel.as_ref(),
+        Some(&project.manifest),
+        &profile,
+    );
     let name = profile.name.clone();
     let ctx = resolve::context(profile, &choice, &kopts.tools, &state)?;
     let plans = project
@@ -419,7 +426,19 @@ fn finish(g: Global, project: &Project, opts: &BuildOpts, job: &TargetJob) -> Re
         locked: opts.locked,
         frozen: opts.frozen,
     };
-    let static_ = project.static_ || profile.loader.static_.unwrap_or(false);
+    let static_ = resolve::static_link(
+        &ProcessEnv,
+        project.static_,
+        Some(&project.manifest),
+        profile,
+    )?;
+    if ui::get().verbose {
+        ui::status(
+            "Static",
+            &format!("{} (from {})", static_.value, static_.origin),
+        );
+    }
+    let static_ = static_.value;
     let input = LoaderInput {
         profile,
         rust_target: &job.rust_target,

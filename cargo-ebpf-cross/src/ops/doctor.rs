@@ -52,7 +52,13 @@ pub fn find_libclang() -> Option<std::path::PathBuf> {
 pub fn doctor(a: DoctorArgs) -> Result<i32> {
     let profile = Profile::load_with(&a.target, &super::default_boards())?;
     let opts = a.kernel.opts();
-    let choice = resolve::layer(&opts, None, &profile);
+    let choice = resolve::layer(
+        &opts,
+        &crate::loader_build::ProcessEnv,
+        None,
+        None,
+        &profile,
+    );
     let mut r = Report { problems: 0 };
     println!(
         "target {} ({}, {})",
@@ -108,17 +114,17 @@ pub fn doctor(a: DoctorArgs) -> Result<i32> {
     let given = choice
         .version
         .as_ref()
-        .map(|(v, from)| {
-            KernelVersion::parse(v).map(|value| Given {
+        .map(|v| {
+            KernelVersion::parse(&v.value).map(|value| Given {
                 value,
-                from: from.clone(),
+                from: v.origin.to_string(),
             })
         })
         .transpose();
     let mut tree = None;
-    match (&given, choice.src.is_some() || choice.build.is_some()) {
+    match (&given, choice.tree.is_some()) {
         (Err(e), _) => r.missing("kernel version", &e.to_string(), &e.hint()),
-        (Ok(g), true) => match KernelTree::open(choice.src.as_deref(), choice.build.as_deref(), &profile.arch, g.as_ref()) {
+        (Ok(g), true) => match KernelTree::open(choice.src(), choice.build(), &profile.arch, g.as_ref()) {
             Ok(t) => {
                 let split = if t.is_split() {
                     format!("{} + {}", t.src.display(), t.build.display())
@@ -143,7 +149,10 @@ pub fn doctor(a: DoctorArgs) -> Result<i32> {
         ),
     }
 
-    match bpf_headers::find(tree.as_ref(), choice.libbpf_include.as_deref()) {
+    match bpf_headers::find(
+        tree.as_ref(),
+        choice.libbpf_include.as_ref().map(|s| s.value.as_path()),
+    ) {
         Ok(h) => r.ok(
             "bpf_helpers.h",
             &format!("{} ({:?})", h.dir.display(), h.origin),

@@ -12,11 +12,17 @@ use crate::toolchain;
 
 pub fn flags(g: Global, a: FlagsArgs) -> Result<i32> {
     let profile = Profile::load_with(&a.target, &super::default_boards())?;
-    let choice = resolve::layer(&a.kernel.opts(), None, &profile);
+    let choice = resolve::layer(
+        &a.kernel.opts(),
+        &crate::loader_build::ProcessEnv,
+        None,
+        None,
+        &profile,
+    );
     // The default staging dir is keyed by the settings too, so two trees
     // for one target never overwrite each other's wrappers.
     let state = a.state_dir.clone().unwrap_or_else(|| {
-        let key = format!("{:?} {:?} {:?}", profile.file, choice.src, choice.build);
+        let key = format!("{:?} {:?} {:?}", profile.file, choice.src(), choice.build());
         let hash = crate::fsutil::sha256_hex(key.as_bytes());
         toolchain::cache_dir()
             .unwrap_or_else(std::env::temp_dir)

@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod compile;
+pub mod config;
 pub mod doctor;
 pub mod flags;
 pub mod install;
@@ -37,6 +38,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Targets(a) => targets::targets(a),
         Command::Flags(a) => flags::flags(g, a),
         Command::Doctor(a) => doctor::doctor(a),
+        Command::Config(a) => config::config(a),
         Command::New(a) => new::new(g, a),
         Command::Init(a) => new::init(g, a),
         Command::Install(a) => install::install(g, a),
