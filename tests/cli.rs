@@ -726,7 +726,12 @@ fn bad_kernel_trees_and_versions() {
     let f = f.to_str().unwrap();
     let mut a = compile_args(f, s);
     a.extend(["--kernel-version", "5.4"]);
-    fails_with(d.path(), &a, &[], "kernel version `5.4` (from --kernel-version) contradicts the tree, which is 4.19.94");
+    fails_with(
+        d.path(),
+        &a,
+        &[],
+        "kernel version `5.4` (from --kernel-version) contradicts the tree, which is 4.19.94",
+    );
     let mut a = compile_args(f, s);
     a.extend(["--kernel-version", "four.nineteen"]);
     fails_with(

@@ -474,7 +474,25 @@ mod tests {
     }
 
     #[test]
-    fn packages() {}
+    fn every_profile_with_qemu_names_the_package_that_provides_it() {
+        // `run` and `doctor` name this package when the binary is missing.
+        for name in crate::arch::builtin_names() {
+            let p = Profile::load(&name).unwrap();
+            if let Some(q) = &p.qemu {
+                let system = q.system.as_deref().unwrap_or_default();
+                let pkg = q.package.as_deref().unwrap_or_default();
+                assert!(
+                    system.starts_with("qemu-system-") && pkg.starts_with("qemu-system-"),
+                    "{name}: system `{system}`, package `{pkg}`"
+                );
+            }
+        }
+        let arm = Profile::load("armv7").unwrap().qemu.unwrap();
+        assert_eq!(arm.package.as_deref(), Some("qemu-system-arm"));
+        let arm64 = Profile::load("aarch64").unwrap().qemu.unwrap();
+        assert_eq!(arm64.system.as_deref(), Some("qemu-system-aarch64"));
+        assert_eq!(arm64.package.as_deref(), Some("qemu-system-arm"));
+    }
 
     fn t(kind: &str, rest: &str) -> String {
         format!("{} {rest}", marker::tag(kind))

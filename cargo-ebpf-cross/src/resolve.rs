@@ -127,9 +127,10 @@ pub fn layer(
     }
 }
 
-/// Opens the tree (if any), finds tools and helpers, stages the helper dir.
-/// `require_tree`: some commands (doctor) want the tree reported, not
-/// required; compiles can go without one when a version is given.
+/// Opens the tree (if any), finds the tools and the helper headers, and
+/// says where the helper dir will be staged ([`stage`] writes it). No tree
+/// is fine when a version is given: CO-RE and tree-less compiles need only
+/// that.
 pub fn context(
     mut profile: Profile,
     choice: &KernelChoice,
