@@ -61,7 +61,7 @@ fn sigterm_mid_compile_kills_the_child_and_leaves_no_part_files() {
     let out = d.path().join("out");
     let mut c = Command::new(bin());
     sandbox_env(&mut c);
-    let mut child = c
+    let child = c
         .current_dir(d.path())
         .args(["compile", "--target", "armv7", "--kernel-version", "6.1"])
         .arg("--libbpf-include")
