@@ -1,6 +1,7 @@
 //! The loader build (issues 11 and 12) on small dependency-free loaders, so
 //! each cross build takes seconds: which objects each loader embeds, how
 //! linkers and flags reach cargo, and several boards in one cargo run.
+//! They need clang, the cross gccs and Rust targets from scripts/setup.sh.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -132,16 +133,13 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 
 /// (loader bytes, {object name: bytes}) from a bundle.
 fn bundle_parts(tarball: &Path) -> (Vec<u8>, Vec<(String, Vec<u8>)>) {
-    let (_, files) = cargo_ebpf_cross::bundle::read(tarball).unwrap();
-    let loader = files
-        .iter()
-        .find(|f| f.0.starts_with("bin/"))
-        .map(|f| f.1.clone())
-        .unwrap();
-    let objs = files
+    let b = cargo_ebpf_cross::bundle::Bundle::open(tarball).unwrap();
+    let loader = b.file(&b.manifest.loader).unwrap().data.clone();
+    let objs = b
+        .files
         .into_iter()
-        .filter(|f| f.0.starts_with("bpf/"))
-        .map(|f| (f.0.trim_start_matches("bpf/").to_string(), f.1))
+        .filter(|f| f.path.starts_with("bpf/"))
+        .map(|f| (f.path.trim_start_matches("bpf/").to_string(), f.data))
         .collect();
     (loader, objs)
 }
@@ -157,6 +155,7 @@ fn cargo_runs(stderr: &str) -> Vec<String> {
 // ---- issue 11: objects, sums and compile commands per package ----
 
 #[test]
+#[ignore = "needs scripts/setup.sh"]
 fn two_loader_packages_in_one_target_dir_embed_only_their_own_objects() {
     let d = tempfile::tempdir().unwrap();
     let ws = d.path().join("ws");
@@ -224,6 +223,7 @@ fn two_loader_packages_in_one_target_dir_embed_only_their_own_objects() {
 }
 
 #[test]
+#[ignore = "needs scripts/setup.sh"]
 fn a_deleted_source_leaves_no_object_behind() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["keep.bpf.c", "gone.bpf.c"], "");
@@ -241,6 +241,7 @@ fn a_deleted_source_leaves_no_object_behind() {
 }
 
 #[test]
+#[ignore = "needs scripts/setup.sh"]
 fn x_bpf_c_and_x_c_are_refused_with_both_names() {
     let d = tempfile::tempdir().unwrap();
     let p = project(
@@ -275,6 +276,7 @@ fn x_bpf_c_and_x_c_are_refused_with_both_names() {
 // ---- issue 11: linker and flags ----
 
 #[test]
+#[ignore = "needs scripts/setup.sh"]
 fn an_empty_profile_linker_is_a_clear_error() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["probe.bpf.c"], "");
@@ -309,6 +311,7 @@ fn an_empty_profile_linker_is_a_clear_error() {
 }
 
 #[test]
+#[ignore = "needs scripts/setup.sh"]
 fn a_quoted_sysroot_with_a_space_reaches_the_linker_whole() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["probe.bpf.c"], "per_target_env = true");
@@ -355,6 +358,7 @@ fn a_quoted_sysroot_with_a_space_reaches_the_linker_whole() {
 }
 
 #[test]
+#[ignore = "needs scripts/setup.sh"]
 fn a_target_spec_json_keeps_the_users_linker() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["probe.bpf.c"], "");
@@ -390,6 +394,7 @@ fn a_target_spec_json_keeps_the_users_linker() {
 }
 
 #[test]
+#[ignore = "needs scripts/setup.sh"]
 fn a_host_cc_is_never_the_cross_linker() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["probe.bpf.c"], "");
@@ -415,6 +420,7 @@ fn a_host_cc_is_never_the_cross_linker() {
 }
 
 #[test]
+#[ignore = "needs scripts/setup.sh"]
 fn users_rustflags_are_merged_whole_never_dropped() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["probe.bpf.c"], "");
@@ -455,6 +461,7 @@ fn users_rustflags_are_merged_whole_never_dropped() {
 }
 
 #[test]
+#[ignore = "needs scripts/setup.sh"]
 fn features_pass_through_to_the_loader_build() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["probe.bpf.c"], "");
@@ -501,6 +508,7 @@ fn features_pass_through_to_the_loader_build() {
 // ---- issue 12: several boards, one cargo ----
 
 #[test]
+#[ignore = "needs scripts/setup.sh"]
 fn three_boards_with_distinct_triples_build_in_one_cargo_invocation() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["probe.bpf.c"], "per_target_env = true");
@@ -569,6 +577,7 @@ fn three_boards_with_distinct_triples_build_in_one_cargo_invocation() {
 }
 
 #[test]
+#[ignore = "needs scripts/setup.sh"]
 fn same_triple_different_kernels_each_embed_their_own_objects() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["probe.bpf.c"], "per_target_env = true");
@@ -619,6 +628,7 @@ fn same_triple_different_kernels_each_embed_their_own_objects() {
 }
 
 #[test]
+#[ignore = "needs scripts/setup.sh"]
 fn a_build_script_without_per_target_env_gets_one_cargo_run_per_board() {
     let d = tempfile::tempdir().unwrap();
     let p = package(d.path(), "old", &["probe.bpf.c"], "", OLD_BUILD_RS);
@@ -664,6 +674,7 @@ fn a_build_script_without_per_target_env_gets_one_cargo_run_per_board() {
 }
 
 #[test]
+#[ignore = "needs scripts/setup.sh"]
 fn users_rustflags_with_several_boards_fall_back_and_say_so() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["probe.bpf.c"], "per_target_env = true");
@@ -703,6 +714,7 @@ fn users_rustflags_with_several_boards_fall_back_and_say_so() {
 }
 
 #[test]
+#[ignore = "needs scripts/setup.sh"]
 fn a_failing_board_does_not_hide_the_others_in_one_invocation() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["probe.bpf.c"], "per_target_env = true");
@@ -775,6 +787,7 @@ fn a_failing_board_does_not_hide_the_others_in_one_invocation() {
 }
 
 #[test]
+#[ignore = "needs scripts/setup.sh"]
 fn dry_run_of_several_boards_is_one_plan() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["probe.bpf.c"], "per_target_env = true");

@@ -353,6 +353,8 @@ pub struct LoaderTarget {
     pub inherited: Vec<String>,
     pub obj_dir: PathBuf,
     pub kernel_version: Option<String>,
+    /// `+crt-static` is among the rustflags (the ELF check expects it).
+    pub static_: bool,
 }
 
 /// What a board brings to [`loader_target`].
@@ -388,6 +390,7 @@ pub fn loader_target(b: &BoardInput, user: &UserCargo, env: &dyn Env) -> Result<
         inherited: user.build_rustflags.clone(),
         obj_dir: b.obj_dir.to_path_buf(),
         kernel_version: b.kernel_version.clone(),
+        static_: b.static_,
     })
 }
 
@@ -666,18 +669,12 @@ fn owner(exe: &Path, targets: &[LoaderTarget]) -> Option<usize> {
 /// stdout tells which executable it made for each target. The result has
 /// one entry per target, in the plan's order.
 pub fn run(p: &LoaderPlan) -> Result<Vec<Result<PathBuf>>> {
-    crate::ui::command(&p.cargo);
+    use std::process::Stdio;
     let mut child = p
         .cargo
-        .to_command()
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|source| Error::Spawn {
-            tool: "cargo".into(),
-            source,
-        })?;
+        .start(Stdio::null(), Stdio::piped(), Stdio::inherit())?;
     let mut exes: Vec<Option<PathBuf>> = vec![None; p.targets.len()];
-    let out = child.stdout.take().expect("piped");
+    let out = child.child().stdout.take().expect("piped");
     let reader = std::io::BufReader::new(out);
     for msg in cargo_metadata::Message::parse_stream(reader).map_while(|m| m.ok()) {
         let cargo_metadata::Message::CompilerArtifact(a) = msg else {
@@ -693,10 +690,7 @@ pub fn run(p: &LoaderPlan) -> Result<Vec<Result<PathBuf>>> {
             }
         }
     }
-    let st = child.wait().map_err(|source| Error::Spawn {
-        tool: "cargo".into(),
-        source,
-    })?;
+    let st = child.wait()?;
     Ok(p.targets
         .iter()
         .zip(exes)
@@ -727,15 +721,10 @@ pub fn is_builtin_rust_target(triple: &str) -> bool {
     // One rustc run for every board of a build.
     static LIST: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     LIST.get_or_init(|| {
-        std::process::Command::new("rustc")
+        Cmd::new("rustc")
             .args(["--print", "target-list"])
             .output()
-            .map(|o| {
-                String::from_utf8_lossy(&o.stdout)
-                    .lines()
-                    .map(str::to_string)
-                    .collect()
-            })
+            .map(|o| o.stdout_text().lines().map(str::to_string).collect())
             .unwrap_or_default()
     })
     .iter()
@@ -776,22 +765,15 @@ pub fn ensure_rust_target(triple: &str, allow_rustup: bool, offline: bool) -> Re
         &format!("Rust target {triple} (rustup target add)"),
     );
     let cmd = Cmd::new("rustup").args(["target", "add", triple]);
-    crate::ui::command(&cmd);
-    let st = cmd.to_command().status().map_err(|source| Error::Spawn {
-        tool: "rustup".into(),
-        source,
-    })?;
-    if !st.success() {
+    if let Err(e) = cmd.status() {
         return Err(Error::Loader {
-            message: format!("`rustup target add {triple}` failed ({st})"),
+            message: format!("`rustup target add {triple}` failed: {e}"),
             hint: "check the network; if rustup said the target has no prebuilt artifacts (tier 3 targets such as mips and mipsel), build its std yourself (nightly `-Z build-std`) and pass --no-rustup".into(),
         });
     }
     Ok(())
 }
 
-/// Runs cargo; its diagnostics pass through on stderr, and the JSON on
-/// stdout tells us which executable it made.
 /// Debian's package for a cross gcc name, when it follows Debian's naming.
 pub fn debian_package_for(prog: &str) -> Option<String> {
     let name = Path::new(prog).file_name()?.to_str()?;
@@ -804,12 +786,12 @@ pub fn host_triple() -> String {
     // Asked once per board otherwise; a no-op build should spawn little.
     static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     HOST.get_or_init(|| {
-        std::process::Command::new("rustc")
+        Cmd::new("rustc")
             .arg("-vV")
             .output()
             .ok()
             .and_then(|o| {
-                String::from_utf8_lossy(&o.stdout)
+                o.stdout_text()
                     .lines()
                     .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
             })
@@ -820,14 +802,14 @@ pub fn host_triple() -> String {
 
 /// Is the Rust target's std installed for the active toolchain?
 pub fn rust_target_installed(triple: &str) -> Option<bool> {
-    let out = std::process::Command::new("rustc")
+    let (st, out) = Cmd::new("rustc")
         .args(["--print", "target-libdir", "--target", triple])
-        .output()
+        .output_any()
         .ok()?;
-    if !out.status.success() {
+    if !st.success() {
         return Some(false);
     }
-    let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let dir = out.stdout_text().trim().to_string();
     Some(
         std::fs::read_dir(&dir)
             .map(|mut d| {

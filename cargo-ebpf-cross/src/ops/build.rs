@@ -102,7 +102,8 @@ pub struct Project {
     pub bin: String,
     pub programs: Vec<PathBuf>,
     pub bindings: Vec<PathBuf>,
-    pub static_: bool,
+    /// `static` in the package metadata, when it says.
+    pub static_: Option<bool>,
     pub metadata: PackageMetadata,
     pub target_dir: PathBuf,
 }
@@ -114,59 +115,81 @@ fn usage(message: String, hint: &str) -> Error {
     }
 }
 
-impl Project {
-    pub fn load(opts: &ProjectArgs) -> Result<Project> {
-        let mut cmd = cargo_metadata::MetadataCommand::new();
-        cmd.no_deps();
-        if let Some(m) = &opts.manifest_path {
-            cmd.manifest_path(m);
-        }
-        let meta = cmd.exec().map_err(|e| {
+fn metadata(opts: &ProjectArgs) -> Result<cargo_metadata::Metadata> {
+    let mut cmd = cargo_metadata::MetadataCommand::new();
+    cmd.no_deps();
+    if let Some(m) = &opts.manifest_path {
+        cmd.manifest_path(m);
+    }
+    cmd.exec().map_err(|e| {
+        usage(
+            format!("cannot read the cargo project: {e}"),
+            "run inside the loader's package, or pass --manifest-path path/to/Cargo.toml",
+        )
+    })
+}
+
+/// The loader package: `-p`, else the one member with our metadata.
+fn select<'m>(
+    meta: &'m cargo_metadata::Metadata,
+    opts: &ProjectArgs,
+) -> Result<&'m cargo_metadata::Package> {
+    let members: Vec<&cargo_metadata::Package> = meta.workspace_packages();
+    Ok(match &opts.package {
+        Some(name) => *members.iter().find(|p| p.name == *name).ok_or_else(|| {
             usage(
-                format!("cannot read the cargo project: {e}"),
-                "run inside the loader's package, or pass --manifest-path path/to/Cargo.toml",
+                format!("package `{name}` is not in the workspace"),
+                &format!(
+                    "members: {}",
+                    members
+                        .iter()
+                        .map(|p| p.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             )
-        })?;
-        let members: Vec<&cargo_metadata::Package> = meta.workspace_packages();
-        let pkg = match &opts.package {
-            Some(name) => *members.iter().find(|p| p.name == *name).ok_or_else(|| {
-                usage(
-                    format!("package `{name}` is not in the workspace"),
-                    &format!(
-                        "members: {}",
-                        members
-                            .iter()
-                            .map(|p| p.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                )
-            })?,
-            None => {
-                let with_meta: Vec<_> = members
-                    .iter()
-                    .filter(|p| p.metadata.get("ebpf-cross").is_some())
-                    .collect();
-                match with_meta.as_slice() {
-                    [one] => **one,
-                    [] => {
-                        return Err(usage(
-                            "no loader package: no package in the workspace has [package.metadata.ebpf-cross]".into(),
-                            "add `[package.metadata.ebpf-cross]` (it may be empty) to the loader's Cargo.toml, or pass -p PKG",
-                        ))
-                    }
-                    many => {
-                        return Err(usage(
-                            format!(
-                                "several loader packages: {}",
-                                many.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
-                            ),
-                            "choose one with -p PKG",
-                        ))
-                    }
+        })?,
+        None => {
+            let with_meta: Vec<_> = members
+                .iter()
+                .filter(|p| p.metadata.get("ebpf-cross").is_some())
+                .collect();
+            match with_meta.as_slice() {
+                [one] => **one,
+                [] => {
+                    return Err(usage(
+                        "no loader package: no package in the workspace has [package.metadata.ebpf-cross]".into(),
+                        "add `[package.metadata.ebpf-cross]` (it may be empty) to the loader's Cargo.toml, or pass -p PKG",
+                    ))
+                }
+                many => {
+                    return Err(usage(
+                        format!(
+                            "several loader packages: {}",
+                            many.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+                        ),
+                        "choose one with -p PKG",
+                    ))
                 }
             }
-        };
+        }
+    })
+}
+
+impl Project {
+    /// The loader package's Cargo.toml, found the way `build` finds it, so
+    /// that `run` and `install` look up boards in the same place.
+    pub fn locate(opts: &ProjectArgs) -> Result<PathBuf> {
+        let meta = metadata(opts)?;
+        Ok(select(&meta, opts)?
+            .manifest_path
+            .as_std_path()
+            .to_path_buf())
+    }
+
+    pub fn load(opts: &ProjectArgs) -> Result<Project> {
+        let meta = metadata(opts)?;
+        let pkg = select(&meta, opts)?;
         let md: PackageMetadata = match pkg.metadata.get("ebpf-cross") {
             Some(v) => serde_json::from_value(v.clone()).map_err(|e| {
                 usage(
@@ -237,7 +260,7 @@ impl Project {
             bin,
             programs,
             bindings,
-            static_: md.static_.unwrap_or(false),
+            static_: md.static_,
             metadata: md,
             target_dir,
         })
@@ -317,7 +340,13 @@ fn prepare(project: &Project, opts: &BuildOpts, spec: &str) -> Result<TargetJob>
         .unwrap_or_else(|| profile.rust_target().to_string());
     check_spec(&rust_target, &profile)?;
     let kopts = opts.kernel.opts();
-    let choice = resolve::layer(&kopts, project.metadata.kernel.as_ref(), &profile);
+    let choice = resolve::layer(
+        &kopts,
+        &ProcessEnv,
+        project.metadata.kernel.as_ref(),
+        Some(&project.manifest),
+        &profile,
+    );
     let name = profile.name.clone();
     let ctx = resolve::context(profile, &choice, &kopts.tools, &state)?;
     let plans = project
@@ -463,18 +492,29 @@ fn before_loader(g: Global, project: &Project, opts: &BuildOpts, job: &TargetJob
     Ok(())
 }
 
-fn is_static(project: &Project, job: &TargetJob) -> bool {
-    project.static_ || job.ctx.profile.loader.static_.unwrap_or(false)
-}
-
 /// The board's part of a cargo run: its linker and flags.
 fn loader_target(project: &Project, job: &TargetJob) -> Result<loader_build::LoaderTarget> {
+    let static_ = resolve::static_link(
+        &ProcessEnv,
+        project.static_,
+        Some(&project.manifest),
+        &job.ctx.profile,
+    )?;
+    if ui::get().verbose {
+        ui::status(
+            "Static",
+            &format!(
+                "{} (from {}) for {}",
+                static_.value, static_.origin, job.profile_name
+            ),
+        );
+    }
     let pkg_dir = crate::fsutil::parent_dir(&project.manifest);
     let user = loader_build::read_user_cargo(&pkg_dir, &job.rust_target);
     let board = BoardInput {
         profile: &job.ctx.profile,
         rust_target: &job.rust_target,
-        static_: is_static(project, job),
+        static_: static_.value,
         obj_dir: &job.obj_dir,
         kernel_version: job.ctx.version.map(|v| v.to_string()),
     };
@@ -482,16 +522,22 @@ fn loader_target(project: &Project, job: &TargetJob) -> Result<loader_build::Loa
 }
 
 /// Verification and bundle for one board whose loader cargo built.
-fn bundle_one(project: &Project, opts: &BuildOpts, job: &TargetJob, exe: &Path) -> Result<PathBuf> {
+fn bundle_one(
+    project: &Project,
+    opts: &BuildOpts,
+    job: &TargetJob,
+    target: &loader_build::LoaderTarget,
+    exe: &Path,
+) -> Result<PathBuf> {
     let json = opts.message_format == MessageFormat::Json;
     let profile = &job.ctx.profile;
     let loader = std::fs::read(exe).map_err(crate::error::read_err(exe))?;
-    elf_check::check_loader(&loader, &profile.arch, is_static(project, job)).map_err(
-        |problem| Error::BadOutput {
+    elf_check::check_loader(&loader, &profile.arch, target.static_).map_err(|problem| {
+        Error::BadOutput {
             path: exe.to_path_buf(),
             problem,
-        },
-    )?;
+        }
+    })?;
     if json {
         emit_json(
             "loader",
@@ -631,7 +677,10 @@ fn build_loaders(
         if g.dry_run {
             println!("{}", plan.cargo.display());
             for &r in run {
-                results[ready[r].0] = Some(Ok(jobs[ready[r].0].out_dir.clone()));
+                // Where the bundle would go, so `run --dry-run` can name it.
+                let job = jobs[ready[r].0];
+                let top = bundle::top_dir(&project.package, &project.version, &job.profile_name);
+                results[ready[r].0] = Some(Ok(bundle::tarball_path(&job.out_dir, &top)));
             }
             continue;
         }
@@ -651,7 +700,8 @@ fn build_loaders(
             Ok(exes) => {
                 for (&r, exe) in run.iter().zip(exes) {
                     let i = ready[r].0;
-                    results[i] = Some(exe.and_then(|e| bundle_one(project, opts, jobs[i], &e)));
+                    let t = &ready[r].1;
+                    results[i] = Some(exe.and_then(|e| bundle_one(project, opts, jobs[i], t, &e)));
                 }
             }
             Err(e) => {
@@ -690,13 +740,20 @@ fn build_all(g: Global, opts: &BuildOpts, targets: &[String]) -> Result<Vec<Outc
         }
     }
     if g.dry_run {
+        // A target that cannot be planned fails the dry run just as it
+        // would fail the build; the others still print their plans.
         for j in &jobs {
             println!("# target {}", j.profile_name);
             super::compile::print_plans(&j.plans);
         }
+        // A target that cannot be planned fails the dry run just as it
+        // would fail the build; the others still print their plans.
         let all: Vec<&TargetJob> = jobs.iter().collect();
-        for r in build_loaders(g, &project, opts, &all) {
-            r?;
+        for (j, result) in jobs.iter().zip(build_loaders(g, &project, opts, &all)) {
+            outcomes.push(Outcome {
+                target: j.profile_name.clone(),
+                result,
+            });
         }
         return Ok(outcomes);
     }
@@ -771,9 +828,6 @@ fn build_all(g: Global, opts: &BuildOpts, targets: &[String]) -> Result<Vec<Outc
 
 pub fn build(g: Global, a: BuildArgs) -> Result<i32> {
     let outcomes = build_all(g, &a.opts, &a.target)?;
-    if g.dry_run {
-        return Ok(0);
-    }
     let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
     let json = a.opts.message_format == MessageFormat::Json;
     if json {
@@ -795,7 +849,7 @@ pub fn build(g: Global, a: BuildArgs) -> Result<i32> {
         let o = outcomes.into_iter().next().expect("one");
         return Err(o.result.expect_err("failed"));
     }
-    if (outcomes.len() > 1 && !ui::get().quiet) || failed > 0 {
+    if (outcomes.len() > 1 && !ui::get().quiet && !g.dry_run) || failed > 0 {
         ui::status(
             "Summary",
             &format!("{} built, {} failed", outcomes.len() - failed, failed),

@@ -53,7 +53,13 @@ pub fn compile(g: Global, a: CompileArgs) -> Result<i32> {
     }
     let (out_dir, outs) = outputs(&a.files, a.output.as_deref())?;
     let state_dir = out_dir.join(".ebpf-cross").join(&profile.name);
-    let choice = resolve::layer(&a.kernel.opts(), None, &profile);
+    let choice = resolve::layer(
+        &a.kernel.opts(),
+        &crate::loader_build::ProcessEnv,
+        None,
+        None,
+        &profile,
+    );
     let ctx = resolve::context(profile, &choice, &a.kernel.opts().tools, &state_dir)?;
     let plans: Vec<CompilePlan> = a
         .files

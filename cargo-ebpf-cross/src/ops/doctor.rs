@@ -30,29 +30,16 @@ impl Report {
     }
 }
 
-/// libclang, which bindgen loads at run time.
-pub fn find_libclang() -> Option<std::path::PathBuf> {
-    if let Some(p) = std::env::var_os("LIBCLANG_PATH") {
-        return Some(p.into());
-    }
-    let patterns = [
-        "/usr/lib/llvm-*/lib/libclang.so*",
-        "/usr/lib/llvm-*/lib/libclang-*.so*",
-        "/usr/lib/x86_64-linux-gnu/libclang-*.so*",
-        "/usr/lib/*/libclang.so*",
-        "/usr/lib64/libclang.so*",
-    ];
-    patterns
-        .iter()
-        .filter_map(|p| glob::glob(p).ok())
-        .flat_map(|g| g.filter_map(|e| e.ok()))
-        .next()
-}
-
 pub fn doctor(a: DoctorArgs) -> Result<i32> {
     let profile = Profile::load_with(&a.target, &super::default_boards())?;
     let opts = a.kernel.opts();
-    let choice = resolve::layer(&opts, None, &profile);
+    let choice = resolve::layer(
+        &opts,
+        &crate::loader_build::ProcessEnv,
+        None,
+        None,
+        &profile,
+    );
     let mut r = Report { problems: 0 };
     println!(
         "target {} ({}, {})",
@@ -75,22 +62,46 @@ pub fn doctor(a: DoctorArgs) -> Result<i32> {
         Err(e) => r.missing("clang/llc", &e.to_string(), &e.hint()),
     }
 
-    let gcc = profile.arch.cross_gcc();
-    match which::which(&gcc) {
-        Ok(p) => r.ok("cross linker", &p.display().to_string()),
-        Err(_) => r.missing(
-            "cross linker",
-            &format!("{gcc} not found"),
-            &format!(
-                "apt-get install {} (or set CARGO_TARGET_{}_LINKER / CC_{})",
-                profile.arch.cross_package,
-                crate::arch::Arch::cargo_env_triple(profile.rust_target()),
-                profile.rust_target().replace('-', "_")
-            ),
-        ),
+    // The linker `build` would pick, by the same rules (cargo env and
+    // config, the profile, CC_<triple>, the cc crate's default).
+    let rt = profile.rust_target().to_string();
+    let user = crate::loader_build::read_user_cargo(std::path::Path::new("."), &rt);
+    let linker =
+        crate::loader_build::choose_linker(&profile, &rt, &user, &crate::loader_build::ProcessEnv);
+    match linker {
+        Err(e) => r.missing("cross linker", &e.to_string(), &e.hint()),
+        Ok(linker) => {
+            let program = linker.program.clone().or_else(|| match &linker.source {
+                crate::loader_build::LinkerSource::CargoEnv(v) => std::env::var(v)
+                    .ok()
+                    .and_then(|c| crate::loader_build::split_command(&c).into_iter().next()),
+                crate::loader_build::LinkerSource::CargoConfig(v) => Some(v.clone()),
+                _ => None,
+            });
+            match program {
+                Some(prog) => match which::which(&prog) {
+                    Ok(p) => r.ok(
+                        "cross linker",
+                        &format!("{} ({:?})", p.display(), linker.source),
+                    ),
+                    Err(_) => r.missing(
+                        "cross linker",
+                        &format!("{prog} not found ({:?})", linker.source),
+                        &format!(
+                            "{}or set CARGO_TARGET_{}_LINKER / CC_{}",
+                            crate::loader_build::debian_package_for(&prog)
+                                .map(|p| format!("apt-get install {p}, "))
+                                .unwrap_or_default(),
+                            crate::arch::Arch::cargo_env_triple(&rt),
+                            rt.replace('-', "_")
+                        ),
+                    ),
+                },
+                None => r.ok("cross linker", &linker.describe()),
+            }
+        }
     }
 
-    let rt = profile.rust_target().to_string();
     match crate::loader_build::rust_target_installed(&rt) {
         Some(true) => r.ok("rust target", &rt),
         Some(false) => r.missing(
@@ -108,17 +119,17 @@ pub fn doctor(a: DoctorArgs) -> Result<i32> {
     let given = choice
         .version
         .as_ref()
-        .map(|(v, from)| {
-            KernelVersion::parse(v).map(|value| Given {
+        .map(|v| {
+            KernelVersion::parse(&v.value).map(|value| Given {
                 value,
-                from: from.clone(),
+                from: v.origin.to_string(),
             })
         })
         .transpose();
     let mut tree = None;
-    match (&given, choice.src.is_some() || choice.build.is_some()) {
+    match (&given, choice.tree.is_some()) {
         (Err(e), _) => r.missing("kernel version", &e.to_string(), &e.hint()),
-        (Ok(g), true) => match KernelTree::open(choice.src.as_deref(), choice.build.as_deref(), &profile.arch, g.as_ref()) {
+        (Ok(g), true) => match KernelTree::open(choice.src(), choice.build(), &profile.arch, g.as_ref()) {
             Ok(t) => {
                 let split = if t.is_split() {
                     format!("{} + {}", t.src.display(), t.build.display())
@@ -143,7 +154,10 @@ pub fn doctor(a: DoctorArgs) -> Result<i32> {
         ),
     }
 
-    match bpf_headers::find(tree.as_ref(), choice.libbpf_include.as_deref()) {
+    match bpf_headers::find(
+        tree.as_ref(),
+        choice.libbpf_include.as_ref().map(|s| s.value.as_path()),
+    ) {
         Ok(h) => r.ok(
             "bpf_helpers.h",
             &format!("{} ({:?})", h.dir.display(), h.origin),
@@ -164,21 +178,23 @@ pub fn doctor(a: DoctorArgs) -> Result<i32> {
         }
     }
 
-    match find_libclang() {
-        Some(p) => r.ok("libclang", &format!("{} (for bindings)", p.display())),
-        None => r.note(
-            "libclang",
-            "not found; needed only for `bindings` (apt-get install libclang-14-dev)",
-        ),
+    // Loaded the way `build` loads it for bindings, not guessed from paths.
+    match crate::bindings::ensure_libclang() {
+        Ok(()) => r.ok("libclang", "loads (for bindings)"),
+        Err(e) => r.note("libclang", &format!("{e}; needed only for `bindings`")),
     }
 
-    if let Some(q) = profile.qemu.as_ref().and_then(|q| q.system.clone()) {
-        match which::which(&q) {
+    if let Some(q) = profile.qemu.as_ref().filter(|q| q.system.is_some()) {
+        let system = q.system.clone().unwrap_or_default();
+        match which::which(&system) {
             Ok(p) => r.ok("qemu", &p.display().to_string()),
             Err(_) => r.missing(
                 "qemu",
-                &format!("{q} not found (needed by `run`)"),
-                "apt-get install qemu-system-arm",
+                &format!("{system} not found (needed by `run`)"),
+                &match &q.package {
+                    Some(pkg) => format!("apt-get install {pkg}"),
+                    None => format!("install {system}, or set [qemu] system in the profile"),
+                },
             ),
         }
     } else {
