@@ -586,7 +586,8 @@ fn bundle_one(
             .collect(),
     };
     let top = bundle::top_dir(&project.package, &project.version, &profile.name);
-    let (path, sha) = bundle::write(&job.out_dir, &top, &manifest, contents)?;
+    let stamp = job.work_dir.join(".state/bundle.json");
+    let (path, sha) = bundle::write_unless_fresh(&job.out_dir, &top, &manifest, contents, &stamp)?;
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     ui::status(
         "Bundled",
