@@ -6,6 +6,7 @@ pub mod compile;
 pub mod doctor;
 pub mod flags;
 pub mod install;
+pub mod kernel;
 pub mod new;
 pub mod run;
 pub mod targets;
@@ -40,6 +41,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::New(a) => new::new(g, a),
         Command::Init(a) => new::init(g, a),
         Command::Install(a) => install::install(g, a),
+        Command::Kernel(k) => kernel::kernel(k),
     }
 }
 
