@@ -133,6 +133,9 @@ pub struct KernelRemoveArgs {
 
 #[derive(Debug, Clone, Args, Default)]
 pub struct KernelArgs {
+    /// A reference kernel, debian:RELEASE[@ABI] (tree, helpers, image and busybox, fetched and cached); not with --kernel-src/--kernel-build
+    #[arg(long, env = "EBPF_CROSS_KERNEL", value_name = "debian:RELEASE[@ABI]")]
+    pub kernel: Option<String>,
     /// Kernel source tree (srctree)
     #[arg(long, env = "EBPF_CROSS_KERNEL_SRC", value_name = "DIR")]
     pub kernel_src: Option<PathBuf>,
@@ -164,6 +167,7 @@ impl KernelArgs {
             build: self.kernel_build.clone(),
             version: self.kernel_version.clone(),
             libbpf_include: self.libbpf_include.clone(),
+            reference: self.kernel.clone(),
             stamp_version: self.stamp_version,
             tools: ToolOverrides {
                 clang: self.clang.clone().filter(|s| !s.is_empty()),

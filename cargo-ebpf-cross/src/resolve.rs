@@ -8,7 +8,8 @@ use crate::bpf_compile::Context;
 use crate::bpf_headers;
 use crate::error::Result;
 use crate::kernel_tree::{Given, KernelTree};
-use crate::profile::{KernelSection, Profile};
+use crate::profile::{BpfMode, KernelSection, Profile};
+use crate::reference::{self, Policy, Record, Spec};
 use crate::toolchain::{self, ToolOverrides};
 use crate::version::KernelVersion;
 
@@ -19,8 +20,20 @@ pub struct KernelOpts {
     pub build: Option<PathBuf>,
     pub version: Option<String>,
     pub libbpf_include: Option<PathBuf>,
+    /// `--kernel debian:6.1` / EBPF_CROSS_KERNEL.
+    pub reference: Option<String>,
     pub stamp_version: bool,
     pub tools: ToolOverrides,
+}
+
+/// A reference kernel chosen at some layer, or by default.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefChoice {
+    pub spec: Spec,
+    pub from: String,
+    /// Nothing named a kernel, so the profile's default applies (and a
+    /// note says so).
+    pub defaulted: bool,
 }
 
 /// The kernel settings after layering, each with where it came from.
@@ -32,13 +45,41 @@ pub struct KernelChoice {
     pub build: Option<PathBuf>,
     pub version: Option<(String, String)>,
     pub libbpf_include: Option<PathBuf>,
+    /// In place of `src`/`build`: a reference kernel, fetched or cached.
+    pub reference: Option<RefChoice>,
+}
+
+/// One layer naming both a tree and a reference kernel is ambiguous.
+fn refuse_both(
+    reference: &Option<String>,
+    src: &Option<PathBuf>,
+    build: &Option<PathBuf>,
+    layer: &str,
+    ref_name: &str,
+    tree_names: &str,
+) -> Result<()> {
+    if let (Some(r), true) = (reference, src.is_some() || build.is_some()) {
+        return Err(crate::error::Error::Usage {
+            message: format!("{layer} names both a reference kernel (`{r}`) and a kernel tree"),
+            hint: format!("a reference kernel brings its own tree: drop {ref_name} to use your tree, or drop {tree_names} to use the reference kernel"),
+        });
+    }
+    Ok(())
+}
+
+fn parse_ref(s: &str, from: &str, defaulted: bool) -> Result<RefChoice> {
+    Ok(RefChoice {
+        spec: Spec::parse(s)?,
+        from: from.to_string(),
+        defaulted,
+    })
 }
 
 pub fn layer(
     opts: &KernelOpts,
     metadata: Option<&KernelSection>,
     profile: &Profile,
-) -> KernelChoice {
+) -> Result<KernelChoice> {
     let meta = metadata.cloned().unwrap_or_default();
     let prof = &profile.kernel;
     let prof_name = profile
@@ -56,16 +97,69 @@ pub fn layer(
                 .map(|v| (v, "[package.metadata.ebpf-cross.kernel]".to_string()))
         })
         .or_else(|| prof.version.clone().map(|v| (v, prof_name.clone())));
-    // A tree given at a higher layer replaces both halves of a lower one;
-    // mixing a flag's source with a profile's build dir would be a surprise.
-    let (src, build) = if opts.src.is_some() || opts.build.is_some() {
+    let opts_ref = opts.reference.clone().filter(|r| !r.is_empty());
+    refuse_both(
+        &opts_ref,
+        &opts.src,
+        &opts.build,
+        "the command line (flags and environment)",
+        "--kernel/EBPF_CROSS_KERNEL",
+        "--kernel-src/--kernel-build (and EBPF_CROSS_KERNEL_SRC/EBPF_CROSS_KERNEL_BUILD)",
+    )?;
+    refuse_both(
+        &meta.reference,
+        &meta.source,
+        &meta.build,
+        "[package.metadata.ebpf-cross.kernel]",
+        "`reference`",
+        "`source`/`build`",
+    )?;
+    refuse_both(
+        &prof.reference,
+        &prof.source,
+        &prof.build,
+        &prof_name,
+        "[kernel] reference",
+        "[kernel] source/build",
+    )?;
+    // A tree or reference kernel given at a higher layer replaces both
+    // halves of a lower one; mixing a flag's source with a profile's build
+    // dir would be a surprise.
+    let mut reference = None;
+    let (src, build) = if let Some(r) = &opts_ref {
+        reference = Some(parse_ref(r, "--kernel/EBPF_CROSS_KERNEL", false)?);
+        (None, None)
+    } else if opts.src.is_some() || opts.build.is_some() {
         (opts.src.clone(), opts.build.clone())
+    } else if let Some(r) = &meta.reference {
+        reference = Some(parse_ref(r, "[package.metadata.ebpf-cross.kernel]", false)?);
+        (None, None)
     } else if meta.source.is_some() || meta.build.is_some() {
         (meta.source.clone(), meta.build.clone())
+    } else if let Some(r) = &prof.reference {
+        reference = Some(parse_ref(r, &prof_name, false)?);
+        (None, None)
     } else {
         (prof.source.clone(), prof.build.clone())
     };
-    KernelChoice {
+    // The embedded default: nothing names a tree, a version, or (for
+    // CO-RE) a BTF, so the profile's own reference kernel stands in.
+    let core_with_btf = profile.bpf.mode == Some(BpfMode::Core) && profile.bpf.btf.is_some();
+    if reference.is_none()
+        && src.is_none()
+        && build.is_none()
+        && version.is_none()
+        && !core_with_btf
+    {
+        if let Some(spec) = reference::default_spec(profile) {
+            reference = Some(RefChoice {
+                spec: spec?,
+                from: format!("{prof_name}'s default"),
+                defaulted: true,
+            });
+        }
+    }
+    Ok(KernelChoice {
         stamp_version: opts.stamp_version,
         src,
         build,
@@ -75,7 +169,38 @@ pub fn layer(
             .clone()
             .or(meta.libbpf_include)
             .or(prof.libbpf_include.clone()),
+        reference,
+    })
+}
+
+/// Turns a reference-kernel choice into its tree and helpers (fetching it
+/// when `policy` allows), and says so when it was the default.
+pub fn materialise(
+    choice: &mut KernelChoice,
+    profile: &Profile,
+    policy: Policy,
+) -> Result<Option<Record>> {
+    let Some(rc) = choice.reference.clone() else {
+        return Ok(None);
+    };
+    let w = reference::wanted(profile, &rc.spec)?;
+    let r = reference::obtain(&w, policy)?;
+    // `run` resolves before its build does; one note is enough.
+    static NOTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if rc.defaulted && !NOTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        crate::ui::note(&format!(
+            "no kernel tree given; building against Debian's {} {} reference kernel (--kernel-src selects your board's)",
+            r.version, r.flavour
+        ));
     }
+    choice.src = Some(r.source.clone());
+    choice.build = Some(r.build.clone());
+    // The release's own libbpf headers, so a reference build never falls
+    // back to the host's; an explicit --libbpf-include still wins.
+    if choice.libbpf_include.is_none() {
+        choice.libbpf_include = Some(r.libbpf_include.clone());
+    }
+    Ok(Some(r))
 }
 
 /// Opens the tree (if any), finds tools and helpers, stages the helper dir.
@@ -86,7 +211,10 @@ pub fn context(
     choice: &KernelChoice,
     tools: &ToolOverrides,
     state_dir: &std::path::Path,
+    policy: Policy,
 ) -> Result<Context> {
+    let mut choice = choice.clone();
+    let reference = materialise(&mut choice, &profile, policy)?;
     if choice.stamp_version {
         profile.bpf.stamp_version = Some(true);
     }
@@ -118,6 +246,7 @@ pub fn context(
         toolchain,
         helpers,
         staged_include,
+        reference,
     })
 }
 
@@ -155,6 +284,7 @@ mod tests {
             build: Some("/prof/build".into()),
             version: Some("4.19".into()),
             libbpf_include: Some("/prof/libbpf".into()),
+            reference: None,
         };
         p
     }
@@ -162,7 +292,7 @@ mod tests {
     #[test]
     fn flag_beats_metadata_beats_profile() {
         let p = prof_with_kernel();
-        let none = layer(&KernelOpts::default(), None, &p);
+        let none = layer(&KernelOpts::default(), None, &p).unwrap();
         assert_eq!(none.src.as_deref(), Some(std::path::Path::new("/prof/src")));
         assert_eq!(none.version.as_ref().unwrap().0, "4.19");
         assert_eq!(none.version.as_ref().unwrap().1, "profile armv7");
@@ -172,7 +302,7 @@ mod tests {
             version: Some("5.10".into()),
             ..Default::default()
         };
-        let m = layer(&KernelOpts::default(), Some(&meta), &p);
+        let m = layer(&KernelOpts::default(), Some(&meta), &p).unwrap();
         assert_eq!(m.src.as_deref(), Some(std::path::Path::new("/meta/src")));
         assert_eq!(
             m.build, None,
@@ -195,7 +325,7 @@ mod tests {
             version: Some("6.1".into()),
             ..Default::default()
         };
-        let f = layer(&opts, Some(&meta), &p);
+        let f = layer(&opts, Some(&meta), &p).unwrap();
         assert_eq!(f.src, None);
         assert_eq!(
             f.build.as_deref(),

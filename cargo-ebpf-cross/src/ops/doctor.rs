@@ -6,6 +6,7 @@ use crate::cli::DoctorArgs;
 use crate::error::{Error, Result};
 use crate::kernel_tree::{Given, KernelTree};
 use crate::profile::Profile;
+use crate::reference::Policy;
 use crate::resolve;
 use crate::toolchain;
 use crate::version::KernelVersion;
@@ -52,7 +53,7 @@ pub fn find_libclang() -> Option<std::path::PathBuf> {
 pub fn doctor(a: DoctorArgs) -> Result<i32> {
     let profile = Profile::load_with(&a.target, &super::default_boards())?;
     let opts = a.kernel.opts();
-    let choice = resolve::layer(&opts, None, &profile);
+    let mut choice = resolve::layer(&opts, None, &profile)?;
     let mut r = Report { problems: 0 };
     println!(
         "target {} ({}, {})",
@@ -60,6 +61,37 @@ pub fn doctor(a: DoctorArgs) -> Result<i32> {
         profile.arch.clang_target,
         profile.rust_target()
     );
+    let mut reference_pending = false;
+    if let Some(rc) = choice.reference.clone() {
+        // Never downloads: says what a build would fetch, or that it is here.
+        let what = crate::reference::wanted(&profile, &rc.spec);
+        match (
+            what,
+            resolve::materialise(&mut choice, &profile, Policy::Report),
+        ) {
+            (_, Ok(Some(rec))) => r.ok(
+                "reference kernel",
+                &format!(
+                    "{} from {}: linux {} (abi {}), cached",
+                    rc.spec, rc.from, rec.version, rec.abi
+                ),
+            ),
+            (Ok(w), Err(Error::ReferenceNotCached { fetch, .. })) => {
+                reference_pending = true;
+                r.note(
+                "reference kernel",
+                &format!(
+                    "{} from {} is not cached; a build fetches it (headers, image, busybox-static and libbpf-dev of {}), or run `{fetch}`",
+                    rc.spec,
+                    rc.from,
+                    w.describe()
+                ),
+            )
+            }
+            (Err(e), _) | (_, Err(e)) => r.missing("reference kernel", &e.to_string(), &e.hint()),
+            (_, Ok(None)) => {}
+        }
+    }
 
     match toolchain::find(&opts.tools) {
         Ok(t) => {
@@ -136,6 +168,10 @@ pub fn doctor(a: DoctorArgs) -> Result<i32> {
             Err(e) => r.missing("kernel tree", &e.to_string(), &e.hint()),
         },
         (Ok(Some(g)), false) => r.note("kernel tree", &format!("none; version {} only (native compiles need a tree for kernel headers)", g.value)),
+        (Ok(None), false) if reference_pending => r.note(
+            "kernel tree",
+            "the reference kernel's, once fetched",
+        ),
         (Ok(None), false) => r.missing(
             "kernel tree",
             "no kernel tree or version given",

@@ -12,18 +12,31 @@ use crate::toolchain;
 
 pub fn flags(g: Global, a: FlagsArgs) -> Result<i32> {
     let profile = Profile::load_with(&a.target, &super::default_boards())?;
-    let choice = resolve::layer(&a.kernel.opts(), None, &profile);
+    let choice = resolve::layer(&a.kernel.opts(), None, &profile)?;
     // The default staging dir is keyed by the settings too, so two trees
     // for one target never overwrite each other's wrappers.
     let state = a.state_dir.clone().unwrap_or_else(|| {
-        let key = format!("{:?} {:?} {:?}", profile.file, choice.src, choice.build);
+        let key = format!(
+            "{:?} {:?} {:?} {:?}",
+            profile.file,
+            choice.src,
+            choice.build,
+            choice.reference.as_ref().map(|r| r.spec.to_string())
+        );
         let hash = crate::fsutil::sha256_hex(key.as_bytes());
         toolchain::cache_dir()
             .unwrap_or_else(std::env::temp_dir)
             .join("flags")
             .join(format!("{}-{}", profile.name, &hash[..12]))
     });
-    let ctx = resolve::context(profile, &choice, &a.kernel.opts().tools, &state)?;
+    // Flags describe a build; they never download one's kernel.
+    let ctx = resolve::context(
+        profile,
+        &choice,
+        &a.kernel.opts().tools,
+        &state,
+        crate::reference::Policy::Report,
+    )?;
     if !g.dry_run {
         // The printed -I must exist for whoever runs the flags.
         resolve::stage(&ctx)?;

@@ -198,10 +198,7 @@ fn list(a: KernelListArgs) -> Result<i32> {
         println!("{}", serde_json::to_string(&rows).expect("serialisable"));
         return Ok(0);
     }
-    println!(
-        "{:<12} {:<24} {:<9} {:<8} {:<12} {}",
-        "TARGET", "KERNEL", "CODENAME", "ARCH", "FLAVOUR", "CACHED"
-    );
+    println!("TARGET       KERNEL                   CODENAME  ARCH     FLAVOUR      CACHED");
     for r in rows {
         let state = match (&r.version, &r.abi) {
             _ if r.kernel == "-" => "no reference kernel".to_string(),

@@ -14,6 +14,8 @@ use crate::ops::build::{BuildOpts, MessageFormat};
 use crate::ops::Global;
 use crate::profile::Profile;
 use crate::qemu::{self, Event, Observer, RunEnd};
+use crate::reference::{Policy, Record};
+use crate::resolve;
 use crate::ui;
 
 const VERDICT_HELP: &str = "\
@@ -114,16 +116,36 @@ pub fn run(g: Global, args: RunArgs) -> Result<i32> {
     );
     let profile = Profile::load_with(&args.target, &boards)?;
     let q = qemu::section(&profile)?;
+    let reference = if args.kernel_image.is_some() && args.busybox.is_some() {
+        None
+    } else {
+        reference_kernel(g, &args, &profile)?
+    };
+    // A reference kernel is one unit: named explicitly, its image and
+    // busybox beat the profile's [qemu] ones; as the default, they only
+    // fill in what the profile leaves out.
+    let pick = |flag: &Option<PathBuf>,
+                from_profile: &Option<PathBuf>,
+                from_ref: fn(&Record) -> PathBuf| {
+        let r = reference
+            .as_ref()
+            .map(|(rec, explicit)| (from_ref(rec), *explicit));
+        flag.clone().or(match r {
+            Some((p, true)) => Some(p),
+            Some((p, false)) => from_profile.clone().or(Some(p)),
+            None => from_profile.clone(),
+        })
+    };
     let kernel_image = guest_input_path(
         &profile,
-        args.kernel_image.clone(),
-        q.kernel_image.clone(),
+        pick(&args.kernel_image, &q.kernel_image, |r| r.image.clone()),
+        None,
         Needed::Kernel,
     )?;
     let busybox_path = guest_input_path(
         &profile,
-        args.busybox.clone(),
-        q.busybox.clone(),
+        pick(&args.busybox, &q.busybox, |r| r.busybox.clone()),
+        None,
         Needed::Busybox,
     )?;
     let system = q.system.clone().expect("checked by qemu::section");
@@ -294,6 +316,24 @@ fn attach_secs(timeout: u64) -> u32 {
 enum Needed {
     Kernel,
     Busybox,
+}
+
+/// The reference kernel this run's build uses, if it uses one, and whether
+/// it was named (rather than defaulted).
+fn reference_kernel(
+    g: Global,
+    args: &RunArgs,
+    profile: &Profile,
+) -> Result<Option<(Record, bool)>> {
+    // The package's metadata is a layer too; a run of a given bundle may
+    // have no package at all.
+    let meta = crate::ops::build::Project::load(&args.build.project)
+        .ok()
+        .and_then(|p| p.metadata.kernel);
+    let mut choice = resolve::layer(&args.build.kernel.opts(), meta.as_ref(), profile)?;
+    let explicit = choice.reference.as_ref().is_some_and(|r| !r.defaulted);
+    let policy = Policy::for_build(args.build.offline || args.build.frozen, g.dry_run);
+    Ok(resolve::materialise(&mut choice, profile, policy)?.map(|r| (r, explicit)))
 }
 
 /// Picks a guest input from the flag (or its env var), then the profile,

@@ -207,7 +207,7 @@ fn choose_image<'a>(loaded: &'a [Loaded], w: &Wanted) -> Result<(String, Found<'
     abis.dedup();
     let pick = by_abi
         .into_iter()
-        .filter(|(a, _)| w.abi.as_ref().is_none_or(|p| p == a))
+        .filter(|(a, _)| w.abi.as_ref().map_or(true, |p| p == a))
         .max_by(|a, b| index::version_cmp(&a.1.pkg.version, &b.1.pkg.version));
     pick.ok_or_else(|| {
         let suites: Vec<&str> = w.release.suites.iter().map(|s| s.suite.as_str()).collect();
