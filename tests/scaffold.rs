@@ -297,16 +297,14 @@ fn template_loader_matches_the_example() {
 
 /// A bundle's file list and manifest.
 fn open_bundle(p: &Path) -> (Vec<String>, serde_json::Value) {
-    let (_, files) = cargo_ebpf_cross::bundle::read(p).unwrap();
-    let names = files.iter().map(|f| f.0.clone()).collect();
-    let m = files
-        .iter()
-        .find(|f| f.0 == "manifest.json")
-        .expect("manifest.json");
-    (names, serde_json::from_slice(&m.1).unwrap())
+    let b = cargo_ebpf_cross::bundle::Bundle::open(p).unwrap();
+    let names = b.files.iter().map(|f| f.path.clone()).collect();
+    let m = b.file("manifest.json").expect("manifest.json");
+    (names, serde_json::from_slice(&m.data).unwrap())
 }
 
 #[test]
+#[ignore = "needs scripts/setup.sh"]
 fn new_project_builds_for_armv7_and_for_its_board() {
     let src = common::fx_dir("EBPF_CROSS_ARMHF_SRC");
     let build = common::fx_dir("EBPF_CROSS_ARMHF_BUILD");

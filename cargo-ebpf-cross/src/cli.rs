@@ -59,6 +59,8 @@ pub enum Command {
     Flags(FlagsArgs),
     /// Check every tool, Rust target and kernel-tree file a target needs
     Doctor(DoctorArgs),
+    /// Show every setting a target resolves to, and where each came from
+    Config(ConfigArgs),
     /// Create a new project from the template
     New(crate::ops::new::NewArgs),
     /// Create a project in the current directory
@@ -133,20 +135,22 @@ pub struct KernelRemoveArgs {
 
 #[derive(Debug, Clone, Args, Default)]
 pub struct KernelArgs {
-    /// A reference kernel, debian:RELEASE[@ABI] (tree, helpers, image and busybox, fetched and cached); not with --kernel-src/--kernel-build
-    #[arg(long, env = "EBPF_CROSS_KERNEL", value_name = "debian:RELEASE[@ABI]")]
+    // The env twins of these flags are read by the settings resolver, not
+    // by clap, so that `config` can tell a flag from an env var.
+    /// A reference kernel, debian:RELEASE[@ABI]: tree, helpers, image and busybox, fetched and cached; not with --kernel-src/--kernel-build [env: EBPF_CROSS_KERNEL]
+    #[arg(long, value_name = "debian:RELEASE[@ABI]")]
     pub kernel: Option<String>,
-    /// Kernel source tree (srctree)
-    #[arg(long, env = "EBPF_CROSS_KERNEL_SRC", value_name = "DIR")]
+    /// Kernel source tree (srctree) [env: EBPF_CROSS_KERNEL_SRC]
+    #[arg(long, value_name = "DIR")]
     pub kernel_src: Option<PathBuf>,
-    /// Kernel build tree (objtree, `make O=`), when separate from the source
-    #[arg(long, env = "EBPF_CROSS_KERNEL_BUILD", value_name = "DIR")]
+    /// Kernel build tree (objtree, `make O=`), when separate from the source [env: EBPF_CROSS_KERNEL_BUILD]
+    #[arg(long, value_name = "DIR")]
     pub kernel_build: Option<PathBuf>,
-    /// Kernel version X.Y[.Z]; must agree with the tree when one is given
-    #[arg(long, env = "EBPF_CROSS_KERNEL_VERSION", value_name = "X.Y[.Z]")]
+    /// Kernel version X.Y[.Z]; must agree with the tree when one is given [env: EBPF_CROSS_KERNEL_VERSION]
+    #[arg(long, value_name = "X.Y[.Z]")]
     pub kernel_version: Option<String>,
-    /// A directory holding bpf/bpf_helpers.h (libbpf headers)
-    #[arg(long, env = "EBPF_CROSS_LIBBPF_INCLUDE", value_name = "DIR")]
+    /// A directory holding bpf/bpf_helpers.h (libbpf headers) [env: EBPF_CROSS_LIBBPF_INCLUDE]
+    #[arg(long, value_name = "DIR")]
     pub libbpf_include: Option<PathBuf>,
     /// clang to use (name or path)
     #[arg(long, env = "CLANG", value_name = "PATH")]
@@ -234,4 +238,23 @@ pub struct DoctorArgs {
     pub target: String,
     #[command(flatten)]
     pub kernel: KernelArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Precedence, highest first: flag > env > [package.metadata.ebpf-cross] > profile (board file or built-in) > default."
+)]
+pub struct ConfigArgs {
+    #[arg(long, short = 't', value_name = "TARGET")]
+    pub target: String,
+    #[command(flatten)]
+    pub kernel: KernelArgs,
+    /// Rust triple or target-spec JSON for the loader [env: EBPF_CROSS_RUST_TARGET]
+    #[arg(long, value_name = "TRIPLE|SPEC.json")]
+    pub rust_target: Option<String>,
+    #[command(flatten)]
+    pub project: crate::ops::build::ProjectArgs,
+    /// Print a JSON array of {key, value, origin}
+    #[arg(long)]
+    pub json: bool,
 }

@@ -14,6 +14,7 @@ pub mod bpf_headers;
 pub mod elf_check;
 pub mod kernel_tree;
 pub mod resolve;
+pub mod settings;
 pub mod toolchain;
 
 pub mod bindings;
@@ -25,5 +26,7 @@ pub mod scaffold;
 
 pub mod cli;
 pub mod fsutil;
+pub mod interrupt;
 pub mod ops;
+pub mod process;
 pub mod ui;

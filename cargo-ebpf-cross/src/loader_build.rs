@@ -346,14 +346,10 @@ pub fn is_builtin_rust_target(triple: &str) -> bool {
     if triple.ends_with(".json") {
         return false;
     }
-    std::process::Command::new("rustc")
+    Cmd::new("rustc")
         .args(["--print", "target-list"])
         .output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .any(|l| l == triple)
-        })
+        .map(|o| o.stdout_text().lines().any(|l| l == triple))
         .unwrap_or(false)
 }
 
@@ -391,14 +387,9 @@ pub fn ensure_rust_target(triple: &str, allow_rustup: bool, offline: bool) -> Re
         &format!("Rust target {triple} (rustup target add)"),
     );
     let cmd = Cmd::new("rustup").args(["target", "add", triple]);
-    crate::ui::command(&cmd);
-    let st = cmd.to_command().status().map_err(|source| Error::Spawn {
-        tool: "rustup".into(),
-        source,
-    })?;
-    if !st.success() {
+    if let Err(e) = cmd.status() {
         return Err(Error::Loader {
-            message: format!("`rustup target add {triple}` failed ({st})"),
+            message: format!("`rustup target add {triple}` failed: {e}"),
             hint: "check the network; if rustup said the target has no prebuilt artifacts (tier 3 targets such as mips and mipsel), build its std yourself (nightly `-Z build-std`) and pass --no-rustup".into(),
         });
     }
@@ -427,18 +418,12 @@ pub fn run(p: &LoaderPlan) -> Result<PathBuf> {
             });
         }
     }
-    crate::ui::command(&p.cargo);
+    use std::process::Stdio;
     let mut child = p
         .cargo
-        .to_command()
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|source| Error::Spawn {
-            tool: "cargo".into(),
-            source,
-        })?;
+        .start(Stdio::null(), Stdio::piped(), Stdio::inherit())?;
     let mut exe = None;
-    let out = child.stdout.take().expect("piped");
+    let out = child.child().stdout.take().expect("piped");
     for line in std::io::BufReader::new(out).lines().map_while(|l| l.ok()) {
         let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else {
             continue;
@@ -449,10 +434,7 @@ pub fn run(p: &LoaderPlan) -> Result<PathBuf> {
             }
         }
     }
-    let st = child.wait().map_err(|source| Error::Spawn {
-        tool: "cargo".into(),
-        source,
-    })?;
+    let st = child.wait()?;
     if !st.success() {
         return Err(Error::Loader {
             message: format!(
@@ -477,12 +459,12 @@ pub fn debian_package_for(prog: &str) -> Option<String> {
 
 /// The host's Rust triple, from `rustc -vV`.
 pub fn host_triple() -> String {
-    std::process::Command::new("rustc")
+    Cmd::new("rustc")
         .arg("-vV")
         .output()
         .ok()
         .and_then(|o| {
-            String::from_utf8_lossy(&o.stdout)
+            o.stdout_text()
                 .lines()
                 .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
         })
@@ -491,14 +473,14 @@ pub fn host_triple() -> String {
 
 /// Is the Rust target's std installed for the active toolchain?
 pub fn rust_target_installed(triple: &str) -> Option<bool> {
-    let out = std::process::Command::new("rustc")
+    let (st, out) = Cmd::new("rustc")
         .args(["--print", "target-libdir", "--target", triple])
-        .output()
+        .output_any()
         .ok()?;
-    if !out.status.success() {
+    if !st.success() {
         return Some(false);
     }
-    let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let dir = out.stdout_text().trim().to_string();
     Some(
         std::fs::read_dir(&dir)
             .map(|mut d| {

@@ -101,3 +101,16 @@ pub fn command(cmd: &crate::plan::Cmd) {
         );
     }
 }
+
+/// A tool's captured diagnostics, written in one piece so that parallel
+/// compiles never interleave their lines.
+pub fn diagnostics(text: &str) {
+    if text.trim().is_empty() {
+        return;
+    }
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes());
+    if !text.ends_with('\n') {
+        let _ = writeln!(err);
+    }
+}

@@ -94,7 +94,8 @@ pub struct Project {
     pub bin: String,
     pub programs: Vec<PathBuf>,
     pub bindings: Vec<PathBuf>,
-    pub static_: bool,
+    /// `static` in the package metadata, when it says.
+    pub static_: Option<bool>,
     pub metadata: PackageMetadata,
     pub target_dir: PathBuf,
 }
@@ -106,59 +107,81 @@ fn usage(message: String, hint: &str) -> Error {
     }
 }
 
-impl Project {
-    pub fn load(opts: &ProjectArgs) -> Result<Project> {
-        let mut cmd = cargo_metadata::MetadataCommand::new();
-        cmd.no_deps();
-        if let Some(m) = &opts.manifest_path {
-            cmd.manifest_path(m);
-        }
-        let meta = cmd.exec().map_err(|e| {
+fn metadata(opts: &ProjectArgs) -> Result<cargo_metadata::Metadata> {
+    let mut cmd = cargo_metadata::MetadataCommand::new();
+    cmd.no_deps();
+    if let Some(m) = &opts.manifest_path {
+        cmd.manifest_path(m);
+    }
+    cmd.exec().map_err(|e| {
+        usage(
+            format!("cannot read the cargo project: {e}"),
+            "run inside the loader's package, or pass --manifest-path path/to/Cargo.toml",
+        )
+    })
+}
+
+/// The loader package: `-p`, else the one member with our metadata.
+fn select<'m>(
+    meta: &'m cargo_metadata::Metadata,
+    opts: &ProjectArgs,
+) -> Result<&'m cargo_metadata::Package> {
+    let members: Vec<&cargo_metadata::Package> = meta.workspace_packages();
+    Ok(match &opts.package {
+        Some(name) => *members.iter().find(|p| p.name == *name).ok_or_else(|| {
             usage(
-                format!("cannot read the cargo project: {e}"),
-                "run inside the loader's package, or pass --manifest-path path/to/Cargo.toml",
+                format!("package `{name}` is not in the workspace"),
+                &format!(
+                    "members: {}",
+                    members
+                        .iter()
+                        .map(|p| p.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             )
-        })?;
-        let members: Vec<&cargo_metadata::Package> = meta.workspace_packages();
-        let pkg = match &opts.package {
-            Some(name) => *members.iter().find(|p| p.name == *name).ok_or_else(|| {
-                usage(
-                    format!("package `{name}` is not in the workspace"),
-                    &format!(
-                        "members: {}",
-                        members
-                            .iter()
-                            .map(|p| p.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                )
-            })?,
-            None => {
-                let with_meta: Vec<_> = members
-                    .iter()
-                    .filter(|p| p.metadata.get("ebpf-cross").is_some())
-                    .collect();
-                match with_meta.as_slice() {
-                    [one] => **one,
-                    [] => {
-                        return Err(usage(
-                            "no loader package: no package in the workspace has [package.metadata.ebpf-cross]".into(),
-                            "add `[package.metadata.ebpf-cross]` (it may be empty) to the loader's Cargo.toml, or pass -p PKG",
-                        ))
-                    }
-                    many => {
-                        return Err(usage(
-                            format!(
-                                "several loader packages: {}",
-                                many.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
-                            ),
-                            "choose one with -p PKG",
-                        ))
-                    }
+        })?,
+        None => {
+            let with_meta: Vec<_> = members
+                .iter()
+                .filter(|p| p.metadata.get("ebpf-cross").is_some())
+                .collect();
+            match with_meta.as_slice() {
+                [one] => **one,
+                [] => {
+                    return Err(usage(
+                        "no loader package: no package in the workspace has [package.metadata.ebpf-cross]".into(),
+                        "add `[package.metadata.ebpf-cross]` (it may be empty) to the loader's Cargo.toml, or pass -p PKG",
+                    ))
+                }
+                many => {
+                    return Err(usage(
+                        format!(
+                            "several loader packages: {}",
+                            many.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+                        ),
+                        "choose one with -p PKG",
+                    ))
                 }
             }
-        };
+        }
+    })
+}
+
+impl Project {
+    /// The loader package's Cargo.toml, found the way `build` finds it, so
+    /// that `run` and `install` look up boards in the same place.
+    pub fn locate(opts: &ProjectArgs) -> Result<PathBuf> {
+        let meta = metadata(opts)?;
+        Ok(select(&meta, opts)?
+            .manifest_path
+            .as_std_path()
+            .to_path_buf())
+    }
+
+    pub fn load(opts: &ProjectArgs) -> Result<Project> {
+        let meta = metadata(opts)?;
+        let pkg = select(&meta, opts)?;
         let md: PackageMetadata = match pkg.metadata.get("ebpf-cross") {
             Some(v) => serde_json::from_value(v.clone()).map_err(|e| {
                 usage(
@@ -228,7 +251,7 @@ impl Project {
             bin,
             programs,
             bindings,
-            static_: md.static_.unwrap_or(false),
+            static_: md.static_,
             metadata: md,
             target_dir,
         })
@@ -278,7 +301,13 @@ fn prepare(g: Global, project: &Project, opts: &BuildOpts, spec: &str) -> Result
         .unwrap_or_else(|| profile.rust_target().to_string());
     check_spec(&rust_target, &profile)?;
     let kopts = opts.kernel.opts();
-    let choice = resolve::layer(&kopts, project.metadata.kernel.as_ref(), &profile)?;
+    let choice = resolve::layer(
+        &kopts,
+        &ProcessEnv,
+        project.metadata.kernel.as_ref(),
+        Some(&project.manifest),
+        &profile,
+    )?;
     let name = profile.name.clone();
     let policy = Policy::for_build(opts.offline || opts.frozen, g.dry_run);
     let ctx = resolve::context(profile, &choice, &kopts.tools, &state, policy)?;
@@ -399,7 +428,19 @@ fn finish(g: Global, project: &Project, opts: &BuildOpts, job: &TargetJob) -> Re
         locked: opts.locked,
         frozen: opts.frozen,
     };
-    let static_ = project.static_ || profile.loader.static_.unwrap_or(false);
+    let static_ = resolve::static_link(
+        &ProcessEnv,
+        project.static_,
+        Some(&project.manifest),
+        profile,
+    )?;
+    if ui::get().verbose {
+        ui::status(
+            "Static",
+            &format!("{} (from {})", static_.value, static_.origin),
+        );
+    }
+    let static_ = static_.value;
     let input = LoaderInput {
         profile,
         rust_target: &job.rust_target,
@@ -414,7 +455,9 @@ fn finish(g: Global, project: &Project, opts: &BuildOpts, job: &TargetJob) -> Re
     let plan = loader_build::plan(&input, &ProcessEnv);
     if g.dry_run {
         println!("{}", plan.cargo.display());
-        return Ok(job.out_dir.clone());
+        // Where the bundle would go, so `run --dry-run` can name it.
+        let top = bundle::top_dir(&project.package, &project.version, &profile.name);
+        return Ok(bundle::tarball_path(&job.out_dir, &top));
     }
     loader_build::ensure_rust_target(
         &job.rust_target,
@@ -517,10 +560,15 @@ fn build_all(g: Global, opts: &BuildOpts, targets: &[String]) -> Result<Vec<Outc
         }
     }
     if g.dry_run {
+        // A target that cannot be planned fails the dry run just as it
+        // would fail the build; the others still print their plans.
         for j in &jobs {
             println!("# target {}", j.profile_name);
             super::compile::print_plans(&j.plans);
-            finish(g, &project, opts, j)?;
+            outcomes.push(Outcome {
+                target: j.profile_name.clone(),
+                result: finish(g, &project, opts, j),
+            });
         }
         return Ok(outcomes);
     }
@@ -578,9 +626,6 @@ fn build_all(g: Global, opts: &BuildOpts, targets: &[String]) -> Result<Vec<Outc
 
 pub fn build(g: Global, a: BuildArgs) -> Result<i32> {
     let outcomes = build_all(g, &a.opts, &a.target)?;
-    if g.dry_run {
-        return Ok(0);
-    }
     let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
     let json = a.opts.message_format == MessageFormat::Json;
     if json {
@@ -602,7 +647,7 @@ pub fn build(g: Global, a: BuildArgs) -> Result<i32> {
         let o = outcomes.into_iter().next().expect("one");
         return Err(o.result.expect_err("failed"));
     }
-    if (outcomes.len() > 1 && !ui::get().quiet) || failed > 0 {
+    if (outcomes.len() > 1 && !ui::get().quiet && !g.dry_run) || failed > 0 {
         ui::status(
             "Summary",
             &format!("{} built, {} failed", outcomes.len() - failed, failed),

@@ -72,7 +72,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "STR")]
     pub expect: Vec<String>,
     /// Hard limit for the whole boot, in seconds; QEMU is killed then
-    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    #[arg(long, default_value_t = 60, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub timeout: u64,
     /// Busybox sh command run in the guest while the loader runs [default: open a few files, exec a few commands]
     #[arg(long, value_name = "CMD")]
@@ -110,10 +111,7 @@ pub struct RunReport {
 }
 
 pub fn run(g: Global, args: RunArgs) -> Result<i32> {
-    let boards = crate::ops::board_dirs(
-        args.build.project.boards.as_deref(),
-        args.build.project.manifest_path.as_deref(),
-    );
+    let boards = crate::ops::project_board_dirs(&args.build.project);
     let profile = Profile::load_with(&args.target, &boards)?;
     let q = qemu::section(&profile)?;
     let reference = if args.kernel_image.is_some() && args.busybox.is_some() {
@@ -174,7 +172,7 @@ pub fn run(g: Global, args: RunArgs) -> Result<i32> {
 
     // The benchmark clock: from here (the build is done) to the verdict.
     let start = Instant::now();
-    let bundle = match initramfs::read_bundle(&bundle_path) {
+    let bundle = match crate::bundle::Bundle::open(&bundle_path) {
         Ok(b) => Some(b),
         // A dry run of the build writes no bundle; show the plan anyway.
         Err(_) if g.dry_run && !bundle_path.exists() => None,
@@ -185,7 +183,7 @@ pub fn run(g: Global, args: RunArgs) -> Result<i32> {
     }
     let loader = bundle
         .as_ref()
-        .map(|b| format!("{BUNDLE_DIR}/{}", b.loader))
+        .map(|b| format!("{BUNDLE_DIR}/{}", b.manifest.loader))
         .unwrap_or_else(|| format!("{BUNDLE_DIR}/bin/<loader>"));
     let init = initramfs::init_script(&InitOptions {
         loader,
@@ -195,10 +193,7 @@ pub fn run(g: Global, args: RunArgs) -> Result<i32> {
         drain_max_secs: DRAIN_MAX_SECS,
     });
 
-    let work = tempfile::Builder::new()
-        .prefix("ebpf-cross-run-")
-        .tempdir()
-        .map_err(write_err(std::env::temp_dir()))?;
+    let work = crate::fsutil::TempDir::new_in(&std::env::temp_dir(), "ebpf-cross-run-")?;
     let initrd = work.path().join("initramfs.cpio.gz");
     let mut cmd = qemu::plan(&profile, &kernel_image, &initrd)?;
     cmd.program = qemu_bin;
@@ -327,11 +322,18 @@ fn reference_kernel(
 ) -> Result<Option<(Record, bool)>> {
     // The package's metadata is a layer too; a run of a given bundle may
     // have no package at all.
-    let meta = crate::ops::build::Project::load(&args.build.project)
-        .ok()
-        .and_then(|p| p.metadata.kernel);
-    let mut choice = resolve::layer(&args.build.kernel.opts(), meta.as_ref(), profile)?;
-    let explicit = choice.reference.as_ref().is_some_and(|r| !r.defaulted);
+    let project = crate::ops::build::Project::load(&args.build.project).ok();
+    let mut choice = resolve::layer(
+        &args.build.kernel.opts(),
+        &crate::loader_build::ProcessEnv,
+        project.as_ref().and_then(|p| p.metadata.kernel.as_ref()),
+        project.as_ref().map(|p| p.manifest.as_path()),
+        profile,
+    )?;
+    let explicit = choice
+        .reference
+        .as_ref()
+        .is_some_and(|r| r.origin != crate::settings::Origin::Default);
     let policy = Policy::for_build(args.build.offline || args.build.frozen, g.dry_run);
     Ok(resolve::materialise(&mut choice, profile, policy)?.map(|r| (r, explicit)))
 }
@@ -432,18 +434,19 @@ fn check_guest_elf(path: &Path, bytes: &[u8], profile: &Profile, what: &str) -> 
 }
 
 fn check_bundle(path: &Path, b: &Bundle, profile: &Profile) -> Result<()> {
-    if let Some(t) = &b.target {
-        if t != &profile.name && t != &profile.base {
-            ui::warn(&format!(
-                "bundle `{}` was built for `{t}`, not `{}`",
-                path.display(),
-                profile.name
-            ));
-        }
+    let t = &b.manifest.target;
+    if t != &profile.name && t != &profile.base {
+        ui::warn(&format!(
+            "bundle `{}` was built for `{t}`, not `{}`",
+            path.display(),
+            profile.name
+        ));
     }
-    let loader = b.file(&b.loader).expect("read_bundle checked the loader");
+    let loader = b
+        .file(&b.manifest.loader)
+        .expect("Bundle::open checked the loader");
     check_guest_elf(
-        &Path::new(&b.top).join(&b.loader),
+        &Path::new(&b.top).join(&b.manifest.loader),
         &loader.data,
         profile,
         "loader",
