@@ -65,6 +65,7 @@ impl RecipeEnv {
     fn command(&self, s: &Path) -> Command {
         let cc = "arm-linux-gnueabihf-gcc -march=armv7-a -mfloat-abi=hard --sysroot=/usr/arm-linux-gnueabihf";
         let mut c = Command::new(BIN);
+        common::sandbox_env(&mut c);
         c.current_dir(s)
             .env("CARGO_HOME", &self.cargo_home)
             .env("CARGO_NET_OFFLINE", "true")

@@ -216,15 +216,6 @@ pub fn builtin_names() -> Vec<String> {
     BUILTIN.iter().map(|(n, _)| n.to_string()).collect()
 }
 
-/// The name of an ELF machine, looked up in the table (for messages about
-/// a file built for some other board).
-pub fn elf_machine_name(machine: u16) -> Option<String> {
-    BUILTIN.iter().find_map(|(name, _)| {
-        let a = crate::profile::Profile::load(name).ok()?.arch;
-        (a.elf_machine == machine && !a.elf_machine_name.is_empty()).then_some(a.elf_machine_name)
-    })
-}
-
 pub fn builtin_source(name: &str) -> Option<&'static str> {
     BUILTIN.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
 }

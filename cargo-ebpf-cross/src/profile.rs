@@ -374,6 +374,15 @@ impl Profile {
     }
 }
 
+/// The name of an ELF machine, looked up in the table (for messages about
+/// a file built for some other board).
+pub fn elf_machine_name(machine: u16) -> Option<String> {
+    arch::BUILTIN.iter().find_map(|(name, _)| {
+        let a = Profile::load(name).ok()?.arch;
+        (a.elf_machine == machine && !a.elf_machine_name.is_empty()).then_some(a.elf_machine_name)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
