@@ -358,17 +358,13 @@ fn guest_input_path(
             "EBPF_CROSS_KERNEL_IMAGE",
             "kernel_image",
             format!(
-                "use the kernel the board runs (its zImage or Image), or one that boots under QEMU's `{}` machine. Debian's fits: `apt-get download linux-image-<abi>-{}` for {deb}, then `dpkg -x` it and take boot/vmlinuz-*; scripts/setup.sh fetches it into .fixtures/",
+                "use the kernel the board runs (its zImage or Image), or one that boots under QEMU's `{}` machine; `--kernel debian:RELEASE` brings Debian's reference kernel with its image and busybox (`cargo ebpf-cross kernel list --target {}`)",
                 profile
                     .qemu
                     .as_ref()
                     .and_then(|q| q.machine.clone())
                     .unwrap_or_else(|| "virt".into()),
-                if profile.arch.debian_kernel_flavour.is_empty() {
-                    "<flavour>"
-                } else {
-                    &profile.arch.debian_kernel_flavour
-                }
+                profile.name
             ),
         ),
         Needed::Busybox => (
@@ -377,7 +373,7 @@ fn guest_input_path(
             "EBPF_CROSS_BUSYBOX",
             "busybox",
             format!(
-                "it must be static and built for the board: Debian's busybox-static for {deb} (`apt-get download busybox-static:{deb}`, then `dpkg -x` it and take bin/busybox); scripts/setup.sh fetches it into .fixtures/"
+                "it must be static and built for the board: Debian's busybox-static for {deb}, which `--kernel debian:RELEASE` brings along with the reference kernel"
             ),
         ),
     };
@@ -703,10 +699,15 @@ mod tests {
             h.contains("--kernel-image") && h.contains("EBPF_CROSS_KERNEL_IMAGE"),
             "{h}"
         );
-        assert!(h.contains("linux-image-<abi>-armmp"), "{h}");
+        assert!(
+            h.contains("`--kernel debian:RELEASE` brings Debian's reference kernel"),
+            "{h}"
+        );
         let e = guest_input_path(&p, Some("/nope/bb".into()), None, Needed::Busybox).unwrap_err();
         assert_eq!(e.to_string(), "busybox `/nope/bb` does not exist");
-        assert!(e.hint().contains("busybox-static:armhf"));
+        assert!(e
+            .hint()
+            .contains("busybox-static for armhf, which `--kernel debian:RELEASE` brings"));
     }
 
     #[test]
