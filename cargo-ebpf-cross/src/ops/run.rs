@@ -6,11 +6,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use clap::Args;
-
+use crate::cli::{MessageFormat, RunArgs};
 use crate::error::{read_err, write_err, Error, Result};
 use crate::initramfs::{self, Bundle, GuestInput, InitOptions, BUNDLE_DIR, EXTRA_DIR};
-use crate::ops::build::{BuildOpts, MessageFormat};
 use crate::ops::Global;
 use crate::profile::Profile;
 use crate::qemu::{self, Event, Observer, RunEnd};
@@ -18,78 +16,10 @@ use crate::reference::{Policy, Record};
 use crate::resolve;
 use crate::ui;
 
-const VERDICT_HELP: &str = "\
-Verdict:
-  Passes (exit 0) when every --expect text appears in some trace_pipe line.
-  Without --expect, any trace_pipe line passes. Either way the loader must
-  not exit with an error on its own (a verifier rejection fails the run).
-  Otherwise it fails (exit 1) with a report: the loader's output (with any
-  verifier log), the last console lines, whether the probe attached (the
-  loader printed \"attached\"), and whether the timeout was hit. Ctrl-C stops
-  QEMU and exits 130.
-
-  --message-format json prints one result object, {\"kind\":\"run\", \"passed\",
-  \"attached\", \"matched\", \"missing\", \"trace_lines\", \"seconds\",
-  \"timed_out\", ...}, after any messages of the build.
-
-In the guest:
-  /bundle/      the bundle (/bundle/bin/<loader>, /bundle/bpf/*.o); without
-                --bundle it is built first, as `build` would
-  /extra/       files given with --extra
-  The loader runs as `/bundle/bin/<loader> [LOADER ARGS]`. It counts as
-  running once a line of its output starts with \"running\", or once it has
-  said \"attached\" and then been quiet for half a second. Then the workload
-  runs (by default it opens a few files, cat /etc/hostname /proc/version,
-  and execs a few commands: ls, uname, head), trace_pipe is read until it
-  is drained, and the loader gets SIGTERM.
-
-Needs: qemu-system-arm (Debian package; also gives qemu-system-aarch64), a
-kernel image for the board, and a static busybox for its architecture
-(Debian's busybox-static).
-
-Example:
-  cargo ebpf-cross run --target armv7 --kernel-image vmlinuz-6.1.0-50-armmp \\
-      --busybox busybox-armhf --expect 'file /'";
-
 /// The longest the guest reads trace_pipe after the workload: only a probe
 /// that keeps firing takes that long; otherwise reading stops as soon as
 /// the buffer is drained.
 const DRAIN_MAX_SECS: u32 = 5;
-
-#[derive(Debug, Args)]
-#[command(after_long_help = VERDICT_HELP)]
-pub struct RunArgs {
-    /// Target profile: a built-in name, a board name, or a profile file (needs a [qemu] section)
-    #[arg(long, short = 't', value_name = "TARGET")]
-    pub target: String,
-    /// The board's kernel image to boot (zImage or Image) [default: the profile's [qemu] kernel_image]
-    #[arg(long, env = "EBPF_CROSS_KERNEL_IMAGE", value_name = "PATH")]
-    pub kernel_image: Option<PathBuf>,
-    /// A static busybox for the board's architecture [default: the profile's [qemu] busybox]
-    #[arg(long, env = "EBPF_CROSS_BUSYBOX", value_name = "PATH")]
-    pub busybox: Option<PathBuf>,
-    /// Text that must appear in a trace_pipe line; repeatable. Without it, any trace line passes
-    #[arg(long, value_name = "STR")]
-    pub expect: Vec<String>,
-    /// Hard limit for the whole boot, in seconds; QEMU is killed then
-    #[arg(long, default_value_t = 60, value_name = "SECS",
-          value_parser = clap::value_parser!(u64).range(1..=86_400))]
-    pub timeout: u64,
-    /// Busybox sh command run in the guest while the loader runs [default: open a few files, exec a few commands]
-    #[arg(long, value_name = "CMD")]
-    pub workload: Option<String>,
-    /// Run this bundle instead of building one
-    #[arg(long, value_name = "PATH.tar.gz")]
-    pub bundle: Option<PathBuf>,
-    /// Copy FILE into the guest as /extra/<its name>, for example an object to pass to the loader; repeatable
-    #[arg(long, value_name = "FILE")]
-    pub extra: Vec<PathBuf>,
-    #[command(flatten)]
-    pub build: BuildOpts,
-    /// Arguments for the loader in the guest, after `--` (for example `-- /extra/x.o`)
-    #[arg(last = true, value_name = "LOADER ARGS")]
-    pub loader_args: Vec<String>,
-}
 
 /// The result, as `--message-format json` prints it.
 #[derive(Debug, Clone, serde::Serialize)]
