@@ -301,6 +301,7 @@ fn install_refuses_a_damaged_bundle() {
         clang_target: "armv7a-linux-gnueabihf".into(),
         endian: "little".into(),
         kernel_version: Some("6.1.176".into()),
+        reference_kernel: None,
         llvm_version: "14.0.6".into(),
         loader: "bin/p".into(),
         objects: vec!["bpf/p.o".into()],

@@ -67,12 +67,79 @@ pub enum Command {
     Init(InitArgs),
     /// Unpack a bundle into an install layout (bindir, datadir), as a recipe's do_install does
     Install(InstallArgs),
+    /// Fetch, list and remove reference kernels (Debian's kernels, verified and cached)
+    #[command(subcommand)]
+    Kernel(KernelCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KernelCommand {
+    /// Download a profile's reference kernel (headers, image, busybox, libbpf headers) into the cache
+    Fetch(KernelFetchArgs),
+    /// Show every reference kernel per profile, and whether it is cached
+    List(KernelListArgs),
+    /// Delete a cached reference kernel
+    Remove(KernelRemoveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KernelFetchArgs {
+    #[arg(long, short = 't', value_name = "TARGET")]
+    pub target: String,
+    /// debian:RELEASE[@ABI] [default: the profile's default]
+    #[arg(long, env = "EBPF_CROSS_KERNEL", value_name = "debian:RELEASE[@ABI]")]
+    pub kernel: Option<String>,
+    /// Resolve the newest ABI again and replace the cached copy
+    #[arg(long)]
+    pub refresh: bool,
+    /// Print one JSON object describing the cached kernel
+    #[arg(long)]
+    pub json: bool,
+    /// OpenPGP keyring that signs the mirror's InRelease, replacing Debian's embedded keys
+    #[arg(long, env = "EBPF_CROSS_DEBIAN_KEYRING", value_name = "FILE")]
+    pub keyring: Option<PathBuf>,
+    /// A directory of board profiles to find --target names in (default: ./boards)
+    #[arg(long, value_name = "DIR")]
+    pub boards: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct KernelListArgs {
+    /// Only this profile [default: every built-in]
+    #[arg(long, short = 't', value_name = "TARGET")]
+    pub target: Option<String>,
+    /// Print a JSON array
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, value_name = "DIR")]
+    pub boards: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct KernelRemoveArgs {
+    #[arg(long, short = 't', value_name = "TARGET")]
+    pub target: String,
+    /// debian:RELEASE[@ABI] to remove
+    #[arg(
+        long,
+        value_name = "debian:RELEASE[@ABI]",
+        required_unless_present = "all"
+    )]
+    pub kernel: Option<String>,
+    /// Remove every cached reference kernel of the profile
+    #[arg(long, conflicts_with = "kernel")]
+    pub all: bool,
+    #[arg(long, value_name = "DIR")]
+    pub boards: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args, Default)]
 pub struct KernelArgs {
     // The env twins of these flags are read by the settings resolver, not
     // by clap, so that `config` can tell a flag from an env var.
+    /// A reference kernel, debian:RELEASE[@ABI]: tree, helpers, image and busybox, fetched and cached; not with --kernel-src/--kernel-build [env: EBPF_CROSS_KERNEL]
+    #[arg(long, value_name = "debian:RELEASE[@ABI]")]
+    pub kernel: Option<String>,
     /// Kernel source tree (srctree) [env: EBPF_CROSS_KERNEL_SRC]
     #[arg(long, value_name = "DIR")]
     pub kernel_src: Option<PathBuf>,
@@ -104,6 +171,7 @@ impl KernelArgs {
             build: self.kernel_build.clone(),
             version: self.kernel_version.clone(),
             libbpf_include: self.libbpf_include.clone(),
+            reference: self.kernel.clone(),
             stamp_version: self.stamp_version,
             tools: ToolOverrides {
                 clang: self.clang.clone().filter(|s| !s.is_empty()),

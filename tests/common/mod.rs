@@ -187,6 +187,7 @@ pub fn tool(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     c.current_dir(cwd).args(args);
     sandbox_env(&mut c);
     for k in [
+        "EBPF_CROSS_KERNEL",
         "EBPF_CROSS_KERNEL_SRC",
         "EBPF_CROSS_KERNEL_BUILD",
         "EBPF_CROSS_KERNEL_VERSION",

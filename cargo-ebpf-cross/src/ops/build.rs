@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::loader_build::{self, CargoFlags, LoaderInput, PackageMetadata, ProcessEnv};
 use crate::ops::Global;
 use crate::profile::Profile;
+use crate::reference::Policy;
 use crate::resolve;
 use crate::ui;
 
@@ -221,7 +222,7 @@ struct TargetJob {
     rust_target: String,
 }
 
-fn prepare(project: &Project, opts: &BuildOpts, spec: &str) -> Result<TargetJob> {
+fn prepare(g: Global, project: &Project, opts: &BuildOpts, spec: &str) -> Result<TargetJob> {
     let boards = super::board_dirs(opts.project.boards.as_deref(), Some(&project.manifest));
     let profile = Profile::load_with(spec, &boards)?;
     let out_dir = bundle::dir(&project.target_dir, &profile.name);
@@ -239,9 +240,10 @@ fn prepare(project: &Project, opts: &BuildOpts, spec: &str) -> Result<TargetJob>
         project.metadata.kernel.as_ref(),
         Some(&project.manifest),
         &profile,
-    );
+    )?;
     let name = profile.name.clone();
-    let ctx = resolve::context(profile, &choice, &kopts.tools, &state)?;
+    let policy = Policy::for_build(opts.offline || opts.frozen, g.dry_run);
+    let ctx = resolve::context(profile, &choice, &kopts.tools, &state, policy)?;
     let plans = project
         .programs
         .iter()
@@ -444,6 +446,12 @@ fn finish(g: Global, project: &Project, opts: &BuildOpts, job: &TargetJob) -> Re
         clang_target: profile.arch.clang_target.clone(),
         endian: profile.arch.endian.as_str().into(),
         kernel_version: job.ctx.version.map(|v| v.to_string()),
+        reference_kernel: job.ctx.reference.as_ref().map(|r| {
+            format!(
+                "debian:{} {} {} {} (linux {})",
+                r.release, r.abi, r.arch, r.flavour, r.version
+            )
+        }),
         llvm_version: job.ctx.toolchain.clang.version.clone(),
         loader: format!("bin/{}", project.bin),
         objects: contents[1..].iter().map(|c| c.path.clone()).collect(),
@@ -476,7 +484,7 @@ fn build_all(g: Global, opts: &BuildOpts, targets: &[String]) -> Result<Vec<Outc
     let mut outcomes: Vec<Outcome> = Vec::new();
     let mut jobs: Vec<TargetJob> = Vec::new();
     for t in targets {
-        match prepare(&project, opts, t) {
+        match prepare(g, &project, opts, t) {
             Ok(j) => jobs.push(j),
             Err(e) => outcomes.push(Outcome {
                 target: t.clone(),

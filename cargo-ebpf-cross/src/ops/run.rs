@@ -12,6 +12,8 @@ use crate::initramfs::{self, Bundle, GuestInput, InitOptions, BUNDLE_DIR, EXTRA_
 use crate::ops::Global;
 use crate::profile::Profile;
 use crate::qemu::{self, Event, Observer, RunEnd};
+use crate::reference::{Policy, Record};
+use crate::resolve;
 use crate::ui;
 
 /// The longest the guest reads trace_pipe after the workload: only a probe
@@ -42,16 +44,36 @@ pub fn run(g: Global, args: RunArgs) -> Result<i32> {
     let boards = crate::ops::project_board_dirs(&args.build.project);
     let profile = Profile::load_with(&args.target, &boards)?;
     let q = qemu::section(&profile)?;
+    let reference = if args.kernel_image.is_some() && args.busybox.is_some() {
+        None
+    } else {
+        reference_kernel(g, &args, &profile)?
+    };
+    // A reference kernel is one unit: named explicitly, its image and
+    // busybox beat the profile's [qemu] ones; as the default, they only
+    // fill in what the profile leaves out.
+    let pick = |flag: &Option<PathBuf>,
+                from_profile: &Option<PathBuf>,
+                from_ref: fn(&Record) -> PathBuf| {
+        let r = reference
+            .as_ref()
+            .map(|(rec, explicit)| (from_ref(rec), *explicit));
+        flag.clone().or(match r {
+            Some((p, true)) => Some(p),
+            Some((p, false)) => from_profile.clone().or(Some(p)),
+            None => from_profile.clone(),
+        })
+    };
     let kernel_image = guest_input_path(
         &profile,
-        args.kernel_image.clone(),
-        q.kernel_image.clone(),
+        pick(&args.kernel_image, &q.kernel_image, |r| r.image.clone()),
+        None,
         Needed::Kernel,
     )?;
     let busybox_path = guest_input_path(
         &profile,
-        args.busybox.clone(),
-        q.busybox.clone(),
+        pick(&args.busybox, &q.busybox, |r| r.busybox.clone()),
+        None,
         Needed::Busybox,
     )?;
     let system = q.system.clone().expect("checked by qemu::section");
@@ -221,6 +243,31 @@ enum Needed {
     Busybox,
 }
 
+/// The reference kernel this run's build uses, if it uses one, and whether
+/// it was named (rather than defaulted).
+fn reference_kernel(
+    g: Global,
+    args: &RunArgs,
+    profile: &Profile,
+) -> Result<Option<(Record, bool)>> {
+    // The package's metadata is a layer too; a run of a given bundle may
+    // have no package at all.
+    let project = crate::ops::build::Project::load(&args.build.project).ok();
+    let mut choice = resolve::layer(
+        &args.build.kernel.opts(),
+        &crate::loader_build::ProcessEnv,
+        project.as_ref().and_then(|p| p.metadata.kernel.as_ref()),
+        project.as_ref().map(|p| p.manifest.as_path()),
+        profile,
+    )?;
+    let explicit = choice
+        .reference
+        .as_ref()
+        .is_some_and(|r| r.origin != crate::settings::Origin::Default);
+    let policy = Policy::for_build(args.build.offline || args.build.frozen, g.dry_run);
+    Ok(resolve::materialise(&mut choice, profile, policy)?.map(|r| (r, explicit)))
+}
+
 /// Picks a guest input from the flag (or its env var), then the profile,
 /// and checks that it exists.
 fn guest_input_path(
@@ -241,17 +288,13 @@ fn guest_input_path(
             "EBPF_CROSS_KERNEL_IMAGE",
             "kernel_image",
             format!(
-                "use the kernel the board runs (its zImage or Image), or one that boots under QEMU's `{}` machine. Debian's fits: `apt-get download linux-image-<abi>-{}` for {deb}, then `dpkg -x` it and take boot/vmlinuz-*; scripts/setup.sh fetches it into .fixtures/",
+                "use the kernel the board runs (its zImage or Image), or one that boots under QEMU's `{}` machine; `--kernel debian:RELEASE` brings Debian's reference kernel with its image and busybox (`cargo ebpf-cross kernel list --target {}`)",
                 profile
                     .qemu
                     .as_ref()
                     .and_then(|q| q.machine.clone())
                     .unwrap_or_else(|| "virt".into()),
-                if profile.arch.debian_kernel_flavour.is_empty() {
-                    "<flavour>"
-                } else {
-                    &profile.arch.debian_kernel_flavour
-                }
+                profile.name
             ),
         ),
         Needed::Busybox => (
@@ -260,7 +303,7 @@ fn guest_input_path(
             "EBPF_CROSS_BUSYBOX",
             "busybox",
             format!(
-                "it must be static and built for the board: Debian's busybox-static for {deb} (`apt-get download busybox-static:{deb}`, then `dpkg -x` it and take bin/busybox); scripts/setup.sh fetches it into .fixtures/"
+                "it must be static and built for the board: Debian's busybox-static for {deb}, which `--kernel debian:RELEASE` brings along with the reference kernel"
             ),
         ),
     };
@@ -586,10 +629,15 @@ mod tests {
             h.contains("--kernel-image") && h.contains("EBPF_CROSS_KERNEL_IMAGE"),
             "{h}"
         );
-        assert!(h.contains("linux-image-<abi>-armmp"), "{h}");
+        assert!(
+            h.contains("`--kernel debian:RELEASE` brings Debian's reference kernel"),
+            "{h}"
+        );
         let e = guest_input_path(&p, Some("/nope/bb".into()), None, Needed::Busybox).unwrap_err();
         assert_eq!(e.to_string(), "busybox `/nope/bb` does not exist");
-        assert!(e.hint().contains("busybox-static:armhf"));
+        assert!(e
+            .hint()
+            .contains("busybox-static for armhf, which `--kernel debian:RELEASE` brings"));
     }
 
     #[test]
