@@ -420,7 +420,12 @@ fn targets_without_a_qemu_section_say_run_is_not_set_up() {
 #[test]
 #[ignore = "needs scripts/setup.sh"]
 fn missing_kernel_image_says_how_to_get_one() {
-    let r = tool(&repo(), &["run", "--target", "armv7"], &[]);
+    // A version alone names no tree, so no reference kernel stands in.
+    let r = tool(
+        &repo(),
+        &["run", "--target", "armv7", "--kernel-version", "6.1"],
+        &[],
+    );
     r.fails();
     assert!(
         r.stderr
@@ -431,7 +436,9 @@ fn missing_kernel_image_says_how_to_get_one() {
     assert!(r
         .stderr
         .contains("--kernel-image PATH (or set EBPF_CROSS_KERNEL_IMAGE"));
-    assert!(r.stderr.contains("linux-image-<abi>-armmp"));
+    assert!(r.stderr.contains(
+        "`--kernel debian:RELEASE` brings Debian's reference kernel with its image and busybox (`cargo ebpf-cross kernel list --target armv7`)"
+    ));
 }
 
 /// Debian's cpio reads what initramfs.rs writes. setup.sh installs cpio, so

@@ -19,6 +19,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_cargo-ebpf-cross");
 /// kernel or target settings the developer's shell may carry.
 fn tool(dir: &Path, args: &[&str]) -> Output {
     let mut cmd = Command::new(BIN);
+    common::sandbox_env(&mut cmd);
     cmd.current_dir(dir).arg("--color").arg("never").args(args);
     for v in [
         "EBPF_CROSS_KERNEL_SRC",
@@ -322,7 +323,9 @@ fn new_project_builds_for_armv7_and_for_its_board() {
     }
     let run = |args: &[&str]| {
         let start = Instant::now();
-        let o = Command::new(BIN)
+        let mut c = Command::new(BIN);
+        common::sandbox_env(&mut c);
+        let o = c
             .current_dir(&d)
             .env("CARGO_TARGET_DIR", &target_dir)
             .env_remove("EBPF_CROSS_KERNEL_SRC")

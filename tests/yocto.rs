@@ -65,6 +65,7 @@ impl RecipeEnv {
     fn command(&self, s: &Path) -> Command {
         let cc = "arm-linux-gnueabihf-gcc -march=armv7-a -mfloat-abi=hard --sysroot=/usr/arm-linux-gnueabihf";
         let mut c = Command::new(BIN);
+        common::sandbox_env(&mut c);
         c.current_dir(s)
             .env("CARGO_HOME", &self.cargo_home)
             .env("CARGO_NET_OFFLINE", "true")
@@ -300,6 +301,7 @@ fn install_refuses_a_damaged_bundle() {
         clang_target: "armv7a-linux-gnueabihf".into(),
         endian: "little".into(),
         kernel_version: Some("6.1.176".into()),
+        reference_kernel: None,
         llvm_version: "14.0.6".into(),
         loader: "bin/p".into(),
         objects: vec!["bpf/p.o".into()],

@@ -34,6 +34,8 @@ pub struct Context {
     pub helpers: Helpers,
     /// Dir holding only the staged `bpf/` wrappers; goes on `-I`.
     pub staged_include: PathBuf,
+    /// The reference kernel the tree came from, if it did.
+    pub reference: Option<crate::reference::Record>,
 }
 
 /// The flag sets `flags` prints and every compile uses.
@@ -516,6 +518,7 @@ mod tests {
                 origin: Origin::Host,
             },
             staged_include: "/t/ebpf-cross/armv7/include".into(),
+            reference: None,
         }
     }
 

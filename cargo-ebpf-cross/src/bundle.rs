@@ -34,6 +34,10 @@ pub struct Manifest {
     pub clang_target: String,
     pub endian: String,
     pub kernel_version: Option<String>,
+    /// The reference kernel built against (`debian:6.1 6.1.0-50 armhf
+    /// armmp (linux 6.1.176)`), when the tree was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_kernel: Option<String>,
     pub llvm_version: String,
     /// `bin/<loader>`.
     pub loader: String,
@@ -57,6 +61,7 @@ impl Manifest {
             clang_target: "armv7a-linux-gnueabihf".into(),
             endian: "little".into(),
             kernel_version: Some("6.1.176".into()),
+            reference_kernel: None,
             llvm_version: "14.0.6".into(),
             loader: "bin/loader".into(),
             objects: vec!["bpf/a.o".into()],

@@ -184,7 +184,7 @@ fn machine_name(m: u16) -> String {
     let name = if m == EM_BPF {
         Some("eBPF".to_string())
     } else {
-        crate::arch::elf_machine_name(m)
+        crate::profile::elf_machine_name(m)
     };
     match name {
         Some(n) => format!("{n} (machine {m})"),

@@ -111,6 +111,36 @@ pub enum Error {
 
     #[error("{message}")]
     Run { message: String, hint: String },
+
+    #[error("no Debian release `{given}` serves reference kernels")]
+    UnknownRelease { given: String, known: Vec<String> },
+
+    #[error("`{0}` is not a reference kernel")]
+    BadKernelSpec(String),
+
+    #[error("{message}")]
+    NoReference {
+        message: String,
+        available: Vec<String>,
+    },
+
+    #[error("reference kernel {what} is not cached{why}")]
+    ReferenceNotCached {
+        what: String,
+        why: String,
+        fetch: String,
+    },
+
+    #[error("sha256 mismatch for `{file}`: expected {expected}, got {got} ({url})")]
+    Digest {
+        file: String,
+        url: String,
+        expected: String,
+        got: String,
+    },
+
+    #[error("{message}")]
+    Fetch { message: String, hint: String },
 }
 
 impl Error {
@@ -175,6 +205,16 @@ impl Error {
             Error::BadBundle { .. } => "rebuild it with `cargo ebpf-cross build` (one top directory holding manifest.json, bin/ and bpf/), or fetch it again and check it against SHA256SUMS".into(),
             Error::Usage { hint, .. } | Error::Loader { hint, .. } | Error::Run { hint, .. } => hint.clone(),
             Error::TargetsFailed { .. } => "see the summary above".into(),
+            Error::UnknownRelease { known, .. } => format!("known releases: {}", known.join(", ")),
+            Error::BadKernelSpec(_) => "write debian:RELEASE or debian:RELEASE@ABI, for example debian:6.1 or debian:6.1@6.1.0-50 (`cargo ebpf-cross kernel list` shows them)".into(),
+            Error::NoReference { available, .. } => if available.is_empty() {
+                "pass your board's kernel tree with --kernel-src DIR (and --kernel-build DIR), or --kernel-version X.Y to build without one".into()
+            } else {
+                format!("this profile has: {}; or pass your board's tree with --kernel-src", available.join(", "))
+            },
+            Error::ReferenceNotCached { fetch, .. } => format!("run `{fetch}` once while online, or pass your board's tree with --kernel-src DIR (and --kernel-build DIR)"),
+            Error::Digest { .. } => "the mirror served a file that does not match its signed index (a mirror mid-sync, or tampering): nothing was cached. Retry later, or choose another mirror with EBPF_CROSS_DEBIAN_MIRROR".into(),
+            Error::Fetch { hint, .. } => hint.clone(),
         }
     }
 }

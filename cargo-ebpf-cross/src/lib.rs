@@ -6,6 +6,7 @@ pub mod arch;
 pub mod error;
 pub mod plan;
 pub mod profile;
+pub mod reference;
 pub mod version;
 
 pub mod bpf_compile;

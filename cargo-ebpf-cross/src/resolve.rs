@@ -9,8 +9,9 @@ use crate::bpf_headers;
 use crate::error::Result;
 use crate::kernel_tree::{Given, KernelTree};
 use crate::loader_build::Env;
-use crate::profile::{KernelSection, Profile};
-use crate::settings::{from_cwd, from_manifest, Layers, Setting};
+use crate::profile::{BpfMode, KernelSection, Profile};
+use crate::reference::{self, Policy, Record, Spec};
+use crate::settings::{from_cwd, from_manifest, Layers, Origin, Setting};
 use crate::toolchain::{self, ToolOverrides};
 use crate::version::KernelVersion;
 
@@ -22,6 +23,8 @@ pub struct KernelOpts {
     pub build: Option<PathBuf>,
     pub version: Option<String>,
     pub libbpf_include: Option<PathBuf>,
+    /// `--kernel debian:6.1`.
+    pub reference: Option<String>,
     pub stamp_version: bool,
     pub tools: ToolOverrides,
 }
@@ -37,6 +40,10 @@ pub struct KernelChoice {
     pub tree: Option<Setting<TreePaths>>,
     pub version: Option<Setting<String>>,
     pub libbpf_include: Option<Setting<PathBuf>>,
+    /// In place of `tree`: a reference kernel, fetched or cached. Its
+    /// origin is `Default` when nothing named a kernel and the profile's
+    /// default stands in.
+    pub reference: Option<Setting<Spec>>,
 }
 
 impl KernelChoice {
@@ -52,6 +59,32 @@ fn pair(src: Option<PathBuf>, build: Option<PathBuf>) -> Option<TreePaths> {
     (src.is_some() || build.is_some()).then_some((src, build))
 }
 
+/// What one layer names as the kernel: a tree or a reference kernel.
+#[derive(Debug, Clone, PartialEq)]
+enum Kernel {
+    Tree(TreePaths),
+    Reference(Spec),
+}
+
+/// One layer's kernel; naming both a tree and a reference kernel in one
+/// layer is ambiguous and refused.
+fn at_layer(
+    reference: Option<String>,
+    tree: Option<TreePaths>,
+    what: (&str, &str, &str),
+) -> Result<Option<Kernel>> {
+    let (layer, ref_name, tree_names) = what;
+    match (reference.filter(|r| !r.is_empty()), tree) {
+        (Some(r), Some(_)) => Err(crate::error::Error::Usage {
+            message: format!("{layer} names both a reference kernel (`{r}`) and a kernel tree"),
+            hint: format!("a reference kernel brings its own tree: drop {ref_name} to use your tree, or drop {tree_names} to use the reference kernel"),
+        }),
+        (Some(r), None) => Ok(Some(Kernel::Reference(Spec::parse(&r)?))),
+        (None, Some(t)) => Ok(Some(Kernel::Tree(t))),
+        (None, None) => Ok(None),
+    }
+}
+
 /// `manifest` is the loader package's Cargo.toml when there is a project;
 /// its metadata's relative paths are taken from its dir.
 pub fn layer(
@@ -60,41 +93,93 @@ pub fn layer(
     metadata: Option<&KernelSection>,
     manifest: Option<&Path>,
     profile: &Profile,
-) -> KernelChoice {
+) -> Result<KernelChoice> {
     let meta = metadata.cloned().unwrap_or_default();
     let prof = &profile.kernel;
     let pname = profile_label(profile);
     let env_path = |k: &str| env.var(k).map(|v| from_cwd(PathBuf::from(v)));
     let meta_path = |p: &Option<PathBuf>| p.clone().map(|p| from_manifest(manifest, p));
     let flag_path = |p: &Option<PathBuf>| p.clone().map(from_cwd);
-    // A tree given at a higher layer replaces both halves of a lower one;
-    // mixing a flag's source with a profile's build dir would be a surprise.
-    let tree = Layers::new()
+    // A tree or reference kernel given at a higher layer replaces both
+    // halves of a lower one; mixing a flag's source with a profile's build
+    // dir would be a surprise.
+    let kernel = Layers::new()
         .flag(
-            if opts.src.is_some() {
+            if opts.reference.is_some() {
+                "--kernel"
+            } else if opts.src.is_some() {
                 "--kernel-src"
             } else {
                 "--kernel-build"
             },
-            pair(flag_path(&opts.src), flag_path(&opts.build)),
+            at_layer(
+                opts.reference.clone(),
+                pair(flag_path(&opts.src), flag_path(&opts.build)),
+                (
+                    "the command line",
+                    "--kernel",
+                    "--kernel-src/--kernel-build",
+                ),
+            )?,
         )
         .env(
-            if env.var("EBPF_CROSS_KERNEL_SRC").is_some() {
+            if env.var("EBPF_CROSS_KERNEL").is_some() {
+                "EBPF_CROSS_KERNEL"
+            } else if env.var("EBPF_CROSS_KERNEL_SRC").is_some() {
                 "EBPF_CROSS_KERNEL_SRC"
             } else {
                 "EBPF_CROSS_KERNEL_BUILD"
             },
-            pair(
-                env_path("EBPF_CROSS_KERNEL_SRC"),
-                env_path("EBPF_CROSS_KERNEL_BUILD"),
-            ),
+            at_layer(
+                env.var("EBPF_CROSS_KERNEL"),
+                pair(
+                    env_path("EBPF_CROSS_KERNEL_SRC"),
+                    env_path("EBPF_CROSS_KERNEL_BUILD"),
+                ),
+                (
+                    "the environment",
+                    "EBPF_CROSS_KERNEL",
+                    "EBPF_CROSS_KERNEL_SRC/EBPF_CROSS_KERNEL_BUILD",
+                ),
+            )?,
         )
         .metadata(
             manifest,
-            pair(meta_path(&meta.source), meta_path(&meta.build)),
+            at_layer(
+                meta.reference.clone(),
+                pair(meta_path(&meta.source), meta_path(&meta.build)),
+                (
+                    "[package.metadata.ebpf-cross.kernel]",
+                    "`reference`",
+                    "`source`/`build`",
+                ),
+            )?,
         )
-        .profile(&pname, pair(prof.source.clone(), prof.build.clone()))
+        .profile(
+            &pname,
+            at_layer(
+                prof.reference.clone(),
+                pair(prof.source.clone(), prof.build.clone()),
+                (
+                    &format!("profile {pname}"),
+                    "[kernel] reference",
+                    "[kernel] source/build",
+                ),
+            )?,
+        )
         .resolve();
+    let (mut tree, mut reference) = (None, None);
+    match kernel {
+        Some(Setting {
+            value: Kernel::Tree(t),
+            origin,
+        }) => tree = Some(Setting::new(t, origin)),
+        Some(Setting {
+            value: Kernel::Reference(r),
+            origin,
+        }) => reference = Some(Setting::new(r, origin)),
+        None => {}
+    }
     let version = Layers::new()
         .flag("--kernel-version", opts.version.clone())
         .env(
@@ -119,12 +204,53 @@ pub fn layer(
         .default_value(false)
         .resolve()
         .expect("has a default");
-    KernelChoice {
+    // The embedded default: nothing names a tree, a version, or (for
+    // CO-RE) a BTF, so the profile's own reference kernel stands in.
+    let core_with_btf = profile.bpf.mode == Some(BpfMode::Core) && profile.bpf.btf.is_some();
+    if tree.is_none() && reference.is_none() && version.is_none() && !core_with_btf {
+        if let Some(spec) = reference::default_spec(profile) {
+            reference = Some(Setting::new(spec?, Origin::Default));
+        }
+    }
+    Ok(KernelChoice {
         stamp_version,
         tree,
         version,
         libbpf_include,
+        reference,
+    })
+}
+
+/// Turns a reference-kernel choice into its tree and helpers (fetching it
+/// when `policy` allows), and says so when it was the default.
+pub fn materialise(
+    choice: &mut KernelChoice,
+    profile: &Profile,
+    policy: Policy,
+) -> Result<Option<Record>> {
+    let Some(rc) = choice.reference.clone() else {
+        return Ok(None);
+    };
+    let w = reference::wanted(profile, &rc.value)?;
+    let r = reference::obtain(&w, policy)?;
+    // `run` resolves before its build does; one note is enough.
+    static NOTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if rc.origin == Origin::Default && !NOTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        crate::ui::note(&format!(
+            "no kernel tree given; building against Debian's {} {} reference kernel (--kernel-src selects your board's)",
+            r.version, r.flavour
+        ));
     }
+    choice.tree = Some(Setting::new(
+        (Some(r.source.clone()), Some(r.build.clone())),
+        rc.origin.clone(),
+    ));
+    // The release's own libbpf headers, so a reference build never falls
+    // back to the host's; an explicit libbpf include still wins.
+    if choice.libbpf_include.is_none() {
+        choice.libbpf_include = Some(Setting::new(r.libbpf_include.clone(), rc.origin));
+    }
+    Ok(Some(r))
 }
 
 /// Opens the tree (if any), finds the tools and the helper headers, and
@@ -136,7 +262,10 @@ pub fn context(
     choice: &KernelChoice,
     tools: &ToolOverrides,
     state_dir: &std::path::Path,
+    policy: Policy,
 ) -> Result<Context> {
+    let mut choice = choice.clone();
+    let reference = materialise(&mut choice, &profile, policy)?;
     profile.bpf.stamp_version = Some(choice.stamp_version.value);
     let given = match &choice.version {
         Some(v) => Some(Given {
@@ -168,6 +297,7 @@ pub fn context(
         toolchain,
         helpers,
         staged_include,
+        reference,
     })
 }
 
@@ -236,6 +366,7 @@ mod tests {
             build: Some("/prof/build".into()),
             version: Some("4.19".into()),
             libbpf_include: Some("/prof/libbpf".into()),
+            reference: None,
         };
         p
     }
@@ -254,7 +385,7 @@ mod tests {
     fn flag_beats_env_beats_metadata_beats_profile() {
         let p = prof_with_kernel();
         let no_env = MapEnv(vec![]);
-        let none = layer(&KernelOpts::default(), &no_env, None, None, &p);
+        let none = layer(&KernelOpts::default(), &no_env, None, None, &p).unwrap();
         assert_eq!(none.src(), Some(Path::new("/prof/src")));
         let v = none.version.unwrap();
         assert_eq!(
@@ -274,7 +405,8 @@ mod tests {
             Some(&meta),
             Some(manifest),
             &p,
-        );
+        )
+        .unwrap();
         assert_eq!(
             m.src(),
             Some(Path::new("/w/pkg/../linux")),
@@ -302,7 +434,8 @@ mod tests {
             Some(&meta),
             Some(manifest),
             &p,
-        );
+        )
+        .unwrap();
         assert_eq!((e.src(), e.build()), (None, Some(Path::new("/env/build"))));
         assert_eq!(
             e.tree.unwrap().origin,
@@ -316,7 +449,7 @@ mod tests {
             stamp_version: true,
             ..Default::default()
         };
-        let f = layer(&opts, &env, Some(&meta), Some(manifest), &p);
+        let f = layer(&opts, &env, Some(&meta), Some(manifest), &p).unwrap();
         assert_eq!(f.src(), None);
         assert_eq!(f.build(), Some(Path::new("/flag/build")));
         assert_eq!(

@@ -64,6 +64,15 @@ pub fn status(verb: &str, msg: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{v} {msg}");
 }
 
+/// `note: ...`, for a choice made on the user's behalf.
+pub fn note(msg: &str) {
+    if get().quiet {
+        return;
+    }
+    let v = paint("1;36", "note");
+    let _ = writeln!(std::io::stderr().lock(), "{v}: {msg}");
+}
+
 pub fn warn(msg: &str) {
     let v = paint("1;33", "warning");
     let _ = writeln!(std::io::stderr().lock(), "{v}: {msg}");

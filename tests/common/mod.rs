@@ -164,8 +164,10 @@ pub fn sandbox_env(c: &mut Command) {
         "HOST_CC",
         "SOURCE_DATE_EPOCH",
         "CARGO_ENCODED_RUSTFLAGS",
-        // Tests expect each project's own target/ dir.
+        // The suite's own target dir must not redirect the projects the
+        // tests build.
         "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET_DIR",
     ] {
         c.env_remove(k);
     }
@@ -185,6 +187,7 @@ pub fn tool(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     c.current_dir(cwd).args(args);
     sandbox_env(&mut c);
     for k in [
+        "EBPF_CROSS_KERNEL",
         "EBPF_CROSS_KERNEL_SRC",
         "EBPF_CROSS_KERNEL_BUILD",
         "EBPF_CROSS_KERNEL_VERSION",

@@ -3,95 +3,20 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+pub use crate::cli::{BuildArgs, BuildOpts, MessageFormat, ProjectArgs};
 
 use std::path::Path;
 
 use crate::bpf_compile::{self, CompilePlan, Context};
 use crate::bundle::{self, Content, Manifest};
-use crate::cli::KernelArgs;
 use crate::elf_check;
 use crate::error::{Error, Result};
 use crate::loader_build::{self, BoardInput, CargoFlags, LoaderInput, PackageMetadata, ProcessEnv};
 use crate::ops::Global;
 use crate::profile::Profile;
+use crate::reference::Policy;
 use crate::resolve;
 use crate::ui;
-
-#[derive(Debug, Clone, Copy, Default, ValueEnum, PartialEq, Eq)]
-pub enum MessageFormat {
-    #[default]
-    Human,
-    Json,
-}
-
-/// Which project, and where its boards and build output are: shared by
-/// `build`, `run` and `install`.
-#[derive(Debug, Clone, Args, Default)]
-pub struct ProjectArgs {
-    /// Path to the loader package's Cargo.toml
-    #[arg(long, value_name = "PATH")]
-    pub manifest_path: Option<PathBuf>,
-    /// The loader package, when the workspace has several
-    #[arg(short = 'p', long = "package", value_name = "PKG")]
-    pub package: Option<String>,
-    /// Cargo's target dir (default: CARGO_TARGET_DIR, then the workspace's)
-    #[arg(long, value_name = "DIR")]
-    pub target_dir: Option<PathBuf>,
-    /// A directory of board profiles to find --target names in (default: ./boards)
-    #[arg(long, value_name = "DIR")]
-    pub boards: Option<PathBuf>,
-}
-
-/// Options shared by `build` and `run`.
-#[derive(Debug, Clone, Args, Default)]
-pub struct BuildOpts {
-    /// Build the loader in release mode
-    #[arg(long)]
-    pub release: bool,
-    #[command(flatten)]
-    pub project: ProjectArgs,
-    /// Run without accessing the network
-    #[arg(long)]
-    pub offline: bool,
-    /// Require Cargo.lock to be up to date
-    #[arg(long)]
-    pub locked: bool,
-    /// --offline and --locked
-    #[arg(long)]
-    pub frozen: bool,
-    #[arg(long, value_enum, default_value = "human")]
-    pub message_format: MessageFormat,
-    /// Parallel BPF compiles (default: number of cores)
-    #[arg(short, long, value_name = "N")]
-    pub jobs: Option<usize>,
-    /// Never run `rustup target add`
-    #[arg(long)]
-    pub no_rustup: bool,
-    /// Loader features to activate (comma or space separated; repeatable)
-    #[arg(short = 'F', long, value_name = "FEATURES")]
-    pub features: Vec<String>,
-    /// Activate all of the loader's features
-    #[arg(long)]
-    pub all_features: bool,
-    /// Do not activate the loader's `default` feature
-    #[arg(long)]
-    pub no_default_features: bool,
-    /// Rust triple or target-spec JSON for the loader, replacing the profile's (Yocto's RUST_TARGET_SYS)
-    #[arg(long, env = "EBPF_CROSS_RUST_TARGET", value_name = "TRIPLE|SPEC.json")]
-    pub rust_target: Option<String>,
-    #[command(flatten)]
-    pub kernel: KernelArgs,
-}
-
-#[derive(Debug, Args)]
-pub struct BuildArgs {
-    /// Target profile(s): a built-in name, a board name, or a profile file; repeatable
-    #[arg(long, short = 't', required = true, value_name = "TARGET")]
-    pub target: Vec<String>,
-    #[command(flatten)]
-    pub opts: BuildOpts,
-}
 
 /// The loader package and what its metadata asks for.
 #[derive(Debug, Clone)]
@@ -327,7 +252,7 @@ struct TargetJob {
     rust_target: String,
 }
 
-fn prepare(project: &Project, opts: &BuildOpts, spec: &str) -> Result<TargetJob> {
+fn prepare(g: Global, project: &Project, opts: &BuildOpts, spec: &str) -> Result<TargetJob> {
     let boards = super::board_dirs(opts.project.boards.as_deref(), Some(&project.manifest));
     let profile = Profile::load_with(spec, &boards)?;
     let out_dir = bundle::dir(&project.target_dir, &profile.name);
@@ -346,9 +271,10 @@ fn prepare(project: &Project, opts: &BuildOpts, spec: &str) -> Result<TargetJob>
         project.metadata.kernel.as_ref(),
         Some(&project.manifest),
         &profile,
-    );
+    )?;
     let name = profile.name.clone();
-    let ctx = resolve::context(profile, &choice, &kopts.tools, &state)?;
+    let policy = Policy::for_build(opts.offline || opts.frozen, g.dry_run);
+    let ctx = resolve::context(profile, &choice, &kopts.tools, &state, policy)?;
     let plans = project
         .programs
         .iter()
@@ -577,6 +503,12 @@ fn bundle_one(
         clang_target: profile.arch.clang_target.clone(),
         endian: profile.arch.endian.as_str().into(),
         kernel_version: job.ctx.version.map(|v| v.to_string()),
+        reference_kernel: job.ctx.reference.as_ref().map(|r| {
+            format!(
+                "debian:{} {} {} {} (linux {})",
+                r.release, r.abi, r.arch, r.flavour, r.version
+            )
+        }),
         llvm_version: job.ctx.toolchain.clang.version.clone(),
         loader: format!("bin/{}", project.bin),
         objects: contents[1..].iter().map(|c| c.path.clone()).collect(),
@@ -732,7 +664,7 @@ fn build_all(g: Global, opts: &BuildOpts, targets: &[String]) -> Result<Vec<Outc
     let mut outcomes: Vec<Outcome> = Vec::new();
     let mut jobs: Vec<TargetJob> = Vec::new();
     for t in targets {
-        match prepare(&project, opts, t) {
+        match prepare(g, &project, opts, t) {
             Ok(j) => jobs.push(j),
             Err(e) => outcomes.push(Outcome {
                 target: t.clone(),

@@ -59,8 +59,9 @@ pub fn compile(g: Global, a: CompileArgs) -> Result<i32> {
         None,
         None,
         &profile,
-    );
-    let ctx = resolve::context(profile, &choice, &a.kernel.opts().tools, &state_dir)?;
+    )?;
+    let policy = crate::reference::Policy::for_build(false, g.dry_run);
+    let ctx = resolve::context(profile, &choice, &a.kernel.opts().tools, &state_dir, policy)?;
     let plans: Vec<CompilePlan> = a
         .files
         .iter()

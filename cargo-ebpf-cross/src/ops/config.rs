@@ -57,7 +57,7 @@ pub fn entries(
         project.and_then(|p| p.metadata.kernel.as_ref()),
         manifest,
         profile,
-    );
+    )?;
     let rust_target = Layers::new()
         .flag("--rust-target", a.rust_target.clone())
         .env("EBPF_CROSS_RUST_TARGET", env.var("EBPF_CROSS_RUST_TARGET"))
@@ -117,6 +117,7 @@ pub fn entries(
             (None, Some(b)) => format!("(source from the build dir) {}", b.display()),
             (None, None) => String::new(),
         }),
+        entry("kernel_reference", choice.reference, |s| s.to_string()),
         entry("kernel_version", choice.version, String::clone),
         entry("libbpf_include", choice.libbpf_include, |p| shown(p)),
         entry("stamp_version", Some(choice.stamp_version), bool::to_string),

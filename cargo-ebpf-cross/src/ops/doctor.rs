@@ -6,6 +6,7 @@ use crate::cli::DoctorArgs;
 use crate::error::{Error, Result};
 use crate::kernel_tree::{Given, KernelTree};
 use crate::profile::Profile;
+use crate::reference::Policy;
 use crate::resolve;
 use crate::toolchain;
 use crate::version::KernelVersion;
@@ -33,13 +34,13 @@ impl Report {
 pub fn doctor(a: DoctorArgs) -> Result<i32> {
     let profile = Profile::load_with(&a.target, &super::default_boards())?;
     let opts = a.kernel.opts();
-    let choice = resolve::layer(
+    let mut choice = resolve::layer(
         &opts,
         &crate::loader_build::ProcessEnv,
         None,
         None,
         &profile,
-    );
+    )?;
     let mut r = Report { problems: 0 };
     println!(
         "target {} ({}, {})",
@@ -116,6 +117,37 @@ pub fn doctor(a: DoctorArgs) -> Result<i32> {
         ),
     }
 
+    let mut reference_pending = false;
+    if let Some(rc) = choice.reference.clone() {
+        // Never downloads: says what a build would fetch, or that it is here.
+        let what = crate::reference::wanted(&profile, &rc.value);
+        match (
+            what,
+            resolve::materialise(&mut choice, &profile, Policy::Report),
+        ) {
+            (_, Ok(Some(rec))) => r.ok(
+                "reference kernel",
+                &format!(
+                    "{} ({}): linux {} (abi {}), cached",
+                    rc.value, rc.origin, rec.version, rec.abi
+                ),
+            ),
+            (Ok(w), Err(Error::ReferenceNotCached { fetch, .. })) => {
+                reference_pending = true;
+                r.note(
+                    "reference kernel",
+                    &format!(
+                        "{} ({}) is not cached; a build fetches it (headers, image, busybox-static and libbpf-dev of {}), or run `{fetch}`",
+                        rc.value,
+                        rc.origin,
+                        w.describe()
+                    ),
+                )
+            }
+            (Err(e), _) | (_, Err(e)) => r.missing("reference kernel", &e.to_string(), &e.hint()),
+            (_, Ok(None)) => {}
+        }
+    }
     let given = choice
         .version
         .as_ref()
@@ -147,6 +179,10 @@ pub fn doctor(a: DoctorArgs) -> Result<i32> {
             Err(e) => r.missing("kernel tree", &e.to_string(), &e.hint()),
         },
         (Ok(Some(g)), false) => r.note("kernel tree", &format!("none; version {} only (native compiles need a tree for kernel headers)", g.value)),
+        (Ok(None), false) if reference_pending => r.note(
+            "kernel tree",
+            "the reference kernel's, once fetched",
+        ),
         (Ok(None), false) => r.missing(
             "kernel tree",
             "no kernel tree or version given",

@@ -18,7 +18,7 @@ pub fn flags(g: Global, a: FlagsArgs) -> Result<i32> {
         None,
         None,
         &profile,
-    );
+    )?;
     // The default staging dir is keyed by the settings too, so two trees
     // for one target never overwrite each other's wrappers.
     let state = match a.state_dir.clone() {
@@ -30,14 +30,27 @@ pub fn flags(g: Global, a: FlagsArgs) -> Result<i32> {
                 message: "no private place to stage the helper headers: HOME, XDG_CACHE_HOME and EBPF_CROSS_CACHE_DIR are all unset".into(),
                 hint: "pass --state-dir DIR (a directory only you can write), or set EBPF_CROSS_CACHE_DIR".into(),
             })?;
-            let key = format!("{:?} {:?} {:?}", profile.file, choice.src(), choice.build());
+            let key = format!(
+                "{:?} {:?} {:?} {:?}",
+                profile.file,
+                choice.src(),
+                choice.build(),
+                choice.reference.as_ref().map(|r| r.value.to_string())
+            );
             let hash = crate::fsutil::sha256_hex(key.as_bytes());
             cache
                 .join("flags")
                 .join(format!("{}-{}", profile.name, &hash[..12]))
         }
     };
-    let ctx = resolve::context(profile, &choice, &a.kernel.opts().tools, &state)?;
+    // Flags describe a build; they never download its kernel.
+    let ctx = resolve::context(
+        profile,
+        &choice,
+        &a.kernel.opts().tools,
+        &state,
+        crate::reference::Policy::Report,
+    )?;
     if !g.dry_run {
         // The printed -I must exist for whoever runs the flags.
         resolve::stage(&ctx)?;

@@ -12,38 +12,14 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use clap::Args;
-
 use crate::bundle::{self, Bundle};
+use crate::cli::{InstallArgs, ProjectArgs};
 use crate::error::{Error, Result};
 use crate::fsutil;
-use crate::ops::build::{Project, ProjectArgs};
+use crate::ops::build::Project;
 use crate::ops::Global;
 use crate::profile::Profile;
 use crate::ui;
-
-#[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("which").required(true).multiple(true).args(["bundle", "target"])))]
-pub struct InstallArgs {
-    /// The bundle to install
-    #[arg(long, value_name = "PATH.tar.gz")]
-    pub bundle: Option<PathBuf>,
-    /// Install the bundle `build --target TARGET` made (and, with --bundle, check it is that target's)
-    #[arg(long, short = 't', value_name = "TARGET")]
-    pub target: Option<String>,
-    /// The root to install under
-    #[arg(long, value_name = "DIR")]
-    pub destdir: PathBuf,
-    /// Where the loader goes, under DESTDIR
-    #[arg(long, default_value = "/usr/bin", value_name = "DIR")]
-    pub bindir: PathBuf,
-    /// The objects go in DATADIR/ebpf/<package>/, under DESTDIR
-    #[arg(long, default_value = "/usr/share", value_name = "DIR")]
-    pub datadir: PathBuf,
-    /// The project that built the bundle (with --target)
-    #[command(flatten)]
-    pub project: ProjectArgs,
-}
 
 fn usage(message: String, hint: impl Into<String>) -> Error {
     Error::Usage {

@@ -7,6 +7,7 @@ pub mod config;
 pub mod doctor;
 pub mod flags;
 pub mod install;
+pub mod kernel;
 pub mod new;
 pub mod run;
 pub mod targets;
@@ -42,6 +43,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::New(a) => new::new(g, a),
         Command::Init(a) => new::init(g, a),
         Command::Install(a) => install::install(g, a),
+        Command::Kernel(k) => kernel::kernel(k),
     }
 }
 
