@@ -560,6 +560,7 @@ mod tests {
             clang_target: "armv7a-linux-gnueabihf".into(),
             endian: "little".into(),
             kernel_version: None,
+            reference_kernel: None,
             llvm_version: "14".into(),
             loader: "bin/loader".into(),
             objects: vec![],
