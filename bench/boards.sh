@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet -p cargo-ebpf-cross
-tool="$PWD/target/release/cargo-ebpf-cross"
+tool="${CARGO_TARGET_DIR:-$PWD/target}/release/cargo-ebpf-cross"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
