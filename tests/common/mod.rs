@@ -164,6 +164,10 @@ pub fn sandbox_env(c: &mut Command) {
         "HOST_CC",
         "SOURCE_DATE_EPOCH",
         "CARGO_ENCODED_RUSTFLAGS",
+        // The suite's own target dir must not redirect the projects the
+        // tests build.
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET_DIR",
     ] {
         c.env_remove(k);
     }
