@@ -65,6 +65,8 @@ pub enum Command {
     Init(crate::ops::new::InitArgs),
     /// Unpack a bundle into an install layout (bindir, datadir), as a recipe's do_install does
     Install(crate::ops::install::InstallArgs),
+    /// Yocto helpers: `yocto crates-inc` writes a recipe's -crates.inc from Cargo.lock
+    Yocto(crate::ops::yocto::YoctoArgs),
 }
 
 #[derive(Debug, Clone, Args, Default)]

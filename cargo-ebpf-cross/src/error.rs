@@ -100,6 +100,15 @@ pub enum Error {
 
     #[error("{message}")]
     Run { message: String, hint: String },
+
+    /// `static` was asked for but the Rust target links dynamically anyway.
+    #[error("a static loader was asked for ({from}) but {why}")]
+    StaticIgnored {
+        /// Which setting asked for it.
+        from: String,
+        /// What says the target ignores `+crt-static`.
+        why: String,
+    },
 }
 
 impl Error {
@@ -151,6 +160,7 @@ impl Error {
             Error::Read { .. } => String::new(),
             Error::Usage { hint, .. } | Error::Loader { hint, .. } | Error::Run { hint, .. } => hint.clone(),
             Error::TargetsFailed { .. } => "see the summary above".into(),
+            Error::StaticIgnored { .. } => "link the loader dynamically: --no-static or EBPF_CROSS_STATIC=0 (the Yocto class does this on glibc; OpenEmbedded's generated target specs respect crt-static only for musl), or build for a target whose spec sets `crt-static-respected`".into(),
         }
     }
 }

@@ -216,6 +216,41 @@ pub fn choose_linker(profile: &Profile, triple: &str, pkg_dir: &Path, env: &dyn 
     }
 }
 
+/// Whether the loader is linked statically (`+crt-static`), and which
+/// setting decided it, for messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticChoice {
+    pub on: bool,
+    pub from: String,
+}
+
+/// Layers `static` like every other setting: the command line
+/// (`--static`/`--no-static`, or EBPF_CROSS_STATIC through clap), then
+/// `[package.metadata.ebpf-cross] static`, then the profile's
+/// `[loader] static`; dynamic when nobody says.
+pub fn choose_static(
+    cli: Option<bool>,
+    metadata: Option<bool>,
+    profile: Option<bool>,
+    profile_name: &str,
+) -> StaticChoice {
+    let (on, from) = match (cli, metadata, profile) {
+        (Some(on), _, _) => (on, "--static/--no-static/EBPF_CROSS_STATIC".to_string()),
+        (None, Some(on), _) => (on, "[package.metadata.ebpf-cross] static".to_string()),
+        (None, None, Some(on)) => (on, format!("[loader] static of profile {profile_name}")),
+        (None, None, None) => (false, "the default".to_string()),
+    };
+    StaticChoice { on, from }
+}
+
+/// A target spec that does not set `crt-static-respected` makes rustc
+/// drop `+crt-static` without a word, so the loader comes out dynamic.
+/// OpenEmbedded writes such specs for glibc (it sets the key only for
+/// musl), which is why this is checked before anything is built.
+pub fn spec_respects_crt_static(spec: &serde_json::Value) -> bool {
+    spec["crt-static-respected"].as_bool() == Some(true)
+}
+
 /// Everything needed to run cargo for one target.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LoaderPlan {
@@ -654,6 +689,36 @@ mod tests {
         );
         assert_eq!(l.program.as_deref(), Some("arm-linux-gnueabihf-gcc"));
         assert_eq!(l.source, LinkerSource::Default);
+    }
+
+    #[test]
+    fn static_is_layered_and_the_command_line_wins() {
+        let s = |cli, meta, prof| {
+            let c = choose_static(cli, meta, prof, "bbb");
+            (c.on, c.from)
+        };
+        assert_eq!(s(None, None, None), (false, "the default".into()));
+        assert_eq!(
+            s(None, None, Some(true)),
+            (true, "[loader] static of profile bbb".into())
+        );
+        assert_eq!(
+            s(None, Some(false), Some(true)),
+            (false, "[package.metadata.ebpf-cross] static".into())
+        );
+        assert_eq!(
+            s(Some(false), Some(true), Some(true)),
+            (false, "--static/--no-static/EBPF_CROSS_STATIC".into())
+        );
+    }
+
+    #[test]
+    fn only_specs_that_say_so_respect_crt_static() {
+        // What OpenEmbedded writes for glibc and for musl targets.
+        let glibc = serde_json::json!({"arch": "arm", "env": "gnu"});
+        let musl = serde_json::json!({"arch": "arm", "env": "musl", "crt-static-respected": true});
+        assert!(!spec_respects_crt_static(&glibc));
+        assert!(spec_respects_crt_static(&musl));
     }
 
     #[test]

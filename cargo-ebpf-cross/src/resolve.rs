@@ -118,6 +118,7 @@ pub fn context(
         toolchain,
         helpers,
         staged_include,
+        extra_cflags: crate::bpf_compile::extra_cflags_from_env(),
     })
 }
 

@@ -68,6 +68,21 @@ pub struct BuildOpts {
     /// Never run `rustup target add`
     #[arg(long)]
     pub no_rustup: bool,
+    /// Link the loader statically (+crt-static), over Cargo.toml and the
+    /// profile; `--static=false` or EBPF_CROSS_STATIC=0 links it dynamically
+    #[arg(
+        long = "static",
+        env = "EBPF_CROSS_STATIC",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub static_: Option<bool>,
+    /// Link the loader dynamically, over Cargo.toml, the profile and EBPF_CROSS_STATIC
+    #[arg(long)]
+    pub no_static: bool,
     /// Rust triple or target-spec JSON for the loader, replacing the profile's (Yocto's RUST_TARGET_SYS)
     #[arg(long, env = "EBPF_CROSS_RUST_TARGET", value_name = "TRIPLE|SPEC.json")]
     pub rust_target: Option<String>,
@@ -93,7 +108,6 @@ pub struct Project {
     pub bin: String,
     pub programs: Vec<PathBuf>,
     pub bindings: Vec<PathBuf>,
-    pub static_: bool,
     pub metadata: PackageMetadata,
     pub target_dir: PathBuf,
 }
@@ -227,7 +241,6 @@ impl Project {
             bin,
             programs,
             bindings,
-            static_: md.static_.unwrap_or(false),
             metadata: md,
             target_dir,
         })
@@ -263,6 +276,19 @@ struct TargetJob {
     obj_dir: PathBuf,
     out_dir: PathBuf,
     rust_target: String,
+    static_: loader_build::StaticChoice,
+}
+
+impl BuildOpts {
+    /// `--no-static` beats `--static` and EBPF_CROSS_STATIC, so a recipe can
+    /// force a dynamic loader whatever the environment says.
+    fn static_override(&self) -> Option<bool> {
+        if self.no_static {
+            Some(false)
+        } else {
+            self.static_
+        }
+    }
 }
 
 fn prepare(project: &Project, opts: &BuildOpts, spec: &str) -> Result<TargetJob> {
@@ -275,7 +301,13 @@ fn prepare(project: &Project, opts: &BuildOpts, spec: &str) -> Result<TargetJob>
         .rust_target
         .clone()
         .unwrap_or_else(|| profile.rust_target().to_string());
-    check_spec(&rust_target, &profile)?;
+    let static_ = loader_build::choose_static(
+        opts.static_override(),
+        project.metadata.static_,
+        profile.loader.static_,
+        &profile.name,
+    );
+    check_spec(&rust_target, &profile, &static_)?;
     let kopts = opts.kernel.opts();
     let choice = resolve::layer(&kopts, project.metadata.kernel.as_ref(), &profile);
     let name = profile.name.clone();
@@ -295,13 +327,18 @@ fn prepare(project: &Project, opts: &BuildOpts, spec: &str) -> Result<TargetJob>
         obj_dir,
         out_dir,
         rust_target,
+        static_,
     })
 }
 
 /// A target spec must describe the same machine as the profile: a JSON
 /// path, or a custom triple that rustc finds as `<triple>.json` in
 /// RUST_TARGET_PATH (Yocto's `RUST_TARGET_SYS`).
-fn check_spec(rust_target: &str, profile: &Profile) -> Result<()> {
+fn check_spec(
+    rust_target: &str,
+    profile: &Profile,
+    static_: &loader_build::StaticChoice,
+) -> Result<()> {
     let spec = if rust_target.ends_with(".json") {
         PathBuf::from(rust_target)
     } else {
@@ -340,6 +377,14 @@ fn check_spec(rust_target: &str, profile: &Profile) -> Result<()> {
             ),
             "pick the profile that matches the board (see `cargo ebpf-cross targets`)",
         ));
+    }
+    if static_.on && !loader_build::spec_respects_crt_static(&v) {
+        return Err(Error::StaticIgnored {
+            from: static_.from.clone(),
+            why: format!(
+                "target spec {rust_target} does not set `crt-static-respected`, so rustc would ignore +crt-static and link the loader dynamically"
+            ),
+        });
     }
     Ok(())
 }
@@ -397,7 +442,7 @@ fn finish(g: Global, project: &Project, opts: &BuildOpts, job: &TargetJob) -> Re
         locked: opts.locked,
         frozen: opts.frozen,
     };
-    let static_ = project.static_ || profile.loader.static_.unwrap_or(false);
+    let static_ = job.static_.on;
     let input = LoaderInput {
         profile,
         rust_target: &job.rust_target,
@@ -425,12 +470,22 @@ fn finish(g: Global, project: &Project, opts: &BuildOpts, job: &TargetJob) -> Re
     );
     let exe = loader_build::run(&plan)?;
     let loader = std::fs::read(&exe).map_err(crate::error::read_err(&exe))?;
-    elf_check::check_loader(&loader, &profile.arch, static_).map_err(|problem| {
+    let h = elf_check::check_loader(&loader, &profile.arch, false).map_err(|problem| {
         Error::BadOutput {
             path: exe.clone(),
             problem,
         }
     })?;
+    if static_ && h.interp {
+        return Err(Error::StaticIgnored {
+            from: job.static_.from.clone(),
+            why: format!(
+                "rustc ignored +crt-static for {}: `{}` is dynamically linked (it has an ELF interpreter)",
+                job.rust_target,
+                crate::fsutil::shown(&exe)
+            ),
+        });
+    }
     if json {
         emit_json(
             "loader",
@@ -655,9 +710,10 @@ mod tests {
         )
         .unwrap();
         let armv7 = Profile::load("armv7").unwrap();
-        check_spec(f.to_str().unwrap(), &armv7).unwrap();
+        let dynamic = loader_build::choose_static(None, None, None, "armv7");
+        check_spec(f.to_str().unwrap(), &armv7, &dynamic).unwrap();
         let aarch64 = Profile::load("aarch64").unwrap();
-        let e = check_spec(f.to_str().unwrap(), &aarch64).unwrap_err();
+        let e = check_spec(f.to_str().unwrap(), &aarch64, &dynamic).unwrap_err();
         assert!(
             e.to_string()
                 .contains("is little-endian 32-bit but profile aarch64 is little-endian 64-bit"),

@@ -9,6 +9,7 @@ pub mod install;
 pub mod new;
 pub mod run;
 pub mod targets;
+pub mod yocto;
 
 use crate::cli::{Cli, Color, Command};
 use crate::error::Result;
@@ -40,6 +41,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::New(a) => new::new(g, a),
         Command::Init(a) => new::init(g, a),
         Command::Install(a) => install::install(g, a),
+        Command::Yocto(a) => yocto::yocto(a),
     }
 }
 
