@@ -102,7 +102,7 @@ pub fn crates_inc(crates: &[Crate], generated_from: &str) -> String {
          # cargo_common's cargo config puts in place of crates.io.\n\n",
         env!("CARGO_PKG_VERSION")
     );
-    s.push_str("SRC_URI += \" \\\n");
+    s.push_str("SRC_URI += \"\\\n");
     for c in crates {
         s.push_str(&format!(
             "    crate://crates.io/{}/{} \\\n",
@@ -152,7 +152,7 @@ dependencies = ["aya", "libc"]
         let body = text.split_once("\n\n").unwrap().1;
         assert_eq!(
             body,
-            "SRC_URI += \" \\\n    crate://crates.io/aya/0.13.1 \\\n    crate://crates.io/libc/0.2.191 \\\n\"\n\n\
+            "SRC_URI += \"\\\n    crate://crates.io/aya/0.13.1 \\\n    crate://crates.io/libc/0.2.191 \\\n\"\n\n\
              SRC_URI[aya-0.13.1.sha256sum] = \"d18bc4e506fbb85ab7392ed993a7db4d1a452c71b75a246af4a80ab8c9d2dd50\"\n\
              SRC_URI[libc-0.2.191.sha256sum] = \"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"\n"
         );
