@@ -206,10 +206,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("riscv64", include_str!("../targets/riscv64.toml")),
     ("mips", include_str!("../targets/mips.toml")),
     ("mipsel", include_str!("../targets/mipsel.toml")),
-    (
-        "powerpc64le",
-        include_str!("../targets/powerpc64le.toml"),
-    ),
+    ("powerpc64le", include_str!("../targets/powerpc64le.toml")),
 ];
 
 pub fn builtin_names() -> Vec<String> {
