@@ -8,8 +8,10 @@ export CARGO_TERM_COLOR=never
 cargo fmt --all --check
 cargo clippy --all-targets -- -D warnings
 # Integration tests that build the example share one cargo target dir and
-# lock it themselves, so the default test parallelism is safe.
-cargo test --workspace --all-targets
+# lock it themselves, so the default test parallelism is safe. A bare
+# `cargo test` runs only the fast tier and lists the fixture tests as
+# ignored; here every test runs.
+cargo test --workspace --all-targets --no-fail-fast -- --include-ignored
 # The example loader's own unit tests (host build).
 (cd examples/open-example && cargo test --locked --quiet)
 # `cargo install --path` from this checkout works, and cargo finds the

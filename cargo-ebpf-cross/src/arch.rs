@@ -52,8 +52,6 @@ pub struct Arch {
     pub cross_package: String,
     /// Debian architecture name (armhf, arm64, ...), for packages and fixtures.
     pub debian_arch: String,
-    /// Debian's kernel flavour for this arch (armmp, arm64, ...), for hints.
-    pub debian_kernel_flavour: String,
     /// ELF e_machine of the loader.
     pub elf_machine: u16,
     /// How `file` names that machine, for messages.
@@ -83,7 +81,6 @@ pub struct ArchSection {
     pub cross_prefix: Option<String>,
     pub cross_package: Option<String>,
     pub debian_arch: Option<String>,
-    pub debian_kernel_flavour: Option<String>,
     pub elf_machine: Option<u16>,
     pub elf_machine_name: Option<String>,
     pub elf_flags_mask: Option<u32>,
@@ -115,7 +112,6 @@ impl ArchSection {
             cross_prefix,
             cross_package,
             debian_arch,
-            debian_kernel_flavour,
             elf_machine,
             elf_machine_name,
             elf_flags_mask,
@@ -143,7 +139,6 @@ impl ArchSection {
             cross_prefix: self.cross_prefix.clone().ok_or("arch.cross_prefix")?,
             cross_package: self.cross_package.clone().unwrap_or_default(),
             debian_arch: self.debian_arch.clone().unwrap_or_default(),
-            debian_kernel_flavour: self.debian_kernel_flavour.clone().unwrap_or_default(),
             elf_machine: self.elf_machine.ok_or("arch.elf_machine")?,
             elf_machine_name: self.elf_machine_name.clone().unwrap_or_default(),
             elf_flags_mask: self.elf_flags_mask.unwrap_or(0),
@@ -211,15 +206,6 @@ pub const BUILTIN: &[(&str, &str)] = &[
 
 pub fn builtin_names() -> Vec<String> {
     BUILTIN.iter().map(|(n, _)| n.to_string()).collect()
-}
-
-/// The name of an ELF machine, looked up in the table (for messages about
-/// a file built for some other board).
-pub fn elf_machine_name(machine: u16) -> Option<String> {
-    BUILTIN.iter().find_map(|(name, _)| {
-        let a = crate::profile::Profile::load(name).ok()?.arch;
-        (a.elf_machine == machine && !a.elf_machine_name.is_empty()).then_some(a.elf_machine_name)
-    })
 }
 
 pub fn builtin_source(name: &str) -> Option<&'static str> {

@@ -37,6 +37,8 @@ pub struct Context {
     /// EBPF_CROSS_BPF_CFLAGS, after the profile's `[bpf] cflags`: a build
     /// system's own flags (Yocto's -ffile-prefix-map=) without a board file.
     pub extra_cflags: Vec<String>,
+    /// The reference kernel the tree came from, if it did.
+    pub reference: Option<crate::reference::Record>,
 }
 
 /// The variable a build system sets for extra BPF clang flags.
@@ -354,17 +356,13 @@ pub fn run(p: &CompilePlan, ctx: &Context) -> Result<Outcome> {
         Some(llc) => {
             let mut llc = llc.clone();
             *llc.args.last_mut().expect("llc has -o OUT") = tmp_path;
-            ui::command(&clang);
-            ui::command(&llc);
             pipe(&clang, &llc, &p.source)?;
         }
         None => {
             *clang.args.last_mut().expect("clang has -o OUT") = tmp_path;
-            ui::command(&clang);
-            let st = clang.to_command().status().map_err(|source| Error::Spawn {
-                tool: clang.program.display().to_string(),
-                source,
-            })?;
+            let (st, cap) = clang.output_any()?;
+            let diag = String::from_utf8_lossy(&cap.stderr);
+            ui::diagnostics(&diag);
             if !st.success() {
                 return Err(Error::CompileFailed {
                     source_file: p.source.clone(),
@@ -427,32 +425,17 @@ fn write_stamp(p: &CompilePlan, ctx_key: &str) {
 /// that target-specific top-level `module asm` lines are dropped: they come
 /// from arch headers (arm's `.syntax unified`), never from BPF code, and
 /// llc for BPF cannot assemble them.
+///
+/// Both tools' stderr is captured and printed as one block per source, so
+/// parallel compiles never interleave their diagnostics.
 fn pipe(clang: &Cmd, llc: &Cmd, source: &Path) -> Result<()> {
     use std::io::{BufRead, BufReader, Write};
-    let spawn_err = |c: &Cmd| {
-        let tool = c.program.display().to_string();
-        move |source| Error::Spawn { tool, source }
-    };
-    let mut c = clang
-        .to_command()
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(spawn_err(clang))?;
-    let clang_out = c.stdout.take().expect("piped");
-    let mut l = match llc
-        .to_command()
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-    {
-        Ok(l) => l,
-        Err(e) => {
-            let _ = c.kill();
-            let _ = c.wait();
-            return Err(spawn_err(llc)(e));
-        }
-    };
-    let mut llc_in = l.stdin.take().expect("piped");
+    let mut c = clang.start(Stdio::null(), Stdio::piped(), Stdio::piped())?;
+    let clang_out = c.child().stdout.take().expect("piped");
+    let clang_err = c.child().stderr.take().expect("piped");
+    let mut l = llc.start(Stdio::piped(), Stdio::piped(), Stdio::piped())?;
+    let mut llc_in = l.child().stdin.take().expect("piped");
+    let llc_err = l.child().stderr.take().expect("piped");
     let forward = std::thread::spawn(move || {
         let mut r = BufReader::new(clang_out);
         let mut line = String::new();
@@ -474,13 +457,24 @@ fn pipe(clang: &Cmd, llc: &Cmd, source: &Path) -> Result<()> {
         }
         dropped
     });
+    let read_all = |mut r: std::process::ChildStderr| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = r.read_to_string(&mut s);
+            s
+        })
+    };
+    let clang_diag = read_all(clang_err);
+    let llc_diag = read_all(llc_err);
     let mut llc_stdout = String::new();
-    if let Some(mut o) = l.stdout.take() {
+    if let Some(mut o) = l.child().stdout.take() {
         let _ = o.read_to_string(&mut llc_stdout);
     }
-    let cs = c.wait().map_err(spawn_err(clang))?;
+    let cs = c.wait()?;
     let dropped = forward.join().unwrap_or(0);
-    let ls = l.wait().map_err(spawn_err(llc))?;
+    let ls = l.wait()?;
+    let diag = clang_diag.join().unwrap_or_default() + &llc_diag.join().unwrap_or_default();
+    ui::diagnostics(&diag);
     // clang's status first: llc happily turns empty input into an empty
     // object.
     if !cs.success() {
@@ -541,6 +535,7 @@ mod tests {
             },
             staged_include: "/t/ebpf-cross/armv7/include".into(),
             extra_cflags: Vec::new(),
+            reference: None,
         }
     }
 

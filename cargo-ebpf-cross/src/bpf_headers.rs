@@ -188,21 +188,26 @@ pub fn write_vmlinux_h(btf: &Path, staged_root: &Path) -> Result<()> {
     if out.is_file() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(key.as_str()) {
         return Ok(());
     }
-    crate::ui::command(&cmd);
-    let o = cmd.to_command().output().map_err(|source| Error::ToolMissing {
-        tool: format!("bpftool ({source})"),
-        hint: "install it (`apt-get install bpftool`); CO-RE mode needs it to turn the target's BTF into vmlinux.h".into(),
-    })?;
-    if !o.status.success() {
-        return Err(Error::Usage {
-            message: format!(
-                "bpftool could not dump BTF from `{}`: {}",
-                btf.display(),
-                String::from_utf8_lossy(&o.stderr).trim()
-            ),
-            hint: "the file must carry BTF (a vmlinux built with CONFIG_DEBUG_INFO_BTF, or a .btf file)".into(),
-        });
-    }
+    let o = match cmd.output() {
+        Ok(o) => o,
+        Err(Error::Spawn { source, .. }) => {
+            return Err(Error::ToolMissing {
+                tool: format!("bpftool ({source})"),
+                hint: "install it (`apt-get install bpftool`); CO-RE mode needs it to turn the target's BTF into vmlinux.h".into(),
+            })
+        }
+        Err(Error::CommandFailed { stderr, .. }) => {
+            return Err(Error::Usage {
+                message: format!(
+                    "bpftool could not dump BTF from `{}`: {}",
+                    btf.display(),
+                    stderr.trim()
+                ),
+                hint: "the file must carry BTF (a vmlinux built with CONFIG_DEBUG_INFO_BTF, or a .btf file)".into(),
+            })
+        }
+        Err(e) => return Err(e),
+    };
     crate::fsutil::write_atomic(&out, &o.stdout)?;
     crate::fsutil::write_atomic(&stamp, key.as_bytes())
 }

@@ -34,11 +34,40 @@ pub struct Manifest {
     pub clang_target: String,
     pub endian: String,
     pub kernel_version: Option<String>,
+    /// The reference kernel built against (`debian:6.1 6.1.0-50 armhf
+    /// armmp (linux 6.1.176)`), when the tree was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_kernel: Option<String>,
     pub llvm_version: String,
     /// `bin/<loader>`.
     pub loader: String,
     pub objects: Vec<String>,
     pub files: Vec<FileEntry>,
+}
+
+impl Manifest {
+    /// A plausible armv7 manifest with no files, for tests.
+    #[cfg(test)]
+    pub(crate) fn example() -> Manifest {
+        Manifest {
+            tool: "cargo-ebpf-cross".into(),
+            tool_version: "0.1.0".into(),
+            package: "p".into(),
+            package_version: "1.0".into(),
+            target: "armv7".into(),
+            base_target: "armv7".into(),
+            arch: "arm".into(),
+            rust_target: "armv7-unknown-linux-gnueabihf".into(),
+            clang_target: "armv7a-linux-gnueabihf".into(),
+            endian: "little".into(),
+            kernel_version: Some("6.1.176".into()),
+            reference_kernel: None,
+            llvm_version: "14.0.6".into(),
+            loader: "bin/loader".into(),
+            objects: vec!["bpf/a.o".into()],
+            files: vec![],
+        }
+    }
 }
 
 /// What goes in: (path inside the bundle, bytes, executable).
@@ -178,16 +207,29 @@ pub fn write(
         .expect("a tarball name")
         .to_string_lossy()
         .into_owned();
-    fsutil::write_atomic(&path, &bytes)?;
     let sha = fsutil::sha256_hex(&bytes);
     let sums_path = dir.join("SHA256SUMS");
-    let mut lines: Vec<String> = std::fs::read_to_string(&sums_path)
-        .unwrap_or_default()
+    // Three atomic steps, so that a crash between any two leaves no line in
+    // SHA256SUMS that disagrees with its file: drop the old line, replace
+    // the tarball, add the new line.
+    write_sums(&sums_path, &name, None)?;
+    fsutil::write_atomic(&path, &bytes)?;
+    write_sums(&sums_path, &name, Some(&sha))?;
+    Ok((path, sha))
+}
+
+/// Rewrites SHA256SUMS with `name`'s line replaced (or removed), sorted by
+/// file name.
+fn write_sums(sums_path: &Path, name: &str, sha: Option<&str>) -> Result<()> {
+    let old = std::fs::read_to_string(sums_path).unwrap_or_default();
+    let mut lines: Vec<String> = old
         .lines()
         .filter(|l| !l.ends_with(&format!("  {name}")))
         .map(str::to_string)
         .collect();
-    lines.push(format!("{sha}  {name}"));
+    if let Some(sha) = sha {
+        lines.push(format!("{sha}  {name}"));
+    }
     lines.sort_by(|a, b| {
         a.split_once("  ")
             .map(|x| x.1)
@@ -197,33 +239,123 @@ pub fn write(
     for l in lines {
         writeln!(text, "{l}").expect("vec write");
     }
-    fsutil::write_atomic(&sums_path, &text)?;
-    Ok((path, sha))
+    if text == old.as_bytes() {
+        return Ok(());
+    }
+    fsutil::write_atomic(sums_path, &text)
 }
 
-/// A file read back from a bundle: path inside the top dir, bytes, mode.
-pub type BundleFile = (String, Vec<u8>, u32);
+/// One regular file of a bundle, relative to its top directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleFile {
+    pub path: String,
+    pub mode: u32,
+    pub data: Vec<u8>,
+}
 
-/// Reads a bundle back: its top dir and its files (modes masked to the
-/// permission bits). Bundles hold only files and dirs under one top dir;
-/// anything else is refused, since it has no place on a board.
-pub fn read(path: &Path) -> Result<(String, Vec<BundleFile>)> {
+/// A bundle read back and checked against its own manifest: every file is
+/// listed with the right size and sha256, nothing unlisted rides along, and
+/// the loader it names is there. `build`, `run`, `install` and the guest's
+/// initramfs all use this one reading.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    /// The single top directory, `<name>-<ver>-<target>`.
+    pub top: String,
+    pub files: Vec<BundleFile>,
+    pub manifest: Manifest,
+}
+
+impl Bundle {
+    pub fn file(&self, rel: &str) -> Option<&BundleFile> {
+        self.files.iter().find(|f| f.path == rel)
+    }
+
+    /// Reads and verifies `path`, streaming: no entry may claim more than
+    /// [`MAX_FILE`] bytes and the whole more than [`MAX_TOTAL`], so a
+    /// small hostile tarball cannot make us inflate gigabytes.
+    pub fn open(path: &Path) -> Result<Bundle> {
+        let (top, files) = read_entries(path, MAX_FILE, MAX_TOTAL)?;
+        let bad = |problem: String| bad_bundle(path, problem);
+        let mj = files
+            .iter()
+            .find(|f| f.path == "manifest.json")
+            .ok_or_else(|| bad(format!("`{top}/manifest.json` is missing")))?;
+        let manifest: Manifest = serde_json::from_slice(&mj.data)
+            .map_err(|e| bad(format!("its manifest.json cannot be read: {e}")))?;
+        for f in &files {
+            if f.path == "manifest.json" {
+                continue;
+            }
+            let entry = manifest
+                .files
+                .iter()
+                .find(|e| e.path == f.path)
+                .ok_or_else(|| {
+                    bad(format!(
+                        "it holds `{}`, which its manifest does not list",
+                        f.path
+                    ))
+                })?;
+            let sha = fsutil::sha256_hex(&f.data);
+            if sha != entry.sha256 || f.data.len() as u64 != entry.size {
+                return Err(bad(format!(
+                    "it is damaged: `{}` has sha256 {sha} ({} bytes), its manifest says {} ({} bytes)",
+                    f.path,
+                    f.data.len(),
+                    entry.sha256,
+                    entry.size
+                )));
+            }
+        }
+        for e in &manifest.files {
+            if !files.iter().any(|f| f.path == e.path) {
+                return Err(bad(format!(
+                    "it lacks `{}`, which its manifest lists",
+                    e.path
+                )));
+            }
+        }
+        if !files.iter().any(|f| f.path == manifest.loader) {
+            return Err(bad(format!(
+                "manifest.json names the loader `{}`, which is not in it",
+                manifest.loader
+            )));
+        }
+        Ok(Bundle {
+            top,
+            files,
+            manifest,
+        })
+    }
+}
+
+/// A loader is a few MiB and objects are KiB; these leave room for fat
+/// debug builds while refusing decompression bombs.
+pub const MAX_FILE: u64 = 256 << 20;
+pub const MAX_TOTAL: u64 = 512 << 20;
+
+fn bad_bundle(path: &Path, problem: String) -> Error {
+    Error::BadBundle {
+        path: path.to_path_buf(),
+        problem,
+    }
+}
+
+/// The tar entries under the one top dir (modes masked to the permission
+/// bits). Bundles hold only files and dirs under one top dir; anything else
+/// is refused, since it has no place on a board.
+fn read_entries(path: &Path, max_file: u64, max_total: u64) -> Result<(String, Vec<BundleFile>)> {
     use std::io::Read;
     let f = std::fs::File::open(path).map_err(read_err(path))?;
     let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(f));
     let mut top = None;
     let mut files = Vec::new();
-    let bad = |problem: String| Error::BadOutput {
-        path: path.to_path_buf(),
-        problem,
-    };
-    for e in ar.entries().map_err(read_err(path))? {
-        let mut e = e.map_err(read_err(path))?;
-        let p = e
-            .path()
-            .map_err(read_err(path))?
-            .to_string_lossy()
-            .into_owned();
+    let mut total = 0u64;
+    let bad = |problem: String| bad_bundle(path, problem);
+    let broken = |e: std::io::Error| bad(format!("it is not a readable tar.gz ({e})"));
+    for e in ar.entries().map_err(broken)? {
+        let mut e = e.map_err(broken)?;
+        let p = e.path().map_err(broken)?.to_string_lossy().into_owned();
         if p.starts_with('/') || p.split('/').any(|c| c == "..") {
             return Err(bad(format!("entry `{p}` is not a relative path")));
         }
@@ -248,17 +380,35 @@ pub fn read(path: &Path) -> Result<(String, Vec<BundleFile>)> {
         if !kind.is_file() {
             return Err(bad(format!("`{name}` is neither a file nor a directory")));
         }
+        let size = e.header().size().map_err(broken)?;
+        total = total.saturating_add(size);
+        if size > max_file || total > max_total {
+            return Err(bad(format!(
+                "`{name}` is {size} bytes, over the limit of {max_file} per file and {max_total} in all"
+            )));
+        }
         let mode = e.header().mode().unwrap_or(0o644) & 0o7777;
-        let mut b = Vec::new();
-        e.read_to_end(&mut b).map_err(read_err(path))?;
-        files.push((rest.to_string(), b, mode));
+        // The header's size bounds the read; `take` makes a lying header
+        // harmless too.
+        let mut b = Vec::with_capacity(size as usize);
+        (&mut e)
+            .take(max_file + 1)
+            .read_to_end(&mut b)
+            .map_err(broken)?;
+        files.push(BundleFile {
+            path: rest.to_string(),
+            mode,
+            data: b,
+        });
     }
-    Ok((top.ok_or_else(|| bad("it is empty".into()))?, files))
+    let top = top.ok_or_else(|| bad("it is empty".into()))?;
+    Ok((top, files))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
 
     fn sample() -> Vec<Content> {
         vec![
@@ -338,30 +488,22 @@ mod tests {
     fn write_then_read_back_with_sums() {
         let d = tempfile::tempdir().unwrap();
         let m = Manifest {
-            tool: "cargo-ebpf-cross".into(),
-            tool_version: "0.1.0".into(),
-            package: "p".into(),
-            package_version: "1.0".into(),
-            target: "armv7".into(),
-            base_target: "armv7".into(),
-            arch: "arm".into(),
-            rust_target: "armv7-unknown-linux-gnueabihf".into(),
-            clang_target: "armv7a-linux-gnueabihf".into(),
-            endian: "little".into(),
-            kernel_version: Some("6.1.176".into()),
-            llvm_version: "14.0.6".into(),
-            loader: "bin/loader".into(),
-            objects: vec!["bpf/a.o".into()],
-            files: vec![],
+            files: sample()
+                .iter()
+                .map(|c| file_entry(&c.path, &c.bytes))
+                .collect(),
+            ..Manifest::example()
         };
         let (path, sha) = write(d.path(), "p-1.0-armv7", &m, sample()).unwrap();
         assert_eq!(path, d.path().join("p-1.0-armv7.tar.gz"));
         let sums = std::fs::read_to_string(d.path().join("SHA256SUMS")).unwrap();
         assert_eq!(sums, format!("{sha}  p-1.0-armv7.tar.gz\n"));
-        let (top, files) = read(&path).unwrap();
-        assert_eq!(top, "p-1.0-armv7");
-        let names: Vec<_> = files.iter().map(|f| f.0.as_str()).collect();
+        let b = Bundle::open(&path).unwrap();
+        assert_eq!(b.top, "p-1.0-armv7");
+        let names: Vec<_> = b.files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(names, ["bin/loader", "bpf/a.o", "bpf/b.o", "manifest.json"]);
+        assert_eq!(b.file("bin/loader").unwrap().mode, 0o755);
+        assert_eq!(b.manifest, m);
         // A second write replaces the line rather than adding one.
         write(d.path(), "p-1.0-armv7", &m, sample()).unwrap();
         let sums2 = std::fs::read_to_string(d.path().join("SHA256SUMS")).unwrap();
@@ -372,5 +514,141 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().ends_with(".part"))
             .collect();
         assert!(leftovers.is_empty());
+    }
+
+    /// A tar.gz of `entries` under whatever names they carry.
+    fn raw_tarball(dir: &Path, entries: &[(&str, &[u8])]) -> PathBuf {
+        let p = dir.join("b.tar.gz");
+        let gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(&p).unwrap(),
+            flate2::Compression::fast(),
+        );
+        let mut t = tar::Builder::new(gz);
+        for (name, data) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            t.append_data(&mut h, name, *data).unwrap();
+        }
+        t.into_inner().unwrap().finish().unwrap();
+        p
+    }
+
+    fn manifest_for(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let m = Manifest {
+            loader: "bin/loader".into(),
+            files: files.iter().map(|(p, b)| file_entry(p, b)).collect(),
+            ..Manifest::example()
+        };
+        serde_json::to_vec(&m).unwrap()
+    }
+
+    #[test]
+    fn a_tampered_file_is_refused_with_both_digests() {
+        let d = tempfile::tempdir().unwrap();
+        let mj = manifest_for(&[("bin/loader", b"ELF"), ("bpf/a.o", b"good")]);
+        let p = raw_tarball(
+            d.path(),
+            &[
+                ("t/manifest.json", &mj),
+                ("t/bin/loader", b"ELF"),
+                ("t/bpf/a.o", b"evil"),
+            ],
+        );
+        let e = Bundle::open(&p).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!(
+                "`{}` is not a usable bundle: it is damaged: `bpf/a.o` has sha256 {} (4 bytes), its manifest says {} (4 bytes)",
+                p.display(),
+                fsutil::sha256_hex(b"evil"),
+                fsutil::sha256_hex(b"good")
+            )
+        );
+    }
+
+    #[test]
+    fn unlisted_missing_and_structural_problems_are_named() {
+        let d = tempfile::tempdir().unwrap();
+        let mj = manifest_for(&[("bin/loader", b"ELF")]);
+        type Entries<'a> = Vec<(&'a str, &'a [u8])>;
+        let cases: Vec<(Entries, &str)> = vec![
+            (
+                vec![
+                    ("t/manifest.json", &mj),
+                    ("t/bin/loader", b"ELF"),
+                    ("t/bpf/x.o", b"x"),
+                ],
+                "it holds `bpf/x.o`, which its manifest does not list",
+            ),
+            (
+                vec![("t/manifest.json", &mj)],
+                "it lacks `bin/loader`, which its manifest lists",
+            ),
+            (
+                vec![("a/manifest.json", b"{}"), ("b/x", b"")],
+                "it has more than one top directory (`a` and `b`)",
+            ),
+            (vec![("a/bin/l", b"")], "`a/manifest.json` is missing"),
+        ];
+        for (entries, want) in cases {
+            let p = raw_tarball(d.path(), &entries);
+            let e = Bundle::open(&p).unwrap_err().to_string();
+            assert!(e.ends_with(want), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_decompression_bomb_is_refused_before_it_is_inflated() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("bomb.tar.gz");
+        let gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(&p).unwrap(),
+            flate2::Compression::default(),
+        );
+        let mut t = tar::Builder::new(gz);
+        let mut h = tar::Header::new_gnu();
+        let size = MAX_FILE + 1;
+        h.set_size(size);
+        h.set_mode(0o644);
+        h.set_cksum();
+        t.append_data(&mut h, "t/bin/loader", std::io::repeat(0).take(size))
+            .unwrap();
+        t.into_inner().unwrap().finish().unwrap();
+        assert!(
+            std::fs::metadata(&p).unwrap().len() < 2 << 20,
+            "small on disk"
+        );
+        let e = Bundle::open(&p).unwrap_err().to_string();
+        assert!(
+            e.ends_with(&format!(
+                "`t/bin/loader` is {size} bytes, over the limit of {MAX_FILE} per file and {MAX_TOTAL} in all"
+            )),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn sums_never_disagree_with_a_tarball_between_steps() {
+        let d = tempfile::tempdir().unwrap();
+        let sums = d.path().join("SHA256SUMS");
+        let name = "p-1.0-armv7.tar.gz";
+        std::fs::write(d.path().join(name), b"old").unwrap();
+        write_sums(&sums, name, Some(&fsutil::sha256_hex(b"old"))).unwrap();
+        write_sums(&sums, "other.tar.gz", Some("ab")).unwrap();
+        // Step one of a rewrite: the line goes before the file changes.
+        write_sums(&sums, name, None).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&sums).unwrap(),
+            "ab  other.tar.gz\n"
+        );
+        // (a crash here leaves the old tarball unlisted, never mislisted)
+        std::fs::write(d.path().join(name), b"new").unwrap();
+        write_sums(&sums, name, Some(&fsutil::sha256_hex(b"new"))).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&sums).unwrap(),
+            format!("ab  other.tar.gz\n{}  {name}\n", fsutil::sha256_hex(b"new"))
+        );
     }
 }

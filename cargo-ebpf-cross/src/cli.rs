@@ -50,38 +50,129 @@ pub enum Command {
     /// Compile BPF C sources into BPF objects for a target kernel
     Compile(CompileArgs),
     /// Build BPF objects and the cross-built loader, and bundle them per board
-    Build(crate::ops::build::BuildArgs),
+    Build(BuildArgs),
     /// Boot the board's kernel under QEMU, run the bundle, and check the trace
-    Run(crate::ops::run::RunArgs),
+    Run(RunArgs),
     /// List built-in target profiles (and a project's boards)
     Targets(TargetsArgs),
     /// Print the exact clang and llc argv for a target, for Makefiles/CMake/Yocto
     Flags(FlagsArgs),
     /// Check every tool, Rust target and kernel-tree file a target needs
     Doctor(DoctorArgs),
+    /// Show every setting a target resolves to, and where each came from
+    Config(ConfigArgs),
     /// Create a new project from the template
-    New(crate::ops::new::NewArgs),
+    New(NewArgs),
     /// Create a project in the current directory
-    Init(crate::ops::new::InitArgs),
+    Init(InitArgs),
     /// Unpack a bundle into an install layout (bindir, datadir), as a recipe's do_install does
-    Install(crate::ops::install::InstallArgs),
+    Install(InstallArgs),
     /// Yocto helpers: `yocto crates-inc` writes a recipe's -crates.inc from Cargo.lock
-    Yocto(crate::ops::yocto::YoctoArgs),
+    #[command(subcommand)]
+    Yocto(YoctoCommand),
+    /// Fetch, list and remove reference kernels (Debian's kernels, verified and cached)
+    #[command(subcommand)]
+    Kernel(KernelCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum YoctoCommand {
+    /// Write a recipe's -crates.inc (crate:// SRC_URIs and their sha256) from Cargo.lock, offline
+    CratesInc(CratesIncArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CratesIncArgs {
+    /// The Cargo.lock to read [default: the workspace's of --manifest-path, or of the current directory]
+    #[arg(long, value_name = "PATH")]
+    pub lockfile: Option<PathBuf>,
+    /// A Cargo.toml of the workspace whose Cargo.lock is read
+    #[arg(long, value_name = "PATH", conflicts_with = "lockfile")]
+    pub manifest_path: Option<PathBuf>,
+    /// Where to write it (for example yocto/recipes-ebpf/NAME/NAME-crates.inc) [default: stdout]
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KernelCommand {
+    /// Download a profile's reference kernel (headers, image, busybox, libbpf headers) into the cache
+    Fetch(KernelFetchArgs),
+    /// Show every reference kernel per profile, and whether it is cached
+    List(KernelListArgs),
+    /// Delete a cached reference kernel
+    Remove(KernelRemoveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KernelFetchArgs {
+    #[arg(long, short = 't', value_name = "TARGET")]
+    pub target: String,
+    /// debian:RELEASE[@ABI] [default: the profile's default]
+    #[arg(long, env = "EBPF_CROSS_KERNEL", value_name = "debian:RELEASE[@ABI]")]
+    pub kernel: Option<String>,
+    /// Resolve the newest ABI again and replace the cached copy
+    #[arg(long)]
+    pub refresh: bool,
+    /// Print one JSON object describing the cached kernel
+    #[arg(long)]
+    pub json: bool,
+    /// OpenPGP keyring that signs the mirror's InRelease, replacing Debian's embedded keys
+    #[arg(long, env = "EBPF_CROSS_DEBIAN_KEYRING", value_name = "FILE")]
+    pub keyring: Option<PathBuf>,
+    /// A directory of board profiles to find --target names in (default: ./boards)
+    #[arg(long, value_name = "DIR")]
+    pub boards: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct KernelListArgs {
+    /// Only this profile [default: every built-in]
+    #[arg(long, short = 't', value_name = "TARGET")]
+    pub target: Option<String>,
+    /// Print a JSON array
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, value_name = "DIR")]
+    pub boards: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct KernelRemoveArgs {
+    #[arg(long, short = 't', value_name = "TARGET")]
+    pub target: String,
+    /// debian:RELEASE[@ABI] to remove
+    #[arg(
+        long,
+        value_name = "debian:RELEASE[@ABI]",
+        required_unless_present = "all"
+    )]
+    pub kernel: Option<String>,
+    /// Remove every cached reference kernel of the profile
+    #[arg(long, conflicts_with = "kernel")]
+    pub all: bool,
+    #[arg(long, value_name = "DIR")]
+    pub boards: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args, Default)]
 pub struct KernelArgs {
-    /// Kernel source tree (srctree)
-    #[arg(long, env = "EBPF_CROSS_KERNEL_SRC", value_name = "DIR")]
+    // The env twins of these flags are read by the settings resolver, not
+    // by clap, so that `config` can tell a flag from an env var.
+    /// A reference kernel, debian:RELEASE[@ABI]: tree, helpers, image and busybox, fetched and cached; not with --kernel-src/--kernel-build [env: EBPF_CROSS_KERNEL]
+    #[arg(long, value_name = "debian:RELEASE[@ABI]")]
+    pub kernel: Option<String>,
+    /// Kernel source tree (srctree) [env: EBPF_CROSS_KERNEL_SRC]
+    #[arg(long, value_name = "DIR")]
     pub kernel_src: Option<PathBuf>,
-    /// Kernel build tree (objtree, `make O=`), when separate from the source
-    #[arg(long, env = "EBPF_CROSS_KERNEL_BUILD", value_name = "DIR")]
+    /// Kernel build tree (objtree, `make O=`), when separate from the source [env: EBPF_CROSS_KERNEL_BUILD]
+    #[arg(long, value_name = "DIR")]
     pub kernel_build: Option<PathBuf>,
-    /// Kernel version X.Y[.Z]; must agree with the tree when one is given
-    #[arg(long, env = "EBPF_CROSS_KERNEL_VERSION", value_name = "X.Y[.Z]")]
+    /// Kernel version X.Y[.Z]; must agree with the tree when one is given [env: EBPF_CROSS_KERNEL_VERSION]
+    #[arg(long, value_name = "X.Y[.Z]")]
     pub kernel_version: Option<String>,
-    /// A directory holding bpf/bpf_helpers.h (libbpf headers)
-    #[arg(long, env = "EBPF_CROSS_LIBBPF_INCLUDE", value_name = "DIR")]
+    /// A directory holding bpf/bpf_helpers.h (libbpf headers) [env: EBPF_CROSS_LIBBPF_INCLUDE]
+    #[arg(long, value_name = "DIR")]
     pub libbpf_include: Option<PathBuf>,
     /// clang to use (name or path)
     #[arg(long, env = "CLANG", value_name = "PATH")]
@@ -102,6 +193,7 @@ impl KernelArgs {
             build: self.kernel_build.clone(),
             version: self.kernel_version.clone(),
             libbpf_include: self.libbpf_include.clone(),
+            reference: self.kernel.clone(),
             stamp_version: self.stamp_version,
             tools: ToolOverrides {
                 clang: self.clang.clone().filter(|s| !s.is_empty()),
@@ -168,4 +260,229 @@ pub struct DoctorArgs {
     pub target: String,
     #[command(flatten)]
     pub kernel: KernelArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Precedence, highest first: flag > env > [package.metadata.ebpf-cross] > profile (board file or built-in) > default."
+)]
+pub struct ConfigArgs {
+    #[arg(long, short = 't', value_name = "TARGET")]
+    pub target: String,
+    #[command(flatten)]
+    pub kernel: KernelArgs,
+    /// Rust triple or target-spec JSON for the loader [env: EBPF_CROSS_RUST_TARGET]
+    #[arg(long, value_name = "TRIPLE|SPEC.json")]
+    pub rust_target: Option<String>,
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Print a JSON array of {key, value, origin}
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, ValueEnum, PartialEq, Eq)]
+pub enum MessageFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+/// Which project, and where its boards and build output are: shared by
+/// `build`, `run` and `install`.
+#[derive(Debug, Clone, Args, Default)]
+pub struct ProjectArgs {
+    /// Path to the loader package's Cargo.toml
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    /// The loader package, when the workspace has several
+    #[arg(short = 'p', long = "package", value_name = "PKG")]
+    pub package: Option<String>,
+    /// Cargo's target dir (default: CARGO_TARGET_DIR, then the workspace's)
+    #[arg(long, value_name = "DIR")]
+    pub target_dir: Option<PathBuf>,
+    /// A directory of board profiles to find --target names in (default: ./boards)
+    #[arg(long, value_name = "DIR")]
+    pub boards: Option<PathBuf>,
+}
+
+/// Options shared by `build` and `run`.
+#[derive(Debug, Clone, Args, Default)]
+pub struct BuildOpts {
+    /// Build the loader in release mode
+    #[arg(long)]
+    pub release: bool,
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Run without accessing the network
+    #[arg(long)]
+    pub offline: bool,
+    /// Require Cargo.lock to be up to date
+    #[arg(long)]
+    pub locked: bool,
+    /// --offline and --locked
+    #[arg(long)]
+    pub frozen: bool,
+    #[arg(long, value_enum, default_value = "human")]
+    pub message_format: MessageFormat,
+    /// Parallel BPF compiles (default: number of cores)
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Never run `rustup target add`
+    #[arg(long)]
+    pub no_rustup: bool,
+    /// Link the loader statically (+crt-static), over EBPF_CROSS_STATIC,
+    /// Cargo.toml and the profile; `--static=false` links it dynamically
+    #[arg(
+        long = "static",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub static_: Option<bool>,
+    /// Link the loader dynamically, over --static, EBPF_CROSS_STATIC, Cargo.toml and the profile
+    #[arg(long)]
+    pub no_static: bool,
+    /// Rust triple or target-spec JSON for the loader, replacing the profile's (Yocto's RUST_TARGET_SYS)
+    #[arg(long, env = "EBPF_CROSS_RUST_TARGET", value_name = "TRIPLE|SPEC.json")]
+    pub rust_target: Option<String>,
+    #[command(flatten)]
+    pub kernel: KernelArgs,
+}
+
+impl BuildOpts {
+    /// The command line's say on `static`: `--no-static` beats `--static`,
+    /// so a recipe can force a dynamic loader whatever else is passed.
+    pub fn static_flag(&self) -> Option<bool> {
+        if self.no_static {
+            Some(false)
+        } else {
+            self.static_
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Target profile(s): a built-in name, a board name, or a profile file; repeatable
+    #[arg(long, short = 't', required = true, value_name = "TARGET")]
+    pub target: Vec<String>,
+    #[command(flatten)]
+    pub opts: BuildOpts,
+}
+
+const VERDICT_HELP: &str = "\
+Verdict:
+  Passes (exit 0) when every --expect text appears in some trace_pipe line.
+  Without --expect, any trace_pipe line passes. Either way the loader must
+  not exit with an error on its own (a verifier rejection fails the run).
+  Otherwise it fails (exit 1) with a report: the loader's output (with any
+  verifier log), the last console lines, whether the probe attached (the
+  loader printed \"attached\"), and whether the timeout was hit. Ctrl-C stops
+  QEMU and exits 130.
+
+  --message-format json prints one result object, {\"kind\":\"run\", \"passed\",
+  \"attached\", \"matched\", \"missing\", \"trace_lines\", \"seconds\",
+  \"timed_out\", ...}, after any messages of the build.
+
+In the guest:
+  /bundle/      the bundle (/bundle/bin/<loader>, /bundle/bpf/*.o); without
+                --bundle it is built first, as `build` would
+  /extra/       files given with --extra
+  The loader runs as `/bundle/bin/<loader> [LOADER ARGS]`. It counts as
+  running once a line of its output starts with \"running\", or once it has
+  said \"attached\" and then been quiet for half a second. Then the workload
+  runs (by default it opens a few files, cat /etc/hostname /proc/version,
+  and execs a few commands: ls, uname, head), trace_pipe is read until it
+  is drained, and the loader gets SIGTERM.
+
+Needs: qemu-system-arm (Debian package; also gives qemu-system-aarch64), a
+kernel image for the board, and a static busybox for its architecture
+(Debian's busybox-static).
+
+Example:
+  cargo ebpf-cross run --target armv7 --kernel-image vmlinuz-6.1.0-50-armmp \\
+      --busybox busybox-armhf --expect 'file /'";
+
+#[derive(Debug, Args)]
+#[command(after_long_help = VERDICT_HELP)]
+pub struct RunArgs {
+    /// Target profile: a built-in name, a board name, or a profile file (needs a [qemu] section)
+    #[arg(long, short = 't', value_name = "TARGET")]
+    pub target: String,
+    /// The board's kernel image to boot (zImage or Image) [default: the profile's [qemu] kernel_image]
+    #[arg(long, env = "EBPF_CROSS_KERNEL_IMAGE", value_name = "PATH")]
+    pub kernel_image: Option<PathBuf>,
+    /// A static busybox for the board's architecture [default: the profile's [qemu] busybox]
+    #[arg(long, env = "EBPF_CROSS_BUSYBOX", value_name = "PATH")]
+    pub busybox: Option<PathBuf>,
+    /// Text that must appear in a trace_pipe line; repeatable. Without it, any trace line passes
+    #[arg(long, value_name = "STR")]
+    pub expect: Vec<String>,
+    /// Hard limit for the whole boot, in seconds; QEMU is killed then
+    #[arg(long, default_value_t = 60, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub timeout: u64,
+    /// Busybox sh command run in the guest while the loader runs [default: open a few files, exec a few commands]
+    #[arg(long, value_name = "CMD")]
+    pub workload: Option<String>,
+    /// Run this bundle instead of building one
+    #[arg(long, value_name = "PATH.tar.gz")]
+    pub bundle: Option<PathBuf>,
+    /// Copy FILE into the guest as /extra/<its name>, for example an object to pass to the loader; repeatable
+    #[arg(long, value_name = "FILE")]
+    pub extra: Vec<PathBuf>,
+    #[command(flatten)]
+    pub build: BuildOpts,
+    /// Arguments for the loader in the guest, after `--` (for example `-- /extra/x.o`)
+    #[arg(last = true, value_name = "LOADER ARGS")]
+    pub loader_args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).multiple(true).args(["bundle", "target"])))]
+pub struct InstallArgs {
+    /// The bundle to install
+    #[arg(long, value_name = "PATH.tar.gz")]
+    pub bundle: Option<PathBuf>,
+    /// Install the bundle `build --target TARGET` made (and, with --bundle, check it is that target's)
+    #[arg(long, short = 't', value_name = "TARGET")]
+    pub target: Option<String>,
+    /// The root to install under
+    #[arg(long, value_name = "DIR")]
+    pub destdir: PathBuf,
+    /// Where the loader goes, under DESTDIR
+    #[arg(long, default_value = "/usr/bin", value_name = "DIR")]
+    pub bindir: PathBuf,
+    /// The objects go in DATADIR/ebpf/<package>/, under DESTDIR
+    #[arg(long, default_value = "/usr/share", value_name = "DIR")]
+    pub datadir: PathBuf,
+    /// The project that built the bundle (with --target)
+    #[command(flatten)]
+    pub project: ProjectArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The project's name: its package, its loader binary and its BPF source
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// The built-in profile the sample board extends
+    #[arg(long, short = 't', default_value = "armv7", value_name = "TARGET")]
+    pub target: String,
+    /// The directory to create (default: ./NAME)
+    #[arg(long, value_name = "DIR")]
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The project's name (default: the current directory's name)
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// The built-in profile the sample board extends
+    #[arg(long, short = 't', default_value = "armv7", value_name = "TARGET")]
+    pub target: String,
 }

@@ -66,11 +66,15 @@ pub fn header(bytes: &[u8]) -> Result<ElfHeader, String> {
         (u32_at(48), u64_at(32), u16_at(54), u16_at(56))
     };
     let mut interp = false;
-    for i in 0..phnum as u64 {
-        let o = (phoff + i * phentsize as u64) as usize;
-        if o + 4 > bytes.len() {
-            return Err("truncated program headers".into());
-        }
+    // Every offset comes from the file, so the sums are checked: a hostile
+    // header must give an error, not an overflow.
+    for i in 0..u64::from(phnum) {
+        let o = i
+            .checked_mul(u64::from(phentsize))
+            .and_then(|x| x.checked_add(phoff))
+            .and_then(|x| usize::try_from(x).ok())
+            .filter(|o| o.checked_add(4).is_some_and(|end| end <= bytes.len()))
+            .ok_or_else(|| "truncated program headers".to_string())?;
         if u32_at(o) == 3 {
             interp = true;
         }
@@ -180,7 +184,7 @@ fn machine_name(m: u16) -> String {
     let name = if m == EM_BPF {
         Some("eBPF".to_string())
     } else {
-        crate::arch::elf_machine_name(m)
+        crate::profile::elf_machine_name(m)
     };
     match name {
         Some(n) => format!("{n} (machine {m})"),
@@ -256,6 +260,22 @@ pub fn check_loader(bytes: &[u8], arch: &Arch, want_static: bool) -> Result<ElfH
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hostile_program_header_offsets_are_an_error_not_an_overflow() {
+        // 64-bit little-endian ELF header with e_phoff near u64::MAX.
+        let mut h = vec![0u8; 64];
+        h[..4].copy_from_slice(b"\x7fELF");
+        h[4] = 2;
+        h[5] = 1;
+        h[32..40].copy_from_slice(&(u64::MAX - 2).to_le_bytes());
+        h[54..56].copy_from_slice(&0xffffu16.to_le_bytes());
+        h[56..58].copy_from_slice(&0xffffu16.to_le_bytes());
+        assert_eq!(header(&h).unwrap_err(), "truncated program headers");
+        // And one whose entry size times count overflows on 32-bit math.
+        h[32..40].copy_from_slice(&64u64.to_le_bytes());
+        assert_eq!(header(&h).unwrap_err(), "truncated program headers");
+    }
 
     fn elf32_le(machine: u16, flags: u32) -> Vec<u8> {
         let mut b = vec![0u8; 64];

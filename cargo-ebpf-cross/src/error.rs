@@ -59,6 +59,14 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("`{}` failed ({status})", argv.join(" "))]
+    CommandFailed {
+        argv: Vec<String>,
+        status: String,
+        /// Captured stderr; empty when it went to the terminal.
+        stderr: String,
+    },
+
     #[error("no bpf/bpf_helpers.h found (looked in: {})", looked.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
     NoHelpers { looked: Vec<PathBuf> },
 
@@ -89,6 +97,9 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("`{}` is not a usable bundle: {problem}", path.display())]
+    BadBundle { path: PathBuf, problem: String },
+
     #[error("{message}")]
     Usage { message: String, hint: String },
 
@@ -109,6 +120,35 @@ pub enum Error {
         /// What says the target ignores `+crt-static`.
         why: String,
     },
+    #[error("no Debian release `{given}` serves reference kernels")]
+    UnknownRelease { given: String, known: Vec<String> },
+
+    #[error("`{0}` is not a reference kernel")]
+    BadKernelSpec(String),
+
+    #[error("{message}")]
+    NoReference {
+        message: String,
+        available: Vec<String>,
+    },
+
+    #[error("reference kernel {what} is not cached{why}")]
+    ReferenceNotCached {
+        what: String,
+        why: String,
+        fetch: String,
+    },
+
+    #[error("sha256 mismatch for `{file}`: expected {expected}, got {got} ({url})")]
+    Digest {
+        file: String,
+        url: String,
+        expected: String,
+        got: String,
+    },
+
+    #[error("{message}")]
+    Fetch { message: String, hint: String },
 }
 
 impl Error {
@@ -152,15 +192,38 @@ impl Error {
                 "install a matching pair (`apt-get install clang-14 llvm-14`) or set both CLANG and LLC".into()
             }
             Error::Spawn { .. } => "check that the tool is installed and executable".into(),
+            Error::CommandFailed { stderr, .. } => {
+                let text = stderr.trim();
+                if text.is_empty() {
+                    "its diagnostics are above".into()
+                } else {
+                    // The tail is what explains a failure; a whole
+                    // compiler log would bury the help line.
+                    let lines: Vec<&str> = text.lines().collect();
+                    let tail = &lines[lines.len().saturating_sub(20)..];
+                    format!("it said:\n{}", tail.join("\n"))
+                }
+            }
             Error::NoHelpers { .. } => "install libbpf headers (`apt-get install libbpf-dev`), or pass --libbpf-include DIR (a dir holding bpf/bpf_helpers.h), or run `make -C tools/lib/bpf` in a 5.5+ kernel tree (EBPF_CROSS_HOST_LIBBPF=0 turns off the host fallback)".into(),
             Error::SourceMissing(_) => "check the path; globs in `programs` are relative to the package".into(),
             Error::CompileFailed { .. } => "the compiler's diagnostics are above".into(),
             Error::BadOutput { .. } => "check CLANG/LLC: the output must be an eBPF ELF object".into(),
             Error::Write { .. } => "check the directory exists and is writable, or choose another with -o / --target-dir".into(),
             Error::Read { .. } => String::new(),
+            Error::BadBundle { .. } => "rebuild it with `cargo ebpf-cross build` (one top directory holding manifest.json, bin/ and bpf/), or fetch it again and check it against SHA256SUMS".into(),
             Error::Usage { hint, .. } | Error::Loader { hint, .. } | Error::Run { hint, .. } => hint.clone(),
             Error::TargetsFailed { .. } => "see the summary above".into(),
             Error::StaticIgnored { .. } => "link the loader dynamically: --no-static or EBPF_CROSS_STATIC=0 (the Yocto class does this on glibc; OpenEmbedded's generated target specs respect crt-static only for musl), or build for a target whose spec sets `crt-static-respected`".into(),
+            Error::UnknownRelease { known, .. } => format!("known releases: {}", known.join(", ")),
+            Error::BadKernelSpec(_) => "write debian:RELEASE or debian:RELEASE@ABI, for example debian:6.1 or debian:6.1@6.1.0-50 (`cargo ebpf-cross kernel list` shows them)".into(),
+            Error::NoReference { available, .. } => if available.is_empty() {
+                "pass your board's kernel tree with --kernel-src DIR (and --kernel-build DIR), or --kernel-version X.Y to build without one".into()
+            } else {
+                format!("this profile has: {}; or pass your board's tree with --kernel-src", available.join(", "))
+            },
+            Error::ReferenceNotCached { fetch, .. } => format!("run `{fetch}` once while online, or pass your board's tree with --kernel-src DIR (and --kernel-build DIR)"),
+            Error::Digest { .. } => "the mirror served a file that does not match its signed index (a mirror mid-sync, or tampering): nothing was cached. Retry later, or choose another mirror with EBPF_CROSS_DEBIAN_MIRROR".into(),
+            Error::Fetch { hint, .. } => hint.clone(),
         }
     }
 }

@@ -6,19 +6,89 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{write_err, Result};
 
+/// A `.part` file that an interrupt removes too (see `interrupt`);
+/// dropped without [`persist`], it is removed.
+pub struct Part(Option<tempfile::NamedTempFile>);
+
+impl Part {
+    pub fn path(&self) -> &Path {
+        self.0.as_ref().expect("present until persisted").path()
+    }
+    pub fn as_file(&self) -> &std::fs::File {
+        self.0.as_ref().expect("present until persisted").as_file()
+    }
+    /// The file, still registered: the caller forgets it once renamed.
+    fn take(mut self) -> tempfile::NamedTempFile {
+        self.0.take().expect("present until persisted")
+    }
+}
+
+impl Write for Part {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.as_mut().expect("present until persisted").write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.as_mut().expect("present until persisted").flush()
+    }
+}
+
+impl Drop for Part {
+    fn drop(&mut self) {
+        if let Some(t) = self.0.take() {
+            crate::interrupt::forget_temp(t.path());
+        }
+    }
+}
+
 /// A temp file beside `dest`; dropped without `persist`, it is removed.
-pub fn temp_beside(dest: &Path) -> Result<tempfile::NamedTempFile> {
+pub fn temp_beside(dest: &Path) -> Result<Part> {
     let dir = parent_dir(dest);
     std::fs::create_dir_all(&dir).map_err(write_err(&dir))?;
     let name = dest
         .file_name()
         .map(|n| format!(".{}.", n.to_string_lossy()))
         .unwrap_or_else(|| ".tmp.".into());
-    tempfile::Builder::new()
+    crate::interrupt::install();
+    let t = tempfile::Builder::new()
         .prefix(&name)
         .suffix(".part")
         .tempfile_in(&dir)
-        .map_err(write_err(dest))
+        .map_err(write_err(dest))?;
+    crate::interrupt::remember_temp(t.path());
+    Ok(Part(Some(t)))
+}
+
+/// A private temp dir (mode 0700, random name) that an interrupt removes.
+pub struct TempDir(Option<tempfile::TempDir>);
+
+impl TempDir {
+    pub fn new_in(parent: &Path, prefix: &str) -> Result<Self> {
+        crate::interrupt::install();
+        std::fs::create_dir_all(parent).map_err(write_err(parent))?;
+        let d = tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir_in(parent)
+            .map_err(write_err(parent))?;
+        crate::interrupt::remember_temp(d.path());
+        Ok(TempDir(Some(d)))
+    }
+    pub fn path(&self) -> &Path {
+        self.0.as_ref().expect("present until dropped").path()
+    }
+    /// Keeps the directory (it was renamed away or is now the result).
+    pub fn keep(mut self) -> PathBuf {
+        let d = self.0.take().expect("present until dropped");
+        crate::interrupt::forget_temp(d.path());
+        d.keep()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if let Some(d) = self.0.take() {
+            crate::interrupt::forget_temp(d.path());
+        }
+    }
 }
 
 /// `p` made absolute against the current directory, without touching the
@@ -60,20 +130,23 @@ pub fn write_atomic_mode(dest: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     persist_mode(tmp, dest, mode)
 }
 
-pub fn persist(tmp: tempfile::NamedTempFile, dest: &Path) -> Result<()> {
+pub fn persist(tmp: Part, dest: &Path) -> Result<()> {
     // Temp files are created 0600; outputs are meant to be shared.
     persist_mode(tmp, dest, 0o644)
 }
 
-fn persist_mode(tmp: tempfile::NamedTempFile, dest: &Path, mode: u32) -> Result<()> {
+fn persist_mode(tmp: Part, dest: &Path, mode: u32) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
+    let tmp = tmp.take();
+    let part = tmp.path().to_path_buf();
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode))
         .map_err(write_err(dest))?;
-    tmp.persist(dest).map_err(|e| crate::error::Error::Write {
+    let r = tmp.persist(dest).map_err(|e| crate::error::Error::Write {
         path: dest.to_path_buf(),
         source: e.error,
-    })?;
-    Ok(())
+    });
+    crate::interrupt::forget_temp(&part);
+    r.map(|_| ())
 }
 
 /// Size and mtime (ns since the epoch): what freshness checks compare.

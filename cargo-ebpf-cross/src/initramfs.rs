@@ -13,7 +13,6 @@
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::Path;
 
 use crate::error::{Error, Result};
 
@@ -210,92 +209,7 @@ fn write_record(out: &mut Vec<u8>, ino: u32, mode: u32, nlink: u32, name: &str, 
 // ---------------------------------------------------------------------------
 // The bundle, as the guest sees it
 
-/// One regular file of a bundle, relative to its top directory.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BundleFile {
-    pub path: String,
-    pub mode: u32,
-    pub data: Vec<u8>,
-}
-
-/// A bundle read from its tarball.
-#[derive(Debug, Clone)]
-pub struct Bundle {
-    /// The single top directory, `<name>-<ver>-<target>`.
-    pub top: String,
-    pub files: Vec<BundleFile>,
-    /// Loader path relative to the top, from the manifest (`bin/<loader>`).
-    pub loader: String,
-    pub objects: Vec<String>,
-    pub target: Option<String>,
-    pub kernel_version: Option<String>,
-}
-
-impl Bundle {
-    pub fn file(&self, rel: &str) -> Option<&BundleFile> {
-        self.files.iter().find(|f| f.path == rel)
-    }
-}
-
-fn bad_bundle(path: &Path, why: impl Into<String>) -> Error {
-    Error::Run {
-        message: format!("`{}` is not a bundle: {}", path.display(), why.into()),
-        hint: "pass a tarball made by `cargo ebpf-cross build` (one top directory holding manifest.json, bin/ and bpf/), or drop --bundle to build one".into(),
-    }
-}
-
-/// Reads a `<name>-<ver>-<target>.tar.gz` bundle into memory.
-pub fn read_bundle(path: &Path) -> Result<Bundle> {
-    let (top, files) = crate::bundle::read(path).map_err(|e| match e {
-        Error::BadOutput { problem, .. } => bad_bundle(path, problem),
-        Error::Read { source, .. } => bad_bundle(path, source.to_string()),
-        other => other,
-    })?;
-    let files: Vec<BundleFile> = files
-        .into_iter()
-        .map(|(path, data, mode)| BundleFile { path, mode, data })
-        .collect();
-    let manifest = files
-        .iter()
-        .find(|f| f.path == "manifest.json")
-        .ok_or_else(|| bad_bundle(path, format!("`{top}/manifest.json` is missing")))?;
-    let m: serde_json::Value = serde_json::from_slice(&manifest.data)
-        .map_err(|e| bad_bundle(path, format!("manifest.json: {e}")))?;
-    let loader = m
-        .get("loader")
-        .and_then(|v| v.as_str())
-        .ok_or_else(|| bad_bundle(path, "manifest.json has no \"loader\""))?
-        .trim_start_matches("./")
-        .to_string();
-    let objects = m
-        .get("objects")
-        .and_then(|v| v.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|o| o.as_str().map(|s| s.trim_start_matches("./").to_string()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let text = |k: &str| m.get(k).and_then(|v| v.as_str()).map(str::to_string);
-    let bundle = Bundle {
-        target: text("target"),
-        kernel_version: text("kernel_version"),
-        top,
-        files,
-        loader,
-        objects,
-    };
-    if bundle.file(&bundle.loader).is_none() {
-        return Err(bad_bundle(
-            path,
-            format!(
-                "manifest.json names the loader `{}`, which is not in it",
-                bundle.loader
-            ),
-        ));
-    }
-    Ok(bundle)
-}
+pub use crate::bundle::{Bundle, BundleFile};
 
 // ---------------------------------------------------------------------------
 // /init and its markers
@@ -528,7 +442,7 @@ pub fn guest_archive(g: &GuestInput<'_>) -> Result<Cpio> {
     files.sort_by(|a, b| a.path.cmp(&b.path));
     for f in files {
         let mut mode = f.mode;
-        if f.path == g.bundle.loader {
+        if f.path == g.bundle.manifest.loader {
             // A tar made on a file system without exec bits must still run.
             mode |= 0o755;
         }
@@ -809,10 +723,11 @@ mod tests {
                     data: b"o".to_vec(),
                 },
             ],
-            loader: "bin/x".into(),
-            objects: vec!["bpf/x.o".into()],
-            target: Some("armv7".into()),
-            kernel_version: None,
+            manifest: crate::bundle::Manifest {
+                loader: "bin/x".into(),
+                objects: vec!["bpf/x.o".into()],
+                ..crate::bundle::Manifest::example()
+            },
         }
     }
 
@@ -847,60 +762,5 @@ mod tests {
             recs.iter().all(|r| !r.name.starts_with("dev/")),
             "no device nodes"
         );
-    }
-
-    fn tarball(dir: &Path, entries: &[(&str, &[u8])]) -> std::path::PathBuf {
-        let p = dir.join("b.tar.gz");
-        let gz = flate2::write::GzEncoder::new(
-            std::fs::File::create(&p).unwrap(),
-            flate2::Compression::fast(),
-        );
-        let mut t = tar::Builder::new(gz);
-        for (name, data) in entries {
-            let mut h = tar::Header::new_gnu();
-            h.set_size(data.len() as u64);
-            h.set_mode(if name.contains("/bin/") { 0o755 } else { 0o644 });
-            h.set_cksum();
-            t.append_data(&mut h, name, *data).unwrap();
-        }
-        t.into_inner().unwrap().finish().unwrap();
-        p
-    }
-
-    #[test]
-    fn reads_a_bundle_tarball() {
-        let d = tempfile::tempdir().unwrap();
-        let manifest = br#"{"loader":"bin/open-example","objects":["bpf/open-example.o"],"target":"armv7","kernel_version":"6.1.0"}"#;
-        let p = tarball(
-            d.path(),
-            &[
-                ("oe-0.1.0-armv7/manifest.json", manifest),
-                ("oe-0.1.0-armv7/bin/open-example", b"ELF"),
-                ("oe-0.1.0-armv7/bpf/open-example.o", b"o"),
-            ],
-        );
-        let b = read_bundle(&p).unwrap();
-        assert_eq!(b.top, "oe-0.1.0-armv7");
-        assert_eq!(b.loader, "bin/open-example");
-        assert_eq!(b.objects, ["bpf/open-example.o"]);
-        assert_eq!(b.target.as_deref(), Some("armv7"));
-        assert_eq!(b.file("bin/open-example").unwrap().mode, 0o755);
-    }
-
-    #[test]
-    fn bundle_errors_say_what_is_wrong() {
-        let d = tempfile::tempdir().unwrap();
-        let p = tarball(d.path(), &[("a/manifest.json", b"{}"), ("b/x", b"")]);
-        let e = read_bundle(&p).unwrap_err().to_string();
-        assert!(e.contains("more than one top directory"), "{e}");
-        let p = tarball(d.path(), &[("a/manifest.json", br#"{"loader":"bin/l"}"#)]);
-        let e = read_bundle(&p).unwrap_err().to_string();
-        assert!(
-            e.contains("names the loader `bin/l`, which is not in it"),
-            "{e}"
-        );
-        let p = tarball(d.path(), &[("a/bin/l", b"")]);
-        let e = read_bundle(&p).unwrap_err().to_string();
-        assert!(e.contains("manifest.json` is missing"), "{e}");
     }
 }

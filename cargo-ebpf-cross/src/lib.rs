@@ -6,6 +6,7 @@ pub mod arch;
 pub mod error;
 pub mod plan;
 pub mod profile;
+pub mod reference;
 pub mod version;
 
 pub mod bpf_compile;
@@ -13,6 +14,7 @@ pub mod bpf_headers;
 pub mod elf_check;
 pub mod kernel_tree;
 pub mod resolve;
+pub mod settings;
 pub mod toolchain;
 
 pub mod bindings;
@@ -25,5 +27,7 @@ pub mod yocto;
 
 pub mod cli;
 pub mod fsutil;
+pub mod interrupt;
 pub mod ops;
+pub mod process;
 pub mod ui;

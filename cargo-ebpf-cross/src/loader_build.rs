@@ -216,33 +216,6 @@ pub fn choose_linker(profile: &Profile, triple: &str, pkg_dir: &Path, env: &dyn 
     }
 }
 
-/// Whether the loader is linked statically (`+crt-static`), and which
-/// setting decided it, for messages.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StaticChoice {
-    pub on: bool,
-    pub from: String,
-}
-
-/// Layers `static` like every other setting: the command line
-/// (`--static`/`--no-static`, or EBPF_CROSS_STATIC through clap), then
-/// `[package.metadata.ebpf-cross] static`, then the profile's
-/// `[loader] static`; dynamic when nobody says.
-pub fn choose_static(
-    cli: Option<bool>,
-    metadata: Option<bool>,
-    profile: Option<bool>,
-    profile_name: &str,
-) -> StaticChoice {
-    let (on, from) = match (cli, metadata, profile) {
-        (Some(on), _, _) => (on, "--static/--no-static/EBPF_CROSS_STATIC".to_string()),
-        (None, Some(on), _) => (on, "[package.metadata.ebpf-cross] static".to_string()),
-        (None, None, Some(on)) => (on, format!("[loader] static of profile {profile_name}")),
-        (None, None, None) => (false, "the default".to_string()),
-    };
-    StaticChoice { on, from }
-}
-
 /// A target spec that does not set `crt-static-respected` makes rustc
 /// drop `+crt-static` without a word, so the loader comes out dynamic.
 /// OpenEmbedded writes such specs for glibc (it sets the key only for
@@ -381,14 +354,10 @@ pub fn is_builtin_rust_target(triple: &str) -> bool {
     if triple.ends_with(".json") {
         return false;
     }
-    std::process::Command::new("rustc")
+    Cmd::new("rustc")
         .args(["--print", "target-list"])
         .output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .any(|l| l == triple)
-        })
+        .map(|o| o.stdout_text().lines().any(|l| l == triple))
         .unwrap_or(false)
 }
 
@@ -426,14 +395,9 @@ pub fn ensure_rust_target(triple: &str, allow_rustup: bool, offline: bool) -> Re
         &format!("Rust target {triple} (rustup target add)"),
     );
     let cmd = Cmd::new("rustup").args(["target", "add", triple]);
-    crate::ui::command(&cmd);
-    let st = cmd.to_command().status().map_err(|source| Error::Spawn {
-        tool: "rustup".into(),
-        source,
-    })?;
-    if !st.success() {
+    if let Err(e) = cmd.status() {
         return Err(Error::Loader {
-            message: format!("`rustup target add {triple}` failed ({st})"),
+            message: format!("`rustup target add {triple}` failed: {e}"),
             hint: "check the network; if rustup said the target has no prebuilt artifacts (tier 3 targets such as mips and mipsel), build its std yourself (nightly `-Z build-std`) and pass --no-rustup".into(),
         });
     }
@@ -462,18 +426,12 @@ pub fn run(p: &LoaderPlan) -> Result<PathBuf> {
             });
         }
     }
-    crate::ui::command(&p.cargo);
+    use std::process::Stdio;
     let mut child = p
         .cargo
-        .to_command()
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|source| Error::Spawn {
-            tool: "cargo".into(),
-            source,
-        })?;
+        .start(Stdio::null(), Stdio::piped(), Stdio::inherit())?;
     let mut exe = None;
-    let out = child.stdout.take().expect("piped");
+    let out = child.child().stdout.take().expect("piped");
     for line in std::io::BufReader::new(out).lines().map_while(|l| l.ok()) {
         let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else {
             continue;
@@ -484,10 +442,7 @@ pub fn run(p: &LoaderPlan) -> Result<PathBuf> {
             }
         }
     }
-    let st = child.wait().map_err(|source| Error::Spawn {
-        tool: "cargo".into(),
-        source,
-    })?;
+    let st = child.wait()?;
     if !st.success() {
         return Err(Error::Loader {
             message: format!(
@@ -512,12 +467,12 @@ pub fn debian_package_for(prog: &str) -> Option<String> {
 
 /// The host's Rust triple, from `rustc -vV`.
 pub fn host_triple() -> String {
-    std::process::Command::new("rustc")
+    Cmd::new("rustc")
         .arg("-vV")
         .output()
         .ok()
         .and_then(|o| {
-            String::from_utf8_lossy(&o.stdout)
+            o.stdout_text()
                 .lines()
                 .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
         })
@@ -526,14 +481,14 @@ pub fn host_triple() -> String {
 
 /// Is the Rust target's std installed for the active toolchain?
 pub fn rust_target_installed(triple: &str) -> Option<bool> {
-    let out = std::process::Command::new("rustc")
+    let (st, out) = Cmd::new("rustc")
         .args(["--print", "target-libdir", "--target", triple])
-        .output()
+        .output_any()
         .ok()?;
-    if !out.status.success() {
+    if !st.success() {
         return Some(false);
     }
-    let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let dir = out.stdout_text().trim().to_string();
     Some(
         std::fs::read_dir(&dir)
             .map(|mut d| {
@@ -689,27 +644,6 @@ mod tests {
         );
         assert_eq!(l.program.as_deref(), Some("arm-linux-gnueabihf-gcc"));
         assert_eq!(l.source, LinkerSource::Default);
-    }
-
-    #[test]
-    fn static_is_layered_and_the_command_line_wins() {
-        let s = |cli, meta, prof| {
-            let c = choose_static(cli, meta, prof, "bbb");
-            (c.on, c.from)
-        };
-        assert_eq!(s(None, None, None), (false, "the default".into()));
-        assert_eq!(
-            s(None, None, Some(true)),
-            (true, "[loader] static of profile bbb".into())
-        );
-        assert_eq!(
-            s(None, Some(false), Some(true)),
-            (false, "[package.metadata.ebpf-cross] static".into())
-        );
-        assert_eq!(
-            s(Some(false), Some(true), Some(true)),
-            (false, "--static/--no-static/EBPF_CROSS_STATIC".into())
-        );
     }
 
     #[test]

@@ -10,6 +10,8 @@ fn main() {
         args.remove(1);
     }
     let cli = cargo_ebpf_cross::cli::Cli::parse_from(args);
+    // Before any child or temp file exists, so none escapes a Ctrl-C.
+    cargo_ebpf_cross::interrupt::install();
     let code = match cargo_ebpf_cross::ops::dispatch(cli) {
         Ok(code) => code,
         Err(e) => {

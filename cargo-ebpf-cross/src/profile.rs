@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::arch::{self, Arch, ArchSection};
 use crate::error::{Error, Result};
+use crate::reference::ReferenceSection;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -20,6 +21,9 @@ pub struct KernelSection {
     pub build: Option<PathBuf>,
     pub version: Option<String>,
     pub libbpf_include: Option<PathBuf>,
+    /// A reference kernel (`debian:6.1`): tree, version, helpers, image and
+    /// busybox as one unit, in place of `source`/`build`.
+    pub reference: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,6 +91,7 @@ pub struct ProfileFile {
     pub bpf: Option<BpfSection>,
     pub loader: Option<LoaderSection>,
     pub qemu: Option<QemuSection>,
+    pub reference: Option<ReferenceSection>,
 }
 
 /// A resolved profile.
@@ -104,6 +109,8 @@ pub struct Profile {
     pub bpf: BpfSection,
     pub loader: LoaderSection,
     pub qemu: Option<QemuSection>,
+    /// Debian kernels this profile can use without a tree of its own.
+    pub reference: Option<ReferenceSection>,
 }
 
 macro_rules! overlay_opt {
@@ -114,7 +121,17 @@ macro_rules! overlay_opt {
 
 impl KernelSection {
     pub fn overlay(&mut self, o: &KernelSection) {
-        overlay_opt!(self, o, source, build, version, libbpf_include);
+        // A tree and a reference kernel are alternatives: the file that
+        // names one drops the other it inherited. One file naming both is
+        // refused when the layers are resolved.
+        if o.source.is_some() || o.build.is_some() {
+            self.reference = None;
+        }
+        if o.reference.is_some() {
+            self.source = None;
+            self.build = None;
+        }
+        overlay_opt!(self, o, source, build, version, libbpf_include, reference);
     }
 }
 impl BpfSection {
@@ -302,6 +319,7 @@ impl Profile {
         let mut bpf = BpfSection::default();
         let mut loader = LoaderSection::default();
         let mut qemu: Option<QemuSection> = None;
+        let mut reference: Option<ReferenceSection> = None;
         let mut description = None;
         for (pf, _, _) in chain.iter().rev() {
             if let Some(a) = &pf.arch {
@@ -318,6 +336,9 @@ impl Profile {
             }
             if let Some(q) = &pf.qemu {
                 qemu.get_or_insert_with(Default::default).overlay(q);
+            }
+            if pf.reference.is_some() {
+                reference = pf.reference.clone();
             }
             if pf.description.is_some() {
                 description = pf.description.clone();
@@ -339,6 +360,7 @@ impl Profile {
             bpf,
             loader,
             qemu,
+            reference,
         })
     }
 
@@ -350,6 +372,15 @@ impl Profile {
             .as_deref()
             .unwrap_or(&self.arch.rust_target)
     }
+}
+
+/// The name of an ELF machine, looked up in the table (for messages about
+/// a file built for some other board).
+pub fn elf_machine_name(machine: u16) -> Option<String> {
+    arch::BUILTIN.iter().find_map(|(name, _)| {
+        let a = Profile::load(name).ok()?.arch;
+        (a.elf_machine == machine && !a.elf_machine_name.is_empty()).then_some(a.elf_machine_name)
+    })
 }
 
 #[cfg(test)]

@@ -10,8 +10,7 @@
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Child, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -264,32 +263,6 @@ pub struct RunEnd {
     pub seconds: f64,
 }
 
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-/// Ctrl-C (and SIGTERM) only set a flag; the loop that owns QEMU kills it.
-/// The terminal's SIGINT reaches QEMU too, since it stays in our process
-/// group, but a signal sent to our pid alone would not.
-fn install_interrupt_handler() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        if let Err(e) = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst)) {
-            crate::ui::warn(&format!(
-                "cannot catch Ctrl-C ({e}); QEMU is still stopped when this command exits"
-            ));
-        }
-    });
-}
-
-/// Kills and reaps the child however the scope is left.
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// How long QEMU may take to exit after /init said it is done, before it is
 /// killed (its power-off normally takes milliseconds).
 const POWEROFF_GRACE: Duration = Duration::from_secs(3);
@@ -302,35 +275,13 @@ pub fn boot(
     observer: &mut Observer,
     mut on_event: impl FnMut(&Event),
 ) -> Result<RunEnd> {
-    install_interrupt_handler();
+    // Ctrl-C (and SIGTERM) stop QEMU and end the loop below; the caller
+    // still gets to report the interrupted run.
+    let _graceful = crate::interrupt::Graceful::enter();
     let start = Instant::now();
-    let mut command = cmd.to_command();
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::unix::process::CommandExt;
-        // SAFETY: prctl is async-signal-safe and touches no memory of ours;
-        // it runs in the child between fork and exec.
-        unsafe {
-            command.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-    }
-    crate::ui::command(cmd);
-    let mut child = ChildGuard(command.spawn().map_err(|source| Error::Spawn {
-        tool: cmd.program.display().to_string(),
-        source,
-    })?);
-
-    let stdout = child.0.stdout.take().expect("stdout is piped");
-    let stderr = child.0.stderr.take().expect("stderr is piped");
+    let mut child = cmd.start(Stdio::null(), Stdio::piped(), Stdio::piped())?;
+    let stdout = child.child().stdout.take().expect("stdout is piped");
+    let stderr = child.child().stderr.take().expect("stderr is piped");
     let (tx, rx) = mpsc::channel::<String>();
     let reader = std::thread::spawn(move || {
         let mut r = BufReader::new(stdout);
@@ -357,11 +308,14 @@ pub fn boot(
         s
     });
 
-    let deadline = start + timeout;
+    // A huge --timeout means "no limit", not an overflow.
+    let deadline = start
+        .checked_add(timeout)
+        .unwrap_or_else(|| start + Duration::from_secs(365 * 24 * 3600));
     let mut end = RunEnd::default();
     let mut done_at: Option<Instant> = None;
     loop {
-        if INTERRUPTED.load(Ordering::SeqCst) {
+        if crate::interrupt::interrupted() {
             end.interrupted = true;
             break;
         }
@@ -392,7 +346,7 @@ pub fn boot(
     if !end.timed_out && !end.interrupted {
         let settle = Instant::now() + Duration::from_secs(1);
         while Instant::now() < settle {
-            if let Ok(Some(status)) = child.0.try_wait() {
+            if let Ok(Some(status)) = child.child().try_wait() {
                 end.status = Some(status.to_string());
                 break;
             }
@@ -520,7 +474,25 @@ mod tests {
     }
 
     #[test]
-    fn packages() {}
+    fn every_profile_with_qemu_names_the_package_that_provides_it() {
+        // `run` and `doctor` name this package when the binary is missing.
+        for name in crate::arch::builtin_names() {
+            let p = Profile::load(&name).unwrap();
+            if let Some(q) = &p.qemu {
+                let system = q.system.as_deref().unwrap_or_default();
+                let pkg = q.package.as_deref().unwrap_or_default();
+                assert!(
+                    system.starts_with("qemu-system-") && pkg.starts_with("qemu-system-"),
+                    "{name}: system `{system}`, package `{pkg}`"
+                );
+            }
+        }
+        let arm = Profile::load("armv7").unwrap().qemu.unwrap();
+        assert_eq!(arm.package.as_deref(), Some("qemu-system-arm"));
+        let arm64 = Profile::load("aarch64").unwrap().qemu.unwrap();
+        assert_eq!(arm64.system.as_deref(), Some("qemu-system-aarch64"));
+        assert_eq!(arm64.package.as_deref(), Some("qemu-system-arm"));
+    }
 
     fn t(kind: &str, rest: &str) -> String {
         format!("{} {rest}", marker::tag(kind))

@@ -1,115 +1,294 @@
 //! Turning what the user said (flags, env, package metadata, profile) into
-//! a compile [`Context`]. Precedence, highest first: flag, env (clap merges
-//! those two), `[package.metadata.ebpf-cross]`, profile file.
+//! a compile [`Context`], through the one precedence rule of
+//! [`crate::settings`].
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::bpf_compile::Context;
 use crate::bpf_headers;
 use crate::error::Result;
 use crate::kernel_tree::{Given, KernelTree};
-use crate::profile::{KernelSection, Profile};
+use crate::loader_build::Env;
+use crate::profile::{BpfMode, KernelSection, Profile};
+use crate::reference::{self, Policy, Record, Spec};
+use crate::settings::{from_cwd, from_manifest, Layers, Origin, Setting};
 use crate::toolchain::{self, ToolOverrides};
 use crate::version::KernelVersion;
 
-/// Kernel and tool settings from the command line (and env).
+/// Kernel and tool settings from the command line; env and files are read
+/// by [`layer`], so that each value keeps its own origin.
 #[derive(Debug, Clone, Default)]
 pub struct KernelOpts {
     pub src: Option<PathBuf>,
     pub build: Option<PathBuf>,
     pub version: Option<String>,
     pub libbpf_include: Option<PathBuf>,
+    /// `--kernel debian:6.1`.
+    pub reference: Option<String>,
     pub stamp_version: bool,
     pub tools: ToolOverrides,
 }
 
+/// A source and/or build dir; they travel together (see [`layer`]).
+pub type TreePaths = (Option<PathBuf>, Option<PathBuf>);
+
 /// The kernel settings after layering, each with where it came from.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct KernelChoice {
-    /// `--stamp-version` given; the profile's `[bpf] stamp_version` otherwise.
-    pub stamp_version: bool,
-    pub src: Option<PathBuf>,
-    pub build: Option<PathBuf>,
-    pub version: Option<(String, String)>,
-    pub libbpf_include: Option<PathBuf>,
+    /// `--stamp-version`, else the profile's `[bpf] stamp_version`.
+    pub stamp_version: Setting<bool>,
+    pub tree: Option<Setting<TreePaths>>,
+    pub version: Option<Setting<String>>,
+    pub libbpf_include: Option<Setting<PathBuf>>,
+    /// In place of `tree`: a reference kernel, fetched or cached. Its
+    /// origin is `Default` when nothing named a kernel and the profile's
+    /// default stands in.
+    pub reference: Option<Setting<Spec>>,
 }
 
-pub fn layer(
-    opts: &KernelOpts,
-    metadata: Option<&KernelSection>,
-    profile: &Profile,
-) -> KernelChoice {
-    let meta = metadata.cloned().unwrap_or_default();
-    let prof = &profile.kernel;
-    let prof_name = profile
-        .file
-        .as_ref()
-        .map(|f| format!("profile {}", f.display()))
-        .unwrap_or_else(|| format!("profile {}", profile.name));
-    let version = opts
-        .version
-        .clone()
-        .map(|v| (v, "--kernel-version/EBPF_CROSS_KERNEL_VERSION".to_string()))
-        .or_else(|| {
-            meta.version
-                .clone()
-                .map(|v| (v, "[package.metadata.ebpf-cross.kernel]".to_string()))
-        })
-        .or_else(|| prof.version.clone().map(|v| (v, prof_name.clone())));
-    // A tree given at a higher layer replaces both halves of a lower one;
-    // mixing a flag's source with a profile's build dir would be a surprise.
-    let (src, build) = if opts.src.is_some() || opts.build.is_some() {
-        (opts.src.clone(), opts.build.clone())
-    } else if meta.source.is_some() || meta.build.is_some() {
-        (meta.source.clone(), meta.build.clone())
-    } else {
-        (prof.source.clone(), prof.build.clone())
-    };
-    KernelChoice {
-        stamp_version: opts.stamp_version,
-        src,
-        build,
-        version,
-        libbpf_include: opts
-            .libbpf_include
-            .clone()
-            .or(meta.libbpf_include)
-            .or(prof.libbpf_include.clone()),
+impl KernelChoice {
+    pub fn src(&self) -> Option<&Path> {
+        self.tree.as_ref().and_then(|t| t.value.0.as_deref())
+    }
+    pub fn build(&self) -> Option<&Path> {
+        self.tree.as_ref().and_then(|t| t.value.1.as_deref())
     }
 }
 
-/// Opens the tree (if any), finds tools and helpers, stages the helper dir.
-/// `require_tree`: some commands (doctor) want the tree reported, not
-/// required; compiles can go without one when a version is given.
+fn pair(src: Option<PathBuf>, build: Option<PathBuf>) -> Option<TreePaths> {
+    (src.is_some() || build.is_some()).then_some((src, build))
+}
+
+/// What one layer names as the kernel: a tree or a reference kernel.
+#[derive(Debug, Clone, PartialEq)]
+enum Kernel {
+    Tree(TreePaths),
+    Reference(Spec),
+}
+
+/// One layer's kernel; naming both a tree and a reference kernel in one
+/// layer is ambiguous and refused.
+fn at_layer(
+    reference: Option<String>,
+    tree: Option<TreePaths>,
+    what: (&str, &str, &str),
+) -> Result<Option<Kernel>> {
+    let (layer, ref_name, tree_names) = what;
+    match (reference.filter(|r| !r.is_empty()), tree) {
+        (Some(r), Some(_)) => Err(crate::error::Error::Usage {
+            message: format!("{layer} names both a reference kernel (`{r}`) and a kernel tree"),
+            hint: format!("a reference kernel brings its own tree: drop {ref_name} to use your tree, or drop {tree_names} to use the reference kernel"),
+        }),
+        (Some(r), None) => Ok(Some(Kernel::Reference(Spec::parse(&r)?))),
+        (None, Some(t)) => Ok(Some(Kernel::Tree(t))),
+        (None, None) => Ok(None),
+    }
+}
+
+/// `manifest` is the loader package's Cargo.toml when there is a project;
+/// its metadata's relative paths are taken from its dir.
+pub fn layer(
+    opts: &KernelOpts,
+    env: &dyn Env,
+    metadata: Option<&KernelSection>,
+    manifest: Option<&Path>,
+    profile: &Profile,
+) -> Result<KernelChoice> {
+    let meta = metadata.cloned().unwrap_or_default();
+    let prof = &profile.kernel;
+    let pname = profile_label(profile);
+    let env_path = |k: &str| env.var(k).map(|v| from_cwd(PathBuf::from(v)));
+    let meta_path = |p: &Option<PathBuf>| p.clone().map(|p| from_manifest(manifest, p));
+    let flag_path = |p: &Option<PathBuf>| p.clone().map(from_cwd);
+    // A tree or reference kernel given at a higher layer replaces both
+    // halves of a lower one; mixing a flag's source with a profile's build
+    // dir would be a surprise.
+    let kernel = Layers::new()
+        .flag(
+            if opts.reference.is_some() {
+                "--kernel"
+            } else if opts.src.is_some() {
+                "--kernel-src"
+            } else {
+                "--kernel-build"
+            },
+            at_layer(
+                opts.reference.clone(),
+                pair(flag_path(&opts.src), flag_path(&opts.build)),
+                (
+                    "the command line",
+                    "--kernel",
+                    "--kernel-src/--kernel-build",
+                ),
+            )?,
+        )
+        .env(
+            if env.var("EBPF_CROSS_KERNEL").is_some() {
+                "EBPF_CROSS_KERNEL"
+            } else if env.var("EBPF_CROSS_KERNEL_SRC").is_some() {
+                "EBPF_CROSS_KERNEL_SRC"
+            } else {
+                "EBPF_CROSS_KERNEL_BUILD"
+            },
+            at_layer(
+                env.var("EBPF_CROSS_KERNEL"),
+                pair(
+                    env_path("EBPF_CROSS_KERNEL_SRC"),
+                    env_path("EBPF_CROSS_KERNEL_BUILD"),
+                ),
+                (
+                    "the environment",
+                    "EBPF_CROSS_KERNEL",
+                    "EBPF_CROSS_KERNEL_SRC/EBPF_CROSS_KERNEL_BUILD",
+                ),
+            )?,
+        )
+        .metadata(
+            manifest,
+            at_layer(
+                meta.reference.clone(),
+                pair(meta_path(&meta.source), meta_path(&meta.build)),
+                (
+                    "[package.metadata.ebpf-cross.kernel]",
+                    "`reference`",
+                    "`source`/`build`",
+                ),
+            )?,
+        )
+        .profile(
+            &pname,
+            at_layer(
+                prof.reference.clone(),
+                pair(prof.source.clone(), prof.build.clone()),
+                (
+                    &format!("profile {pname}"),
+                    "[kernel] reference",
+                    "[kernel] source/build",
+                ),
+            )?,
+        )
+        .resolve();
+    let (mut tree, mut reference) = (None, None);
+    match kernel {
+        Some(Setting {
+            value: Kernel::Tree(t),
+            origin,
+        }) => tree = Some(Setting::new(t, origin)),
+        Some(Setting {
+            value: Kernel::Reference(r),
+            origin,
+        }) => reference = Some(Setting::new(r, origin)),
+        None => {}
+    }
+    let version = Layers::new()
+        .flag("--kernel-version", opts.version.clone())
+        .env(
+            "EBPF_CROSS_KERNEL_VERSION",
+            env.var("EBPF_CROSS_KERNEL_VERSION"),
+        )
+        .metadata(manifest, meta.version.clone())
+        .profile(&pname, prof.version.clone())
+        .resolve();
+    let libbpf_include = Layers::new()
+        .flag("--libbpf-include", flag_path(&opts.libbpf_include))
+        .env(
+            "EBPF_CROSS_LIBBPF_INCLUDE",
+            env_path("EBPF_CROSS_LIBBPF_INCLUDE"),
+        )
+        .metadata(manifest, meta_path(&meta.libbpf_include))
+        .profile(&pname, prof.libbpf_include.clone())
+        .resolve();
+    let stamp_version = Layers::new()
+        .flag("--stamp-version", opts.stamp_version.then_some(true))
+        .profile(&pname, profile.bpf.stamp_version)
+        .default_value(false)
+        .resolve()
+        .expect("has a default");
+    // The embedded default: nothing names a tree, a version, or (for
+    // CO-RE) a BTF, so the profile's own reference kernel stands in.
+    let core_with_btf = profile.bpf.mode == Some(BpfMode::Core) && profile.bpf.btf.is_some();
+    if tree.is_none() && reference.is_none() && version.is_none() && !core_with_btf {
+        if let Some(spec) = reference::default_spec(profile) {
+            reference = Some(Setting::new(spec?, Origin::Default));
+        }
+    }
+    Ok(KernelChoice {
+        stamp_version,
+        tree,
+        version,
+        libbpf_include,
+        reference,
+    })
+}
+
+/// Turns a reference-kernel choice into its tree and helpers (fetching it
+/// when `policy` allows), and says so when it was the default.
+pub fn materialise(
+    choice: &mut KernelChoice,
+    profile: &Profile,
+    policy: Policy,
+) -> Result<Option<Record>> {
+    let Some(rc) = choice.reference.clone() else {
+        return Ok(None);
+    };
+    let w = reference::wanted(profile, &rc.value)?;
+    let r = reference::obtain(&w, policy)?;
+    // `run` resolves before its build does; one note is enough.
+    static NOTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if rc.origin == Origin::Default && !NOTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        crate::ui::note(&format!(
+            "no kernel tree given; building against Debian's {} {} reference kernel (--kernel-src selects your board's)",
+            r.version, r.flavour
+        ));
+    }
+    choice.tree = Some(Setting::new(
+        (Some(r.source.clone()), Some(r.build.clone())),
+        rc.origin.clone(),
+    ));
+    // The release's own libbpf headers, so a reference build never falls
+    // back to the host's; an explicit libbpf include still wins.
+    if choice.libbpf_include.is_none() {
+        choice.libbpf_include = Some(Setting::new(r.libbpf_include.clone(), rc.origin));
+    }
+    Ok(Some(r))
+}
+
+/// Opens the tree (if any), finds the tools and the helper headers, and
+/// says where the helper dir will be staged ([`stage`] writes it). No tree
+/// is fine when a version is given: CO-RE and tree-less compiles need only
+/// that.
 pub fn context(
     mut profile: Profile,
     choice: &KernelChoice,
     tools: &ToolOverrides,
     state_dir: &std::path::Path,
+    policy: Policy,
 ) -> Result<Context> {
-    if choice.stamp_version {
-        profile.bpf.stamp_version = Some(true);
-    }
+    let mut choice = choice.clone();
+    let reference = materialise(&mut choice, &profile, policy)?;
+    profile.bpf.stamp_version = Some(choice.stamp_version.value);
     let given = match &choice.version {
-        Some((v, from)) => Some(Given {
-            value: KernelVersion::parse(v)?,
-            from: from.clone(),
+        Some(v) => Some(Given {
+            value: KernelVersion::parse(&v.value)?,
+            from: v.origin.to_string(),
         }),
         None => None,
     };
-    let tree = if choice.src.is_some() || choice.build.is_some() {
-        Some(KernelTree::open(
-            choice.src.as_deref(),
-            choice.build.as_deref(),
+    let tree = match &choice.tree {
+        Some(_) => Some(KernelTree::open(
+            choice.src(),
+            choice.build(),
             &profile.arch,
             given.as_ref(),
-        )?)
-    } else {
-        None
+        )?),
+        None => None,
     };
     let version = tree.as_ref().map(|t| t.version).or(given.map(|g| g.value));
     let toolchain = toolchain::find(tools)?;
-    let helpers = bpf_headers::find(tree.as_ref(), choice.libbpf_include.as_deref())?;
+    let helpers = bpf_headers::find(
+        tree.as_ref(),
+        choice.libbpf_include.as_ref().map(|s| s.value.as_path()),
+    )?;
     let staged_include = state_dir.join("include");
     Ok(Context {
         profile,
@@ -119,6 +298,7 @@ pub fn context(
         helpers,
         staged_include,
         extra_cflags: crate::bpf_compile::extra_cflags_from_env(),
+        reference,
     })
 }
 
@@ -145,9 +325,43 @@ pub fn core_btf(ctx: &Context) -> Option<PathBuf> {
     })
 }
 
+/// Whether the loader links statically: `--static`/`--no-static`, else
+/// `EBPF_CROSS_STATIC`, else the package metadata's `static`, else the
+/// profile's `[loader] static`, else dynamic. A lower layer's `false` is a
+/// real answer, not "unset".
+pub fn static_link(
+    flag: Option<bool>,
+    env: &dyn Env,
+    metadata: Option<bool>,
+    manifest: Option<&Path>,
+    profile: &Profile,
+) -> Result<Setting<bool>> {
+    Ok(Layers::new()
+        .flag("--static/--no-static", flag)
+        .env(
+            "EBPF_CROSS_STATIC",
+            crate::settings::env_bool(env, "EBPF_CROSS_STATIC")?,
+        )
+        .metadata(manifest, metadata)
+        .profile(&profile_label(profile), profile.loader.static_)
+        .default_value(false)
+        .resolve()
+        .expect("has a default"))
+}
+
+/// How a profile is named in origins: its board file, else its name.
+pub fn profile_label(profile: &Profile) -> String {
+    profile
+        .file
+        .as_ref()
+        .map(|f| f.display().to_string())
+        .unwrap_or_else(|| profile.name.clone())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::Origin;
 
     fn prof_with_kernel() -> Profile {
         let mut p = Profile::load("armv7").unwrap();
@@ -156,52 +370,134 @@ mod tests {
             build: Some("/prof/build".into()),
             version: Some("4.19".into()),
             libbpf_include: Some("/prof/libbpf".into()),
+            reference: None,
         };
         p
     }
 
+    struct MapEnv(Vec<(&'static str, &'static str)>);
+    impl Env for MapEnv {
+        fn var(&self, k: &str) -> Option<String> {
+            self.0
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
     #[test]
-    fn flag_beats_metadata_beats_profile() {
+    fn flag_beats_env_beats_metadata_beats_profile() {
         let p = prof_with_kernel();
-        let none = layer(&KernelOpts::default(), None, &p);
-        assert_eq!(none.src.as_deref(), Some(std::path::Path::new("/prof/src")));
-        assert_eq!(none.version.as_ref().unwrap().0, "4.19");
-        assert_eq!(none.version.as_ref().unwrap().1, "profile armv7");
+        let no_env = MapEnv(vec![]);
+        let none = layer(&KernelOpts::default(), &no_env, None, None, &p).unwrap();
+        assert_eq!(none.src(), Some(Path::new("/prof/src")));
+        let v = none.version.unwrap();
+        assert_eq!(
+            (v.value.as_str(), v.origin),
+            ("4.19", Origin::Profile("armv7".into()))
+        );
 
         let meta = KernelSection {
-            source: Some("/meta/src".into()),
+            source: Some("../linux".into()),
             version: Some("5.10".into()),
             ..Default::default()
         };
-        let m = layer(&KernelOpts::default(), Some(&meta), &p);
-        assert_eq!(m.src.as_deref(), Some(std::path::Path::new("/meta/src")));
+        let manifest = Path::new("/w/pkg/Cargo.toml");
+        let m = layer(
+            &KernelOpts::default(),
+            &no_env,
+            Some(&meta),
+            Some(manifest),
+            &p,
+        )
+        .unwrap();
         assert_eq!(
-            m.build, None,
+            m.src(),
+            Some(Path::new("/w/pkg/../linux")),
+            "metadata paths are relative to the manifest"
+        );
+        assert_eq!(
+            m.build(),
+            None,
             "a tree from a higher layer replaces both halves"
         );
+        assert_eq!(m.version.as_ref().unwrap().value, "5.10");
+        assert_eq!(m.version.unwrap().origin, Origin::Metadata(manifest.into()));
         assert_eq!(
-            m.version.unwrap(),
-            (
-                "5.10".to_string(),
-                "[package.metadata.ebpf-cross.kernel]".to_string()
-            )
+            m.libbpf_include.unwrap().value,
+            PathBuf::from("/prof/libbpf")
         );
+
+        let env = MapEnv(vec![
+            ("EBPF_CROSS_KERNEL_BUILD", "/env/build"),
+            ("EBPF_CROSS_KERNEL_VERSION", "5.15"),
+        ]);
+        let e = layer(
+            &KernelOpts::default(),
+            &env,
+            Some(&meta),
+            Some(manifest),
+            &p,
+        )
+        .unwrap();
+        assert_eq!((e.src(), e.build()), (None, Some(Path::new("/env/build"))));
         assert_eq!(
-            m.libbpf_include.as_deref(),
-            Some(std::path::Path::new("/prof/libbpf"))
+            e.tree.unwrap().origin,
+            Origin::Env("EBPF_CROSS_KERNEL_BUILD".into())
         );
+        assert_eq!(e.version.unwrap().value, "5.15");
 
         let opts = KernelOpts {
             build: Some("/flag/build".into()),
             version: Some("6.1".into()),
+            stamp_version: true,
             ..Default::default()
         };
-        let f = layer(&opts, Some(&meta), &p);
-        assert_eq!(f.src, None);
+        let f = layer(&opts, &env, Some(&meta), Some(manifest), &p).unwrap();
+        assert_eq!(f.src(), None);
+        assert_eq!(f.build(), Some(Path::new("/flag/build")));
         assert_eq!(
-            f.build.as_deref(),
-            Some(std::path::Path::new("/flag/build"))
+            f.tree.unwrap().origin,
+            Origin::Flag("--kernel-build".into())
         );
-        assert_eq!(f.version.unwrap().0, "6.1");
+        assert_eq!(
+            f.version.unwrap().origin,
+            Origin::Flag("--kernel-version".into())
+        );
+        assert!(f.stamp_version.value);
+    }
+
+    #[test]
+    fn static_follows_the_layers_and_false_is_an_answer() {
+        let mut p = Profile::load("armv7").unwrap();
+        p.loader.static_ = Some(true);
+        let none = MapEnv(vec![]);
+        let m = Path::new("/w/Cargo.toml");
+        let s = static_link(None, &none, None, Some(m), &p).unwrap();
+        assert_eq!((s.value, s.origin), (true, Origin::Profile("armv7".into())));
+        let s = static_link(None, &none, Some(false), Some(m), &p).unwrap();
+        assert_eq!((s.value, s.origin), (false, Origin::Metadata(m.into())));
+        let env = MapEnv(vec![("EBPF_CROSS_STATIC", "1")]);
+        let s = static_link(None, &env, Some(false), Some(m), &p).unwrap();
+        assert_eq!(
+            (s.value, s.origin),
+            (true, Origin::Env("EBPF_CROSS_STATIC".into()))
+        );
+        // The command line beats the environment.
+        let s = static_link(Some(false), &env, Some(true), Some(m), &p).unwrap();
+        assert_eq!(
+            (s.value, s.origin),
+            (false, Origin::Flag("--static/--no-static".into()))
+        );
+        p.loader.static_ = None;
+        let s = static_link(None, &none, None, None, &p).unwrap();
+        assert_eq!((s.value, s.origin), (false, Origin::Default));
+        let bad = MapEnv(vec![("EBPF_CROSS_STATIC", "sometimes")]);
+        assert_eq!(
+            static_link(None, &bad, None, None, &p)
+                .unwrap_err()
+                .to_string(),
+            "EBPF_CROSS_STATIC=`sometimes` is not a boolean"
+        );
     }
 }

@@ -1,7 +1,6 @@
 //! Finding clang and llc, and making sure they belong together.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 
@@ -51,15 +50,13 @@ fn parse_version(text: &str, marker: &str) -> Option<(String, u32)> {
     Some((v, major))
 }
 
+/// A probe that exits non-zero is broken, not silent: its empty stdout
+/// would otherwise become `-isystem ""`.
 fn run_capture(tool: &Path, args: &[&str]) -> Result<String> {
-    let out = Command::new(tool)
-        .args(args)
-        .output()
-        .map_err(|source| Error::Spawn {
-            tool: tool.display().to_string(),
-            source,
-        })?;
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    Ok(crate::plan::Cmd::new(tool)
+        .args(args.iter().copied())
+        .output()?
+        .stdout_text())
 }
 
 /// Probing runs the tools, which a no-op build must not do; results are
@@ -134,7 +131,15 @@ impl Prober {
         };
         let res = if is_clang {
             let inc = run_capture(path, &["-print-file-name=include"])?;
-            Some(PathBuf::from(inc.trim()))
+            let inc = PathBuf::from(inc.trim());
+            if !inc.is_absolute() || !inc.join("stddef.h").is_file() {
+                return Err(Error::ToolMismatch(format!(
+                    "`{} -print-file-name=include` gave `{}`, which is not clang's header dir (no stddef.h there)",
+                    path.display(),
+                    inc.display()
+                )));
+            }
+            Some(inc)
         } else {
             None
         };
@@ -277,6 +282,39 @@ mod tests {
             e.to_string(),
             "clang `/nonexistent/clang-99` (from CLANG) not found"
         );
+    }
+
+    fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let p = dir.join(name);
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+
+    #[test]
+    fn a_failing_probe_is_an_error_not_an_empty_answer() {
+        let d = tempfile::tempdir().unwrap();
+        // Prints a version, then fails the include probe with no output.
+        let clang = script(
+            d.path(),
+            "clang",
+            "case \"$1\" in --version) echo 'clang version 14.0.6';; *) echo boom >&2; exit 3;; esac",
+        );
+        let mut prober = Prober {
+            file: None,
+            cache: ProbeCache::default(),
+            dirty: false,
+        };
+        let e = prober.probe(&clang, true).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "`{} -print-file-name=include` failed (exit status: 3)",
+                clang.display()
+            )
+        );
+        assert_eq!(e.hint(), "it said:\nboom");
     }
 
     #[test]

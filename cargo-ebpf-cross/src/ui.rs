@@ -64,6 +64,15 @@ pub fn status(verb: &str, msg: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{v} {msg}");
 }
 
+/// `note: ...`, for a choice made on the user's behalf.
+pub fn note(msg: &str) {
+    if get().quiet {
+        return;
+    }
+    let v = paint("1;36", "note");
+    let _ = writeln!(std::io::stderr().lock(), "{v}: {msg}");
+}
+
 pub fn warn(msg: &str) {
     let v = paint("1;33", "warning");
     let _ = writeln!(std::io::stderr().lock(), "{v}: {msg}");
@@ -90,5 +99,18 @@ pub fn command(cmd: &crate::plan::Cmd) {
             paint("1;32", &format!("{:>12}", "Running")),
             cmd.display()
         );
+    }
+}
+
+/// A tool's captured diagnostics, written in one piece so that parallel
+/// compiles never interleave their lines.
+pub fn diagnostics(text: &str) {
+    if text.trim().is_empty() {
+        return;
+    }
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes());
+    if !text.ends_with('\n') {
+        let _ = writeln!(err);
     }
 }

@@ -135,12 +135,59 @@ fn to_run(o: Output) -> Run {
     }
 }
 
+/// A HOME of the tests' own, so nothing reads or writes the developer's
+/// dotfiles and caches. Cargo and rustup keep their real homes, which are
+/// pinned first because they default to paths under HOME.
+pub fn sandbox_env(c: &mut Command) {
+    let real_home = std::env::var_os("HOME").map(PathBuf::from);
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| real_home.as_ref().map(|h| h.join(".cargo")));
+    let rustup_home = std::env::var_os("RUSTUP_HOME")
+        .map(PathBuf::from)
+        .or_else(|| real_home.as_ref().map(|h| h.join(".rustup")));
+    if let Some(h) = cargo_home {
+        c.env("CARGO_HOME", h);
+    }
+    if let Some(h) = rustup_home {
+        c.env("RUSTUP_HOME", h);
+    }
+    let home = Path::new(env!("CARGO_TARGET_TMPDIR")).join("home");
+    std::fs::create_dir_all(&home).expect("sandbox HOME");
+    c.env("HOME", &home);
+    for k in [
+        "XDG_CACHE_HOME",
+        "XDG_CONFIG_HOME",
+        "CC",
+        "CXX",
+        "TARGET_CC",
+        "HOST_CC",
+        "SOURCE_DATE_EPOCH",
+        "CARGO_ENCODED_RUSTFLAGS",
+        // The suite's own target dir must not redirect the projects the
+        // tests build.
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET_DIR",
+    ] {
+        c.env_remove(k);
+    }
+    // Per-target overrides a developer may export for their own boards.
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy();
+        if k.starts_with("CC_") || (k.starts_with("CARGO_TARGET_") && k.ends_with("_LINKER")) {
+            c.env_remove(k.as_ref());
+        }
+    }
+}
+
 /// Runs the tool with a clean slate of our own env variables, so the
 /// developer's shell cannot change what a test sees.
 pub fn tool(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut c = Command::new(bin());
     c.current_dir(cwd).args(args);
+    sandbox_env(&mut c);
     for k in [
+        "EBPF_CROSS_KERNEL",
         "EBPF_CROSS_KERNEL_SRC",
         "EBPF_CROSS_KERNEL_BUILD",
         "EBPF_CROSS_KERNEL_VERSION",

@@ -3,101 +3,21 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+pub use crate::cli::{BuildArgs, BuildOpts, MessageFormat, ProjectArgs};
 
 use std::path::Path;
 
 use crate::bpf_compile::{self, CompilePlan, Context};
 use crate::bundle::{self, Content, Manifest};
-use crate::cli::KernelArgs;
 use crate::elf_check;
 use crate::error::{Error, Result};
 use crate::loader_build::{self, CargoFlags, LoaderInput, PackageMetadata, ProcessEnv};
 use crate::ops::Global;
 use crate::profile::Profile;
+use crate::reference::Policy;
 use crate::resolve;
+use crate::settings::Setting;
 use crate::ui;
-
-#[derive(Debug, Clone, Copy, Default, ValueEnum, PartialEq, Eq)]
-pub enum MessageFormat {
-    #[default]
-    Human,
-    Json,
-}
-
-/// Which project, and where its boards and build output are: shared by
-/// `build`, `run` and `install`.
-#[derive(Debug, Clone, Args, Default)]
-pub struct ProjectArgs {
-    /// Path to the loader package's Cargo.toml
-    #[arg(long, value_name = "PATH")]
-    pub manifest_path: Option<PathBuf>,
-    /// The loader package, when the workspace has several
-    #[arg(short = 'p', long = "package", value_name = "PKG")]
-    pub package: Option<String>,
-    /// Cargo's target dir (default: CARGO_TARGET_DIR, then the workspace's)
-    #[arg(long, value_name = "DIR")]
-    pub target_dir: Option<PathBuf>,
-    /// A directory of board profiles to find --target names in (default: ./boards)
-    #[arg(long, value_name = "DIR")]
-    pub boards: Option<PathBuf>,
-}
-
-/// Options shared by `build` and `run`.
-#[derive(Debug, Clone, Args, Default)]
-pub struct BuildOpts {
-    /// Build the loader in release mode
-    #[arg(long)]
-    pub release: bool,
-    #[command(flatten)]
-    pub project: ProjectArgs,
-    /// Run without accessing the network
-    #[arg(long)]
-    pub offline: bool,
-    /// Require Cargo.lock to be up to date
-    #[arg(long)]
-    pub locked: bool,
-    /// --offline and --locked
-    #[arg(long)]
-    pub frozen: bool,
-    #[arg(long, value_enum, default_value = "human")]
-    pub message_format: MessageFormat,
-    /// Parallel BPF compiles (default: number of cores)
-    #[arg(short, long, value_name = "N")]
-    pub jobs: Option<usize>,
-    /// Never run `rustup target add`
-    #[arg(long)]
-    pub no_rustup: bool,
-    /// Link the loader statically (+crt-static), over Cargo.toml and the
-    /// profile; `--static=false` or EBPF_CROSS_STATIC=0 links it dynamically
-    #[arg(
-        long = "static",
-        env = "EBPF_CROSS_STATIC",
-        value_name = "BOOL",
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "true",
-        value_parser = clap::builder::BoolishValueParser::new()
-    )]
-    pub static_: Option<bool>,
-    /// Link the loader dynamically, over Cargo.toml, the profile and EBPF_CROSS_STATIC
-    #[arg(long)]
-    pub no_static: bool,
-    /// Rust triple or target-spec JSON for the loader, replacing the profile's (Yocto's RUST_TARGET_SYS)
-    #[arg(long, env = "EBPF_CROSS_RUST_TARGET", value_name = "TRIPLE|SPEC.json")]
-    pub rust_target: Option<String>,
-    #[command(flatten)]
-    pub kernel: KernelArgs,
-}
-
-#[derive(Debug, Args)]
-pub struct BuildArgs {
-    /// Target profile(s): a built-in name, a board name, or a profile file; repeatable
-    #[arg(long, short = 't', required = true, value_name = "TARGET")]
-    pub target: Vec<String>,
-    #[command(flatten)]
-    pub opts: BuildOpts,
-}
 
 /// The loader package and what its metadata asks for.
 #[derive(Debug, Clone)]
@@ -108,6 +28,8 @@ pub struct Project {
     pub bin: String,
     pub programs: Vec<PathBuf>,
     pub bindings: Vec<PathBuf>,
+    /// `static` in the package metadata, when it says.
+    pub static_: Option<bool>,
     pub metadata: PackageMetadata,
     pub target_dir: PathBuf,
 }
@@ -119,59 +41,81 @@ fn usage(message: String, hint: &str) -> Error {
     }
 }
 
-impl Project {
-    pub fn load(opts: &ProjectArgs) -> Result<Project> {
-        let mut cmd = cargo_metadata::MetadataCommand::new();
-        cmd.no_deps();
-        if let Some(m) = &opts.manifest_path {
-            cmd.manifest_path(m);
-        }
-        let meta = cmd.exec().map_err(|e| {
+fn metadata(opts: &ProjectArgs) -> Result<cargo_metadata::Metadata> {
+    let mut cmd = cargo_metadata::MetadataCommand::new();
+    cmd.no_deps();
+    if let Some(m) = &opts.manifest_path {
+        cmd.manifest_path(m);
+    }
+    cmd.exec().map_err(|e| {
+        usage(
+            format!("cannot read the cargo project: {e}"),
+            "run inside the loader's package, or pass --manifest-path path/to/Cargo.toml",
+        )
+    })
+}
+
+/// The loader package: `-p`, else the one member with our metadata.
+fn select<'m>(
+    meta: &'m cargo_metadata::Metadata,
+    opts: &ProjectArgs,
+) -> Result<&'m cargo_metadata::Package> {
+    let members: Vec<&cargo_metadata::Package> = meta.workspace_packages();
+    Ok(match &opts.package {
+        Some(name) => *members.iter().find(|p| p.name == *name).ok_or_else(|| {
             usage(
-                format!("cannot read the cargo project: {e}"),
-                "run inside the loader's package, or pass --manifest-path path/to/Cargo.toml",
+                format!("package `{name}` is not in the workspace"),
+                &format!(
+                    "members: {}",
+                    members
+                        .iter()
+                        .map(|p| p.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             )
-        })?;
-        let members: Vec<&cargo_metadata::Package> = meta.workspace_packages();
-        let pkg = match &opts.package {
-            Some(name) => *members.iter().find(|p| p.name == *name).ok_or_else(|| {
-                usage(
-                    format!("package `{name}` is not in the workspace"),
-                    &format!(
-                        "members: {}",
-                        members
-                            .iter()
-                            .map(|p| p.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                )
-            })?,
-            None => {
-                let with_meta: Vec<_> = members
-                    .iter()
-                    .filter(|p| p.metadata.get("ebpf-cross").is_some())
-                    .collect();
-                match with_meta.as_slice() {
-                    [one] => **one,
-                    [] => {
-                        return Err(usage(
-                            "no loader package: no package in the workspace has [package.metadata.ebpf-cross]".into(),
-                            "add `[package.metadata.ebpf-cross]` (it may be empty) to the loader's Cargo.toml, or pass -p PKG",
-                        ))
-                    }
-                    many => {
-                        return Err(usage(
-                            format!(
-                                "several loader packages: {}",
-                                many.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
-                            ),
-                            "choose one with -p PKG",
-                        ))
-                    }
+        })?,
+        None => {
+            let with_meta: Vec<_> = members
+                .iter()
+                .filter(|p| p.metadata.get("ebpf-cross").is_some())
+                .collect();
+            match with_meta.as_slice() {
+                [one] => **one,
+                [] => {
+                    return Err(usage(
+                        "no loader package: no package in the workspace has [package.metadata.ebpf-cross]".into(),
+                        "add `[package.metadata.ebpf-cross]` (it may be empty) to the loader's Cargo.toml, or pass -p PKG",
+                    ))
+                }
+                many => {
+                    return Err(usage(
+                        format!(
+                            "several loader packages: {}",
+                            many.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+                        ),
+                        "choose one with -p PKG",
+                    ))
                 }
             }
-        };
+        }
+    })
+}
+
+impl Project {
+    /// The loader package's Cargo.toml, found the way `build` finds it, so
+    /// that `run` and `install` look up boards in the same place.
+    pub fn locate(opts: &ProjectArgs) -> Result<PathBuf> {
+        let meta = metadata(opts)?;
+        Ok(select(&meta, opts)?
+            .manifest_path
+            .as_std_path()
+            .to_path_buf())
+    }
+
+    pub fn load(opts: &ProjectArgs) -> Result<Project> {
+        let meta = metadata(opts)?;
+        let pkg = select(&meta, opts)?;
         let md: PackageMetadata = match pkg.metadata.get("ebpf-cross") {
             Some(v) => serde_json::from_value(v.clone()).map_err(|e| {
                 usage(
@@ -241,6 +185,7 @@ impl Project {
             bin,
             programs,
             bindings,
+            static_: md.static_,
             metadata: md,
             target_dir,
         })
@@ -276,22 +221,10 @@ struct TargetJob {
     obj_dir: PathBuf,
     out_dir: PathBuf,
     rust_target: String,
-    static_: loader_build::StaticChoice,
+    static_: Setting<bool>,
 }
 
-impl BuildOpts {
-    /// `--no-static` beats `--static` and EBPF_CROSS_STATIC, so a recipe can
-    /// force a dynamic loader whatever the environment says.
-    fn static_override(&self) -> Option<bool> {
-        if self.no_static {
-            Some(false)
-        } else {
-            self.static_
-        }
-    }
-}
-
-fn prepare(project: &Project, opts: &BuildOpts, spec: &str) -> Result<TargetJob> {
+fn prepare(g: Global, project: &Project, opts: &BuildOpts, spec: &str) -> Result<TargetJob> {
     let boards = super::board_dirs(opts.project.boards.as_deref(), Some(&project.manifest));
     let profile = Profile::load_with(spec, &boards)?;
     let out_dir = bundle::dir(&project.target_dir, &profile.name);
@@ -301,17 +234,25 @@ fn prepare(project: &Project, opts: &BuildOpts, spec: &str) -> Result<TargetJob>
         .rust_target
         .clone()
         .unwrap_or_else(|| profile.rust_target().to_string());
-    let static_ = loader_build::choose_static(
-        opts.static_override(),
-        project.metadata.static_,
-        profile.loader.static_,
-        &profile.name,
-    );
+    let static_ = resolve::static_link(
+        opts.static_flag(),
+        &ProcessEnv,
+        project.static_,
+        Some(&project.manifest),
+        &profile,
+    )?;
     check_spec(&rust_target, &profile, &static_)?;
     let kopts = opts.kernel.opts();
-    let choice = resolve::layer(&kopts, project.metadata.kernel.as_ref(), &profile);
+    let choice = resolve::layer(
+        &kopts,
+        &ProcessEnv,
+        project.metadata.kernel.as_ref(),
+        Some(&project.manifest),
+        &profile,
+    )?;
     let name = profile.name.clone();
-    let ctx = resolve::context(profile, &choice, &kopts.tools, &state)?;
+    let policy = Policy::for_build(opts.offline || opts.frozen, g.dry_run);
+    let ctx = resolve::context(profile, &choice, &kopts.tools, &state, policy)?;
     let plans = project
         .programs
         .iter()
@@ -334,11 +275,7 @@ fn prepare(project: &Project, opts: &BuildOpts, spec: &str) -> Result<TargetJob>
 /// A target spec must describe the same machine as the profile: a JSON
 /// path, or a custom triple that rustc finds as `<triple>.json` in
 /// RUST_TARGET_PATH (Yocto's `RUST_TARGET_SYS`).
-fn check_spec(
-    rust_target: &str,
-    profile: &Profile,
-    static_: &loader_build::StaticChoice,
-) -> Result<()> {
+fn check_spec(rust_target: &str, profile: &Profile, static_: &Setting<bool>) -> Result<()> {
     let spec = if rust_target.ends_with(".json") {
         PathBuf::from(rust_target)
     } else {
@@ -378,9 +315,9 @@ fn check_spec(
             "pick the profile that matches the board (see `cargo ebpf-cross targets`)",
         ));
     }
-    if static_.on && !loader_build::spec_respects_crt_static(&v) {
+    if static_.value && !loader_build::spec_respects_crt_static(&v) {
         return Err(Error::StaticIgnored {
-            from: static_.from.clone(),
+            from: static_.origin.to_string(),
             why: format!(
                 "target spec {rust_target} does not set `crt-static-respected`, so rustc would ignore +crt-static and link the loader dynamically"
             ),
@@ -442,7 +379,13 @@ fn finish(g: Global, project: &Project, opts: &BuildOpts, job: &TargetJob) -> Re
         locked: opts.locked,
         frozen: opts.frozen,
     };
-    let static_ = job.static_.on;
+    if ui::get().verbose {
+        ui::status(
+            "Static",
+            &format!("{} (from {})", job.static_.value, job.static_.origin),
+        );
+    }
+    let static_ = job.static_.value;
     let input = LoaderInput {
         profile,
         rust_target: &job.rust_target,
@@ -457,7 +400,9 @@ fn finish(g: Global, project: &Project, opts: &BuildOpts, job: &TargetJob) -> Re
     let plan = loader_build::plan(&input, &ProcessEnv);
     if g.dry_run {
         println!("{}", plan.cargo.display());
-        return Ok(job.out_dir.clone());
+        // Where the bundle would go, so `run --dry-run` can name it.
+        let top = bundle::top_dir(&project.package, &project.version, &profile.name);
+        return Ok(bundle::tarball_path(&job.out_dir, &top));
     }
     loader_build::ensure_rust_target(
         &job.rust_target,
@@ -478,7 +423,7 @@ fn finish(g: Global, project: &Project, opts: &BuildOpts, job: &TargetJob) -> Re
     })?;
     if static_ && h.interp {
         return Err(Error::StaticIgnored {
-            from: job.static_.from.clone(),
+            from: job.static_.origin.to_string(),
             why: format!(
                 "rustc ignored +crt-static for {}: `{}` is dynamically linked (it has an ELF interpreter)",
                 job.rust_target,
@@ -523,6 +468,12 @@ fn finish(g: Global, project: &Project, opts: &BuildOpts, job: &TargetJob) -> Re
         clang_target: profile.arch.clang_target.clone(),
         endian: profile.arch.endian.as_str().into(),
         kernel_version: job.ctx.version.map(|v| v.to_string()),
+        reference_kernel: job.ctx.reference.as_ref().map(|r| {
+            format!(
+                "debian:{} {} {} {} (linux {})",
+                r.release, r.abi, r.arch, r.flavour, r.version
+            )
+        }),
         llvm_version: job.ctx.toolchain.clang.version.clone(),
         loader: format!("bin/{}", project.bin),
         objects: contents[1..].iter().map(|c| c.path.clone()).collect(),
@@ -555,7 +506,7 @@ fn build_all(g: Global, opts: &BuildOpts, targets: &[String]) -> Result<Vec<Outc
     let mut outcomes: Vec<Outcome> = Vec::new();
     let mut jobs: Vec<TargetJob> = Vec::new();
     for t in targets {
-        match prepare(&project, opts, t) {
+        match prepare(g, &project, opts, t) {
             Ok(j) => jobs.push(j),
             Err(e) => outcomes.push(Outcome {
                 target: t.clone(),
@@ -564,10 +515,15 @@ fn build_all(g: Global, opts: &BuildOpts, targets: &[String]) -> Result<Vec<Outc
         }
     }
     if g.dry_run {
+        // A target that cannot be planned fails the dry run just as it
+        // would fail the build; the others still print their plans.
         for j in &jobs {
             println!("# target {}", j.profile_name);
             super::compile::print_plans(&j.plans);
-            finish(g, &project, opts, j)?;
+            outcomes.push(Outcome {
+                target: j.profile_name.clone(),
+                result: finish(g, &project, opts, j),
+            });
         }
         return Ok(outcomes);
     }
@@ -625,9 +581,6 @@ fn build_all(g: Global, opts: &BuildOpts, targets: &[String]) -> Result<Vec<Outc
 
 pub fn build(g: Global, a: BuildArgs) -> Result<i32> {
     let outcomes = build_all(g, &a.opts, &a.target)?;
-    if g.dry_run {
-        return Ok(0);
-    }
     let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
     let json = a.opts.message_format == MessageFormat::Json;
     if json {
@@ -649,7 +602,7 @@ pub fn build(g: Global, a: BuildArgs) -> Result<i32> {
         let o = outcomes.into_iter().next().expect("one");
         return Err(o.result.expect_err("failed"));
     }
-    if (outcomes.len() > 1 && !ui::get().quiet) || failed > 0 {
+    if (outcomes.len() > 1 && !ui::get().quiet && !g.dry_run) || failed > 0 {
         ui::status(
             "Summary",
             &format!("{} built, {} failed", outcomes.len() - failed, failed),
@@ -710,7 +663,7 @@ mod tests {
         )
         .unwrap();
         let armv7 = Profile::load("armv7").unwrap();
-        let dynamic = loader_build::choose_static(None, None, None, "armv7");
+        let dynamic = Setting::new(false, crate::settings::Origin::Default);
         check_spec(f.to_str().unwrap(), &armv7, &dynamic).unwrap();
         let aarch64 = Profile::load("aarch64").unwrap();
         let e = check_spec(f.to_str().unwrap(), &aarch64, &dynamic).unwrap_err();

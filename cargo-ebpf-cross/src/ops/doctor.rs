@@ -6,6 +6,7 @@ use crate::cli::DoctorArgs;
 use crate::error::{Error, Result};
 use crate::kernel_tree::{Given, KernelTree};
 use crate::profile::Profile;
+use crate::reference::Policy;
 use crate::resolve;
 use crate::toolchain;
 use crate::version::KernelVersion;
@@ -30,29 +31,16 @@ impl Report {
     }
 }
 
-/// libclang, which bindgen loads at run time.
-pub fn find_libclang() -> Option<std::path::PathBuf> {
-    if let Some(p) = std::env::var_os("LIBCLANG_PATH") {
-        return Some(p.into());
-    }
-    let patterns = [
-        "/usr/lib/llvm-*/lib/libclang.so*",
-        "/usr/lib/llvm-*/lib/libclang-*.so*",
-        "/usr/lib/x86_64-linux-gnu/libclang-*.so*",
-        "/usr/lib/*/libclang.so*",
-        "/usr/lib64/libclang.so*",
-    ];
-    patterns
-        .iter()
-        .filter_map(|p| glob::glob(p).ok())
-        .flat_map(|g| g.filter_map(|e| e.ok()))
-        .next()
-}
-
 pub fn doctor(a: DoctorArgs) -> Result<i32> {
     let profile = Profile::load_with(&a.target, &super::default_boards())?;
     let opts = a.kernel.opts();
-    let choice = resolve::layer(&opts, None, &profile);
+    let mut choice = resolve::layer(
+        &opts,
+        &crate::loader_build::ProcessEnv,
+        None,
+        None,
+        &profile,
+    )?;
     let mut r = Report { problems: 0 };
     println!(
         "target {} ({}, {})",
@@ -75,22 +63,43 @@ pub fn doctor(a: DoctorArgs) -> Result<i32> {
         Err(e) => r.missing("clang/llc", &e.to_string(), &e.hint()),
     }
 
-    let gcc = profile.arch.cross_gcc();
-    match which::which(&gcc) {
-        Ok(p) => r.ok("cross linker", &p.display().to_string()),
-        Err(_) => r.missing(
-            "cross linker",
-            &format!("{gcc} not found"),
-            &format!(
-                "apt-get install {} (or set CARGO_TARGET_{}_LINKER / CC_{})",
-                profile.arch.cross_package,
-                crate::arch::Arch::cargo_env_triple(profile.rust_target()),
-                profile.rust_target().replace('-', "_")
+    // The linker `build` would pick, by the same rules (cargo env and
+    // config, the profile, CC_<triple>, the cc crate's default).
+    let rt = profile.rust_target().to_string();
+    let linker = crate::loader_build::choose_linker(
+        &profile,
+        &rt,
+        std::path::Path::new("."),
+        &crate::loader_build::ProcessEnv,
+    );
+    let program = linker.program.clone().or_else(|| match &linker.source {
+        crate::loader_build::LinkerSource::CargoEnv(v) => std::env::var(v)
+            .ok()
+            .and_then(|c| crate::loader_build::split_command(&c).into_iter().next()),
+        _ => None,
+    });
+    match program {
+        Some(prog) => match which::which(&prog) {
+            Ok(p) => r.ok(
+                "cross linker",
+                &format!("{} ({:?})", p.display(), linker.source),
             ),
-        ),
+            Err(_) => r.missing(
+                "cross linker",
+                &format!("{prog} not found ({:?})", linker.source),
+                &format!(
+                    "{}or set CARGO_TARGET_{}_LINKER / CC_{}",
+                    crate::loader_build::debian_package_for(&prog)
+                        .map(|p| format!("apt-get install {p}, "))
+                        .unwrap_or_default(),
+                    crate::arch::Arch::cargo_env_triple(&rt),
+                    rt.replace('-', "_")
+                ),
+            ),
+        },
+        None => r.ok("cross linker", &linker.describe()),
     }
 
-    let rt = profile.rust_target().to_string();
     match crate::loader_build::rust_target_installed(&rt) {
         Some(true) => r.ok("rust target", &rt),
         Some(false) => r.missing(
@@ -105,20 +114,51 @@ pub fn doctor(a: DoctorArgs) -> Result<i32> {
         ),
     }
 
+    let mut reference_pending = false;
+    if let Some(rc) = choice.reference.clone() {
+        // Never downloads: says what a build would fetch, or that it is here.
+        let what = crate::reference::wanted(&profile, &rc.value);
+        match (
+            what,
+            resolve::materialise(&mut choice, &profile, Policy::Report),
+        ) {
+            (_, Ok(Some(rec))) => r.ok(
+                "reference kernel",
+                &format!(
+                    "{} ({}): linux {} (abi {}), cached",
+                    rc.value, rc.origin, rec.version, rec.abi
+                ),
+            ),
+            (Ok(w), Err(Error::ReferenceNotCached { fetch, .. })) => {
+                reference_pending = true;
+                r.note(
+                    "reference kernel",
+                    &format!(
+                        "{} ({}) is not cached; a build fetches it (headers, image, busybox-static and libbpf-dev of {}), or run `{fetch}`",
+                        rc.value,
+                        rc.origin,
+                        w.describe()
+                    ),
+                )
+            }
+            (Err(e), _) | (_, Err(e)) => r.missing("reference kernel", &e.to_string(), &e.hint()),
+            (_, Ok(None)) => {}
+        }
+    }
     let given = choice
         .version
         .as_ref()
-        .map(|(v, from)| {
-            KernelVersion::parse(v).map(|value| Given {
+        .map(|v| {
+            KernelVersion::parse(&v.value).map(|value| Given {
                 value,
-                from: from.clone(),
+                from: v.origin.to_string(),
             })
         })
         .transpose();
     let mut tree = None;
-    match (&given, choice.src.is_some() || choice.build.is_some()) {
+    match (&given, choice.tree.is_some()) {
         (Err(e), _) => r.missing("kernel version", &e.to_string(), &e.hint()),
-        (Ok(g), true) => match KernelTree::open(choice.src.as_deref(), choice.build.as_deref(), &profile.arch, g.as_ref()) {
+        (Ok(g), true) => match KernelTree::open(choice.src(), choice.build(), &profile.arch, g.as_ref()) {
             Ok(t) => {
                 let split = if t.is_split() {
                     format!("{} + {}", t.src.display(), t.build.display())
@@ -136,6 +176,10 @@ pub fn doctor(a: DoctorArgs) -> Result<i32> {
             Err(e) => r.missing("kernel tree", &e.to_string(), &e.hint()),
         },
         (Ok(Some(g)), false) => r.note("kernel tree", &format!("none; version {} only (native compiles need a tree for kernel headers)", g.value)),
+        (Ok(None), false) if reference_pending => r.note(
+            "kernel tree",
+            "the reference kernel's, once fetched",
+        ),
         (Ok(None), false) => r.missing(
             "kernel tree",
             "no kernel tree or version given",
@@ -143,7 +187,10 @@ pub fn doctor(a: DoctorArgs) -> Result<i32> {
         ),
     }
 
-    match bpf_headers::find(tree.as_ref(), choice.libbpf_include.as_deref()) {
+    match bpf_headers::find(
+        tree.as_ref(),
+        choice.libbpf_include.as_ref().map(|s| s.value.as_path()),
+    ) {
         Ok(h) => r.ok(
             "bpf_helpers.h",
             &format!("{} ({:?})", h.dir.display(), h.origin),
@@ -164,21 +211,23 @@ pub fn doctor(a: DoctorArgs) -> Result<i32> {
         }
     }
 
-    match find_libclang() {
-        Some(p) => r.ok("libclang", &format!("{} (for bindings)", p.display())),
-        None => r.note(
-            "libclang",
-            "not found; needed only for `bindings` (apt-get install libclang-14-dev)",
-        ),
+    // Loaded the way `build` loads it for bindings, not guessed from paths.
+    match crate::bindings::ensure_libclang() {
+        Ok(()) => r.ok("libclang", "loads (for bindings)"),
+        Err(e) => r.note("libclang", &format!("{e}; needed only for `bindings`")),
     }
 
-    if let Some(q) = profile.qemu.as_ref().and_then(|q| q.system.clone()) {
-        match which::which(&q) {
+    if let Some(q) = profile.qemu.as_ref().filter(|q| q.system.is_some()) {
+        let system = q.system.clone().unwrap_or_default();
+        match which::which(&system) {
             Ok(p) => r.ok("qemu", &p.display().to_string()),
             Err(_) => r.missing(
                 "qemu",
-                &format!("{q} not found (needed by `run`)"),
-                "apt-get install qemu-system-arm",
+                &format!("{system} not found (needed by `run`)"),
+                &match &q.package {
+                    Some(pkg) => format!("apt-get install {pkg}"),
+                    None => format!("install {system}, or set [qemu] system in the profile"),
+                },
             ),
         }
     } else {

@@ -12,18 +12,45 @@ use crate::toolchain;
 
 pub fn flags(g: Global, a: FlagsArgs) -> Result<i32> {
     let profile = Profile::load_with(&a.target, &super::default_boards())?;
-    let choice = resolve::layer(&a.kernel.opts(), None, &profile);
+    let choice = resolve::layer(
+        &a.kernel.opts(),
+        &crate::loader_build::ProcessEnv,
+        None,
+        None,
+        &profile,
+    )?;
     // The default staging dir is keyed by the settings too, so two trees
     // for one target never overwrite each other's wrappers.
-    let state = a.state_dir.clone().unwrap_or_else(|| {
-        let key = format!("{:?} {:?} {:?}", profile.file, choice.src, choice.build);
-        let hash = crate::fsutil::sha256_hex(key.as_bytes());
-        toolchain::cache_dir()
-            .unwrap_or_else(std::env::temp_dir)
-            .join("flags")
-            .join(format!("{}-{}", profile.name, &hash[..12]))
-    });
-    let ctx = resolve::context(profile, &choice, &a.kernel.opts().tools, &state)?;
+    let state = match a.state_dir.clone() {
+        Some(d) => d,
+        None => {
+            // Never a predictable path in a shared temp dir: another local
+            // user could plant a bpf_helpers.h there first.
+            let cache = toolchain::cache_dir().ok_or_else(|| crate::error::Error::Usage {
+                message: "no private place to stage the helper headers: HOME, XDG_CACHE_HOME and EBPF_CROSS_CACHE_DIR are all unset".into(),
+                hint: "pass --state-dir DIR (a directory only you can write), or set EBPF_CROSS_CACHE_DIR".into(),
+            })?;
+            let key = format!(
+                "{:?} {:?} {:?} {:?}",
+                profile.file,
+                choice.src(),
+                choice.build(),
+                choice.reference.as_ref().map(|r| r.value.to_string())
+            );
+            let hash = crate::fsutil::sha256_hex(key.as_bytes());
+            cache
+                .join("flags")
+                .join(format!("{}-{}", profile.name, &hash[..12]))
+        }
+    };
+    // Flags describe a build; they never download its kernel.
+    let ctx = resolve::context(
+        profile,
+        &choice,
+        &a.kernel.opts().tools,
+        &state,
+        crate::reference::Policy::Report,
+    )?;
     if !g.dry_run {
         // The printed -I must exist for whoever runs the flags.
         resolve::stage(&ctx)?;

@@ -12,38 +12,14 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use clap::Args;
-
-use crate::bundle::{self, BundleFile, Manifest};
+use crate::bundle::{self, Bundle};
+use crate::cli::{InstallArgs, ProjectArgs};
 use crate::error::{Error, Result};
 use crate::fsutil;
-use crate::ops::build::{Project, ProjectArgs};
+use crate::ops::build::Project;
 use crate::ops::Global;
 use crate::profile::Profile;
 use crate::ui;
-
-#[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("which").required(true).multiple(true).args(["bundle", "target"])))]
-pub struct InstallArgs {
-    /// The bundle to install
-    #[arg(long, value_name = "PATH.tar.gz")]
-    pub bundle: Option<PathBuf>,
-    /// Install the bundle `build --target TARGET` made (and, with --bundle, check it is that target's)
-    #[arg(long, short = 't', value_name = "TARGET")]
-    pub target: Option<String>,
-    /// The root to install under
-    #[arg(long, value_name = "DIR")]
-    pub destdir: PathBuf,
-    /// Where the loader goes, under DESTDIR
-    #[arg(long, default_value = "/usr/bin", value_name = "DIR")]
-    pub bindir: PathBuf,
-    /// The objects go in DATADIR/ebpf/<package>/, under DESTDIR
-    #[arg(long, default_value = "/usr/share", value_name = "DIR")]
-    pub datadir: PathBuf,
-    /// The project that built the bundle (with --target)
-    #[command(flatten)]
-    pub project: ProjectArgs,
-}
 
 fn usage(message: String, hint: impl Into<String>) -> Error {
     Error::Usage {
@@ -53,15 +29,15 @@ fn usage(message: String, hint: impl Into<String>) -> Error {
 }
 
 /// The profile name a --target resolves to, looked up as `build` does.
-fn profile_name(spec: &str, project: &ProjectArgs, manifest: Option<&Path>) -> Result<String> {
-    let dirs = crate::ops::board_dirs(project.boards.as_deref(), manifest);
+fn profile_name(spec: &str, project: &ProjectArgs) -> Result<String> {
+    let dirs = crate::ops::project_board_dirs(project);
     Ok(Profile::load_with(spec, &dirs)?.name)
 }
 
 /// Where `build --target` left the bundle, from the same project lookup.
 fn built_bundle(a: &InstallArgs, spec: &str) -> Result<PathBuf> {
     let project = Project::load(&a.project)?;
-    let name = profile_name(spec, &a.project, Some(&project.manifest))?;
+    let name = profile_name(spec, &a.project)?;
     let top = bundle::top_dir(&project.package, &project.version, &name);
     let path = bundle::tarball_path(&bundle::dir(&project.target_dir, &name), &top);
     if !path.is_file() {
@@ -108,48 +84,15 @@ struct Item<'a> {
 }
 
 /// Checks the bundle against its manifest and plans where each file goes.
-fn plan<'a>(
-    path: &Path,
-    files: &'a [BundleFile],
-    a: &InstallArgs,
-) -> Result<(Manifest, Vec<Item<'a>>)> {
+fn plan<'a>(path: &Path, bundle: &'a Bundle, a: &InstallArgs) -> Result<Vec<Item<'a>>> {
     let bad = |problem: String| {
         usage(
             format!("bundle `{}` {problem}", path.display()),
             "rebuild it with `cargo ebpf-cross build`, or fetch it again and check it against SHA256SUMS",
         )
     };
-    let get = |name: &str| files.iter().find(|f| f.0 == name);
-    let (_, mj, _) = get("manifest.json").ok_or_else(|| bad("has no manifest.json".into()))?;
-    let manifest: Manifest = serde_json::from_slice(mj)
-        .map_err(|e| bad(format!("has a manifest.json that cannot be read: {e}")))?;
-
-    // Every file is listed with its hash, and nothing unlisted rides along.
-    for (name, bytes, _) in files {
-        if name == "manifest.json" {
-            continue;
-        }
-        let entry = manifest
-            .files
-            .iter()
-            .find(|e| &e.path == name)
-            .ok_or_else(|| bad(format!("holds `{name}`, which its manifest does not list")))?;
-        let sha = fsutil::sha256_hex(bytes);
-        if sha != entry.sha256 || bytes.len() as u64 != entry.size {
-            return Err(bad(format!(
-                "is damaged: `{name}` has sha256 {sha} ({} bytes), its manifest says {} ({} bytes)",
-                bytes.len(),
-                entry.sha256,
-                entry.size
-            )));
-        }
-    }
-    for e in &manifest.files {
-        if get(&e.path).is_none() {
-            return Err(bad(format!("lacks `{}`, which its manifest lists", e.path)));
-        }
-    }
-
+    let manifest = &bundle.manifest;
+    let get = |name: &str| bundle.file(name);
     if !plain_name(&manifest.package) {
         return Err(bad(format!(
             "names its package `{}`, which is not a plain name",
@@ -172,10 +115,10 @@ fn plan<'a>(
                 manifest.loader
             ))
         })?;
-    let (from, bytes, _) = get(&manifest.loader).expect("listed files were checked above");
+    let f = get(&manifest.loader).expect("Bundle::open checked the loader");
     items.push(Item {
-        from,
-        bytes,
+        from: &f.path,
+        bytes: &f.data,
         to: bindir.join(loader),
         mode: 0o755,
     });
@@ -184,21 +127,22 @@ fn plan<'a>(
             .strip_prefix("bpf/")
             .filter(|n| plain_name(n))
             .ok_or_else(|| bad(format!("has an object path `{o}` outside bpf/")))?;
-        let (from, bytes, _) = get(o).ok_or_else(|| bad(format!("lacks the object `{o}`")))?;
+        let f = get(o).ok_or_else(|| bad(format!("lacks the object `{o}`")))?;
         items.push(Item {
-            from,
-            bytes,
+            from: &f.path,
+            bytes: &f.data,
             to: objdir.join(name),
             mode: 0o644,
         });
     }
+    let mj = get("manifest.json").expect("Bundle::open read the manifest");
     items.push(Item {
         from: "manifest.json",
-        bytes: mj,
+        bytes: &mj.data,
         to: objdir.join("manifest.json"),
         mode: 0o644,
     });
-    Ok((manifest, items))
+    Ok(items)
 }
 
 pub fn install(g: Global, a: InstallArgs) -> Result<i32> {
@@ -212,10 +156,13 @@ pub fn install(g: Global, a: InstallArgs) -> Result<i32> {
             ))
         }
     };
-    let (_top, files) = bundle::read(&path)?;
-    let (manifest, items) = plan(&path, &files, &a)?;
+    // Every file is checked against the manifest's sha256 on reading, so
+    // a damaged bundle installs nothing.
+    let bundle = Bundle::open(&path)?;
+    let items = plan(&path, &bundle, &a)?;
+    let manifest = &bundle.manifest;
     if let (Some(_), Some(spec)) = (&a.bundle, &a.target) {
-        let want = profile_name(spec, &a.project, a.project.manifest_path.as_deref())?;
+        let want = profile_name(spec, &a.project)?;
         if manifest.target != want {
             return Err(usage(
                 format!(

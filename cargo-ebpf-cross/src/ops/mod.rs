@@ -3,9 +3,11 @@
 
 pub mod build;
 pub mod compile;
+pub mod config;
 pub mod doctor;
 pub mod flags;
 pub mod install;
+pub mod kernel;
 pub mod new;
 pub mod run;
 pub mod targets;
@@ -38,10 +40,12 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Targets(a) => targets::targets(a),
         Command::Flags(a) => flags::flags(g, a),
         Command::Doctor(a) => doctor::doctor(a),
+        Command::Config(a) => config::config(a),
         Command::New(a) => new::new(g, a),
         Command::Init(a) => new::init(g, a),
         Command::Install(a) => install::install(g, a),
         Command::Yocto(a) => yocto::yocto(a),
+        Command::Kernel(k) => kernel::kernel(k),
     }
 }
 
@@ -64,6 +68,17 @@ pub fn board_dirs(
             .chain(std::iter::once(std::path::PathBuf::from("boards")))
             .collect(),
     }
+}
+
+/// Board dirs for commands that may run outside a project (`run
+/// --bundle`, `install --bundle`): the loader package's, when there is one.
+pub fn project_board_dirs(project: &build::ProjectArgs) -> Vec<std::path::PathBuf> {
+    let manifest = if project.boards.is_some() {
+        None
+    } else {
+        build::Project::locate(project).ok()
+    };
+    board_dirs(project.boards.as_deref(), manifest.as_deref())
 }
 
 pub fn jobs(j: Option<usize>) -> usize {

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::Args;
+use crate::cli::{InitArgs, NewArgs};
 
 use crate::error::{write_err, Error, Result};
 use crate::fsutil;
@@ -11,29 +11,6 @@ use crate::ops::Global;
 use crate::profile::Profile;
 use crate::scaffold::{self, Vars};
 use crate::ui;
-
-#[derive(Debug, Args)]
-pub struct NewArgs {
-    /// The project's name: its package, its loader binary and its BPF source
-    #[arg(value_name = "NAME")]
-    pub name: String,
-    /// The built-in profile the sample board extends
-    #[arg(long, short = 't', default_value = "armv7", value_name = "TARGET")]
-    pub target: String,
-    /// The directory to create (default: ./NAME)
-    #[arg(long, value_name = "DIR")]
-    pub path: Option<PathBuf>,
-}
-
-#[derive(Debug, Args)]
-pub struct InitArgs {
-    /// The project's name (default: the current directory's name)
-    #[arg(long, value_name = "NAME")]
-    pub name: Option<String>,
-    /// The built-in profile the sample board extends
-    #[arg(long, short = 't', default_value = "armv7", value_name = "TARGET")]
-    pub target: String,
-}
 
 const NAME_HINT: &str =
     "use ASCII letters, digits, `-` and `_`, starting with a letter, for example `my-probe`";

@@ -6,87 +6,20 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use clap::Args;
-
+use crate::cli::{MessageFormat, RunArgs};
 use crate::error::{read_err, write_err, Error, Result};
 use crate::initramfs::{self, Bundle, GuestInput, InitOptions, BUNDLE_DIR, EXTRA_DIR};
-use crate::ops::build::{BuildOpts, MessageFormat};
 use crate::ops::Global;
 use crate::profile::Profile;
 use crate::qemu::{self, Event, Observer, RunEnd};
+use crate::reference::{Policy, Record};
+use crate::resolve;
 use crate::ui;
-
-const VERDICT_HELP: &str = "\
-Verdict:
-  Passes (exit 0) when every --expect text appears in some trace_pipe line.
-  Without --expect, any trace_pipe line passes. Either way the loader must
-  not exit with an error on its own (a verifier rejection fails the run).
-  Otherwise it fails (exit 1) with a report: the loader's output (with any
-  verifier log), the last console lines, whether the probe attached (the
-  loader printed \"attached\"), and whether the timeout was hit. Ctrl-C stops
-  QEMU and exits 130.
-
-  --message-format json prints one result object, {\"kind\":\"run\", \"passed\",
-  \"attached\", \"matched\", \"missing\", \"trace_lines\", \"seconds\",
-  \"timed_out\", ...}, after any messages of the build.
-
-In the guest:
-  /bundle/      the bundle (/bundle/bin/<loader>, /bundle/bpf/*.o); without
-                --bundle it is built first, as `build` would
-  /extra/       files given with --extra
-  The loader runs as `/bundle/bin/<loader> [LOADER ARGS]`. It counts as
-  running once a line of its output starts with \"running\", or once it has
-  said \"attached\" and then been quiet for half a second. Then the workload
-  runs (by default it opens a few files, cat /etc/hostname /proc/version,
-  and execs a few commands: ls, uname, head), trace_pipe is read until it
-  is drained, and the loader gets SIGTERM.
-
-Needs: qemu-system-arm (Debian package; also gives qemu-system-aarch64), a
-kernel image for the board, and a static busybox for its architecture
-(Debian's busybox-static).
-
-Example:
-  cargo ebpf-cross run --target armv7 --kernel-image vmlinuz-6.1.0-50-armmp \\
-      --busybox busybox-armhf --expect 'file /'";
 
 /// The longest the guest reads trace_pipe after the workload: only a probe
 /// that keeps firing takes that long; otherwise reading stops as soon as
 /// the buffer is drained.
 const DRAIN_MAX_SECS: u32 = 5;
-
-#[derive(Debug, Args)]
-#[command(after_long_help = VERDICT_HELP)]
-pub struct RunArgs {
-    /// Target profile: a built-in name, a board name, or a profile file (needs a [qemu] section)
-    #[arg(long, short = 't', value_name = "TARGET")]
-    pub target: String,
-    /// The board's kernel image to boot (zImage or Image) [default: the profile's [qemu] kernel_image]
-    #[arg(long, env = "EBPF_CROSS_KERNEL_IMAGE", value_name = "PATH")]
-    pub kernel_image: Option<PathBuf>,
-    /// A static busybox for the board's architecture [default: the profile's [qemu] busybox]
-    #[arg(long, env = "EBPF_CROSS_BUSYBOX", value_name = "PATH")]
-    pub busybox: Option<PathBuf>,
-    /// Text that must appear in a trace_pipe line; repeatable. Without it, any trace line passes
-    #[arg(long, value_name = "STR")]
-    pub expect: Vec<String>,
-    /// Hard limit for the whole boot, in seconds; QEMU is killed then
-    #[arg(long, default_value_t = 60, value_name = "SECS")]
-    pub timeout: u64,
-    /// Busybox sh command run in the guest while the loader runs [default: open a few files, exec a few commands]
-    #[arg(long, value_name = "CMD")]
-    pub workload: Option<String>,
-    /// Run this bundle instead of building one
-    #[arg(long, value_name = "PATH.tar.gz")]
-    pub bundle: Option<PathBuf>,
-    /// Copy FILE into the guest as /extra/<its name>, for example an object to pass to the loader; repeatable
-    #[arg(long, value_name = "FILE")]
-    pub extra: Vec<PathBuf>,
-    #[command(flatten)]
-    pub build: BuildOpts,
-    /// Arguments for the loader in the guest, after `--` (for example `-- /extra/x.o`)
-    #[arg(last = true, value_name = "LOADER ARGS")]
-    pub loader_args: Vec<String>,
-}
 
 /// The result, as `--message-format json` prints it.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -108,22 +41,39 @@ pub struct RunReport {
 }
 
 pub fn run(g: Global, args: RunArgs) -> Result<i32> {
-    let boards = crate::ops::board_dirs(
-        args.build.project.boards.as_deref(),
-        args.build.project.manifest_path.as_deref(),
-    );
+    let boards = crate::ops::project_board_dirs(&args.build.project);
     let profile = Profile::load_with(&args.target, &boards)?;
     let q = qemu::section(&profile)?;
+    let reference = if args.kernel_image.is_some() && args.busybox.is_some() {
+        None
+    } else {
+        reference_kernel(g, &args, &profile)?
+    };
+    // A reference kernel is one unit: named explicitly, its image and
+    // busybox beat the profile's [qemu] ones; as the default, they only
+    // fill in what the profile leaves out.
+    let pick = |flag: &Option<PathBuf>,
+                from_profile: &Option<PathBuf>,
+                from_ref: fn(&Record) -> PathBuf| {
+        let r = reference
+            .as_ref()
+            .map(|(rec, explicit)| (from_ref(rec), *explicit));
+        flag.clone().or(match r {
+            Some((p, true)) => Some(p),
+            Some((p, false)) => from_profile.clone().or(Some(p)),
+            None => from_profile.clone(),
+        })
+    };
     let kernel_image = guest_input_path(
         &profile,
-        args.kernel_image.clone(),
-        q.kernel_image.clone(),
+        pick(&args.kernel_image, &q.kernel_image, |r| r.image.clone()),
+        None,
         Needed::Kernel,
     )?;
     let busybox_path = guest_input_path(
         &profile,
-        args.busybox.clone(),
-        q.busybox.clone(),
+        pick(&args.busybox, &q.busybox, |r| r.busybox.clone()),
+        None,
         Needed::Busybox,
     )?;
     let system = q.system.clone().expect("checked by qemu::section");
@@ -152,7 +102,7 @@ pub fn run(g: Global, args: RunArgs) -> Result<i32> {
 
     // The benchmark clock: from here (the build is done) to the verdict.
     let start = Instant::now();
-    let bundle = match initramfs::read_bundle(&bundle_path) {
+    let bundle = match crate::bundle::Bundle::open(&bundle_path) {
         Ok(b) => Some(b),
         // A dry run of the build writes no bundle; show the plan anyway.
         Err(_) if g.dry_run && !bundle_path.exists() => None,
@@ -163,7 +113,7 @@ pub fn run(g: Global, args: RunArgs) -> Result<i32> {
     }
     let loader = bundle
         .as_ref()
-        .map(|b| format!("{BUNDLE_DIR}/{}", b.loader))
+        .map(|b| format!("{BUNDLE_DIR}/{}", b.manifest.loader))
         .unwrap_or_else(|| format!("{BUNDLE_DIR}/bin/<loader>"));
     let init = initramfs::init_script(&InitOptions {
         loader,
@@ -173,10 +123,7 @@ pub fn run(g: Global, args: RunArgs) -> Result<i32> {
         drain_max_secs: DRAIN_MAX_SECS,
     });
 
-    let work = tempfile::Builder::new()
-        .prefix("ebpf-cross-run-")
-        .tempdir()
-        .map_err(write_err(std::env::temp_dir()))?;
+    let work = crate::fsutil::TempDir::new_in(&std::env::temp_dir(), "ebpf-cross-run-")?;
     let initrd = work.path().join("initramfs.cpio.gz");
     let mut cmd = qemu::plan(&profile, &kernel_image, &initrd)?;
     cmd.program = qemu_bin;
@@ -296,6 +243,31 @@ enum Needed {
     Busybox,
 }
 
+/// The reference kernel this run's build uses, if it uses one, and whether
+/// it was named (rather than defaulted).
+fn reference_kernel(
+    g: Global,
+    args: &RunArgs,
+    profile: &Profile,
+) -> Result<Option<(Record, bool)>> {
+    // The package's metadata is a layer too; a run of a given bundle may
+    // have no package at all.
+    let project = crate::ops::build::Project::load(&args.build.project).ok();
+    let mut choice = resolve::layer(
+        &args.build.kernel.opts(),
+        &crate::loader_build::ProcessEnv,
+        project.as_ref().and_then(|p| p.metadata.kernel.as_ref()),
+        project.as_ref().map(|p| p.manifest.as_path()),
+        profile,
+    )?;
+    let explicit = choice
+        .reference
+        .as_ref()
+        .is_some_and(|r| r.origin != crate::settings::Origin::Default);
+    let policy = Policy::for_build(args.build.offline || args.build.frozen, g.dry_run);
+    Ok(resolve::materialise(&mut choice, profile, policy)?.map(|r| (r, explicit)))
+}
+
 /// Picks a guest input from the flag (or its env var), then the profile,
 /// and checks that it exists.
 fn guest_input_path(
@@ -316,17 +288,13 @@ fn guest_input_path(
             "EBPF_CROSS_KERNEL_IMAGE",
             "kernel_image",
             format!(
-                "use the kernel the board runs (its zImage or Image), or one that boots under QEMU's `{}` machine. Debian's fits: `apt-get download linux-image-<abi>-{}` for {deb}, then `dpkg -x` it and take boot/vmlinuz-*; scripts/setup.sh fetches it into .fixtures/",
+                "use the kernel the board runs (its zImage or Image), or one that boots under QEMU's `{}` machine; `--kernel debian:RELEASE` brings Debian's reference kernel with its image and busybox (`cargo ebpf-cross kernel list --target {}`)",
                 profile
                     .qemu
                     .as_ref()
                     .and_then(|q| q.machine.clone())
                     .unwrap_or_else(|| "virt".into()),
-                if profile.arch.debian_kernel_flavour.is_empty() {
-                    "<flavour>"
-                } else {
-                    &profile.arch.debian_kernel_flavour
-                }
+                profile.name
             ),
         ),
         Needed::Busybox => (
@@ -335,7 +303,7 @@ fn guest_input_path(
             "EBPF_CROSS_BUSYBOX",
             "busybox",
             format!(
-                "it must be static and built for the board: Debian's busybox-static for {deb} (`apt-get download busybox-static:{deb}`, then `dpkg -x` it and take bin/busybox); scripts/setup.sh fetches it into .fixtures/"
+                "it must be static and built for the board: Debian's busybox-static for {deb}, which `--kernel debian:RELEASE` brings along with the reference kernel"
             ),
         ),
     };
@@ -392,18 +360,19 @@ fn check_guest_elf(path: &Path, bytes: &[u8], profile: &Profile, what: &str) -> 
 }
 
 fn check_bundle(path: &Path, b: &Bundle, profile: &Profile) -> Result<()> {
-    if let Some(t) = &b.target {
-        if t != &profile.name && t != &profile.base {
-            ui::warn(&format!(
-                "bundle `{}` was built for `{t}`, not `{}`",
-                path.display(),
-                profile.name
-            ));
-        }
+    let t = &b.manifest.target;
+    if t != &profile.name && t != &profile.base {
+        ui::warn(&format!(
+            "bundle `{}` was built for `{t}`, not `{}`",
+            path.display(),
+            profile.name
+        ));
     }
-    let loader = b.file(&b.loader).expect("read_bundle checked the loader");
+    let loader = b
+        .file(&b.manifest.loader)
+        .expect("Bundle::open checked the loader");
     check_guest_elf(
-        &Path::new(&b.top).join(&b.loader),
+        &Path::new(&b.top).join(&b.manifest.loader),
         &loader.data,
         profile,
         "loader",
@@ -660,10 +629,15 @@ mod tests {
             h.contains("--kernel-image") && h.contains("EBPF_CROSS_KERNEL_IMAGE"),
             "{h}"
         );
-        assert!(h.contains("linux-image-<abi>-armmp"), "{h}");
+        assert!(
+            h.contains("`--kernel debian:RELEASE` brings Debian's reference kernel"),
+            "{h}"
+        );
         let e = guest_input_path(&p, Some("/nope/bb".into()), None, Needed::Busybox).unwrap_err();
         assert_eq!(e.to_string(), "busybox `/nope/bb` does not exist");
-        assert!(e.hint().contains("busybox-static:armhf"));
+        assert!(e
+            .hint()
+            .contains("busybox-static for armhf, which `--kernel debian:RELEASE` brings"));
     }
 
     #[test]

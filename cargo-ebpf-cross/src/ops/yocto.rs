@@ -3,37 +3,11 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Subcommand};
-
+use crate::cli::{CratesIncArgs, YoctoCommand};
 use crate::error::{read_err, Error, Result};
 use crate::fsutil;
 use crate::ui;
 use crate::yocto;
-
-#[derive(Debug, Args)]
-pub struct YoctoArgs {
-    #[command(subcommand)]
-    pub command: YoctoCommand,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum YoctoCommand {
-    /// Write a recipe's -crates.inc (crate:// SRC_URIs and their sha256) from Cargo.lock, offline
-    CratesInc(CratesIncArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct CratesIncArgs {
-    /// The Cargo.lock to read (default: the workspace's of --manifest-path, or of the current directory)
-    #[arg(long, value_name = "PATH")]
-    pub lockfile: Option<PathBuf>,
-    /// A Cargo.toml of the workspace whose Cargo.lock is read
-    #[arg(long, value_name = "PATH", conflicts_with = "lockfile")]
-    pub manifest_path: Option<PathBuf>,
-    /// Where to write it (for example yocto/recipes-ebpf/NAME/NAME-crates.inc); default: stdout
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-}
 
 /// Cargo.lock sits at the workspace root, which only cargo knows for sure.
 fn workspace_lock(manifest: Option<&PathBuf>) -> Result<PathBuf> {
@@ -49,8 +23,8 @@ fn workspace_lock(manifest: Option<&PathBuf>) -> Result<PathBuf> {
     Ok(meta.workspace_root.as_std_path().join("Cargo.lock"))
 }
 
-pub fn yocto(a: YoctoArgs) -> Result<i32> {
-    match a.command {
+pub fn yocto(c: YoctoCommand) -> Result<i32> {
+    match c {
         YoctoCommand::CratesInc(c) => crates_inc(c),
     }
 }

@@ -1,0 +1,412 @@
+//! Talking to a Debian archive: plain HTTP(S) through the user's proxy, the
+//! `InRelease` signature checked against Debian's archive keys (embedded,
+//! so a host without Debian's keyring still verifies), and every file
+//! checked against the digest its signed parent gives. Fails closed: a
+//! file that does not verify is never returned.
+
+use std::io::Read;
+use std::path::Path;
+use std::time::Duration;
+
+use pgp::composed::cleartext::CleartextSignedMessage;
+use pgp::composed::{Deserializable, SignedPublicKey};
+
+use crate::error::{Error, Result};
+
+use super::index::{self, ReleaseIndex};
+
+/// Debian's archive signing keys for the releases in
+/// targets/reference/debian.toml, exported from debian-archive-keyring.
+const EMBEDDED_KEYS: &[(&str, &[u8])] = &[
+    (
+        "bullseye-automatic",
+        include_bytes!("../../keys/debian-archive-bullseye-automatic.gpg"),
+    ),
+    (
+        "bullseye-security-automatic",
+        include_bytes!("../../keys/debian-archive-bullseye-security-automatic.gpg"),
+    ),
+    (
+        "bullseye-stable",
+        include_bytes!("../../keys/debian-archive-bullseye-stable.gpg"),
+    ),
+    (
+        "bookworm-automatic",
+        include_bytes!("../../keys/debian-archive-bookworm-automatic.gpg"),
+    ),
+    (
+        "bookworm-security-automatic",
+        include_bytes!("../../keys/debian-archive-bookworm-security-automatic.gpg"),
+    ),
+    (
+        "bookworm-stable",
+        include_bytes!("../../keys/debian-archive-bookworm-stable.gpg"),
+    ),
+    (
+        "trixie-automatic",
+        include_bytes!("../../keys/debian-archive-trixie-automatic.gpg"),
+    ),
+    (
+        "trixie-security-automatic",
+        include_bytes!("../../keys/debian-archive-trixie-security-automatic.gpg"),
+    ),
+    (
+        "trixie-stable",
+        include_bytes!("../../keys/debian-archive-trixie-stable.gpg"),
+    ),
+];
+
+/// How often a file is fetched again when the transfer or its digest
+/// fails: a mirror mid-sync usually settles within seconds.
+const TRIES: u32 = 3;
+
+/// The keys an `InRelease` must be signed with.
+pub struct Keyring {
+    keys: Vec<SignedPublicKey>,
+    /// For messages: "Debian's embedded archive keys" or the file.
+    pub origin: String,
+}
+
+fn parse_keys(bytes: &[u8], origin: &str) -> Result<Vec<SignedPublicKey>> {
+    let bad = |e: String| {
+        Error::Fetch {
+        message: format!("cannot read the OpenPGP keyring {origin}: {e}"),
+        hint: "give a binary (`gpg --export`) or ASCII-armoured (`gpg --export --armor`) public keyring".into(),
+    }
+    };
+    let keys: Vec<SignedPublicKey> = if bytes.starts_with(b"-----BEGIN") {
+        let (it, _) = SignedPublicKey::from_armor_many(bytes).map_err(|e| bad(e.to_string()))?;
+        it.collect::<std::result::Result<_, _>>()
+            .map_err(|e| bad(e.to_string()))?
+    } else {
+        SignedPublicKey::from_bytes_many(bytes)
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| bad(e.to_string()))?
+    };
+    if keys.is_empty() {
+        return Err(bad("it holds no public key".into()));
+    }
+    Ok(keys)
+}
+
+impl Keyring {
+    pub fn embedded() -> Keyring {
+        let keys = EMBEDDED_KEYS
+            .iter()
+            .flat_map(|(name, bytes)| {
+                parse_keys(bytes, name).expect("embedded keys parse (unit-tested)")
+            })
+            .collect();
+        Keyring {
+            keys,
+            origin: "Debian's archive keys (embedded)".into(),
+        }
+    }
+
+    pub fn from_file(path: &Path) -> Result<Keyring> {
+        let bytes = std::fs::read(path).map_err(crate::error::read_err(path))?;
+        Ok(Keyring {
+            keys: parse_keys(&bytes, &format!("`{}`", path.display()))?,
+            origin: format!("keyring {}", path.display()),
+        })
+    }
+
+    /// `--keyring`, else `EBPF_CROSS_DEBIAN_KEYRING` (a private mirror's
+    /// key), else the embedded ones.
+    pub fn choose(given: Option<&Path>) -> Result<Keyring> {
+        let env = std::env::var_os("EBPF_CROSS_DEBIAN_KEYRING").filter(|v| !v.is_empty());
+        match given.map(Path::to_path_buf).or(env.map(Into::into)) {
+            Some(p) => Keyring::from_file(&p),
+            None => Ok(Keyring::embedded()),
+        }
+    }
+
+    /// The signed text of a clearsigned `InRelease`, if one of its
+    /// signatures verifies with a key here (primary or subkey: Debian signs
+    /// with subkeys).
+    pub fn verify(&self, url: &str, inrelease: &str) -> Result<String> {
+        let fail = |why: String| {
+            Error::Fetch {
+            message: format!("the signature of {url} does not verify: {why}"),
+            hint: format!(
+                "the index was checked against {}; a private mirror needs its own key: pass --keyring FILE or set EBPF_CROSS_DEBIAN_KEYRING",
+                self.origin
+            ),
+        }
+        };
+        let (msg, _) =
+            CleartextSignedMessage::from_string(inrelease).map_err(|e| fail(e.to_string()))?;
+        let ok = self.keys.iter().any(|k| {
+            msg.verify(&k.primary_key).is_ok()
+                || k.public_subkeys.iter().any(|s| msg.verify(&s.key).is_ok())
+        });
+        if !ok {
+            let issuers: Vec<String> = msg
+                .signatures()
+                .iter()
+                .flat_map(|s| s.signature.issuer())
+                .map(|id| format!("{id:X}"))
+                .collect();
+            return Err(fail(format!(
+                "no signature by a known key (signed by {})",
+                if issuers.is_empty() {
+                    "nobody".to_string()
+                } else {
+                    issuers.join(", ")
+                }
+            )));
+        }
+        // Only the signed text is read from here on; the normalised form
+        // has CRLF line ends.
+        Ok(msg.signed_text().replace("\r\n", "\n"))
+    }
+}
+
+/// One agent per proxy choice, built on first use.
+pub struct Http {
+    agents: std::sync::Mutex<Vec<(Option<String>, ureq::Agent)>>,
+}
+
+fn env_any(names: &[&str]) -> Option<String> {
+    names
+        .iter()
+        .find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))
+}
+
+fn host_of(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let hostport = rest.split('/').next().unwrap_or("");
+    let hostport = hostport.rsplit_once('@').map_or(hostport, |(_, h)| h);
+    match hostport.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => hostport.split(':').next().unwrap_or(""),
+    }
+}
+
+/// `no_proxy`: `*`, or a list of hosts and domain suffixes.
+fn bypasses(no_proxy: &str, host: &str) -> bool {
+    no_proxy.split(',').map(str::trim).any(|e| {
+        let e = e.trim_start_matches('.');
+        e == "*" || (!e.is_empty() && (host == e || host.ends_with(&format!(".{e}"))))
+    })
+}
+
+/// The proxy for `url`, as curl and apt read the environment.
+pub fn proxy_for(url: &str) -> Option<String> {
+    if let Some(np) = env_any(&["no_proxy", "NO_PROXY"]) {
+        if bypasses(&np, host_of(url)) {
+            return None;
+        }
+    }
+    let scheme = if url.starts_with("https://") {
+        env_any(&["https_proxy", "HTTPS_PROXY"])
+    } else {
+        // curl ignores upper-case HTTP_PROXY (httpoxy); so do we.
+        env_any(&["http_proxy"])
+    };
+    scheme.or_else(|| env_any(&["all_proxy", "ALL_PROXY"]))
+}
+
+impl Http {
+    pub fn new() -> Http {
+        Http {
+            agents: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    fn agent(&self, url: &str) -> Result<ureq::Agent> {
+        let proxy = proxy_for(url);
+        let mut agents = self.agents.lock().expect("no panics while held");
+        if let Some((_, a)) = agents.iter().find(|(p, _)| *p == proxy) {
+            return Ok(a.clone());
+        }
+        let mut b = ureq::AgentBuilder::new()
+            .timeout_connect(Duration::from_secs(15))
+            .timeout_read(Duration::from_secs(60))
+            .user_agent(concat!("cargo-ebpf-cross/", env!("CARGO_PKG_VERSION")));
+        if let Some(p) = &proxy {
+            let parsed = ureq::Proxy::new(p).map_err(|e| Error::Fetch {
+                message: format!("proxy `{p}` is not usable: {e}"),
+                hint: "check http_proxy / https_proxy / all_proxy (form: http://host:port)".into(),
+            })?;
+            b = b.proxy(parsed);
+        }
+        let a = b.build();
+        agents.push((proxy, a.clone()));
+        Ok(a)
+    }
+
+    /// The whole body of `url`, or an error naming it. `label` turns on
+    /// progress for large files.
+    fn get_once(&self, url: &str, label: Option<&str>) -> Result<Vec<u8>> {
+        let net = |message: String| {
+            Error::Fetch {
+            message,
+            hint: "check the network, http_proxy/https_proxy, and EBPF_CROSS_DEBIAN_MIRROR / EBPF_CROSS_DEBIAN_SECURITY_MIRROR".into(),
+        }
+        };
+        let resp = self.agent(url)?.get(url).call().map_err(|e| match e {
+            ureq::Error::Status(code, _) => net(format!("{url}: HTTP {code}")),
+            ureq::Error::Transport(t) => net(format!("cannot fetch {url}: {t}")),
+        })?;
+        let len: Option<u64> = resp.header("Content-Length").and_then(|v| v.parse().ok());
+        let mut body = Vec::with_capacity(len.unwrap_or(0).min(256 << 20) as usize);
+        let mut reader = resp.into_reader();
+        let progress = label.map(|l| super::fetch::Progress::start(l, len));
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            let n = reader
+                .read(&mut buf)
+                .map_err(|e| net(format!("reading {url}: {e}")))?;
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&buf[..n]);
+            if let Some(p) = &progress {
+                p.advance(n as u64);
+            }
+        }
+        if let Some(p) = progress {
+            p.finish();
+        }
+        Ok(body)
+    }
+
+    /// Like `get_once`, retried on transport errors.
+    pub fn get(&self, url: &str, label: Option<&str>) -> Result<Vec<u8>> {
+        let mut last = None;
+        for attempt in 0..TRIES {
+            if attempt > 0 {
+                std::thread::sleep(Duration::from_secs(u64::from(attempt)));
+            }
+            match self.get_once(url, label) {
+                Ok(b) => return Ok(b),
+                // A 404 will not heal by asking again.
+                Err(e) if e.to_string().ends_with("HTTP 404") => return Err(e),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.expect("at least one try"))
+    }
+
+    /// Fetches a file and checks it against the digest its signed parent
+    /// gives, trying each URL in turn and again (a mirror mid-sync serves
+    /// old and new files side by side). Mismatch after every try is an
+    /// error naming the file and both digests.
+    pub fn get_verified(
+        &self,
+        urls: &[String],
+        file: &str,
+        sha256: &str,
+        size: u64,
+        label: Option<&str>,
+    ) -> Result<Vec<u8>> {
+        let mut mismatch = None;
+        let mut other = None;
+        for round in 0..TRIES {
+            for url in urls {
+                match self.get(url, label) {
+                    Ok(body) => {
+                        let got = crate::fsutil::sha256_hex(&body);
+                        if got == sha256 && body.len() as u64 == size {
+                            return Ok(body);
+                        }
+                        // Each try is shown with -v; the outcome always is.
+                        if crate::ui::get().verbose {
+                            crate::ui::warn(&format!(
+                                "{url}: sha256 {got} ({} bytes), the signed index says {sha256} ({size} bytes); fetching again",
+                                body.len()
+                            ));
+                        }
+                        mismatch = Some(Error::Digest {
+                            file: file.to_string(),
+                            url: url.clone(),
+                            expected: sha256.to_string(),
+                            got,
+                        });
+                    }
+                    Err(e) => {
+                        if crate::ui::get().verbose {
+                            crate::ui::warn(&format!("{e}; trying the next source"));
+                        }
+                        other = Some(e)
+                    }
+                }
+            }
+            if round + 1 < TRIES {
+                std::thread::sleep(Duration::from_secs(u64::from(round + 1)));
+            }
+        }
+        Err(mismatch.or(other).expect("at least one url"))
+    }
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Http::new()
+    }
+}
+
+/// A suite's signed index, and where its files are.
+pub struct Suite {
+    pub base: String,
+    pub suite: String,
+    pub index: ReleaseIndex,
+}
+
+impl Suite {
+    /// Fetches and verifies `dists/<suite>/InRelease`.
+    pub fn open(http: &Http, keys: &Keyring, base: &str, suite: &str) -> Result<Suite> {
+        let url = format!("{base}/dists/{suite}/InRelease");
+        let body = http.get(&url, None)?;
+        let text = String::from_utf8(body).map_err(|_| Error::Fetch {
+            message: format!("{url} is not text"),
+            hint: "check EBPF_CROSS_DEBIAN_MIRROR points at a Debian archive".into(),
+        })?;
+        let signed = keys.verify(&url, &text)?;
+        Ok(Suite {
+            base: base.to_string(),
+            suite: suite.to_string(),
+            index: index::parse_release(&signed),
+        })
+    }
+
+    /// The URLs of a file below `dists/<suite>/`, by-hash first when the
+    /// archive offers it (immune to a mirror replacing the file mid-way).
+    pub fn urls(&self, path: &str, sha256: &str) -> Vec<String> {
+        let dir = format!("{}/dists/{}", self.base, self.suite);
+        let plain = format!("{dir}/{path}");
+        if self.index.by_hash {
+            let parent = path.rsplit_once('/').map_or("", |(d, _)| d);
+            vec![format!("{dir}/{parent}/by-hash/SHA256/{sha256}"), plain]
+        } else {
+            vec![plain]
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_keys_parse_and_include_subkeys() {
+        let k = Keyring::embedded();
+        assert!(k.keys.len() >= 9, "{}", k.keys.len());
+        assert!(k.keys.iter().any(|k| !k.public_subkeys.is_empty()));
+    }
+
+    #[test]
+    fn proxy_choice_follows_the_environment_conventions() {
+        assert_eq!(
+            host_of("http://user@deb.debian.org:80/debian"),
+            "deb.debian.org"
+        );
+        assert_eq!(host_of("http://[::1]:8080/x"), "::1");
+        assert!(bypasses("localhost, .debian.org", "deb.debian.org"));
+        assert!(bypasses("debian.org", "debian.org"));
+        assert!(!bypasses("debian.org", "notdebian.org"));
+        assert!(bypasses("*", "x"));
+        assert!(!bypasses("", "x"));
+    }
+}

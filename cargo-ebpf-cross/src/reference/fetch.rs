@@ -1,0 +1,419 @@
+//! One reference kernel end to end: resolve the newest ABI across the
+//! release's suites (security included), download and verify its packages,
+//! unpack them into a staging dir in the cache, and install that with one
+//! rename.
+
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+
+use crate::error::{write_err, Error, Result};
+use crate::ui;
+
+use super::archive::{Http, Keyring, Suite};
+use super::cache::{Cache, PackageRecord, Record};
+use super::index::{self, Package};
+use super::release;
+use super::Wanted;
+
+/// Progress for one download: a bar on a terminal, one line otherwise.
+pub struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Progress {
+    pub fn start(label: &str, len: Option<u64>) -> Progress {
+        let u = ui::get();
+        if u.quiet {
+            return Progress { bar: None };
+        }
+        if std::io::stderr().is_terminal() {
+            let bar = indicatif::ProgressBar::with_draw_target(
+                len,
+                indicatif::ProgressDrawTarget::stderr(),
+            );
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{prefix:>12} {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+                )
+                .expect("a valid template")
+                .progress_chars("=> "),
+            );
+            bar.set_prefix("Downloading");
+            bar.set_message(label.to_string());
+            return Progress { bar: Some(bar) };
+        }
+        let size = len.map(|n| format!(" ({})", mib(n))).unwrap_or_default();
+        ui::status("Downloading", &format!("{label}{size}"));
+        Progress { bar: None }
+    }
+
+    pub fn advance(&self, n: u64) {
+        if let Some(b) = &self.bar {
+            b.inc(n);
+        }
+    }
+
+    pub fn finish(self) {
+        if let Some(b) = self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+fn mib(n: u64) -> String {
+    format!("{:.1} MiB", n as f64 / (1024.0 * 1024.0))
+}
+
+/// The packages a reference kernel is made of.
+fn wanted_package(name: &str) -> bool {
+    name.starts_with("linux-image-")
+        || name.starts_with("linux-headers-")
+        || name == "busybox-static"
+        || name == "libbpf-dev"
+}
+
+/// A package and the suite it was found in.
+struct Found<'a> {
+    pkg: Package,
+    suite: &'a Suite,
+}
+
+struct Loaded {
+    suite: Suite,
+    packages: Vec<Package>,
+}
+
+/// The verified `Packages` index of one suite for `arch`, or None when the
+/// suite does not carry that arch (bookworm-security has no mipsel), or an
+/// optional suite's index cannot be had. The
+/// per-arch index is used because it lists arch-all packages too, and
+/// `binary-all` has been seen out of step with `InRelease`.
+fn load_suite(
+    http: &Http,
+    keys: &Keyring,
+    cache: &Cache,
+    base: &str,
+    suite_name: &str,
+    arch: &str,
+    required: bool,
+) -> Result<Option<Loaded>> {
+    let suite = Suite::open(http, keys, base, suite_name)?;
+    if !suite.index.architectures.iter().any(|a| a == arch) {
+        return Ok(None);
+    }
+    let path = format!("main/binary-{arch}/Packages.xz");
+    let (sha, size) = suite.index.sha256.get(&path).cloned().ok_or_else(|| Error::Fetch {
+        message: format!("{base}/dists/{suite_name}/InRelease lists no {path}"),
+        hint: "the mirror is incomplete or mid-sync; retry later or choose another with EBPF_CROSS_DEBIAN_MIRROR".into(),
+    })?;
+    // Indexes are kept by suite and arch, and reused while the signed
+    // InRelease still names the same digest. The kept copy was verified
+    // against the InRelease of its day, so when the mirror serves the
+    // current one out of step with its InRelease (seen for days on
+    // security mirrors) the last good one stands in.
+    let dir = cache.root.join("indexes");
+    let kept = dir.join(format!("{suite_name}-{arch}-Packages.xz"));
+    let old = std::fs::read(&kept).ok();
+    let xz = match old {
+        Some(b) if crate::fsutil::sha256_hex(&b) == sha => b,
+        old => {
+            let file = format!("dists/{suite_name}/{path}");
+            let label = format!("{suite_name} {arch} index");
+            match http.get_verified(&suite.urls(&path, &sha), &file, &sha, size, Some(&label)) {
+                Ok(b) => {
+                    std::fs::create_dir_all(&dir).map_err(write_err(&dir))?;
+                    crate::fsutil::write_atomic(&kept, &b)?;
+                    b
+                }
+                Err(e) => match old {
+                    Some(b) => {
+                        ui::warn(&format!(
+                            "{base} is inconsistent: {e}; using the last good {suite_name} {arch} index from the cache"
+                        ));
+                        b
+                    }
+                    None if !required => {
+                        ui::warn(&format!(
+                            "{base} is inconsistent: {e}; going on without {suite_name}, so a newer kernel published only there is not seen"
+                        ));
+                        return Ok(None);
+                    }
+                    None => return Err(e),
+                },
+            }
+        }
+    };
+    let mut text = String::new();
+    xz2::read::XzDecoder::new(&xz[..])
+        .read_to_string(&mut text)
+        .map_err(|e| Error::Fetch {
+            message: format!("{path} of {suite_name} does not decompress: {e}"),
+            hint: "retry; the file matched its signed digest, so this is unexpected".into(),
+        })?;
+    let packages = index::parse_packages(&text, wanted_package);
+    Ok(Some(Loaded { suite, packages }))
+}
+
+/// `6.1.0-50` or `6.12.57+deb13`: the series, then digits, dots and dashes,
+/// and Debian's `+debNN` tag. Excludes other flavours that share the
+/// suffix (`-rt-armmp`).
+fn abi_of(name: &str, series: &str, flavour: &str) -> Option<String> {
+    let abi = name
+        .strip_prefix("linux-image-")?
+        .strip_suffix(&format!("-{flavour}"))?;
+    let rest = abi.strip_prefix(&format!("{series}."))?;
+    let core = match rest.split_once("+deb") {
+        Some((c, tag)) if !tag.is_empty() && tag.bytes().all(|b| b.is_ascii_digit()) => c,
+        Some(_) => return None,
+        None => rest,
+    };
+    core.bytes()
+        .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
+        .then(|| abi.to_string())
+}
+
+fn newest<'a>(loaded: &'a [Loaded], name: &str) -> Option<Found<'a>> {
+    loaded
+        .iter()
+        .flat_map(|l| {
+            l.packages
+                .iter()
+                .filter(move |p| p.name == name)
+                .map(move |p| Found {
+                    pkg: p.clone(),
+                    suite: &l.suite,
+                })
+        })
+        .max_by(|a, b| index::version_cmp(&a.pkg.version, &b.pkg.version))
+}
+
+fn choose_image<'a>(loaded: &'a [Loaded], w: &Wanted) -> Result<(String, Found<'a>)> {
+    let mut by_abi: Vec<(String, Found)> = Vec::new();
+    for l in loaded {
+        for p in &l.packages {
+            if let Some(abi) = abi_of(&p.name, &w.release.series, &w.flavour) {
+                by_abi.push((
+                    abi,
+                    Found {
+                        pkg: p.clone(),
+                        suite: &l.suite,
+                    },
+                ));
+            }
+        }
+    }
+    let mut abis: Vec<String> = by_abi.iter().map(|(a, _)| a.clone()).collect();
+    abis.sort_by(|a, b| index::version_cmp(a, b));
+    abis.dedup();
+    let pick = by_abi
+        .into_iter()
+        .filter(|(a, _)| w.abi.as_ref().map_or(true, |p| p == a))
+        .max_by(|a, b| index::version_cmp(&a.1.pkg.version, &b.1.pkg.version));
+    pick.ok_or_else(|| {
+        let suites: Vec<&str> = w.release.suites.iter().map(|s| s.suite.as_str()).collect();
+        Error::Fetch {
+            message: match &w.abi {
+                Some(a) => format!(
+                    "Debian's archive has no linux-image-{a}-{} for {} in {}",
+                    w.flavour,
+                    w.arch,
+                    suites.join(", ")
+                ),
+                None => format!(
+                    "Debian's archive has no linux-image-{}.*-{} for {} in {}",
+                    w.release.series,
+                    w.flavour,
+                    w.arch,
+                    suites.join(", ")
+                ),
+            },
+            hint: if abis.is_empty() {
+                "check the profile's [reference] entry (arch and flavour)".into()
+            } else {
+                format!(
+                    "ABIs on offer: {} (Debian drops old ABIs; pin one with debian:{}@ABI, or leave the pin out for the newest)",
+                    abis.join(", "),
+                    w.release.series
+                )
+            },
+        }
+    })
+}
+
+/// What to unpack from each package.
+const IMAGE_PARTS: &[&str] = &["boot/vmlinuz-", "boot/vmlinux-", "boot/config-"];
+const HEADER_PARTS: &[&str] = &["usr/src/"];
+const BUSYBOX_PARTS: &[&str] = &["bin/busybox", "usr/bin/busybox"];
+const LIBBPF_PARTS: &[&str] = &["usr/include/bpf/"];
+
+fn first_existing(root: &Path, candidates: &[String], what: &str, pkg: &str) -> Result<PathBuf> {
+    candidates
+        .iter()
+        .map(|c| root.join(c))
+        .find(|p| p.exists())
+        .ok_or_else(|| Error::Fetch {
+            message: format!("{pkg} holds no {what} (looked for {})", candidates.join(", ")),
+            hint: "the package layout changed; please report it, and pass --kernel-src/--kernel-image meanwhile".into(),
+        })
+}
+
+pub fn fetch(cache: &Cache, w: &Wanted, refresh: bool, keyring: Option<&Path>) -> Result<Record> {
+    let key = w.key();
+    let _lock = cache.lock(&key)?;
+    // Another fetch may have finished while this one waited for the lock.
+    if !refresh {
+        if let Some(r) = cache.lookup(&key)? {
+            return Ok(r);
+        }
+    }
+    ui::status("Fetching", &format!("reference kernel {}", w.describe()));
+    let http = Http::new();
+    let keys = Keyring::choose(keyring)?;
+    let mut loaded = Vec::new();
+    for (i, s) in w.release.suites.iter().enumerate() {
+        let base = release::mirror_url(s.mirror);
+        // The release's own suite must be there; the later ones only
+        // bring updates.
+        if let Some(l) = load_suite(&http, &keys, cache, &base, &s.suite, &w.arch, i == 0)? {
+            loaded.push(l);
+        }
+    }
+    let (abi, image) = choose_image(&loaded, w)?;
+    let fl = &w.flavour;
+    let mut parts: Vec<(Found, &[&str])> = vec![(image, IMAGE_PARTS)];
+    for name in [
+        format!("linux-headers-{abi}-common"),
+        format!("linux-headers-{abi}-{fl}"),
+        "busybox-static".to_string(),
+        "libbpf-dev".to_string(),
+    ] {
+        let found = newest(&loaded, &name).ok_or_else(|| Error::Fetch {
+            message: format!(
+                "Debian's archive has no {name} for {} in debian:{}",
+                w.arch, w.release.series
+            ),
+            hint: "the archive may be mid-update for a new ABI; retry later, or pin the previous ABI with debian:RELEASE@ABI".into(),
+        })?;
+        let keep = match name.as_str() {
+            "busybox-static" => BUSYBOX_PARTS,
+            "libbpf-dev" => LIBBPF_PARTS,
+            _ => HEADER_PARTS,
+        };
+        parts.push((found, keep));
+    }
+
+    let staged = cache.staging(&key)?;
+    let root = staged.path().join("root");
+    std::fs::create_dir_all(&root).map_err(write_err(&root))?;
+    let mut packages = Vec::new();
+    for (f, keep) in &parts {
+        let p = &f.pkg;
+        let url = format!("{}/{}", f.suite.base, p.filename);
+        let file = p.filename.rsplit('/').next().unwrap_or(&p.filename);
+        let deb = http.get_verified(&[url], file, &p.sha256, p.size, Some(file))?;
+        super::deb::unpack(file, &deb, keep, &root)?;
+        packages.push(PackageRecord {
+            name: p.name.clone(),
+            version: p.version.clone(),
+            suite: f.suite.suite.clone(),
+            sha256: p.sha256.clone(),
+            size: p.size,
+        });
+    }
+
+    let image_pkg = &parts[0].0.pkg.name;
+    let source = first_existing(
+        &root,
+        &[format!("usr/src/linux-headers-{abi}-common")],
+        "source tree",
+        &format!("linux-headers-{abi}-common"),
+    )?;
+    let build = first_existing(
+        &root,
+        &[format!("usr/src/linux-headers-{abi}-{fl}")],
+        "build tree",
+        &format!("linux-headers-{abi}-{fl}"),
+    )?;
+    let image = first_existing(
+        &root,
+        &[
+            format!("boot/vmlinuz-{abi}-{fl}"),
+            format!("boot/vmlinux-{abi}-{fl}"),
+        ],
+        "kernel image",
+        image_pkg,
+    )?;
+    let busybox = first_existing(
+        &root,
+        &["bin/busybox".into(), "usr/bin/busybox".into()],
+        "busybox",
+        "busybox-static",
+    )?;
+    let libbpf_include = root.join("usr/include");
+    first_existing(
+        &root,
+        &["usr/include/bpf/bpf_helpers.h".into()],
+        "bpf/bpf_helpers.h",
+        "libbpf-dev",
+    )?;
+    let version = crate::kernel_tree::read_version(&source, &build)?.to_string();
+    let record = Record {
+        key: key.clone(),
+        target: w.profile.clone(),
+        release: w.release.series.clone(),
+        codename: w.release.codename.clone(),
+        arch: w.arch.clone(),
+        flavour: w.flavour.clone(),
+        abi,
+        version,
+        source,
+        build,
+        image,
+        busybox,
+        libbpf_include,
+        packages,
+        fetched: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+    };
+    let installed = cache.install(staged, &record)?;
+    ui::status(
+        "Cached",
+        &format!(
+            "linux {} ({} {} {}) in {}",
+            installed.version,
+            installed.abi,
+            installed.arch,
+            installed.flavour,
+            crate::fsutil::shown(&cache.entry(&key))
+        ),
+    );
+    Ok(installed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abi_excludes_other_flavours_and_meta_packages() {
+        assert_eq!(
+            abi_of("linux-image-6.1.0-50-armmp", "6.1", "armmp").as_deref(),
+            Some("6.1.0-50")
+        );
+        assert_eq!(
+            abi_of("linux-image-6.12.57+deb13-riscv64", "6.12", "riscv64").as_deref(),
+            Some("6.12.57+deb13")
+        );
+        for n in [
+            "linux-image-6.1.0-50-rt-armmp",
+            "linux-image-6.1.0-50-armmp-lpae",
+            "linux-image-armmp",
+            "linux-image-6.12.57+deb13-armmp",
+            "linux-image-6.1.0-50-armmp-dbg",
+        ] {
+            assert_eq!(abi_of(n, "6.1", "armmp"), None, "{n}");
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! Faults and hostile input that need no fixtures: interrupts, absurd
+//! flags, missing homes, and the settings report. Fake tools stand in for
+//! clang and llc only where the point is how we treat a tool, not what the
+//! tool does.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use common::*;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+/// A clang that answers the probes, then, asked to compile, writes its pid
+/// and hangs: the compile is interrupted while it runs.
+fn hanging_toolchain(dir: &Path) -> (PathBuf, PathBuf) {
+    let inc = dir.join("clang-include");
+    std::fs::create_dir_all(&inc).unwrap();
+    std::fs::write(inc.join("stddef.h"), "").unwrap();
+    let pidfile = dir.join("clang.pid");
+    let clang = script(
+        dir,
+        "clang",
+        &format!(
+            "case \"$1\" in\n  --version) echo 'clang version 14.0.6';;\n  -print-file-name=include) echo '{}';;\n  *) echo $$ > '{}'; exec sleep 60;;\nesac",
+            inc.display(),
+            pidfile.display()
+        ),
+    );
+    let llc = script(
+        dir,
+        "llc",
+        "case \"$1\" in --version) echo 'LLVM version 14.0.6';; *) cat >/dev/null;; esac",
+    );
+    (clang, llc)
+}
+
+fn alive(pid: i32) -> bool {
+    // A zombie still has /proc/<pid>; its state letter says it is dead.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s.split(") ").nth(1).unwrap_or("").starts_with('Z'))
+        .unwrap_or(false)
+}
+
+#[test]
+fn sigterm_mid_compile_kills_the_child_and_leaves_no_part_files() {
+    let d = tempfile::tempdir().unwrap();
+    let (clang, llc) = hanging_toolchain(d.path());
+    let helpers = d.path().join("libbpf");
+    std::fs::create_dir_all(helpers.join("bpf")).unwrap();
+    std::fs::write(helpers.join("bpf/bpf_helpers.h"), "").unwrap();
+    std::fs::write(d.path().join("p.bpf.c"), "int x;\n").unwrap();
+    let out = d.path().join("out");
+    let mut c = Command::new(bin());
+    sandbox_env(&mut c);
+    let child = c
+        .current_dir(d.path())
+        .args(["compile", "--target", "armv7", "--kernel-version", "6.1"])
+        .arg("--libbpf-include")
+        .arg(&helpers)
+        .args(["p.bpf.c", "-o", "out/"])
+        .env("CLANG", &clang)
+        .env("LLC", &llc)
+        .env("EBPF_CROSS_HOST_LIBBPF", "0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pidfile = d.path().join("clang.pid");
+    let start = Instant::now();
+    while !pidfile.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "clang never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let clang_pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let parts = |dir: &Path| -> Vec<String> {
+        std::fs::read_dir(dir)
+            .map(|r| {
+                r.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.ends_with(".part"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(parts(&out).len(), 1, "the compile writes to a .part file");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(parts(&out), Vec::<String>::new(), "no .part left");
+    assert!(!out.join("p.o").exists(), "no half-made object");
+    let gone = Instant::now();
+    while alive(clang_pid) && gone.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        !alive(clang_pid),
+        "clang {clang_pid} outlived the interrupt"
+    );
+}
+
+#[test]
+fn an_absurd_timeout_is_refused_not_a_panic() {
+    let d = tempfile::tempdir().unwrap();
+    let r = tool(
+        d.path(),
+        &[
+            "run",
+            "--target",
+            "armv7",
+            "--timeout",
+            "18446744073709551615",
+        ],
+        &[],
+    );
+    r.fails();
+    assert!(
+        r.stderr.contains("invalid value '18446744073709551615' for '--timeout <SECS>': 18446744073709551615 is not in 1..=86400"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn flags_refuses_a_predictable_staging_dir_without_a_home() {
+    let d = tempfile::tempdir().unwrap();
+    let mut c = Command::new(bin());
+    sandbox_env(&mut c);
+    let o = c
+        .current_dir(d.path())
+        .args(["flags", "--target", "armv7", "--kernel-version", "6.1"])
+        .env_remove("HOME")
+        .env_remove("XDG_CACHE_HOME")
+        .env_remove("EBPF_CROSS_CACHE_DIR")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(
+        err,
+        "error: no private place to stage the helper headers: HOME, XDG_CACHE_HOME and EBPF_CROSS_CACHE_DIR are all unset\n  help: pass --state-dir DIR (a directory only you can write), or set EBPF_CROSS_CACHE_DIR\n"
+    );
+    let tmp_flags = std::env::temp_dir().join("flags");
+    assert!(
+        !tmp_flags.join("armv7").exists(),
+        "nothing staged under the shared temp dir"
+    );
+}
+
+#[test]
+fn config_shows_each_setting_and_its_layer() {
+    let d = tempfile::tempdir().unwrap();
+    let r = tool(
+        d.path(),
+        &[
+            "config",
+            "--target",
+            "armv7",
+            "--kernel-src",
+            "/k/src",
+            "--json",
+        ],
+        &[
+            ("EBPF_CROSS_KERNEL_VERSION", "5.10"),
+            ("EBPF_CROSS_STATIC", "no"),
+        ],
+    );
+    r.ok();
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let get = |k: &str| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["key"] == k)
+            .unwrap_or_else(|| panic!("{k} in {}", r.stdout))
+            .clone()
+    };
+    assert_eq!(
+        get("kernel_tree"),
+        serde_json::json!({"key": "kernel_tree", "value": "/k/src", "origin": {"layer": "flag", "at": "--kernel-src"}})
+    );
+    assert_eq!(
+        get("kernel_version"),
+        serde_json::json!({"key": "kernel_version", "value": "5.10", "origin": {"layer": "env", "at": "EBPF_CROSS_KERNEL_VERSION"}})
+    );
+    assert_eq!(
+        get("static"),
+        serde_json::json!({"key": "static", "value": "false", "origin": {"layer": "env", "at": "EBPF_CROSS_STATIC"}})
+    );
+    assert_eq!(
+        get("rust_target"),
+        serde_json::json!({"key": "rust_target", "value": "armv7-unknown-linux-gnueabihf", "origin": {"layer": "profile", "at": "armv7"}})
+    );
+
+    let text = tool(d.path(), &["config", "--target", "armv7"], &[]);
+    text.ok();
+    assert!(
+        text.stdout.contains("kernel_version     (not set)\n"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout
+            .contains("stamp_version      false\n                   from default\n"),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn a_bad_boolean_in_the_env_is_an_error() {
+    let d = tempfile::tempdir().unwrap();
+    let r = tool(
+        d.path(),
+        &["config", "--target", "armv7"],
+        &[("EBPF_CROSS_STATIC", "sometimes")],
+    );
+    r.fails();
+    assert!(
+        r.stderr
+            .contains("error: EBPF_CROSS_STATIC=`sometimes` is not a boolean\n  help: set EBPF_CROSS_STATIC to 1 or 0"),
+        "{}",
+        r.stderr
+    );
+}
