@@ -271,12 +271,11 @@ fn recipe_build_and_install_as_bitbake_would() {
     let log = text(&o);
     assert!(o.status.success(), "do_compile failed:\n{log}");
     eprintln!("do_compile: {:.1} s", compile.elapsed().as_secs_f64());
-    // The linker is the one in cargo_common's config, untouched.
-    let config = env.cargo_home.join("config.toml");
+    // The linker is the wrapper cargo_common's config names, untouched.
     assert!(
         log.contains(&format!(
-            "Linking loader (armv7-unknown-linux-gnueabihf, from {})",
-            config.display()
+            "Linking loader (armv7-unknown-linux-gnueabihf, {}, from cargo config)",
+            wrapper.display()
         )),
         "{log}"
     );

@@ -66,38 +66,41 @@ pub fn doctor(a: DoctorArgs) -> Result<i32> {
     // The linker `build` would pick, by the same rules (cargo env and
     // config, the profile, CC_<triple>, the cc crate's default).
     let rt = profile.rust_target().to_string();
-    let linker = crate::loader_build::choose_linker(
-        &profile,
-        &rt,
-        std::path::Path::new("."),
-        &crate::loader_build::ProcessEnv,
-    );
-    let program = linker.program.clone().or_else(|| match &linker.source {
-        crate::loader_build::LinkerSource::CargoEnv(v) => std::env::var(v)
-            .ok()
-            .and_then(|c| crate::loader_build::split_command(&c).into_iter().next()),
-        _ => None,
-    });
-    match program {
-        Some(prog) => match which::which(&prog) {
-            Ok(p) => r.ok(
-                "cross linker",
-                &format!("{} ({:?})", p.display(), linker.source),
-            ),
-            Err(_) => r.missing(
-                "cross linker",
-                &format!("{prog} not found ({:?})", linker.source),
-                &format!(
-                    "{}or set CARGO_TARGET_{}_LINKER / CC_{}",
-                    crate::loader_build::debian_package_for(&prog)
-                        .map(|p| format!("apt-get install {p}, "))
-                        .unwrap_or_default(),
-                    crate::arch::Arch::cargo_env_triple(&rt),
-                    rt.replace('-', "_")
-                ),
-            ),
-        },
-        None => r.ok("cross linker", &linker.describe()),
+    let user = crate::loader_build::read_user_cargo(std::path::Path::new("."), &rt);
+    let linker =
+        crate::loader_build::choose_linker(&profile, &rt, &user, &crate::loader_build::ProcessEnv);
+    match linker {
+        Err(e) => r.missing("cross linker", &e.to_string(), &e.hint()),
+        Ok(linker) => {
+            let program = linker.program.clone().or_else(|| match &linker.source {
+                crate::loader_build::LinkerSource::CargoEnv(v) => std::env::var(v)
+                    .ok()
+                    .and_then(|c| crate::loader_build::split_command(&c).into_iter().next()),
+                crate::loader_build::LinkerSource::CargoConfig(v) => Some(v.clone()),
+                _ => None,
+            });
+            match program {
+                Some(prog) => match which::which(&prog) {
+                    Ok(p) => r.ok(
+                        "cross linker",
+                        &format!("{} ({:?})", p.display(), linker.source),
+                    ),
+                    Err(_) => r.missing(
+                        "cross linker",
+                        &format!("{prog} not found ({:?})", linker.source),
+                        &format!(
+                            "{}or set CARGO_TARGET_{}_LINKER / CC_{}",
+                            crate::loader_build::debian_package_for(&prog)
+                                .map(|p| format!("apt-get install {p}, "))
+                                .unwrap_or_default(),
+                            crate::arch::Arch::cargo_env_triple(&rt),
+                            rt.replace('-', "_")
+                        ),
+                    ),
+                },
+                None => r.ok("cross linker", &linker.describe()),
+            }
+        }
     }
 
     match crate::loader_build::rust_target_installed(&rt) {
