@@ -249,3 +249,22 @@ fn a_bad_boolean_in_the_env_is_an_error() {
         r.stderr
     );
 }
+
+#[test]
+fn doctor_checks_the_linker_build_would_use() {
+    let d = tempfile::tempdir().unwrap();
+    let var = "CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_LINKER";
+    let r = tool(
+        d.path(),
+        &["doctor", "--target", "armv7", "--kernel-version", "6.1"],
+        &[(var, "/nonexistent/my-gcc")],
+    );
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(&format!(
+            "  MISSING  cross linker           /nonexistent/my-gcc not found (CargoEnv(\"{var}\"))\n"
+        )),
+        "{}",
+        r.stdout
+    );
+}
