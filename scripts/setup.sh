@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs every host tool the project, its tests and its benchmarks use, and
-# fetches Debian's real ARM kernels, kernel headers and busybox-static into a
-# cache. Used by .ci/run, the README and developers; safe to run twice.
+# fetches Debian's real kernels, kernel headers and busybox-static into a
+# cache with `cargo ebpf-cross kernel fetch`. Used by .ci/run, the README and
+# developers; safe to run twice.
 #
 #   scripts/setup.sh            # tools + Rust targets + Debian kernels
 #   scripts/setup.sh --no-kernels
@@ -47,55 +48,45 @@ fi
 
 [ "$want_kernels" = 1 ] || exit 0
 
-# Debian's kernels for foreign architectures, fetched with a private apt state
-# so the host's sources and architectures are left alone.
+# Debian's real kernels (split header trees, images, busybox-static, libbpf
+# headers), fetched by the tool itself into one shared cache: signed
+# InRelease, sha256-checked indexes and packages, unpacked without dpkg. A
+# second run finds them cached and makes no network call.
 mkdir -p "$fixtures"
+cache="$fixtures/cache"
 env_file="$fixtures/env.sh"
 tmp_env="$(mktemp "$fixtures/env.sh.XXXXXX")"
-fetch_arch() {
-  local debarch="$1" flavour="$2"
-  local d="$fixtures/apt-$debarch"
-  mkdir -p "$d/lists/partial" "$d/cache/archives/partial" "$fixtures/debs"
-  local o=(-oAPT::Architecture="$debarch" -oAPT::Architectures="$debarch"
-           -oDir::State::Lists="$d/lists" -oDir::Cache="$d/cache")
-  if [ ! -e "$d/updated" ] || [ -n "${EBPF_CROSS_REFRESH:-}" ]; then
-    # A mirror mid-sync makes one index fail; apt keeps the rest, so retry
-    # and accept a partial update as long as some index arrived.
-    for try in 1 2 3; do
-      apt-get "${o[@]}" update -qq && break
-      echo "setup: apt update for $debarch failed (try $try), retrying" >&2
-      sleep 5
-    done
-    ls "$d"/lists/*Packages* >/dev/null 2>&1 || { echo "setup: no package index for $debarch" >&2; exit 1; }
-    touch "$d/updated"
-  fi
-  # Debian drops old ABIs from the archive: take the newest one on offer.
-  local abi
-  abi="$(apt-cache "${o[@]}" search "^linux-image-6\.1\.0-[0-9]+-$flavour\$" \
-        | sed -n "s/^linux-image-\(6\.1\.0-[0-9]*\)-$flavour .*/\1/p" | sort -V | tail -1)"
-  if [ -z "$abi" ]; then
-    echo "setup: no linux-image-6.1.0-*-$flavour in Debian's archive for $debarch" >&2
-    exit 1
-  fi
-  local out="$fixtures/$debarch"
-  if [ ! -e "$out/.done-$abi" ]; then
-    rm -rf "$out"; mkdir -p "$out/debs"
-    (cd "$out/debs" && apt-get "${o[@]}" download -qq \
-        "linux-image-$abi-$flavour" "linux-headers-$abi-$flavour" busybox-static \
-        && apt-get download -qq "linux-headers-$abi-common")
-    for f in "$out"/debs/*.deb; do dpkg -x "$f" "$out/root"; done
-    touch "$out/.done-$abi"
-  fi
-  local up; up="$(echo "$debarch" | tr a-z A-Z)"
+trap 'rm -f "$tmp_env"' EXIT
+echo "setup: building cargo-ebpf-cross"
+(cd "$root_dir" && cargo build --locked -q -p cargo-ebpf-cross --bin cargo-ebpf-cross)
+tool() {
+  (cd "$root_dir" && EBPF_CROSS_CACHE_DIR="$cache" \
+    cargo run --locked -q -p cargo-ebpf-cross --bin cargo-ebpf-cross -- "$@")
+}
+# One JSON string field of `kernel fetch --json` (paths here hold no quotes).
+field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" <<<"$2"; }
+fetch() {
+  local target="$1" kernel="$2" prefix="$3" json
+  local start=$SECONDS
+  json="$(tool kernel fetch --target "$target" --kernel "$kernel" --json)"
+  echo "setup: $target $kernel: linux $(field version "$json") (abi $(field abi "$json")) in $((SECONDS - start)) s"
+  [ -n "$prefix" ] || return 0
   {
-    echo "export EBPF_CROSS_${up}_ABI=$abi"
-    echo "export EBPF_CROSS_${up}_SRC=$out/root/usr/src/linux-headers-$abi-common"
-    echo "export EBPF_CROSS_${up}_BUILD=$out/root/usr/src/linux-headers-$abi-$flavour"
-    echo "export EBPF_CROSS_${up}_IMAGE=$(ls "$out"/root/boot/vmlinuz-*)"
-    echo "export EBPF_CROSS_${up}_BUSYBOX=$out/root/bin/busybox"
+    echo "export EBPF_CROSS_${prefix}_ABI=$(field abi "$json")"
+    echo "export EBPF_CROSS_${prefix}_SRC=$(field source "$json")"
+    echo "export EBPF_CROSS_${prefix}_BUILD=$(field build "$json")"
+    echo "export EBPF_CROSS_${prefix}_IMAGE=$(field image "$json")"
+    echo "export EBPF_CROSS_${prefix}_BUSYBOX=$(field busybox "$json")"
   } >>"$tmp_env"
 }
-fetch_arch armhf armmp
-fetch_arch arm64 arm64
+# The trees and images the end-to-end tests build against and boot.
+fetch armv7 debian:6.1 ARMHF
+fetch aarch64 debian:6.1 ARM64
+# The other eras the reference-kernel tests fetch and compile against.
+fetch armv7 debian:5.10 ""
+fetch armv7 debian:6.12 ""
+fetch riscv64 debian:6.12 ""
+echo "export EBPF_CROSS_REFERENCE_CACHE=$cache" >>"$tmp_env"
 mv "$tmp_env" "$env_file"
-echo "setup: fixtures described in $env_file"
+trap - EXIT
+echo "setup: fixtures described in $env_file ($(du -sh "$cache" | cut -f1) cached)"

@@ -188,6 +188,11 @@ pub fn tool(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     sandbox_env(&mut c);
     for k in [
         "EBPF_CROSS_KERNEL",
+        "EBPF_CROSS_CACHE_DIR",
+        "EBPF_CROSS_DEBIAN_MIRROR",
+        "EBPF_CROSS_DEBIAN_SECURITY_MIRROR",
+        "EBPF_CROSS_DEBIAN_KEYRING",
+        "CARGO_NET_OFFLINE",
         "EBPF_CROSS_KERNEL_SRC",
         "EBPF_CROSS_KERNEL_BUILD",
         "EBPF_CROSS_KERNEL_VERSION",

@@ -182,16 +182,18 @@ fn check_toolchain(r: &mut Report, tools: &toolchain::ToolOverrides) {
 /// The linker `build` would pick, by the same rules (cargo env and
 /// config, the profile, CC_<triple>, the cc crate's default).
 fn check_linker(r: &mut Report, profile: &Profile, rt: &str) {
-    let linker = crate::loader_build::choose_linker(
-        profile,
-        rt,
-        std::path::Path::new("."),
-        &crate::loader_build::ProcessEnv,
-    );
+    let user = crate::loader_build::read_user_cargo(std::path::Path::new("."), rt);
+    let linker =
+        crate::loader_build::choose_linker(profile, rt, &user, &crate::loader_build::ProcessEnv);
+    let linker = match linker {
+        Err(e) => return r.missing("cross linker", &e.to_string(), &e.hint()),
+        Ok(l) => l,
+    };
     let program = linker.program.clone().or_else(|| match &linker.source {
         crate::loader_build::LinkerSource::CargoEnv(v) => std::env::var(v)
             .ok()
             .and_then(|c| crate::loader_build::split_command(&c).into_iter().next()),
+        crate::loader_build::LinkerSource::CargoConfig(v) => Some(v.clone()),
         _ => None,
     });
     match program {

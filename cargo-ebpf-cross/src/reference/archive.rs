@@ -236,18 +236,25 @@ impl Http {
         Ok(a)
     }
 
-    /// The whole body of `url`, or an error naming it. `label` turns on
-    /// progress for large files.
-    fn get_once(&self, url: &str, label: Option<&str>) -> Result<Vec<u8>> {
+    /// The whole body of `url`, or an error naming it and whether asking
+    /// again may help. `label` turns on progress for large files.
+    fn get_once(
+        &self,
+        url: &str,
+        label: Option<&str>,
+    ) -> std::result::Result<Vec<u8>, (Error, bool)> {
         let net = |message: String| {
             Error::Fetch {
             message,
             hint: "check the network, http_proxy/https_proxy, and EBPF_CROSS_DEBIAN_MIRROR / EBPF_CROSS_DEBIAN_SECURITY_MIRROR".into(),
         }
         };
-        let resp = self.agent(url)?.get(url).call().map_err(|e| match e {
-            ureq::Error::Status(code, _) => net(format!("{url}: HTTP {code}")),
-            ureq::Error::Transport(t) => net(format!("cannot fetch {url}: {t}")),
+        let agent = self.agent(url).map_err(|e| (e, false))?;
+        let resp = agent.get(url).call().map_err(|e| match e {
+            // A missing file will not appear by asking again; a server
+            // error or a dropped connection may heal.
+            ureq::Error::Status(code, _) => (net(format!("{url}: HTTP {code}")), code >= 500),
+            ureq::Error::Transport(t) => (net(format!("cannot fetch {url}: {t}")), true),
         })?;
         let len: Option<u64> = resp.header("Content-Length").and_then(|v| v.parse().ok());
         let mut body = Vec::with_capacity(len.unwrap_or(0).min(256 << 20) as usize);
@@ -257,7 +264,7 @@ impl Http {
         loop {
             let n = reader
                 .read(&mut buf)
-                .map_err(|e| net(format!("reading {url}: {e}")))?;
+                .map_err(|e| (net(format!("reading {url}: {e}")), true))?;
             if n == 0 {
                 break;
             }
@@ -281,9 +288,8 @@ impl Http {
             }
             match self.get_once(url, label) {
                 Ok(b) => return Ok(b),
-                // A 404 will not heal by asking again.
-                Err(e) if e.to_string().ends_with("HTTP 404") => return Err(e),
-                Err(e) => last = Some(e),
+                Err((e, false)) => return Err(e),
+                Err((e, true)) => last = Some(e),
             }
         }
         Err(last.expect("at least one try"))

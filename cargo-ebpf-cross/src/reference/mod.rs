@@ -181,8 +181,7 @@ pub fn wanted(profile: &Profile, spec: &Spec) -> Result<Wanted> {
     })
 }
 
-/// Every reference kernel a profile names, default first is not implied:
-/// in the profile's order.
+/// Every reference kernel a profile names, in its table's order.
 pub fn all_wanted(profile: &Profile) -> Vec<Wanted> {
     profile
         .reference

@@ -1,0 +1,716 @@
+//! Reference kernels: `kernel fetch/list/remove`, `--kernel debian:X`, and
+//! the embedded default, against Debian's real archive.
+//!
+//! Three tiers: refusals that need neither network nor fixtures; the
+//! kernels scripts/setup.sh fetched into its shared cache (used with the
+//! mirror pointed at a closed port, so any download fails the test); and
+//! fetches through a local mirror on 127.0.0.1 that serves the real
+//! archive's files, whole or with one file altered.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use common::{fx, fx_dir, repo, tool, tree_version, Run};
+
+/// Nothing listens here: a test that reaches for the network fails.
+const NO_NETWORK: &str = "http://127.0.0.1:9/debian";
+
+fn shared_cache() -> String {
+    fx_dir("EBPF_CROSS_REFERENCE_CACHE")
+}
+
+/// The tool with the shared cache and no network.
+fn cached(cwd: &Path, args: &[&str]) -> Run {
+    tool(
+        cwd,
+        args,
+        &[
+            ("EBPF_CROSS_CACHE_DIR", &shared_cache()),
+            ("EBPF_CROSS_DEBIAN_MIRROR", NO_NETWORK),
+        ],
+    )
+}
+
+fn json(s: &str) -> serde_json::Value {
+    serde_json::from_str(s.trim()).unwrap_or_else(|e| panic!("{e}: {s}"))
+}
+
+/// VERSION.PATCHLEVEL.SUBLEVEL of a source tree's top Makefile (5.10's
+/// version.h has no sublevel of its own).
+fn makefile_version(src: &str) -> String {
+    let text = std::fs::read_to_string(Path::new(src).join("Makefile")).unwrap();
+    let get = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k} = ")))
+            .unwrap_or_else(|| panic!("{k} not in {src}/Makefile"))
+            .trim()
+            .to_string()
+    };
+    format!(
+        "{}.{}.{}",
+        get("VERSION"),
+        get("PATCHLEVEL"),
+        get("SUBLEVEL")
+    )
+}
+
+fn file_name(p: &str) -> String {
+    Path::new(p)
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+// ---------------------------------------------------------------------------
+// Refusals: no network, no fixtures
+
+#[test]
+fn unknown_release_lists_the_known_ones() {
+    let d = tempfile::tempdir().unwrap();
+    let cache = d.path().display().to_string();
+    let r = tool(
+        d.path(),
+        &[
+            "kernel",
+            "fetch",
+            "--target",
+            "armv7",
+            "--kernel",
+            "debian:4.19",
+        ],
+        &[("EBPF_CROSS_CACHE_DIR", &cache)],
+    );
+    r.fails();
+    assert_eq!(
+        r.stderr,
+        "error: no Debian release `4.19` serves reference kernels\n  help: known releases: debian:5.10 (bullseye), debian:6.1 (bookworm), debian:6.12 (trixie)\n"
+    );
+}
+
+#[test]
+fn an_arch_the_release_lacks_is_refused_with_what_exists() {
+    let d = tempfile::tempdir().unwrap();
+    let cache = d.path().display().to_string();
+    let r = tool(
+        d.path(),
+        &[
+            "kernel",
+            "fetch",
+            "--target",
+            "riscv64",
+            "--kernel",
+            "debian:5.10",
+        ],
+        &[("EBPF_CROSS_CACHE_DIR", &cache)],
+    );
+    r.fails();
+    assert_eq!(
+        r.stderr,
+        "error: profile `riscv64` has no reference kernel in debian:5.10 (bullseye)\n  help: this profile has: debian:6.12 (riscv64 riscv64); or pass your board's tree with --kernel-src\n"
+    );
+    let r = tool(
+        d.path(),
+        &["kernel", "fetch", "--target", "mips"],
+        &[("EBPF_CROSS_CACHE_DIR", &cache)],
+    );
+    r.fails();
+    assert!(
+        r.stderr
+            .starts_with("error: profile `mips` has no reference kernel\n"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        std::fs::read_dir(d.path()).unwrap().count(),
+        0,
+        "nothing written"
+    );
+}
+
+#[test]
+fn a_reference_kernel_beside_a_tree_in_one_layer_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    // The source is checked first; make it exist.
+    let src = d.path().join("x.c");
+    std::fs::write(&src, "").unwrap();
+    let r = tool(
+        d.path(),
+        &[
+            "compile",
+            "--target",
+            "armv7",
+            "--kernel",
+            "debian:6.1",
+            "--kernel-src",
+            "/usr/src/linux",
+            "x.c",
+        ],
+        &[],
+    );
+    r.fails();
+    assert_eq!(
+        r.stderr,
+        "error: the command line names both a reference kernel (`debian:6.1`) and a kernel tree\n  help: a reference kernel brings its own tree: drop --kernel to use your tree, or drop --kernel-src/--kernel-build to use the reference kernel\n"
+    );
+    // A board file naming both is refused the same way.
+    let board = d.path().join("b.toml");
+    std::fs::write(
+        &board,
+        "extends = \"armv7\"\n[kernel]\nreference = \"debian:6.1\"\nsource = \"/x\"\n",
+    )
+    .unwrap();
+    let r = tool(
+        d.path(),
+        &["compile", "--target", board.to_str().unwrap(), "x.c"],
+        &[],
+    );
+    r.fails();
+    assert!(
+        r.stderr.starts_with(&format!(
+            "error: profile {} names both a reference kernel (`debian:6.1`) and a kernel tree\n",
+            board.display()
+        )),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn offline_with_nothing_cached_names_the_fetch_command() {
+    let d = tempfile::tempdir().unwrap();
+    let cache = d.path().join("cache").display().to_string();
+    let src = d.path().join("x.c");
+    std::fs::write(&src, "").unwrap();
+    let r = tool(
+        d.path(),
+        &["compile", "--target", "armv7", "x.c"],
+        &[
+            ("EBPF_CROSS_CACHE_DIR", &cache),
+            ("CARGO_NET_OFFLINE", "true"),
+            ("EBPF_CROSS_DEBIAN_MIRROR", NO_NETWORK),
+        ],
+    );
+    r.fails();
+    assert_eq!(
+        r.stderr,
+        "error: reference kernel debian:6.1 (bookworm, armhf armmp) is not cached and the network is off (--offline or CARGO_NET_OFFLINE)\n  help: run `cargo ebpf-cross kernel fetch --target armv7 --kernel debian:6.1` once while online, or pass your board's tree with --kernel-src DIR (and --kernel-build DIR)\n"
+    );
+    // flags and --dry-run never download; they say what they would need.
+    for args in [
+        &["flags", "--target", "armv7"][..],
+        &["--dry-run", "compile", "--target", "armv7", "x.c"][..],
+    ] {
+        let r = tool(
+            d.path(),
+            args,
+            &[
+                ("EBPF_CROSS_CACHE_DIR", &cache),
+                ("EBPF_CROSS_DEBIAN_MIRROR", NO_NETWORK),
+            ],
+        );
+        r.fails();
+        assert!(
+            r.stderr.starts_with("error: reference kernel debian:6.1 (bookworm, armhf armmp) is not cached; this command does not download\n"),
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
+    let r = tool(
+        d.path(),
+        &["doctor", "--target", "armv7"],
+        &[
+            ("EBPF_CROSS_CACHE_DIR", &cache),
+            ("EBPF_CROSS_DEBIAN_MIRROR", NO_NETWORK),
+        ],
+    );
+    assert!(
+        r.stdout.contains("debian:6.1 (default) is not cached; a build fetches it (headers, image, busybox-static and libbpf-dev of debian:6.1 (bookworm, armhf armmp)), or run `cargo ebpf-cross kernel fetch --target armv7 --kernel debian:6.1`"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        !Path::new(&cache).join("kernels").exists(),
+        "nothing fetched"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// The kernels scripts/setup.sh fetched
+
+const ERAS: &[(&str, &str, &str, u16)] = &[
+    ("armv7", "debian:5.10", "armmp", 40),
+    ("armv7", "debian:6.1", "armmp", 40),
+    ("armv7", "debian:6.12", "armmp", 40),
+    ("riscv64", "debian:6.12", "riscv64", 243),
+];
+
+/// `kernel fetch --json` of a cached kernel: no network (the mirror is a
+/// closed port), and every path is what the packages hold.
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn fetch_json_describes_each_era_and_a_cached_fetch_needs_no_network() {
+    for &(target, kernel, flavour, machine) in ERAS {
+        let r = cached(
+            &repo(),
+            &[
+                "kernel", "fetch", "--target", target, "--kernel", kernel, "--json",
+            ],
+        );
+        r.ok();
+        let j = json(&r.stdout);
+        let keys: Vec<&str> = j.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "abi",
+                "arch",
+                "build",
+                "busybox",
+                "codename",
+                "flavour",
+                "image",
+                "kernel",
+                "libbpf_include",
+                "packages",
+                "release",
+                "source",
+                "target",
+                "version"
+            ]
+        );
+        let s = |k: &str| j[k].as_str().unwrap().to_string();
+        let series = kernel.trim_start_matches("debian:");
+        assert_eq!(s("release"), series);
+        assert_eq!(s("kernel"), kernel);
+        assert_eq!(s("flavour"), flavour);
+        let abi = s("abi");
+        assert_eq!(
+            file_name(&s("source")),
+            format!("linux-headers-{abi}-common")
+        );
+        assert_eq!(
+            file_name(&s("build")),
+            format!("linux-headers-{abi}-{flavour}")
+        );
+        // The version is the tree's own, read here from its Makefile.
+        assert_eq!(s("version"), makefile_version(&s("source")));
+        assert!(s("version").starts_with(&format!("{series}.")), "{j}");
+        let image = file_name(&s("image"));
+        assert!(
+            image == format!("vmlinuz-{abi}-{flavour}")
+                || image == format!("vmlinux-{abi}-{flavour}"),
+            "{image}"
+        );
+        let bb = std::fs::read(s("busybox")).unwrap();
+        assert_eq!(common::elf_machine(&bb).2, machine, "{}", s("busybox"));
+        assert!(Path::new(&s("libbpf_include"))
+            .join("bpf/bpf_helpers.h")
+            .is_file());
+        let pkgs: Vec<String> = j["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap().split('=').next().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            pkgs,
+            [
+                format!("linux-image-{abi}-{flavour}"),
+                format!("linux-headers-{abi}-common"),
+                format!("linux-headers-{abi}-{flavour}"),
+                "busybox-static".to_string(),
+                "libbpf-dev".to_string(),
+            ]
+        );
+        assert!(
+            r.stderr.starts_with("       Fresh linux "),
+            "a cached kernel is not fetched again: {}",
+            r.stderr
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn list_shows_each_reference_kernel_and_whether_it_is_cached() {
+    let mut rows = Vec::new();
+    for kernel in ["debian:5.10", "debian:6.1", "debian:6.12"] {
+        let r = cached(
+            &repo(),
+            &[
+                "kernel", "fetch", "--target", "armv7", "--kernel", kernel, "--json",
+            ],
+        );
+        r.ok();
+        let j = json(&r.stdout);
+        rows.push((
+            j["version"].as_str().unwrap().to_string(),
+            j["abi"].as_str().unwrap().to_string(),
+        ));
+    }
+    let r = cached(&repo(), &["kernel", "list", "--target", "armv7"]);
+    r.ok();
+    let line = |k: &str, c: &str, (v, a): &(String, String)| {
+        format!(
+            "{:<12} {:<24} {:<9} {:<8} {:<12} yes: linux {v} (abi {a})",
+            "armv7", k, c, "armhf", "armmp"
+        )
+    };
+    assert_eq!(
+        r.stdout,
+        format!(
+            "TARGET       KERNEL                   CODENAME  ARCH     FLAVOUR      CACHED\n{}\n{}\n{}\n",
+            line("debian:5.10", "bullseye", &rows[0]),
+            line("debian:6.1 (default)", "bookworm", &rows[1]),
+            line("debian:6.12", "trixie", &rows[2]),
+        )
+    );
+    let r = cached(&repo(), &["kernel", "list", "--target", "mips", "--json"]);
+    r.ok();
+    assert_eq!(
+        r.stdout,
+        "[{\"target\":\"mips\",\"kernel\":\"-\",\"codename\":\"-\",\"arch\":\"-\",\"flavour\":\"-\",\"default\":false,\"cached\":false,\"version\":null,\"abi\":null}]\n"
+    );
+}
+
+/// `--kernel debian:X` on compile, for every era: the seed's PT_REGS_PARM2
+/// is the target's second argument register, read with the target's width.
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn compile_with_each_reference_kernel_reads_the_targets_registers() {
+    let out = tempfile::tempdir().unwrap();
+    for &(target, kernel, _, _) in ERAS {
+        let obj = out
+            .path()
+            .join(format!("{target}-{kernel}.o").replace(':', "-"));
+        let r = cached(
+            &repo(),
+            &[
+                "compile",
+                "--target",
+                target,
+                "--kernel",
+                kernel,
+                repo().join("tests/bpf/seed.c").to_str().unwrap(),
+                "-o",
+                obj.to_str().unwrap(),
+            ],
+        );
+        r.ok();
+        let want = if target == "armv7" {
+            "r3 = *(u32 *)(r1 + 4)"
+        } else {
+            "r3 = *(u64 *)(r1 + 88)"
+        };
+        let dis = common::disasm(&obj);
+        assert!(dis.contains(want), "{target} {kernel}: {dis}");
+        assert!(
+            !r.stderr.contains("note: no kernel tree given"),
+            "{}",
+            r.stderr
+        );
+    }
+}
+
+/// The first command: a new project builds for armv7 with no
+/// kernel options, on the default reference kernel, and boots it.
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn a_new_project_builds_and_runs_with_no_kernel_options() {
+    let abi = fx("EBPF_CROSS_ARMHF_ABI");
+    let version = tree_version(&fx_dir("EBPF_CROSS_ARMHF_BUILD"));
+    let t = tempfile::tempdir().unwrap();
+    cached(t.path(), &["new", "probe", "--target", "armv7"]).ok();
+    let d = t.path().join("probe");
+    // Shared with the scaffold tests, so aya is compiled once.
+    let target_dir = repo().join("target/scaffold-e2e");
+    let env = [
+        ("EBPF_CROSS_CACHE_DIR", shared_cache()),
+        ("EBPF_CROSS_DEBIAN_MIRROR", NO_NETWORK.to_string()),
+        ("CARGO_TARGET_DIR", target_dir.display().to_string()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = tool(
+        &d,
+        &["--color", "never", "build", "--target", "armv7"],
+        &env,
+    );
+    r.ok();
+    let note = format!("note: no kernel tree given; building against Debian's {version} armmp reference kernel (--kernel-src selects your board's)\n");
+    assert_eq!(r.stderr.matches(&note).count(), 1, "{}", r.stderr);
+    let out = target_dir.join("ebpf-cross/armv7");
+    let dis = common::disasm(&out.join("bpf/probe.o"));
+    assert!(dis.contains("r3 = *(u32 *)(r1 + 4)"), "{dis}");
+    let b = cargo_ebpf_cross::bundle::Bundle::open(&out.join("probe-0.1.0-armv7.tar.gz")).unwrap();
+    let m: serde_json::Value =
+        serde_json::from_slice(&b.file("manifest.json").unwrap().data).unwrap();
+    assert_eq!(
+        m["reference_kernel"],
+        format!("debian:6.1 {abi} armhf armmp (linux {version})")
+    );
+    assert_eq!(m["kernel_version"], version);
+
+    let r = tool(
+        &d,
+        &[
+            "--color",
+            "never",
+            "run",
+            "--target",
+            "armv7",
+            "--expect",
+            "file /",
+            "--timeout",
+            "120",
+            "--message-format",
+            "json",
+        ],
+        &env,
+    );
+    r.ok();
+    let report = r
+        .stdout
+        .lines()
+        .map(json)
+        .find(|m| m["kind"] == "run")
+        .unwrap_or_else(|| panic!("no run report: {}", r.stdout));
+    assert_eq!(report["passed"], true, "{report}");
+    assert_eq!(report["matched"], serde_json::json!(["file /"]), "{report}");
+}
+
+// ---------------------------------------------------------------------------
+// Through a local mirror serving the real archive
+
+/// Which file the local mirror alters.
+#[derive(Clone, Copy, PartialEq)]
+enum Tamper {
+    Nothing,
+    /// bookworm's armhf Packages index, by path and by hash.
+    Index,
+    /// The armmp kernel image package.
+    Image,
+}
+
+struct Mirror {
+    base: String,
+    requests: Arc<AtomicUsize>,
+    /// Path → (sha256 upstream, sha256 served) of each altered file.
+    altered: Arc<Mutex<HashMap<String, (String, String)>>>,
+}
+
+/// Upstream bodies, shared by every local mirror of this test binary, so
+/// the real archive is asked once per file.
+fn upstream(path: &str) -> Option<Arc<Vec<u8>>> {
+    static BODIES: Mutex<Vec<(String, Arc<Vec<u8>>)>> = Mutex::new(Vec::new());
+    if let Some((_, b)) = BODIES.lock().unwrap().iter().find(|(p, _)| p == path) {
+        return Some(b.clone());
+    }
+    let url = if let Some(rest) = path.strip_prefix("/debian-security/") {
+        format!("http://deb.debian.org/debian-security/{rest}")
+    } else {
+        format!("http://deb.debian.org{path}")
+    };
+    let body = cargo_ebpf_cross::reference::archive::Http::new()
+        .get(&url, None)
+        .ok()?;
+    let body = Arc::new(body);
+    BODIES
+        .lock()
+        .unwrap()
+        .push((path.to_string(), body.clone()));
+    Some(body)
+}
+
+fn serve(mut s: TcpStream, tamper: Tamper, altered: &Mutex<HashMap<String, (String, String)>>) {
+    let mut line = String::new();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    if r.read_line(&mut line).is_err() {
+        return;
+    }
+    loop {
+        let mut h = String::new();
+        if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+            break;
+        }
+    }
+    let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let Some(body) = upstream(&path) else {
+        let _ = s
+            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        return;
+    };
+    let alter = match tamper {
+        Tamper::Nothing => false,
+        Tamper::Index => path.starts_with("/debian/dists/bookworm/main/binary-armhf/"),
+        Tamper::Image => path.contains("/linux-image-") && path.ends_with(".deb"),
+    };
+    let body: Arc<Vec<u8>> = if alter {
+        let mut b = body.to_vec();
+        let mid = b.len() / 2;
+        b[mid] ^= 0xff;
+        altered.lock().unwrap().insert(
+            path.clone(),
+            (
+                cargo_ebpf_cross::fsutil::sha256_hex(&body),
+                cargo_ebpf_cross::fsutil::sha256_hex(&b),
+            ),
+        );
+        Arc::new(b)
+    } else {
+        body
+    };
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = s.write_all(head.as_bytes());
+    let _ = s.write_all(&body);
+}
+
+fn mirror(tamper: Tamper) -> Mirror {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}/debian", l.local_addr().unwrap());
+    let requests = Arc::new(AtomicUsize::new(0));
+    let altered = Arc::new(Mutex::new(HashMap::new()));
+    let (rq, al) = (requests.clone(), altered.clone());
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            rq.fetch_add(1, Ordering::SeqCst);
+            let al = al.clone();
+            std::thread::spawn(move || serve(s, tamper, &al));
+        }
+    });
+    Mirror {
+        base,
+        requests,
+        altered,
+    }
+}
+
+fn fetch_via(m: &Mirror, cache: &Path) -> Run {
+    tool(
+        &repo(),
+        &[
+            "kernel",
+            "fetch",
+            "--target",
+            "armv7",
+            "--kernel",
+            "debian:6.1",
+            "--json",
+        ],
+        &[
+            ("EBPF_CROSS_CACHE_DIR", cache.to_str().unwrap()),
+            ("EBPF_CROSS_DEBIAN_MIRROR", &m.base),
+        ],
+    )
+}
+
+/// What a failed fetch leaves: no kernel, no half-unpacked staging dir, no
+/// index that failed its digest.
+fn assert_nothing_usable(cache: &Path, tamper: Tamper) {
+    let kernels = cache.join("kernels");
+    let entries: Vec<String> = std::fs::read_dir(&kernels)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != ".locks" && n != ".staging")
+        .collect();
+    assert_eq!(entries, Vec::<String>::new());
+    let staging = kernels.join(".staging");
+    if staging.exists() {
+        assert_eq!(std::fs::read_dir(staging).unwrap().count(), 0);
+    }
+    let kept = cache.join("indexes/bookworm-armhf-Packages.xz");
+    assert_eq!(kept.exists(), tamper != Tamper::Index, "{}", kept.display());
+}
+
+#[test]
+#[ignore = "needs the network (deb.debian.org)"]
+fn an_altered_index_or_package_is_refused_naming_both_digests() {
+    for tamper in [Tamper::Index, Tamper::Image] {
+        let m = mirror(tamper);
+        let cache = tempfile::tempdir().unwrap();
+        let r = fetch_via(&m, cache.path());
+        r.fails();
+        let altered = m.altered.lock().unwrap().clone();
+        // The plain path is the last one tried, so the error names it.
+        let (path, (want, got)) = altered
+            .iter()
+            .find(|(p, _)| !p.contains("/by-hash/"))
+            .expect("the mirror altered a file");
+        let file = match tamper {
+            Tamper::Index => path.trim_start_matches("/debian/").to_string(),
+            _ => file_name(path),
+        };
+        let url = format!("{}{}", m.base.trim_end_matches("/debian"), path);
+        assert!(
+            r.stderr.contains(&format!(
+                "error: sha256 mismatch for `{file}`: expected {want}, got {got} ({url})\n  help: the mirror served a file that does not match its signed index (a mirror mid-sync, or tampering): nothing was cached."
+            )),
+            "{}",
+            r.stderr
+        );
+        assert_eq!(r.stdout, "");
+        assert_nothing_usable(cache.path(), tamper);
+    }
+}
+
+#[test]
+#[ignore = "needs the network (deb.debian.org)"]
+fn two_concurrent_fetches_both_succeed_and_cache_one_copy() {
+    let m = mirror(Tamper::Nothing);
+    let cache = tempfile::tempdir().unwrap();
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| fetch_via(&m, cache.path()));
+        let b = s.spawn(|| fetch_via(&m, cache.path()));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    a.ok();
+    b.ok();
+    assert_eq!(a.stdout, b.stdout);
+    let fetched = [&a, &b]
+        .iter()
+        .filter(|r| r.stderr.contains("Fetching reference kernel debian:6.1"))
+        .count();
+    assert_eq!(
+        fetched, 1,
+        "one fetched, the other waited:\n{}\n{}",
+        a.stderr, b.stderr
+    );
+    let mut entries: Vec<String> = std::fs::read_dir(cache.path().join("kernels"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    entries.sort();
+    assert_eq!(entries, [".locks", ".staging", "debian-6.1-armhf-armmp"]);
+    // Cached now: a third fetch asks the mirror nothing.
+    let before = m.requests.load(Ordering::SeqCst);
+    let c = fetch_via(&m, cache.path());
+    c.ok();
+    assert_eq!(c.stdout, a.stdout);
+    assert_eq!(m.requests.load(Ordering::SeqCst), before);
+    // And remove deletes it.
+    let r = tool(
+        &repo(),
+        &[
+            "kernel",
+            "remove",
+            "--target",
+            "armv7",
+            "--kernel",
+            "debian:6.1",
+        ],
+        &[("EBPF_CROSS_CACHE_DIR", cache.path().to_str().unwrap())],
+    );
+    r.ok();
+    assert!(!cache.path().join("kernels/debian-6.1-armhf-armmp").exists());
+}
