@@ -107,10 +107,32 @@ fn example_for_two_boards_in_one_command_gives_verified_bundles() {
             td.to_str().unwrap(),
             "--message-format",
             "json",
+            "-v",
         ],
         &[],
     );
     r.ok();
+    // Both loaders in one cargo run: the example's build script selects
+    // its objects by cargo's TARGET.
+    let runs: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.contains("Running `") && l.contains(" build --manifest-path "))
+        .collect();
+    assert_eq!(runs.len(), 1, "{}", r.stderr);
+    assert!(
+        runs[0].contains(
+            " --target armv7-unknown-linux-gnueabihf --target aarch64-unknown-linux-gnu "
+        ),
+        "{}",
+        runs[0]
+    );
+    assert!(
+        r.stderr
+            .contains("Grouping loaders for bbb, rpi4 in one cargo invocation"),
+        "{}",
+        r.stderr
+    );
     assert!(
         r.stderr
             .contains("Compiling bpf/open-example.bpf.c (bbb, linux 6.1."),
@@ -154,9 +176,9 @@ fn example_for_two_boards_in_one_command_gives_verified_bundles() {
         kinds,
         [
             ("object", "bbb"),
+            ("object", "rpi4"),
             ("loader", "bbb"),
             ("bundle", "bbb"),
-            ("object", "rpi4"),
             ("loader", "rpi4"),
             ("bundle", "rpi4"),
             ("summary", ""),
@@ -227,6 +249,15 @@ fn example_for_two_boards_in_one_command_gives_verified_bundles() {
         assert!(f.contains("statically linked"), "{f}");
         let obj = file_says(&root.join("bpf/open-example.o"));
         assert!(obj.starts_with("ELF 64-bit LSB relocatable, eBPF"), "{obj}");
+        // The loader embeds this board's object, byte for byte.
+        let obj_bytes = std::fs::read(root.join("bpf/open-example.o")).unwrap();
+        let loader_bytes = std::fs::read(&loader).unwrap();
+        assert!(
+            loader_bytes
+                .windows(obj_bytes.len())
+                .any(|w| w == obj_bytes.as_slice()),
+            "{board}'s loader does not embed its object"
+        );
 
         let m: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(root.join("manifest.json")).unwrap())
@@ -597,8 +628,8 @@ fn bindings_have_the_targets_layout() {
         &[],
     );
     r.ok();
-    let rs =
-        std::fs::read_to_string(p.join("target/ebpf-cross/armv7/bpf/bindings/event.rs")).unwrap();
+    let rs = std::fs::read_to_string(p.join("target/ebpf-cross/armv7/tiny/bpf/bindings/event.rs"))
+        .unwrap();
     // 32-bit long on armv7: pid is a u32-sized c_ulong.
     assert!(
         rs.contains("pub pid: ::core::ffi::c_ulong")
@@ -644,14 +675,25 @@ fn dry_run_prints_every_plan_and_writes_nothing() {
     assert!(
         lines[1].ends_with(&format!(
             "-o {}",
-            p.join("target/ebpf-cross/aarch64/bpf/probe.o").display()
+            p.join("target/ebpf-cross/aarch64/tiny/bpf/probe.o")
+                .display()
         )),
         "{}",
         r.stdout
     );
-    assert!(lines[2].starts_with("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS='-C target-feature=+crt-static' EBPF_CROSS_OBJ_DIR="), "{}", r.stdout);
+    let obj_dir = p.join("target/ebpf-cross/aarch64/tiny/bpf");
     assert!(
-        lines[2].contains("cargo build --manifest-path"),
+        lines[2].starts_with(&format!(
+            "EBPF_CROSS_OBJ_DIR={} EBPF_CROSS_TARGET=aarch64 EBPF_CROSS_KERNEL_VERSION=6.1 EBPF_CROSS_OBJ_DIR_AARCH64_UNKNOWN_LINUX_GNU={} EBPF_CROSS_TARGET_AARCH64_UNKNOWN_LINUX_GNU=aarch64 EBPF_CROSS_KERNEL_VERSION_AARCH64_UNKNOWN_LINUX_GNU=6.1 ",
+            obj_dir.display(),
+            obj_dir.display()
+        )),
+        "{}",
+        r.stdout
+    );
+    assert!(lines[2].contains(" build --manifest-path"), "{}", r.stdout);
+    assert!(
+        lines[2].ends_with(" --config 'target.\"aarch64-unknown-linux-gnu\".linker=\"aarch64-linux-gnu-gcc\"' --config 'target.\"aarch64-unknown-linux-gnu\".rustflags=[\"-C\", \"target-feature=+crt-static\"]'"),
         "{}",
         r.stdout
     );

@@ -218,6 +218,67 @@ pub fn write(
     Ok((path, sha))
 }
 
+/// What a bundle was made from, so an unchanged one is not compressed and
+/// written again (the warm no-op build of several boards would otherwise
+/// spend most of its time in gzip).
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+struct WriteStamp {
+    /// sha256 of everything that decides the tarball's bytes.
+    key: String,
+    sha256: String,
+    tarball: (u64, i128),
+}
+
+fn write_key(top: &str, manifest: &Manifest, contents: &[Content], mtime: u64) -> String {
+    let mut k = Vec::new();
+    k.extend_from_slice(format!("{top}\n{mtime}\n").as_bytes());
+    k.extend(serde_json::to_vec(manifest).expect("plain data"));
+    for c in contents {
+        let sha = fsutil::sha256_hex(&c.bytes);
+        k.extend_from_slice(format!("\n{} {} {sha}", c.path, c.executable).as_bytes());
+    }
+    fsutil::sha256_hex(&k)
+}
+
+/// [`write`], unless `stamp` (a file of the caller's state dir) says the
+/// same inputs already made the tarball that is there, with its line in
+/// SHA256SUMS.
+pub fn write_unless_fresh(
+    dir: &Path,
+    top: &str,
+    manifest: &Manifest,
+    contents: Vec<Content>,
+    stamp: &Path,
+) -> Result<(PathBuf, String)> {
+    let key = write_key(top, manifest, &contents, mtime());
+    let path = tarball_path(dir, top);
+    let old: Option<WriteStamp> = std::fs::read(stamp)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    if let Some(old) = old.filter(|o| o.key == key) {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let listed = std::fs::read_to_string(dir.join("SHA256SUMS"))
+            .is_ok_and(|t| t.lines().any(|l| l == format!("{}  {name}", old.sha256)));
+        if listed && fsutil::stamp(&path) == Some(old.tarball) {
+            return Ok((path, old.sha256));
+        }
+    }
+    let (path, sha) = write(dir, top, manifest, contents)?;
+    if let Some(tarball) = fsutil::stamp(&path) {
+        let st = WriteStamp {
+            key,
+            sha256: sha.clone(),
+            tarball,
+        };
+        // A stamp that fails to write only costs a rewrite next time.
+        let _ = fsutil::write_atomic(stamp, &serde_json::to_vec(&st).unwrap_or_default());
+    }
+    Ok((path, sha))
+}
+
 /// Rewrites SHA256SUMS with `name`'s line replaced (or removed), sorted by
 /// file name.
 fn write_sums(sums_path: &Path, name: &str, sha: Option<&str>) -> Result<()> {
@@ -482,6 +543,46 @@ mod tests {
                 .contains("bundle entries must be relative paths"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn an_unchanged_bundle_is_not_written_again() {
+        let d = tempfile::tempdir().unwrap();
+        let m = Manifest {
+            tool: "t".into(),
+            tool_version: "0".into(),
+            package: "p".into(),
+            package_version: "1.0".into(),
+            target: "armv7".into(),
+            base_target: "armv7".into(),
+            arch: "arm".into(),
+            rust_target: "armv7-unknown-linux-gnueabihf".into(),
+            clang_target: "armv7a-linux-gnueabihf".into(),
+            endian: "little".into(),
+            kernel_version: None,
+            reference_kernel: None,
+            llvm_version: "14".into(),
+            loader: "bin/loader".into(),
+            objects: vec![],
+            files: vec![],
+        };
+        let st = d.path().join("state/bundle.json");
+        std::fs::create_dir_all(d.path().join("state")).unwrap();
+        let (p, sha) = write_unless_fresh(d.path(), "p-1.0-armv7", &m, sample(), &st).unwrap();
+        let before = fsutil::stamp(&p).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let (p2, sha2) = write_unless_fresh(d.path(), "p-1.0-armv7", &m, sample(), &st).unwrap();
+        assert_eq!((p2.clone(), sha2), (p.clone(), sha.clone()));
+        assert_eq!(fsutil::stamp(&p2).unwrap(), before, "not rewritten");
+        // Other bytes: written again.
+        let mut other = sample();
+        other[0].bytes = b"changed".to_vec();
+        let (_, sha3) = write_unless_fresh(d.path(), "p-1.0-armv7", &m, other, &st).unwrap();
+        assert_ne!(sha3, sha);
+        // A tarball removed behind our back is written again.
+        std::fs::remove_file(&p).unwrap();
+        write_unless_fresh(d.path(), "p-1.0-armv7", &m, sample(), &st).unwrap();
+        assert!(p.is_file());
     }
 
     #[test]

@@ -309,6 +309,15 @@ pub struct BuildOpts {
     /// Never run `rustup target add`
     #[arg(long)]
     pub no_rustup: bool,
+    /// Loader features to activate (comma or space separated; repeatable)
+    #[arg(short = 'F', long, value_name = "FEATURES")]
+    pub features: Vec<String>,
+    /// Activate all of the loader's features
+    #[arg(long)]
+    pub all_features: bool,
+    /// Do not activate the loader's `default` feature
+    #[arg(long)]
+    pub no_default_features: bool,
     /// Rust triple or target-spec JSON for the loader, replacing the profile's (Yocto's RUST_TARGET_SYS)
     #[arg(long, env = "EBPF_CROSS_RUST_TARGET", value_name = "TRIPLE|SPEC.json")]
     pub rust_target: Option<String>,

@@ -1,11 +1,25 @@
-//! Cross-building the loader: the `cargo build` plan for the profile's Rust
-//! target, with a linker that matches it.
+//! Cross-building the loader: the `cargo build` plan for one or more boards'
+//! Rust targets, each with a linker and flags that match it.
 //!
 //! A linker the user already chose always wins, in this order:
 //! `CARGO_TARGET_<TRIPLE>_LINKER` in the environment, `target.<triple>.linker`
 //! in a cargo config file, the profile's `[loader] linker`, `CC_<triple>` /
 //! `TARGET_CC` (a command that may carry flags such as `--sysroot=...`), and
-//! finally the cross gcc the `cc` crate names for the triple.
+//! finally the cross gcc the `cc` crate names for the triple (never a host
+//! compiler).
+//!
+//! Linker and flags reach cargo per target, as `--config
+//! target.<triple>.linker=…` and `target.<triple>.rustflags=[…]` arrays, so
+//! arguments with spaces stay whole and boards with different triples can
+//! share one cargo run. The build script sees one environment for all of
+//! them, so each board's objects are named per triple:
+//! `EBPF_CROSS_OBJ_DIR_<TRIPLE>` (and `_TARGET_`, `_KERNEL_VERSION_`), which
+//! a build script selects by cargo's `TARGET`. A single-target run also sets
+//! the plain `EBPF_CROSS_OBJ_DIR`, `EBPF_CROSS_TARGET` and
+//! `EBPF_CROSS_KERNEL_VERSION`; a multi-target run sets them empty, so a
+//! script that knows only those embeds nothing rather than one board's
+//! objects into every loader (and such packages are never grouped anyway,
+//! see [`group`]).
 
 use std::path::{Path, PathBuf};
 
@@ -28,6 +42,10 @@ pub struct PackageMetadata {
     pub bin: Option<String>,
     #[serde(rename = "static")]
     pub static_: Option<bool>,
+    /// The package's build script (and code) select objects by cargo's
+    /// TARGET through `EBPF_CROSS_OBJ_DIR_<TRIPLE>`, so several boards'
+    /// loaders may build in one cargo run.
+    pub per_target_env: Option<bool>,
     /// Kernel settings for every target (below flags and env).
     pub kernel: Option<crate::profile::KernelSection>,
 }
@@ -39,7 +57,8 @@ pub const DEFAULT_PROGRAMS: &str = "bpf/*.bpf.c";
 pub enum LinkerSource {
     /// Already set where cargo reads it; we set nothing.
     CargoEnv(String),
-    CargoConfig(PathBuf),
+    /// `target.<triple>.linker` in a cargo config file (its value).
+    CargoConfig(String),
     Profile,
     CcEnv(String),
     Default,
@@ -60,7 +79,7 @@ impl Linker {
         match (&self.program, &self.source) {
             (Some(p), _) => p.clone(),
             (None, LinkerSource::CargoEnv(v)) => format!("from {v}"),
-            (None, LinkerSource::CargoConfig(f)) => format!("from {}", f.display()),
+            (None, LinkerSource::CargoConfig(v)) => format!("{v}, from cargo config"),
             (None, _) => "cargo's default".into(),
         }
     }
@@ -97,31 +116,24 @@ pub fn split_command(s: &str) -> Vec<String> {
     out
 }
 
-/// Looks for `target.<triple>.linker` in the cargo config files cargo would
-/// read from `start` (each ancestor's `.cargo/config[.toml]`, then
-/// CARGO_HOME's).
-pub fn cargo_config_linker(start: &Path, triple: &str) -> Option<PathBuf> {
-    let mut files = Vec::new();
-    let mut dir = Some(start);
-    while let Some(d) = dir {
-        files.push(d.join(".cargo/config.toml"));
-        files.push(d.join(".cargo/config"));
-        dir = d.parent();
+/// The name cargo knows a target by: the triple, or a spec file's stem.
+/// It names the `target/<name>/` dir, the `target.<name>` config table,
+/// `CARGO_TARGET_<NAME>_LINKER` and the build script's `TARGET`.
+pub fn cargo_name(rust_target: &str) -> &str {
+    if rust_target.ends_with(".json") {
+        Path::new(rust_target)
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or(rust_target)
+    } else {
+        rust_target
     }
-    let home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
-    if let Some(h) = home {
-        files.push(h.join("config.toml"));
-        files.push(h.join("config"));
-    }
-    files.into_iter().find(|f| {
-        std::fs::read_to_string(f)
-            .ok()
-            .and_then(|t| t.parse::<toml::Table>().ok())
-            .and_then(|t| t.get("target")?.get(triple)?.get("linker").map(|_| ()))
-            .is_some()
-    })
+}
+
+/// `ARMV7_UNKNOWN_LINUX_GNUEABIHF` for the per-target variables, spelled
+/// the way cargo spells `CARGO_TARGET_<TRIPLE>_LINKER`.
+pub fn env_key(rust_target: &str) -> String {
+    Arch::cargo_env_triple(cargo_name(rust_target))
 }
 
 /// Reads the env the way cargo and the cc crate do.
@@ -131,6 +143,10 @@ pub trait Env {
     /// Set at all, even to "": cargo treats an empty RUSTFLAGS as set.
     fn is_set(&self, k: &str) -> bool {
         self.var(k).is_some()
+    }
+    /// The value as set, even when empty.
+    fn raw(&self, k: &str) -> Option<String> {
+        self.var(k)
     }
 }
 
@@ -143,6 +159,75 @@ impl Env for ProcessEnv {
     fn is_set(&self, k: &str) -> bool {
         std::env::var_os(k).is_some()
     }
+    fn raw(&self, k: &str) -> Option<String> {
+        std::env::var(k).ok()
+    }
+}
+
+/// What the user's cargo configuration already says for one target.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserCargo {
+    /// `target.<triple>.linker` from a config file (or its env form).
+    pub linker: Option<String>,
+    /// `build.rustflags` when no target-level rustflags apply: cargo drops
+    /// them as soon as we add `target.<triple>.rustflags`, so they are
+    /// carried into ours.
+    pub build_rustflags: Vec<String>,
+}
+
+/// Reads the user's cargo config as cargo would from the package dir (with
+/// `cargo_config2`), leaving RUSTFLAGS and CARGO_ENCODED_RUSTFLAGS aside:
+/// those are merged separately ([`env_rustflags`]). A config cargo cannot
+/// read either is cargo's to report, so it counts as empty here.
+pub fn read_user_cargo(pkg_dir: &Path, rust_target: &str) -> UserCargo {
+    let env = std::env::vars_os().filter(|(k, _)| {
+        k.to_str()
+            .is_some_and(|k| k != "RUSTFLAGS" && k != "CARGO_ENCODED_RUSTFLAGS")
+    });
+    let opts = cargo_config2::ResolveOptions::default().env(env);
+    let Ok(config) = cargo_config2::Config::load_with_options(pkg_dir, opts) else {
+        return UserCargo::default();
+    };
+    let target = cargo_name(rust_target);
+    let linker = config
+        .linker(target)
+        .ok()
+        .flatten()
+        .map(|p| p.display().to_string());
+    let resolved = config.rustflags(target).ok().flatten().map(|f| f.flags);
+    let build = config.build.rustflags.clone().map(|f| f.flags);
+    // cargo_config2 falls back to build.rustflags itself when no target
+    // table applies; only then would our target-level flags hide them.
+    let build_rustflags = match (resolved, build) {
+        (Some(r), Some(b)) if r == b => b,
+        _ => Vec::new(),
+    };
+    UserCargo {
+        linker,
+        build_rustflags,
+    }
+}
+
+/// The user's RUSTFLAGS or CARGO_ENCODED_RUSTFLAGS, which make cargo ignore
+/// every `target.*.rustflags`: Some (possibly empty) when either is set.
+pub fn env_rustflags(env: &dyn Env) -> Option<(String, Vec<String>)> {
+    if env.is_set("CARGO_ENCODED_RUSTFLAGS") {
+        let v = env.raw("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
+        let flags = v
+            .split('\x1f')
+            .filter(|f| !f.is_empty())
+            .map(str::to_string)
+            .collect();
+        return Some(("CARGO_ENCODED_RUSTFLAGS".into(), flags));
+    }
+    if env.is_set("RUSTFLAGS") {
+        let v = env.raw("RUSTFLAGS").unwrap_or_default();
+        return Some((
+            "RUSTFLAGS".into(),
+            v.split_whitespace().map(str::to_string).collect(),
+        ));
+    }
+    None
 }
 
 /// The cc crate's answer for a triple's C compiler, ignoring its default
@@ -161,67 +246,238 @@ fn cc_default(triple: &str) -> Option<String> {
     Some(tool.path().display().to_string())
 }
 
-pub fn choose_linker(profile: &Profile, triple: &str, pkg_dir: &Path, env: &dyn Env) -> Linker {
-    let cargo_var = format!("CARGO_TARGET_{}_LINKER", Arch::cargo_env_triple(triple));
+/// A host compiler cannot link for another machine. The cc crate falls back
+/// to one (`CC`, or plain `cc`/`gcc`) when it knows no cross name, so such
+/// an answer is not taken: bare compiler names (`gcc`, `gcc-12`, `cc`,
+/// `clang-14`) and whatever `CC`/`HOST_CC` name.
+fn is_host_compiler(path: &str, env: &dyn Env) -> bool {
+    let name = Path::new(path)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(path);
+    let first = name.split('-').next().unwrap_or(name);
+    if ["cc", "gcc", "clang", "c++", "g++", "clang++", "ccache"].contains(&first) {
+        return true;
+    }
+    ["CC", "HOST_CC"].iter().any(|v| {
+        env.var(v)
+            .and_then(|c| split_command(&c).into_iter().last())
+            .is_some_and(|c| c == path || Path::new(&c).file_name() == Path::new(path).file_name())
+    })
+}
+
+pub fn choose_linker(
+    profile: &Profile,
+    rust_target: &str,
+    user: &UserCargo,
+    env: &dyn Env,
+) -> Result<Linker> {
+    let triple = cargo_name(rust_target);
+    let cargo_var = format!("CARGO_TARGET_{}_LINKER", env_key(rust_target));
     if env.var(&cargo_var).is_some() {
-        return Linker {
+        return Ok(Linker {
             program: None,
             args: Vec::new(),
             source: LinkerSource::CargoEnv(cargo_var),
-        };
+        });
     }
-    if let Some(f) = cargo_config_linker(pkg_dir, triple) {
-        return Linker {
+    if let Some(l) = &user.linker {
+        return Ok(Linker {
             program: None,
             args: Vec::new(),
-            source: LinkerSource::CargoConfig(f),
-        };
+            source: LinkerSource::CargoConfig(l.clone()),
+        });
     }
     if let Some(l) = &profile.loader.linker {
-        let mut parts = split_command(l);
-        let program = parts.remove(0);
-        return Linker {
-            program: Some(program),
-            args: parts,
-            source: LinkerSource::Profile,
+        let mut parts = split_command(l).into_iter();
+        let program = parts.next().filter(|p| !p.trim().is_empty());
+        let Some(program) = program else {
+            return Err(Error::Usage {
+                message: format!("`[loader] linker` of profile `{}` is empty", profile.name),
+                hint: format!(
+                    "set it to the cross compiler that links for {triple} (for example \"{}gcc --sysroot=/opt/sdk\"), or remove the key to use the default",
+                    profile.arch.cross_prefix
+                ),
+            });
         };
+        return Ok(Linker {
+            program: Some(program),
+            args: parts.collect(),
+            source: LinkerSource::Profile,
+        });
     }
     let cc_vars = [
         format!("CC_{triple}"),
-        format!("CC_{}", triple.replace('-', "_")),
+        format!("CC_{}", triple.replace(['-', '.'], "_")),
         "TARGET_CC".to_string(),
     ];
     for v in &cc_vars {
         if let Some(val) = env.var(v) {
-            let mut parts = split_command(&val);
-            if parts.is_empty() {
+            let mut parts = split_command(&val).into_iter();
+            let Some(program) = parts.next() else {
                 continue;
-            }
-            let program = parts.remove(0);
-            return Linker {
-                program: Some(program),
-                args: parts,
-                source: LinkerSource::CcEnv(v.clone()),
             };
+            return Ok(Linker {
+                program: Some(program),
+                args: parts.collect(),
+                source: LinkerSource::CcEnv(v.clone()),
+            });
         }
     }
     // cc knows the usual Debian names; the arch table's cross gcc covers
-    // triples it spells differently.
-    let from_cc = cc_default(triple).filter(|p| which::which(p).is_ok());
+    // triples it spells differently, and whatever host compiler it falls
+    // back to.
+    let from_cc = cc_default(triple)
+        .filter(|p| !is_host_compiler(p, env))
+        .filter(|p| which::which(p).is_ok());
     let program = from_cc.unwrap_or_else(|| profile.arch.cross_gcc());
-    Linker {
+    Ok(Linker {
         program: Some(program),
         args: Vec::new(),
         source: LinkerSource::Default,
-    }
+    })
 }
 
-/// Everything needed to run cargo for one target.
+/// One board's part of a cargo run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LoaderTarget {
+    /// The board (profile) name.
+    pub board: String,
+    /// A triple, or a target-spec JSON path.
+    pub rust_target: String,
+    pub linker: Linker,
+    /// Ours: `+crt-static`, the linker command's flags, the profile's link
+    /// args and rustflags.
+    pub rustflags: Vec<String>,
+    /// The user's `build.rustflags`, kept (see [`UserCargo`]).
+    pub inherited: Vec<String>,
+    pub obj_dir: PathBuf,
+    pub kernel_version: Option<String>,
+    /// `+crt-static` is among the rustflags (the ELF check expects it).
+    pub static_: bool,
+}
+
+/// What a board brings to [`loader_target`].
+pub struct BoardInput<'a> {
+    pub profile: &'a Profile,
+    pub rust_target: &'a str,
+    pub static_: bool,
+    pub obj_dir: &'a Path,
+    pub kernel_version: Option<String>,
+}
+
+pub fn loader_target(b: &BoardInput, user: &UserCargo, env: &dyn Env) -> Result<LoaderTarget> {
+    let linker = choose_linker(b.profile, b.rust_target, user, env)?;
+    let mut rustflags: Vec<String> = Vec::new();
+    if b.static_ {
+        rustflags.push("-C".into());
+        rustflags.push("target-feature=+crt-static".into());
+    }
+    for a in linker
+        .args
+        .iter()
+        .chain(b.profile.loader.linker_args.iter().flatten())
+    {
+        rustflags.push("-C".into());
+        rustflags.push(format!("link-arg={a}"));
+    }
+    rustflags.extend(b.profile.loader.rustflags.iter().flatten().cloned());
+    Ok(LoaderTarget {
+        board: b.profile.name.clone(),
+        rust_target: b.rust_target.to_string(),
+        linker,
+        rustflags,
+        inherited: user.build_rustflags.clone(),
+        obj_dir: b.obj_dir.to_path_buf(),
+        kernel_version: b.kernel_version.clone(),
+        static_: b.static_,
+    })
+}
+
+/// How the boards' loaders split into cargo runs, and why (for -v).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grouping {
+    /// Indexes into the boards, one list per cargo run, in order.
+    pub runs: Vec<Vec<usize>>,
+    pub notes: Vec<String>,
+}
+
+/// Boards whose Rust targets differ share one cargo run. A triple seen
+/// again goes to a later run (two armv7 boards on different kernels embed
+/// different objects, and cargo has one `target/<triple>/` dir). Everything
+/// runs one board at a time when the package's build script may know only
+/// the single EBPF_CROSS_OBJ_DIR, or when the user's RUSTFLAGS,
+/// CARGO_ENCODED_RUSTFLAGS or TARGET_CC apply to every target alike.
+pub fn group(
+    boards: &[(String, String)],
+    per_target_env: bool,
+    package: &str,
+    env: &dyn Env,
+) -> Grouping {
+    let one_each = |why: String| Grouping {
+        runs: (0..boards.len()).map(|i| vec![i]).collect(),
+        notes: vec![format!("one cargo invocation per board: {why}")],
+    };
+    if boards.len() < 2 {
+        return Grouping {
+            runs: (0..boards.len()).map(|i| vec![i]).collect(),
+            notes: Vec::new(),
+        };
+    }
+    if !per_target_env {
+        return one_each(format!(
+            "package `{package}` does not set `per_target_env = true` in [package.metadata.ebpf-cross] (its build script may know only EBPF_CROSS_OBJ_DIR)"
+        ));
+    }
+    for (var, what) in [
+        ("CARGO_ENCODED_RUSTFLAGS", "rustflags"),
+        ("RUSTFLAGS", "rustflags"),
+        ("TARGET_CC", "C compilers"),
+    ] {
+        if env.is_set(var) {
+            return one_each(format!(
+                "{var} is set, and cargo then ignores per-target {what}"
+            ));
+        }
+    }
+    let mut runs: Vec<Vec<usize>> = Vec::new();
+    let mut notes = Vec::new();
+    for (i, (board, target)) in boards.iter().enumerate() {
+        let name = cargo_name(target);
+        let free = runs
+            .iter()
+            .position(|r| r.iter().all(|&j| cargo_name(&boards[j].1) != name));
+        let r = free.unwrap_or(runs.len());
+        if r == runs.len() {
+            runs.push(Vec::new());
+        }
+        runs[r].push(i);
+        if r > 0 {
+            let first = boards
+                .iter()
+                .find(|(_, t)| cargo_name(t) == name)
+                .map(|(b, _)| b.as_str())
+                .unwrap_or_default();
+            notes.push(format!(
+                "loaders for {board} in a later cargo invocation: {name} is also the triple of {first} (different kernels embed different objects)"
+            ));
+        }
+    }
+    for r in runs.iter().filter(|r| r.len() > 1) {
+        let names: Vec<&str> = r.iter().map(|&i| boards[i].0.as_str()).collect();
+        notes.insert(
+            0,
+            format!("loaders for {} in one cargo invocation", names.join(", ")),
+        );
+    }
+    Grouping { runs, notes }
+}
+
+/// One cargo run building one or more boards' loaders.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LoaderPlan {
     pub cargo: Cmd,
-    pub linker: Linker,
-    pub rust_target: String,
+    pub targets: Vec<LoaderTarget>,
     pub package: String,
     pub bin: String,
 }
@@ -235,23 +491,29 @@ pub struct CargoFlags {
     pub offline: bool,
     pub locked: bool,
     pub frozen: bool,
+    pub features: Vec<String>,
+    pub all_features: bool,
+    pub no_default_features: bool,
 }
 
+/// The package side of a cargo run.
 pub struct LoaderInput<'a> {
-    pub profile: &'a Profile,
-    pub rust_target: &'a str,
     pub manifest: &'a Path,
     pub package: &'a str,
     pub bin: &'a str,
-    pub static_: bool,
-    pub obj_dir: &'a Path,
-    pub kernel_version: Option<String>,
     pub flags: &'a CargoFlags,
 }
 
-pub fn plan(i: &LoaderInput, env: &dyn Env) -> LoaderPlan {
-    let pkg_dir = crate::fsutil::parent_dir(i.manifest);
-    let linker = choose_linker(i.profile, i.rust_target, &pkg_dir, env);
+/// `target."<name>".<key>=<value>` for `--config`, in TOML so quoting is
+/// exact.
+fn config_arg(target: &str, key: &str, value: toml::Value) -> String {
+    format!(
+        "target.{}.{key}={value}",
+        toml::Value::String(target.to_string())
+    )
+}
+
+pub fn plan(i: &LoaderInput, targets: &[LoaderTarget], env: &dyn Env) -> LoaderPlan {
     let mut cargo = Cmd::new(env.var("CARGO").unwrap_or_else(|| "cargo".into()))
         .arg("build")
         .arg("--manifest-path")
@@ -259,85 +521,195 @@ pub fn plan(i: &LoaderInput, env: &dyn Env) -> LoaderPlan {
         .arg("--package")
         .arg(i.package)
         .arg("--bin")
-        .arg(i.bin)
-        .arg("--target")
-        .arg(i.rust_target)
-        .arg("--message-format")
-        .arg("json-render-diagnostics");
-    if i.flags.release {
+        .arg(i.bin);
+    for t in targets {
+        cargo = cargo.arg("--target").arg(t.rust_target.clone());
+    }
+    cargo = cargo.arg("--message-format").arg("json-render-diagnostics");
+    if targets.len() > 1 {
+        // One board's failure must not stop the others' loaders.
+        cargo = cargo.arg("--keep-going");
+    }
+    let f = i.flags;
+    if f.release {
         cargo = cargo.arg("--release");
     }
-    if i.flags.quiet {
+    if f.quiet {
         cargo = cargo.arg("--quiet");
     }
-    if let Some(d) = &i.flags.target_dir {
+    if let Some(d) = &f.target_dir {
         cargo = cargo.arg("--target-dir").arg(d.display().to_string());
     }
-    for (on, f) in [
-        (i.flags.offline, "--offline"),
-        (i.flags.locked, "--locked"),
-        (i.flags.frozen, "--frozen"),
+    for (on, flag) in [
+        (f.offline, "--offline"),
+        (f.locked, "--locked"),
+        (f.frozen, "--frozen"),
+        (f.all_features, "--all-features"),
+        (f.no_default_features, "--no-default-features"),
     ] {
         if on {
-            cargo = cargo.arg(f);
+            cargo = cargo.arg(flag);
         }
     }
-    let env_triple = Arch::cargo_env_triple(
-        Path::new(i.rust_target)
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or(i.rust_target),
-    );
-    if let Some(p) = &linker.program {
-        cargo = cargo.env(format!("CARGO_TARGET_{env_triple}_LINKER"), p.clone());
+    if !f.features.is_empty() {
+        cargo = cargo.arg("--features").arg(f.features.join(","));
     }
-    let mut rustflags: Vec<String> = Vec::new();
-    if i.static_ {
-        rustflags.push("-C".into());
-        rustflags.push("target-feature=+crt-static".into());
-    }
-    for a in linker
-        .args
-        .iter()
-        .chain(i.profile.loader.linker_args.iter().flatten())
-    {
-        rustflags.push("-C".into());
-        rustflags.push(format!("link-arg={a}"));
-    }
-    rustflags.extend(i.profile.loader.rustflags.iter().flatten().cloned());
-    if !rustflags.is_empty() {
-        // RUSTFLAGS, when set, makes cargo ignore the per-target variable, so
-        // ours are appended to whichever one is in force rather than
-        // replacing what a Yocto or CI environment put there.
-        let (var, existing) = match env.is_set("RUSTFLAGS") {
-            true => ("RUSTFLAGS".to_string(), env.var("RUSTFLAGS")),
-            false => {
-                let v = format!("CARGO_TARGET_{env_triple}_RUSTFLAGS");
-                let e = env.var(&v);
-                (v, e)
+    let user_env = env_rustflags(env);
+    for t in targets {
+        let name = cargo_name(&t.rust_target);
+        if let Some(p) = &t.linker.program {
+            cargo = cargo.arg("--config").arg(config_arg(
+                name,
+                "linker",
+                toml::Value::String(p.clone()),
+            ));
+        }
+        // With RUSTFLAGS or CARGO_ENCODED_RUSTFLAGS set, cargo ignores
+        // target.*.rustflags; ours then join theirs in the encoded form,
+        // which keeps each argument whole ([`group`] never puts two targets
+        // in such a run).
+        if user_env.is_none() {
+            let all: Vec<toml::Value> = t
+                .inherited
+                .iter()
+                .chain(&t.rustflags)
+                .cloned()
+                .map(toml::Value::String)
+                .collect();
+            if !all.is_empty() {
+                cargo = cargo.arg("--config").arg(config_arg(
+                    name,
+                    "rustflags",
+                    toml::Value::Array(all),
+                ));
             }
-        };
-        let mut all: Vec<String> = existing
-            .into_iter()
-            .filter(|e| !e.trim().is_empty())
-            .collect();
-        all.push(rustflags.join(" "));
-        cargo = cargo.env(var, all.join(" "));
+        }
     }
-    let obj_dir = i.obj_dir.display().to_string();
-    cargo = cargo
-        .env("EBPF_CROSS_OBJ_DIR", obj_dir)
-        .env("EBPF_CROSS_TARGET", i.profile.name.clone());
-    if let Some(v) = &i.kernel_version {
-        cargo = cargo.env("EBPF_CROSS_KERNEL_VERSION", v.clone());
+    if let Some((_, theirs)) = &user_env {
+        let ours: Vec<&String> = targets.iter().flat_map(|t| &t.rustflags).collect();
+        if !ours.is_empty() {
+            let all: Vec<&str> = theirs
+                .iter()
+                .map(String::as_str)
+                .chain(ours.iter().map(|s| s.as_str()))
+                .collect();
+            cargo = cargo.env("CARGO_ENCODED_RUSTFLAGS", all.join("\x1f"));
+        }
+    }
+    if targets.len() == 1 {
+        let t = &targets[0];
+        cargo = cargo
+            .env("EBPF_CROSS_OBJ_DIR", t.obj_dir.display().to_string())
+            .env("EBPF_CROSS_TARGET", t.board.clone());
+        if let Some(v) = &t.kernel_version {
+            cargo = cargo.env("EBPF_CROSS_KERNEL_VERSION", v.clone());
+        }
+    } else {
+        for k in [
+            "EBPF_CROSS_OBJ_DIR",
+            "EBPF_CROSS_TARGET",
+            "EBPF_CROSS_KERNEL_VERSION",
+        ] {
+            cargo = cargo.env(k, "");
+        }
+    }
+    for t in targets {
+        let key = env_key(&t.rust_target);
+        cargo = cargo
+            .env(
+                format!("EBPF_CROSS_OBJ_DIR_{key}"),
+                t.obj_dir.display().to_string(),
+            )
+            .env(format!("EBPF_CROSS_TARGET_{key}"), t.board.clone());
+        if let Some(v) = &t.kernel_version {
+            cargo = cargo.env(format!("EBPF_CROSS_KERNEL_VERSION_{key}"), v.clone());
+        }
     }
     LoaderPlan {
         cargo,
-        linker,
-        rust_target: i.rust_target.to_string(),
+        targets: targets.to_vec(),
         package: i.package.to_string(),
         bin: i.bin.to_string(),
     }
+}
+
+/// The chosen linker must exist before cargo runs, so its absence reads as
+/// a missing package rather than a link error.
+pub fn check_linker(t: &LoaderTarget) -> Result<()> {
+    let Some(prog) = &t.linker.program else {
+        return Ok(());
+    };
+    if which::which(prog).is_ok() {
+        return Ok(());
+    }
+    let pkg = debian_package_for(prog);
+    let triple = cargo_name(&t.rust_target);
+    Err(Error::Loader {
+        message: format!("cross linker `{prog}` for {triple} is not installed"),
+        hint: format!(
+            "{}or set CARGO_TARGET_{}_LINKER (or CC_{}) to your cross compiler",
+            pkg.map(|p| format!("install it (`apt-get install {p}`), "))
+                .unwrap_or_default(),
+            env_key(&t.rust_target),
+            triple.replace(['-', '.'], "_")
+        ),
+    })
+}
+
+/// Which of the plan's targets an executable belongs to: cargo puts it
+/// under `<target-dir>/<name>/<profile>/`.
+fn owner(exe: &Path, targets: &[LoaderTarget]) -> Option<usize> {
+    targets.iter().position(|t| {
+        let name = cargo_name(&t.rust_target);
+        exe.components().any(|c| c.as_os_str() == name)
+    })
+}
+
+/// Runs cargo; its diagnostics pass through on stderr, and the JSON on
+/// stdout tells which executable it made for each target. The result has
+/// one entry per target, in the plan's order.
+pub fn run(p: &LoaderPlan) -> Result<Vec<Result<PathBuf>>> {
+    use std::process::Stdio;
+    let mut child = p
+        .cargo
+        .start(Stdio::null(), Stdio::piped(), Stdio::inherit())?;
+    let mut exes: Vec<Option<PathBuf>> = vec![None; p.targets.len()];
+    let out = child.child().stdout.take().expect("piped");
+    let reader = std::io::BufReader::new(out);
+    for msg in cargo_metadata::Message::parse_stream(reader).map_while(|m| m.ok()) {
+        let cargo_metadata::Message::CompilerArtifact(a) = msg else {
+            continue;
+        };
+        if a.target.name != p.bin {
+            continue;
+        }
+        if let Some(e) = a.executable {
+            let e = e.into_std_path_buf();
+            if let Some(i) = owner(&e, &p.targets) {
+                exes[i] = Some(e);
+            }
+        }
+    }
+    let st = child.wait()?;
+    Ok(p.targets
+        .iter()
+        .zip(exes)
+        .map(|(t, exe)| match exe {
+            Some(e) => Ok(e),
+            None if !st.success() => Err(Error::Loader {
+                message: format!(
+                    "building the loader `{}` for {} failed ({st})",
+                    p.bin,
+                    cargo_name(&t.rust_target)
+                ),
+                hint: "cargo's diagnostics are above".into(),
+            }),
+            None => Err(Error::Loader {
+                message: format!("cargo built nothing for binary `{}`", p.bin),
+                hint: "check `bin` in [package.metadata.ebpf-cross]".into(),
+            }),
+        })
+        .collect())
 }
 
 /// Is `triple` one rustc ships (so rustup can add it)? Custom triples and
@@ -346,11 +718,17 @@ pub fn is_builtin_rust_target(triple: &str) -> bool {
     if triple.ends_with(".json") {
         return false;
     }
-    Cmd::new("rustc")
-        .args(["--print", "target-list"])
-        .output()
-        .map(|o| o.stdout_text().lines().any(|l| l == triple))
-        .unwrap_or(false)
+    // One rustc run for every board of a build.
+    static LIST: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    LIST.get_or_init(|| {
+        Cmd::new("rustc")
+            .args(["--print", "target-list"])
+            .output()
+            .map(|o| o.stdout_text().lines().map(str::to_string).collect())
+            .unwrap_or_default()
+    })
+    .iter()
+    .any(|l| l == triple)
 }
 
 /// Makes sure the target's std is there, adding it with rustup when allowed.
@@ -396,60 +774,6 @@ pub fn ensure_rust_target(triple: &str, allow_rustup: bool, offline: bool) -> Re
     Ok(())
 }
 
-/// Runs cargo; its diagnostics pass through on stderr, and the JSON on
-/// stdout tells us which executable it made.
-pub fn run(p: &LoaderPlan) -> Result<PathBuf> {
-    use std::io::BufRead;
-    if let Some(prog) = &p.linker.program {
-        if which::which(prog).is_err() {
-            let pkg = debian_package_for(prog);
-            return Err(Error::Loader {
-                message: format!(
-                    "cross linker `{prog}` for {} is not installed",
-                    p.rust_target
-                ),
-                hint: format!(
-                    "{}or set CARGO_TARGET_{}_LINKER (or CC_{}) to your cross compiler",
-                    pkg.map(|p| format!("install it (`apt-get install {p}`), "))
-                        .unwrap_or_default(),
-                    Arch::cargo_env_triple(&p.rust_target),
-                    p.rust_target.replace('-', "_")
-                ),
-            });
-        }
-    }
-    use std::process::Stdio;
-    let mut child = p
-        .cargo
-        .start(Stdio::null(), Stdio::piped(), Stdio::inherit())?;
-    let mut exe = None;
-    let out = child.child().stdout.take().expect("piped");
-    for line in std::io::BufReader::new(out).lines().map_while(|l| l.ok()) {
-        let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
-        };
-        if msg["reason"] == "compiler-artifact" && msg["target"]["name"] == p.bin.as_str() {
-            if let Some(e) = msg["executable"].as_str() {
-                exe = Some(PathBuf::from(e));
-            }
-        }
-    }
-    let st = child.wait()?;
-    if !st.success() {
-        return Err(Error::Loader {
-            message: format!(
-                "building the loader `{}` for {} failed ({st})",
-                p.bin, p.rust_target
-            ),
-            hint: "cargo's diagnostics are above".into(),
-        });
-    }
-    exe.ok_or_else(|| Error::Loader {
-        message: format!("cargo built nothing for binary `{}`", p.bin),
-        hint: "check `bin` in [package.metadata.ebpf-cross]".into(),
-    })
-}
-
 /// Debian's package for a cross gcc name, when it follows Debian's naming.
 pub fn debian_package_for(prog: &str) -> Option<String> {
     let name = Path::new(prog).file_name()?.to_str()?;
@@ -459,16 +783,21 @@ pub fn debian_package_for(prog: &str) -> Option<String> {
 
 /// The host's Rust triple, from `rustc -vV`.
 pub fn host_triple() -> String {
-    Cmd::new("rustc")
-        .arg("-vV")
-        .output()
-        .ok()
-        .and_then(|o| {
-            o.stdout_text()
-                .lines()
-                .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
-        })
-        .unwrap_or_else(|| "x86_64-unknown-linux-gnu".to_string())
+    // Asked once per board otherwise; a no-op build should spawn little.
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| {
+        Cmd::new("rustc")
+            .arg("-vV")
+            .output()
+            .ok()
+            .and_then(|o| {
+                o.stdout_text()
+                    .lines()
+                    .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+            })
+            .unwrap_or_else(|| "x86_64-unknown-linux-gnu".to_string())
+    })
+    .clone()
 }
 
 /// Is the Rust target's std installed for the active toolchain?
@@ -498,22 +827,50 @@ mod tests {
     struct MapEnv(HashMap<&'static str, &'static str>);
     impl Env for MapEnv {
         fn var(&self, k: &str) -> Option<String> {
+            self.0
+                .get(k)
+                .map(|s| s.to_string())
+                .filter(|s| !s.trim().is_empty())
+        }
+        fn is_set(&self, k: &str) -> bool {
+            self.0.contains_key(k)
+        }
+        fn raw(&self, k: &str) -> Option<String> {
             self.0.get(k).map(|s| s.to_string())
         }
     }
 
-    fn input<'a>(p: &'a Profile, flags: &'a CargoFlags, static_: bool) -> LoaderInput<'a> {
+    fn env(pairs: &[(&'static str, &'static str)]) -> MapEnv {
+        MapEnv(pairs.iter().copied().collect())
+    }
+
+    fn board(p: &Profile, rust_target: &str, e: &MapEnv) -> LoaderTarget {
+        let obj = PathBuf::from(format!("/t/ebpf-cross/{}/pkg/bpf", p.name));
+        loader_target(
+            &BoardInput {
+                profile: p,
+                rust_target,
+                static_: true,
+                obj_dir: &obj,
+                kernel_version: Some("6.1.176".into()),
+            },
+            &UserCargo::default(),
+            e,
+        )
+        .unwrap()
+    }
+
+    fn input(flags: &CargoFlags) -> LoaderInput<'_> {
         LoaderInput {
-            profile: p,
-            rust_target: "armv7-unknown-linux-gnueabihf",
-            manifest: Path::new("/nonexistent/proj/Cargo.toml"),
-            package: "open-example",
-            bin: "open-example",
-            static_,
-            obj_dir: Path::new("/t/ebpf-cross/armv7/bpf"),
-            kernel_version: Some("6.1.176".into()),
+            manifest: Path::new("/p/Cargo.toml"),
+            package: "pkg",
+            bin: "pkg",
             flags,
         }
+    }
+
+    fn envs(c: &Cmd) -> HashMap<String, String> {
+        c.env.iter().cloned().collect()
     }
 
     #[test]
@@ -529,100 +886,267 @@ mod tests {
     }
 
     #[test]
-    fn cc_env_with_flags_becomes_linker_and_link_args() {
+    fn one_board_gets_per_target_config_and_the_plain_variables() {
         let p = Profile::load("armv7").unwrap();
-        let env = MapEnv(HashMap::from([(
+        let e = env(&[(
             "CC_armv7_unknown_linux_gnueabihf",
-            "arm-linux-gnueabihf-gcc -mfloat-abi=hard --sysroot=/usr/arm-linux-gnueabihf",
-        )]));
-        let f = CargoFlags::default();
-        let plan = plan(&input(&p, &f, true), &env);
+            "arm-linux-gnueabihf-gcc -mfloat-abi=hard --sysroot='/opt/my sdk'",
+        )]);
+        let t = board(&p, "armv7-unknown-linux-gnueabihf", &e);
         assert_eq!(
-            plan.linker.source,
+            t.linker.source,
             LinkerSource::CcEnv("CC_armv7_unknown_linux_gnueabihf".into())
         );
-        let envs: HashMap<_, _> = plan.cargo.env.iter().cloned().collect();
-        assert_eq!(
-            envs["CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_LINKER"],
-            "arm-linux-gnueabihf-gcc"
-        );
-        assert_eq!(
-            envs["CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_RUSTFLAGS"],
-            "-C target-feature=+crt-static -C link-arg=-mfloat-abi=hard -C link-arg=--sysroot=/usr/arm-linux-gnueabihf"
-        );
-        assert_eq!(envs["EBPF_CROSS_OBJ_DIR"], "/t/ebpf-cross/armv7/bpf");
-        assert_eq!(envs["EBPF_CROSS_TARGET"], "armv7");
-        assert_eq!(envs["EBPF_CROSS_KERNEL_VERSION"], "6.1.176");
-    }
-
-    #[test]
-    fn existing_cargo_linker_env_wins_and_rustflags_are_appended() {
-        let p = Profile::load("armv7").unwrap();
-        let env = MapEnv(HashMap::from([
-            ("CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_LINKER", "my-ld"),
-            ("RUSTFLAGS", "-C opt-level=s"),
-        ]));
         let f = CargoFlags {
-            release: true,
-            frozen: true,
+            features: vec!["a".into(), "b".into()],
+            no_default_features: true,
             ..Default::default()
         };
-        let plan = plan(&input(&p, &f, true), &env);
-        assert_eq!(plan.linker.program, None);
-        let envs: HashMap<_, _> = plan.cargo.env.iter().cloned().collect();
-        assert!(!envs.contains_key("CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_LINKER"));
+        let plan = plan(&input(&f), &[t], &e);
         assert_eq!(
-            envs["RUSTFLAGS"],
-            "-C opt-level=s -C target-feature=+crt-static"
+            plan.cargo.args,
+            [
+                "build",
+                "--manifest-path",
+                "/p/Cargo.toml",
+                "--package",
+                "pkg",
+                "--bin",
+                "pkg",
+                "--target",
+                "armv7-unknown-linux-gnueabihf",
+                "--message-format",
+                "json-render-diagnostics",
+                "--no-default-features",
+                "--features",
+                "a,b",
+                "--config",
+                "target.\"armv7-unknown-linux-gnueabihf\".linker=\"arm-linux-gnueabihf-gcc\"",
+                "--config",
+                "target.\"armv7-unknown-linux-gnueabihf\".rustflags=[\"-C\", \"target-feature=+crt-static\", \"-C\", \"link-arg=-mfloat-abi=hard\", \"-C\", \"link-arg=--sysroot=/opt/my sdk\"]",
+            ]
         );
-        let a = plan.cargo.args.join(" ");
-        assert!(a.contains("--target armv7-unknown-linux-gnueabihf"));
-        assert!(a.contains("--release") && a.contains("--frozen"));
+        let v = envs(&plan.cargo);
+        assert_eq!(v["EBPF_CROSS_OBJ_DIR"], "/t/ebpf-cross/armv7/pkg/bpf");
+        assert_eq!(v["EBPF_CROSS_TARGET"], "armv7");
+        assert_eq!(v["EBPF_CROSS_KERNEL_VERSION"], "6.1.176");
+        assert_eq!(
+            v["EBPF_CROSS_OBJ_DIR_ARMV7_UNKNOWN_LINUX_GNUEABIHF"],
+            "/t/ebpf-cross/armv7/pkg/bpf"
+        );
+        assert!(!v.contains_key("RUSTFLAGS") && !v.contains_key("CARGO_ENCODED_RUSTFLAGS"));
     }
 
     #[test]
-    fn an_empty_rustflags_still_counts_as_set() {
+    fn several_boards_get_their_own_linkers_flags_and_dirs() {
+        let a = Profile::load("armv7").unwrap();
+        let b = Profile::load("aarch64").unwrap();
+        let e = env(&[]);
+        let ts = [
+            board(&a, "armv7-unknown-linux-gnueabihf", &e),
+            board(&b, "aarch64-unknown-linux-gnu", &e),
+        ];
+        let plan = plan(&input(&CargoFlags::default()), &ts, &e);
+        let args = plan.cargo.args.join(" ");
+        assert!(args.contains("--target armv7-unknown-linux-gnueabihf --target aarch64-unknown-linux-gnu --message-format json-render-diagnostics --keep-going"), "{args}");
+        assert!(
+            args.contains("target.\"aarch64-unknown-linux-gnu\".linker=\"aarch64-linux-gnu-gcc\""),
+            "{args}"
+        );
+        let v = envs(&plan.cargo);
+        assert_eq!(
+            v["EBPF_CROSS_OBJ_DIR"], "",
+            "the old single variable is emptied"
+        );
+        assert_eq!(v["EBPF_CROSS_KERNEL_VERSION"], "");
+        assert_eq!(
+            v["EBPF_CROSS_OBJ_DIR_AARCH64_UNKNOWN_LINUX_GNU"],
+            "/t/ebpf-cross/aarch64/pkg/bpf"
+        );
+        assert_eq!(v["EBPF_CROSS_TARGET_AARCH64_UNKNOWN_LINUX_GNU"], "aarch64");
+        assert_eq!(
+            v["EBPF_CROSS_KERNEL_VERSION_ARMV7_UNKNOWN_LINUX_GNUEABIHF"],
+            "6.1.176"
+        );
+    }
+
+    #[test]
+    fn users_rustflags_are_merged_into_the_encoded_form() {
         let p = Profile::load("armv7").unwrap();
-        let env = MapEnv(HashMap::from([("RUSTFLAGS", "")]));
-        let f = CargoFlags::default();
-        let plan = plan(&input(&p, &f, true), &env);
-        let envs: HashMap<_, _> = plan.cargo.env.iter().cloned().collect();
-        assert_eq!(envs["RUSTFLAGS"], "-C target-feature=+crt-static");
-        assert!(!envs.contains_key("CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_RUSTFLAGS"));
+        let mut p2 = p.clone();
+        p2.loader.linker = Some("arm-linux-gnueabihf-gcc --sysroot='/opt/my sdk'".into());
+        let e = env(&[("RUSTFLAGS", "-C opt-level=s")]);
+        let plan = plan(
+            &input(&CargoFlags::default()),
+            &[board(&p2, "armv7-unknown-linux-gnueabihf", &e)],
+            &e,
+        );
+        assert_eq!(
+            envs(&plan.cargo)["CARGO_ENCODED_RUSTFLAGS"],
+            "-C\x1fopt-level=s\x1f-C\x1ftarget-feature=+crt-static\x1f-C\x1flink-arg=--sysroot=/opt/my sdk"
+        );
+        assert!(!plan.cargo.args.iter().any(|a| a.contains("rustflags")));
+        // An empty RUSTFLAGS still counts as set: cargo would ignore ours.
+        let e = env(&[("RUSTFLAGS", "")]);
+        let plan = super::plan(
+            &input(&CargoFlags::default()),
+            &[board(&p, "armv7-unknown-linux-gnueabihf", &e)],
+            &e,
+        );
+        assert_eq!(
+            envs(&plan.cargo)["CARGO_ENCODED_RUSTFLAGS"],
+            "-C\x1ftarget-feature=+crt-static"
+        );
+        let e = env(&[("CARGO_ENCODED_RUSTFLAGS", "--cfg\x1fa b")]);
+        let plan = super::plan(
+            &input(&CargoFlags::default()),
+            &[board(&p, "armv7-unknown-linux-gnueabihf", &e)],
+            &e,
+        );
+        assert_eq!(
+            envs(&plan.cargo)["CARGO_ENCODED_RUSTFLAGS"],
+            "--cfg\x1fa b\x1f-C\x1ftarget-feature=+crt-static"
+        );
+    }
+
+    #[test]
+    fn build_rustflags_from_cargo_config_are_kept() {
+        let p = Profile::load("aarch64").unwrap();
+        let e = env(&[]);
+        let obj = PathBuf::from("/o");
+        let user = UserCargo {
+            linker: None,
+            build_rustflags: vec!["--cfg".into(), "mine".into()],
+        };
+        let t = loader_target(
+            &BoardInput {
+                profile: &p,
+                rust_target: "aarch64-unknown-linux-gnu",
+                static_: false,
+                obj_dir: &obj,
+                kernel_version: None,
+            },
+            &user,
+            &e,
+        )
+        .unwrap();
+        let plan = plan(&input(&CargoFlags::default()), &[t], &e);
+        assert!(plan.cargo.args.contains(
+            &"target.\"aarch64-unknown-linux-gnu\".rustflags=[\"--cfg\", \"mine\"]".to_string()
+        ));
+    }
+
+    #[test]
+    fn reads_linker_and_build_rustflags_from_cargo_config() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join(".cargo")).unwrap();
+        std::fs::write(
+            d.path().join(".cargo/config.toml"),
+            "[build]\nrustflags = [\"--cfg\", \"b\"]\n[target.armv7-unknown-linux-gnueabihf]\nlinker = \"x-gcc\"\nrustflags = [\"--cfg\", \"t\"]\n",
+        )
+        .unwrap();
+        let sub = d.path().join("crate");
+        std::fs::create_dir_all(&sub).unwrap();
+        let armv7 = read_user_cargo(&sub, "armv7-unknown-linux-gnueabihf");
+        assert!(
+            armv7
+                .linker
+                .as_deref()
+                .is_some_and(|l| l.ends_with("x-gcc")),
+            "{armv7:?}"
+        );
+        assert_eq!(
+            armv7.build_rustflags,
+            Vec::<String>::new(),
+            "target-level flags apply"
+        );
+        let a64 = read_user_cargo(&sub, "aarch64-unknown-linux-gnu");
+        assert_eq!(a64.linker, None);
+        assert_eq!(a64.build_rustflags, ["--cfg", "b"]);
+    }
+
+    #[test]
+    fn existing_cargo_linker_env_wins() {
+        let p = Profile::load("armv7").unwrap();
+        let e = env(&[("CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_LINKER", "my-ld")]);
+        let t = board(&p, "armv7-unknown-linux-gnueabihf", &e);
+        assert_eq!(t.linker.program, None);
+        let plan = plan(&input(&CargoFlags::default()), &[t], &e);
+        assert!(!plan.cargo.args.iter().any(|a| a.contains(".linker=")));
+    }
+
+    #[test]
+    fn a_spec_files_linker_variable_is_named_after_its_stem() {
+        let p = Profile::load("armv7").unwrap();
+        let e = env(&[("CARGO_TARGET_ARM_POKY_LINUX_GNUEABI_LINKER", "poky-gcc")]);
+        let l = choose_linker(
+            &p,
+            "/sdk/specs/arm-poky-linux-gnueabi.json",
+            &UserCargo::default(),
+            &e,
+        )
+        .unwrap();
+        assert_eq!(
+            l.source,
+            LinkerSource::CargoEnv("CARGO_TARGET_ARM_POKY_LINUX_GNUEABI_LINKER".into())
+        );
+        assert_eq!(l.program, None);
+        assert_eq!(
+            env_key("/sdk/specs/arm-poky-linux-gnueabi.json"),
+            "ARM_POKY_LINUX_GNUEABI"
+        );
+    }
+
+    #[test]
+    fn an_empty_profile_linker_is_an_error() {
+        let mut p = Profile::load("armv7").unwrap();
+        p.loader.linker = Some("  ".into());
+        let e = choose_linker(
+            &p,
+            "armv7-unknown-linux-gnueabihf",
+            &UserCargo::default(),
+            &env(&[]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`[loader] linker` of profile `armv7` is empty"
+        );
+        assert!(
+            e.hint()
+                .contains("arm-linux-gnueabihf-gcc --sysroot=/opt/sdk"),
+            "{}",
+            e.hint()
+        );
+    }
+
+    #[test]
+    fn a_host_cc_is_never_taken_for_a_cross_target() {
+        let p = Profile::load("riscv64").unwrap();
+        let l = choose_linker(
+            &p,
+            "riscv64gc-unknown-linux-gnu",
+            &UserCargo::default(),
+            &env(&[("CC", "gcc")]),
+        )
+        .unwrap();
+        assert_eq!(l.program.as_deref(), Some("riscv64-linux-gnu-gcc"));
+        let e = env(&[("CC", "/opt/host/bin/mycc")]);
+        assert!(is_host_compiler("gcc-12", &e));
+        assert!(is_host_compiler("/usr/bin/clang-14", &e));
+        assert!(is_host_compiler("/opt/host/bin/mycc", &e));
+        assert!(!is_host_compiler("/usr/bin/arm-linux-gnueabihf-gcc", &e));
     }
 
     #[test]
     fn profile_linker_beats_cc_env() {
         let mut p = Profile::load("aarch64").unwrap();
         p.loader.linker = Some("aarch64-none-linux-gnu-gcc --sysroot=/sdk".into());
-        let env = MapEnv(HashMap::from([("TARGET_CC", "gcc")]));
-        let l = choose_linker(
-            &p,
-            "aarch64-unknown-linux-gnu",
-            Path::new("/nonexistent"),
-            &env,
-        );
+        let e = env(&[("TARGET_CC", "gcc")]);
+        let l = choose_linker(&p, "aarch64-unknown-linux-gnu", &UserCargo::default(), &e).unwrap();
         assert_eq!(l.program.as_deref(), Some("aarch64-none-linux-gnu-gcc"));
         assert_eq!(l.args, ["--sysroot=/sdk"]);
         assert_eq!(l.source, LinkerSource::Profile);
-    }
-
-    #[test]
-    fn cargo_config_linker_is_respected() {
-        let d = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(d.path().join(".cargo")).unwrap();
-        std::fs::write(
-            d.path().join(".cargo/config.toml"),
-            "[target.armv7-unknown-linux-gnueabihf]\nlinker = \"x-gcc\"\n",
-        )
-        .unwrap();
-        let sub = d.path().join("crate");
-        std::fs::create_dir_all(&sub).unwrap();
-        assert_eq!(
-            cargo_config_linker(&sub, "armv7-unknown-linux-gnueabihf"),
-            Some(d.path().join(".cargo/config.toml"))
-        );
-        assert_eq!(cargo_config_linker(&sub, "aarch64-unknown-linux-gnu"), None);
     }
 
     #[test]
@@ -631,11 +1155,78 @@ mod tests {
         let l = choose_linker(
             &p,
             "armv7-unknown-linux-gnueabihf",
-            Path::new("/nonexistent"),
-            &MapEnv(HashMap::new()),
-        );
+            &UserCargo::default(),
+            &env(&[]),
+        )
+        .unwrap();
         assert_eq!(l.program.as_deref(), Some("arm-linux-gnueabihf-gcc"));
         assert_eq!(l.source, LinkerSource::Default);
+    }
+
+    fn boards(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(b, t)| (b.to_string(), t.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn grouping_by_triple() {
+        let b = boards(&[
+            ("old", "armv7-unknown-linux-gnueabihf"),
+            ("rpi4", "aarch64-unknown-linux-gnu"),
+            ("new", "armv7-unknown-linux-gnueabihf"),
+            ("rv", "riscv64gc-unknown-linux-gnu"),
+        ]);
+        let g = group(&b, true, "pkg", &env(&[]));
+        assert_eq!(g.runs, [vec![0, 1, 3], vec![2]]);
+        assert_eq!(
+            g.notes,
+            [
+                "loaders for old, rpi4, rv in one cargo invocation",
+                "loaders for new in a later cargo invocation: armv7-unknown-linux-gnueabihf is also the triple of old (different kernels embed different objects)"
+            ]
+        );
+        let one = group(&b[..1], true, "pkg", &env(&[]));
+        assert_eq!(one.runs, [vec![0]]);
+        assert!(one.notes.is_empty());
+    }
+
+    #[test]
+    fn grouping_falls_back_to_one_run_per_board() {
+        let b = boards(&[
+            ("a", "armv7-unknown-linux-gnueabihf"),
+            ("b", "aarch64-unknown-linux-gnu"),
+        ]);
+        let g = group(&b, false, "pkg", &env(&[]));
+        assert_eq!(g.runs, [vec![0], vec![1]]);
+        assert!(g.notes[0].contains("package `pkg` does not set `per_target_env = true`"));
+        for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "TARGET_CC"] {
+            let e = MapEnv(HashMap::from([(var, "")]));
+            let g = group(&b, true, "pkg", &e);
+            assert_eq!(g.runs, [vec![0], vec![1]], "{var}");
+            assert!(
+                g.notes[0].starts_with(&format!("one cargo invocation per board: {var} is set")),
+                "{:?}",
+                g.notes
+            );
+        }
+    }
+
+    #[test]
+    fn executables_are_matched_to_their_target_dir() {
+        let a = Profile::load("armv7").unwrap();
+        let b = Profile::load("aarch64").unwrap();
+        let e = env(&[]);
+        let ts = [
+            board(&a, "armv7-unknown-linux-gnueabihf", &e),
+            board(&b, "/specs/my-a64.json", &e),
+        ];
+        assert_eq!(owner(Path::new("/t/my-a64/release/pkg"), &ts), Some(1));
+        assert_eq!(
+            owner(Path::new("/t/armv7-unknown-linux-gnueabihf/debug/pkg"), &ts),
+            Some(0)
+        );
+        assert_eq!(owner(Path::new("/t/debug/pkg"), &ts), None);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::bpf_compile::{self, CompilePlan, Context};
 use crate::bundle::{self, Content, Manifest};
 use crate::elf_check;
 use crate::error::{Error, Result};
-use crate::loader_build::{self, CargoFlags, LoaderInput, PackageMetadata, ProcessEnv};
+use crate::loader_build::{self, BoardInput, CargoFlags, LoaderInput, PackageMetadata, ProcessEnv};
 use crate::ops::Global;
 use crate::profile::Profile;
 use crate::reference::Policy;
@@ -122,7 +122,7 @@ impl Project {
                         "[package.metadata.ebpf-cross] in {}: {e}",
                         pkg.manifest_path
                     ),
-                    "known keys: programs, bindings, bin, static, kernel",
+                    "known keys: programs, bindings, bin, static, per_target_env, kernel",
                 )
             })?,
             None => PackageMetadata::default(),
@@ -171,6 +171,7 @@ impl Project {
                 "put BPF C sources in bpf/*.bpf.c, or set `programs = [\"...\"]` in [package.metadata.ebpf-cross]",
             ));
         }
+        refuse_shared_objects(&programs)?;
         let bindings = expand(&pkg_dir, md.bindings.as_deref().unwrap_or(&[]), "bindings")?;
         let target_dir = opts
             .target_dir
@@ -212,12 +213,41 @@ fn expand(dir: &Path, patterns: &[String], key: &str) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// `x.bpf.c` and `x.c` (or two `x.bpf.c` in different dirs) would both
+/// become `x.o`: one would overwrite the other, share its stamp and appear
+/// twice in the bundle.
+fn refuse_shared_objects(programs: &[PathBuf]) -> Result<()> {
+    for (i, a) in programs.iter().enumerate() {
+        let stem = bpf_compile::object_stem(a);
+        if let Some(b) = programs[i + 1..]
+            .iter()
+            .find(|b| bpf_compile::object_stem(b) == stem)
+        {
+            return Err(usage(
+                format!(
+                    "`{}` and `{}` would both compile to {stem}.o",
+                    a.display(),
+                    b.display()
+                ),
+                "rename one of them: an object is named after its source file, without .bpf.c or .c",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// One board's worth of work.
 struct TargetJob {
     profile_name: String,
     ctx: Context,
     plans: Vec<CompilePlan>,
+    /// This package's objects for the board (what its build script embeds).
     obj_dir: PathBuf,
+    /// This package's objects, stamps and compile_commands.json for the
+    /// board: per package, so two loader packages in one target dir never
+    /// see each other's objects.
+    work_dir: PathBuf,
+    /// The board's bundles and SHA256SUMS (one line per package).
     out_dir: PathBuf,
     rust_target: String,
 }
@@ -226,8 +256,9 @@ fn prepare(g: Global, project: &Project, opts: &BuildOpts, spec: &str) -> Result
     let boards = super::board_dirs(opts.project.boards.as_deref(), Some(&project.manifest));
     let profile = Profile::load_with(spec, &boards)?;
     let out_dir = bundle::dir(&project.target_dir, &profile.name);
-    let state = out_dir.join(".state");
-    let obj_dir = out_dir.join("bpf");
+    let work_dir = out_dir.join(&project.package);
+    let state = work_dir.join(".state");
+    let obj_dir = work_dir.join("bpf");
     let rust_target = opts
         .rust_target
         .clone()
@@ -257,9 +288,39 @@ fn prepare(g: Global, project: &Project, opts: &BuildOpts, spec: &str) -> Result
         ctx,
         plans,
         obj_dir,
+        work_dir,
         out_dir,
         rust_target,
     })
+}
+
+/// Objects (and their stamps) of sources that are gone or renamed: a build
+/// script embeds every `*.o` in the dir, so they must not linger.
+fn remove_stale_objects(job: &TargetJob) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(&job.obj_dir) else {
+        return Ok(());
+    };
+    let state = job.work_dir.join(".state");
+    for e in entries.filter_map(|e| e.ok()) {
+        let path = e.path();
+        let is_obj = path.extension().is_some_and(|x| x == "o");
+        if !is_obj || job.plans.iter().any(|p| p.output == path) {
+            continue;
+        }
+        std::fs::remove_file(&path).map_err(crate::error::write_err(&path))?;
+        if let Some(stem) = path.file_stem().map(|s| s.to_string_lossy().into_owned()) {
+            for f in [format!("{stem}.stamp.json"), format!("{stem}.d")] {
+                let _ = std::fs::remove_file(state.join(f));
+            }
+        }
+        if ui::get().verbose {
+            ui::status(
+                "Removing",
+                &format!("stale {}", crate::fsutil::shown(&path)),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// A target spec must describe the same machine as the profile: a JSON
@@ -321,28 +382,29 @@ fn emit_json(kind: &str, target: &str, path: &Path, sha: &str) {
     println!("{v}");
 }
 
-/// Loader, verification and bundle for one target whose objects are built.
-fn finish(g: Global, project: &Project, opts: &BuildOpts, job: &TargetJob) -> Result<PathBuf> {
-    let json = opts.message_format == MessageFormat::Json;
-    let profile = &job.ctx.profile;
-    let mut objects = Vec::new();
-    for p in job.plans.iter().filter(|_| !g.dry_run) {
-        let bytes = std::fs::read(&p.output).map_err(crate::error::read_err(&p.output))?;
-        if json {
+/// The objects' JSON lines and the bindings: what the loader build needs
+/// from one board, once its objects are compiled.
+fn before_loader(g: Global, project: &Project, opts: &BuildOpts, job: &TargetJob) -> Result<()> {
+    if g.dry_run {
+        return Ok(());
+    }
+    if opts.message_format == MessageFormat::Json {
+        for p in &job.plans {
+            let bytes = std::fs::read(&p.output).map_err(crate::error::read_err(&p.output))?;
             emit_json(
                 "object",
-                &profile.name,
+                &job.profile_name,
                 &p.output,
                 &crate::fsutil::sha256_hex(&bytes),
             );
         }
-        objects.push((p.output.clone(), bytes));
     }
-    if !project.bindings.is_empty() && !g.dry_run {
+    if !project.bindings.is_empty() {
         // Checked before any header, so the error is about libclang itself.
         crate::bindings::ensure_libclang()?;
     }
-    for h in project.bindings.iter().filter(|_| !g.dry_run) {
+    let profile = &job.ctx.profile;
+    for h in &project.bindings {
         let plan = crate::bindings::plan(
             h,
             &job.obj_dir,
@@ -353,59 +415,52 @@ fn finish(g: Global, project: &Project, opts: &BuildOpts, job: &TargetJob) -> Re
         );
         crate::bindings::run(&plan)?;
     }
-    let flags = CargoFlags {
-        release: opts.release,
-        quiet: ui::get().quiet,
-        target_dir: opts.project.target_dir.clone(),
-        offline: opts.offline,
-        locked: opts.locked,
-        frozen: opts.frozen,
-    };
+    Ok(())
+}
+
+/// The board's part of a cargo run: its linker and flags.
+fn loader_target(project: &Project, job: &TargetJob) -> Result<loader_build::LoaderTarget> {
     let static_ = resolve::static_link(
         &ProcessEnv,
         project.static_,
         Some(&project.manifest),
-        profile,
+        &job.ctx.profile,
     )?;
     if ui::get().verbose {
         ui::status(
             "Static",
-            &format!("{} (from {})", static_.value, static_.origin),
+            &format!(
+                "{} (from {}) for {}",
+                static_.value, static_.origin, job.profile_name
+            ),
         );
     }
-    let static_ = static_.value;
-    let input = LoaderInput {
-        profile,
+    let pkg_dir = crate::fsutil::parent_dir(&project.manifest);
+    let user = loader_build::read_user_cargo(&pkg_dir, &job.rust_target);
+    let board = BoardInput {
+        profile: &job.ctx.profile,
         rust_target: &job.rust_target,
-        manifest: &project.manifest,
-        package: &project.package,
-        bin: &project.bin,
-        static_,
+        static_: static_.value,
         obj_dir: &job.obj_dir,
         kernel_version: job.ctx.version.map(|v| v.to_string()),
-        flags: &flags,
     };
-    let plan = loader_build::plan(&input, &ProcessEnv);
-    if g.dry_run {
-        println!("{}", plan.cargo.display());
-        // Where the bundle would go, so `run --dry-run` can name it.
-        let top = bundle::top_dir(&project.package, &project.version, &profile.name);
-        return Ok(bundle::tarball_path(&job.out_dir, &top));
-    }
-    loader_build::ensure_rust_target(
-        &job.rust_target,
-        !opts.no_rustup,
-        opts.offline || opts.frozen,
-    )?;
-    ui::status(
-        "Linking",
-        &format!("loader ({}, {})", job.rust_target, plan.linker.describe()),
-    );
-    let exe = loader_build::run(&plan)?;
-    let loader = std::fs::read(&exe).map_err(crate::error::read_err(&exe))?;
-    elf_check::check_loader(&loader, &profile.arch, static_).map_err(|problem| {
+    loader_build::loader_target(&board, &user, &ProcessEnv)
+}
+
+/// Verification and bundle for one board whose loader cargo built.
+fn bundle_one(
+    project: &Project,
+    opts: &BuildOpts,
+    job: &TargetJob,
+    target: &loader_build::LoaderTarget,
+    exe: &Path,
+) -> Result<PathBuf> {
+    let json = opts.message_format == MessageFormat::Json;
+    let profile = &job.ctx.profile;
+    let loader = std::fs::read(exe).map_err(crate::error::read_err(exe))?;
+    elf_check::check_loader(&loader, &profile.arch, target.static_).map_err(|problem| {
         Error::BadOutput {
-            path: exe.clone(),
+            path: exe.to_path_buf(),
             problem,
         }
     })?;
@@ -413,7 +468,7 @@ fn finish(g: Global, project: &Project, opts: &BuildOpts, job: &TargetJob) -> Re
         emit_json(
             "loader",
             &profile.name,
-            &exe,
+            exe,
             &crate::fsutil::sha256_hex(&loader),
         );
     }
@@ -422,8 +477,10 @@ fn finish(g: Global, project: &Project, opts: &BuildOpts, job: &TargetJob) -> Re
         bytes: loader,
         executable: true,
     }];
-    for (path, bytes) in objects {
-        let name = path
+    for p in &job.plans {
+        let bytes = std::fs::read(&p.output).map_err(crate::error::read_err(&p.output))?;
+        let name = p
+            .output
             .file_name()
             .expect("object has a name")
             .to_string_lossy()
@@ -461,7 +518,8 @@ fn finish(g: Global, project: &Project, opts: &BuildOpts, job: &TargetJob) -> Re
             .collect(),
     };
     let top = bundle::top_dir(&project.package, &project.version, &profile.name);
-    let (path, sha) = bundle::write(&job.out_dir, &top, &manifest, contents)?;
+    let stamp = job.work_dir.join(".state/bundle.json");
+    let (path, sha) = bundle::write_unless_fresh(&job.out_dir, &top, &manifest, contents, &stamp)?;
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     ui::status(
         "Bundled",
@@ -471,6 +529,128 @@ fn finish(g: Global, project: &Project, opts: &BuildOpts, job: &TargetJob) -> Re
         emit_json("bundle", &profile.name, &path, &sha);
     }
     Ok(path)
+}
+
+fn cargo_flags(opts: &BuildOpts) -> CargoFlags {
+    CargoFlags {
+        release: opts.release,
+        quiet: ui::get().quiet,
+        target_dir: opts.project.target_dir.clone(),
+        offline: opts.offline,
+        locked: opts.locked,
+        frozen: opts.frozen,
+        features: opts
+            .features
+            .iter()
+            .flat_map(|f| f.split([',', ' ']))
+            .filter(|f| !f.is_empty())
+            .map(str::to_string)
+            .collect(),
+        all_features: opts.all_features,
+        no_default_features: opts.no_default_features,
+    }
+}
+
+/// Loaders for every board whose objects are built, in as few cargo runs
+/// as [`loader_build::group`] allows, then each board's bundle. Returns one
+/// result per job, in the jobs' order.
+fn build_loaders(
+    g: Global,
+    project: &Project,
+    opts: &BuildOpts,
+    jobs: &[&TargetJob],
+) -> Vec<Result<PathBuf>> {
+    let mut results: Vec<Option<Result<PathBuf>>> = jobs.iter().map(|_| None).collect();
+    // Each board's own checks; a board that fails them stays out of cargo.
+    let mut ready: Vec<(usize, loader_build::LoaderTarget)> = Vec::new();
+    for (i, job) in jobs.iter().enumerate() {
+        let target = before_loader(g, project, opts, job)
+            .and_then(|_| loader_target(project, job))
+            .and_then(|t| {
+                if !g.dry_run {
+                    loader_build::check_linker(&t)?;
+                    loader_build::ensure_rust_target(
+                        &job.rust_target,
+                        !opts.no_rustup,
+                        opts.offline || opts.frozen,
+                    )?;
+                }
+                Ok(t)
+            });
+        match target {
+            Ok(t) => ready.push((i, t)),
+            Err(e) => results[i] = Some(Err(e)),
+        }
+    }
+    let boards: Vec<(String, String)> = ready
+        .iter()
+        .map(|(_, t)| (t.board.clone(), t.rust_target.clone()))
+        .collect();
+    let grouping = loader_build::group(
+        &boards,
+        project.metadata.per_target_env.unwrap_or(false),
+        &project.package,
+        &ProcessEnv,
+    );
+    if ui::get().verbose {
+        for n in &grouping.notes {
+            ui::status("Grouping", n);
+        }
+    }
+    let flags = cargo_flags(opts);
+    let input = LoaderInput {
+        manifest: &project.manifest,
+        package: &project.package,
+        bin: &project.bin,
+        flags: &flags,
+    };
+    for run in &grouping.runs {
+        let targets: Vec<_> = run.iter().map(|&r| ready[r].1.clone()).collect();
+        let plan = loader_build::plan(&input, &targets, &ProcessEnv);
+        if g.dry_run {
+            println!("{}", plan.cargo.display());
+            for &r in run {
+                // Where the bundle would go, so `run --dry-run` can name it.
+                let job = jobs[ready[r].0];
+                let top = bundle::top_dir(&project.package, &project.version, &job.profile_name);
+                results[ready[r].0] = Some(Ok(bundle::tarball_path(&job.out_dir, &top)));
+            }
+            continue;
+        }
+        for t in &targets {
+            ui::status(
+                "Linking",
+                &format!(
+                    "loader ({}, {})",
+                    loader_build::cargo_name(&t.rust_target),
+                    t.linker.describe()
+                ),
+            );
+        }
+        // Same-triple boards run one after another into the same
+        // target/<triple>/ dir, so each bundle is made before the next run.
+        match loader_build::run(&plan) {
+            Ok(exes) => {
+                for (&r, exe) in run.iter().zip(exes) {
+                    let i = ready[r].0;
+                    let t = &ready[r].1;
+                    results[i] = Some(exe.and_then(|e| bundle_one(project, opts, jobs[i], t, &e)));
+                }
+            }
+            Err(e) => {
+                for &r in run {
+                    results[ready[r].0] = Some(Err(Error::Loader {
+                        message: e.to_string(),
+                        hint: e.hint(),
+                    }));
+                }
+            }
+        }
+    }
+    results
+        .into_iter()
+        .map(|r| r.expect("every board has a result"))
+        .collect()
 }
 
 /// The result of one target, for the summary.
@@ -498,20 +678,29 @@ fn build_all(g: Global, opts: &BuildOpts, targets: &[String]) -> Result<Vec<Outc
         for j in &jobs {
             println!("# target {}", j.profile_name);
             super::compile::print_plans(&j.plans);
+        }
+        // A target that cannot be planned fails the dry run just as it
+        // would fail the build; the others still print their plans.
+        let all: Vec<&TargetJob> = jobs.iter().collect();
+        for (j, result) in jobs.iter().zip(build_loaders(g, &project, opts, &all)) {
             outcomes.push(Outcome {
                 target: j.profile_name.clone(),
-                result: finish(g, &project, opts, j),
+                result,
             });
         }
         return Ok(outcomes);
     }
-    // BPF compiles of every board share one pool; loaders then build one
-    // after another, since cargo serialises on the target dir anyway.
+    // BPF compiles of every board share one pool; loaders then build in as
+    // few cargo runs as their triples allow.
     let mut staged = Vec::new();
     for j in &jobs {
-        staged.push(resolve::stage(&j.ctx).and_then(|_| {
-            std::fs::create_dir_all(&j.obj_dir).map_err(crate::error::write_err(&j.obj_dir))
-        }));
+        staged.push(
+            resolve::stage(&j.ctx)
+                .and_then(|_| {
+                    std::fs::create_dir_all(&j.obj_dir).map_err(crate::error::write_err(&j.obj_dir))
+                })
+                .and_then(|_| remove_stale_objects(j)),
+        );
     }
     let work: Vec<(usize, &CompilePlan)> = jobs
         .iter()
@@ -533,8 +722,11 @@ fn build_all(g: Global, opts: &BuildOpts, targets: &[String]) -> Result<Vec<Outc
         }
     }
     let cwd = std::env::current_dir().unwrap_or_default();
-    for (j, err) in jobs.iter().zip(compile_err) {
-        let result = match err {
+    let mut compiled: Vec<&TargetJob> = Vec::new();
+    // Kept in the order the targets were given, for the summary.
+    let mut by_job: Vec<Option<Result<PathBuf>>> = jobs.iter().map(|_| None).collect();
+    for (i, (j, err)) in jobs.iter().zip(compile_err).enumerate() {
+        let ok = match err {
             Some(e) => Err(e),
             None => {
                 let entries: Vec<_> = j
@@ -543,11 +735,21 @@ fn build_all(g: Global, opts: &BuildOpts, targets: &[String]) -> Result<Vec<Outc
                     .map(|p| bpf_compile::compile_command(&super::compile::absolute(p, &cwd), &cwd))
                     .collect();
                 bpf_compile::write_compile_commands(
-                    &j.out_dir.join("compile_commands.json"),
+                    &j.work_dir.join("compile_commands.json"),
                     &entries,
                 )
-                .and_then(|_| finish(g, &project, opts, j))
             }
+        };
+        match ok {
+            Ok(()) => compiled.push(j),
+            Err(e) => by_job[i] = Some(Err(e)),
+        }
+    }
+    let mut loaders = build_loaders(g, &project, opts, &compiled).into_iter();
+    for (j, slot) in jobs.iter().zip(by_job) {
+        let result = match slot {
+            Some(r) => r,
+            None => loaders.next().expect("one result per compiled board"),
         };
         outcomes.push(Outcome {
             target: j.profile_name.clone(),

@@ -71,10 +71,14 @@ pub fn entries(
     let pkg_dir = manifest
         .map(crate::fsutil::parent_dir)
         .unwrap_or_else(|| PathBuf::from("."));
-    let linker = loader_build::choose_linker(profile, &triple, &pkg_dir, env);
+    let user = loader_build::read_user_cargo(&pkg_dir, &triple);
+    let linker = loader_build::choose_linker(profile, &triple, &user, env)?;
     let linker_origin = match &linker.source {
         LinkerSource::CargoEnv(v) => Origin::Env(v.clone()),
-        LinkerSource::CargoConfig(f) => Origin::Profile(format!("cargo config {}", f.display())),
+        LinkerSource::CargoConfig(_) => Origin::Profile(format!(
+            "cargo config target.{}.linker",
+            loader_build::cargo_name(&triple)
+        )),
         LinkerSource::Profile => Origin::Profile(pname.clone()),
         LinkerSource::CcEnv(v) => Origin::Env(v.clone()),
         LinkerSource::Default => Origin::Default,

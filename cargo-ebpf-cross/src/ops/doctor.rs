@@ -49,70 +49,10 @@ pub fn doctor(a: DoctorArgs) -> Result<i32> {
         profile.rust_target()
     );
 
-    match toolchain::find(&opts.tools) {
-        Ok(t) => {
-            r.ok(
-                "clang",
-                &format!("{} ({})", t.clang.path.display(), t.clang.version),
-            );
-            r.ok(
-                "llc",
-                &format!("{} ({})", t.llc.path.display(), t.llc.version),
-            );
-        }
-        Err(e) => r.missing("clang/llc", &e.to_string(), &e.hint()),
-    }
-
-    // The linker `build` would pick, by the same rules (cargo env and
-    // config, the profile, CC_<triple>, the cc crate's default).
+    check_toolchain(&mut r, &opts.tools);
     let rt = profile.rust_target().to_string();
-    let linker = crate::loader_build::choose_linker(
-        &profile,
-        &rt,
-        std::path::Path::new("."),
-        &crate::loader_build::ProcessEnv,
-    );
-    let program = linker.program.clone().or_else(|| match &linker.source {
-        crate::loader_build::LinkerSource::CargoEnv(v) => std::env::var(v)
-            .ok()
-            .and_then(|c| crate::loader_build::split_command(&c).into_iter().next()),
-        _ => None,
-    });
-    match program {
-        Some(prog) => match which::which(&prog) {
-            Ok(p) => r.ok(
-                "cross linker",
-                &format!("{} ({:?})", p.display(), linker.source),
-            ),
-            Err(_) => r.missing(
-                "cross linker",
-                &format!("{prog} not found ({:?})", linker.source),
-                &format!(
-                    "{}or set CARGO_TARGET_{}_LINKER / CC_{}",
-                    crate::loader_build::debian_package_for(&prog)
-                        .map(|p| format!("apt-get install {p}, "))
-                        .unwrap_or_default(),
-                    crate::arch::Arch::cargo_env_triple(&rt),
-                    rt.replace('-', "_")
-                ),
-            ),
-        },
-        None => r.ok("cross linker", &linker.describe()),
-    }
-
-    match crate::loader_build::rust_target_installed(&rt) {
-        Some(true) => r.ok("rust target", &rt),
-        Some(false) => r.missing(
-            "rust target",
-            &format!("{rt} std is not installed"),
-            &format!("rustup target add {rt}"),
-        ),
-        None => r.missing(
-            "rustc",
-            "rustc not found",
-            "install Rust with rustup (https://rustup.rs)",
-        ),
-    }
+    check_linker(&mut r, &profile, &rt);
+    check_rust_target(&mut r, &rt);
 
     let mut reference_pending = false;
     if let Some(rc) = choice.reference.clone() {
@@ -211,12 +151,100 @@ pub fn doctor(a: DoctorArgs) -> Result<i32> {
         }
     }
 
-    // Loaded the way `build` loads it for bindings, not guessed from paths.
+    check_libclang(&mut r);
+    check_qemu(&mut r, &profile);
+
+    if r.problems == 0 {
+        println!("all good");
+        Ok(0)
+    } else {
+        println!("{} problem(s)", r.problems);
+        Ok(1)
+    }
+}
+
+fn check_toolchain(r: &mut Report, tools: &toolchain::ToolOverrides) {
+    match toolchain::find(tools) {
+        Ok(t) => {
+            r.ok(
+                "clang",
+                &format!("{} ({})", t.clang.path.display(), t.clang.version),
+            );
+            r.ok(
+                "llc",
+                &format!("{} ({})", t.llc.path.display(), t.llc.version),
+            );
+        }
+        Err(e) => r.missing("clang/llc", &e.to_string(), &e.hint()),
+    }
+}
+
+/// The linker `build` would pick, by the same rules (cargo env and
+/// config, the profile, CC_<triple>, the cc crate's default).
+fn check_linker(r: &mut Report, profile: &Profile, rt: &str) {
+    let user = crate::loader_build::read_user_cargo(std::path::Path::new("."), rt);
+    let linker =
+        crate::loader_build::choose_linker(profile, rt, &user, &crate::loader_build::ProcessEnv);
+    let linker = match linker {
+        Err(e) => return r.missing("cross linker", &e.to_string(), &e.hint()),
+        Ok(l) => l,
+    };
+    let program = linker.program.clone().or_else(|| match &linker.source {
+        crate::loader_build::LinkerSource::CargoEnv(v) => std::env::var(v)
+            .ok()
+            .and_then(|c| crate::loader_build::split_command(&c).into_iter().next()),
+        crate::loader_build::LinkerSource::CargoConfig(v) => Some(v.clone()),
+        _ => None,
+    });
+    match program {
+        Some(prog) => match which::which(&prog) {
+            Ok(p) => r.ok(
+                "cross linker",
+                &format!("{} ({:?})", p.display(), linker.source),
+            ),
+            Err(_) => r.missing(
+                "cross linker",
+                &format!("{prog} not found ({:?})", linker.source),
+                &format!(
+                    "{}or set CARGO_TARGET_{}_LINKER / CC_{}",
+                    crate::loader_build::debian_package_for(&prog)
+                        .map(|p| format!("apt-get install {p}, "))
+                        .unwrap_or_default(),
+                    crate::arch::Arch::cargo_env_triple(rt),
+                    rt.replace('-', "_")
+                ),
+            ),
+        },
+        None => r.ok("cross linker", &linker.describe()),
+    }
+}
+
+fn check_rust_target(r: &mut Report, rt: &str) {
+    match crate::loader_build::rust_target_installed(rt) {
+        Some(true) => r.ok("rust target", rt),
+        Some(false) => r.missing(
+            "rust target",
+            &format!("{rt} std is not installed"),
+            &format!("rustup target add {rt}"),
+        ),
+        None => r.missing(
+            "rustc",
+            "rustc not found",
+            "install Rust with rustup (https://rustup.rs)",
+        ),
+    }
+}
+
+/// libclang, loaded the way `build` loads it for bindings, not guessed
+/// from paths.
+fn check_libclang(r: &mut Report) {
     match crate::bindings::ensure_libclang() {
         Ok(()) => r.ok("libclang", "loads (for bindings)"),
         Err(e) => r.note("libclang", &format!("{e}; needed only for `bindings`")),
     }
+}
 
+fn check_qemu(r: &mut Report, profile: &Profile) {
     if let Some(q) = profile.qemu.as_ref().filter(|q| q.system.is_some()) {
         let system = q.system.clone().unwrap_or_default();
         match which::which(&system) {
@@ -235,13 +263,5 @@ pub fn doctor(a: DoctorArgs) -> Result<i32> {
             "qemu",
             "`run` is not set up for this target (no [qemu] section)",
         );
-    }
-
-    if r.problems == 0 {
-        println!("all good");
-        Ok(0)
-    } else {
-        println!("{} problem(s)", r.problems);
-        Ok(1)
     }
 }
