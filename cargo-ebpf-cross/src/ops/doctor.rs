@@ -54,102 +54,9 @@ pub fn doctor(a: DoctorArgs) -> Result<i32> {
     check_linker(&mut r, &profile, &rt);
     check_rust_target(&mut r, &rt);
 
-    let mut reference_pending = false;
-    if let Some(rc) = choice.reference.clone() {
-        // Never downloads: says what a build would fetch, or that it is here.
-        let what = crate::reference::wanted(&profile, &rc.value);
-        match (
-            what,
-            resolve::materialise(&mut choice, &profile, Policy::Report),
-        ) {
-            (_, Ok(Some(rec))) => r.ok(
-                "reference kernel",
-                &format!(
-                    "{} ({}): linux {} (abi {}), cached",
-                    rc.value, rc.origin, rec.version, rec.abi
-                ),
-            ),
-            (Ok(w), Err(Error::ReferenceNotCached { fetch, .. })) => {
-                reference_pending = true;
-                r.note(
-                    "reference kernel",
-                    &format!(
-                        "{} ({}) is not cached; a build fetches it (headers, image, busybox-static and libbpf-dev of {}), or run `{fetch}`",
-                        rc.value,
-                        rc.origin,
-                        w.describe()
-                    ),
-                )
-            }
-            (Err(e), _) | (_, Err(e)) => r.missing("reference kernel", &e.to_string(), &e.hint()),
-            (_, Ok(None)) => {}
-        }
-    }
-    let given = choice
-        .version
-        .as_ref()
-        .map(|v| {
-            KernelVersion::parse(&v.value).map(|value| Given {
-                value,
-                from: v.origin.to_string(),
-            })
-        })
-        .transpose();
-    let mut tree = None;
-    match (&given, choice.tree.is_some()) {
-        (Err(e), _) => r.missing("kernel version", &e.to_string(), &e.hint()),
-        (Ok(g), true) => match KernelTree::open(choice.src(), choice.build(), &profile.arch, g.as_ref()) {
-            Ok(t) => {
-                let split = if t.is_split() {
-                    format!("{} + {}", t.src.display(), t.build.display())
-                } else {
-                    t.src.display().to_string()
-                };
-                r.ok("kernel tree", &format!("linux {} at {split}", t.version));
-                tree = Some(t);
-            }
-            Err(Error::KernelNotPrepared { missing }) => {
-                for (p, cmd) in missing {
-                    r.missing("kernel tree file", &p.display().to_string(), &cmd);
-                }
-            }
-            Err(e) => r.missing("kernel tree", &e.to_string(), &e.hint()),
-        },
-        (Ok(Some(g)), false) => r.note("kernel tree", &format!("none; version {} only (native compiles need a tree for kernel headers)", g.value)),
-        (Ok(None), false) if reference_pending => r.note(
-            "kernel tree",
-            "the reference kernel's, once fetched",
-        ),
-        (Ok(None), false) => r.missing(
-            "kernel tree",
-            "no kernel tree or version given",
-            "pass --kernel-src DIR [--kernel-build DIR] or set EBPF_CROSS_KERNEL_SRC, or [kernel] in a board profile",
-        ),
-    }
-
-    match bpf_headers::find(
-        tree.as_ref(),
-        choice.libbpf_include.as_ref().map(|s| s.value.as_path()),
-    ) {
-        Ok(h) => r.ok(
-            "bpf_helpers.h",
-            &format!("{} ({:?})", h.dir.display(), h.origin),
-        ),
-        Err(e) => r.missing("bpf_helpers.h", &e.to_string(), &e.hint()),
-    }
-    if let Some(t) = &tree {
-        let lib = t.src.join("tools/lib/bpf");
-        if lib.join("bpf_helpers.h").exists() && !lib.join("bpf_helper_defs.h").exists() {
-            r.note(
-                "tree libbpf",
-                &format!(
-                    "{} lacks the generated bpf_helper_defs.h; run `make -C {}`",
-                    lib.display(),
-                    lib.display()
-                ),
-            );
-        }
-    }
+    let reference_pending = check_reference(&mut r, &mut choice, &profile);
+    let tree = check_tree(&mut r, &choice, &profile, reference_pending);
+    check_helpers(&mut r, &choice, tree.as_ref());
 
     check_libclang(&mut r);
     check_qemu(&mut r, &profile);
@@ -263,5 +170,117 @@ fn check_qemu(r: &mut Report, profile: &Profile) {
             "qemu",
             "`run` is not set up for this target (no [qemu] section)",
         );
+    }
+}
+
+/// The reference kernel, when one is chosen; never downloads. True when a
+/// build would fetch it first.
+fn check_reference(r: &mut Report, choice: &mut resolve::KernelChoice, profile: &Profile) -> bool {
+    let mut reference_pending = false;
+    if let Some(rc) = choice.reference.clone() {
+        // Never downloads: says what a build would fetch, or that it is here.
+        let what = crate::reference::wanted(profile, &rc.value);
+        match (what, resolve::materialise(choice, profile, Policy::Report)) {
+            (_, Ok(Some(rec))) => r.ok(
+                "reference kernel",
+                &format!(
+                    "{} ({}): linux {} (abi {}), cached",
+                    rc.value, rc.origin, rec.version, rec.abi
+                ),
+            ),
+            (Ok(w), Err(Error::ReferenceNotCached { fetch, .. })) => {
+                reference_pending = true;
+                r.note(
+                    "reference kernel",
+                    &format!(
+                        "{} ({}) is not cached; a build fetches it (headers, image, busybox-static and libbpf-dev of {}), or run `{fetch}`",
+                        rc.value,
+                        rc.origin,
+                        w.describe()
+                    ),
+                )
+            }
+            (Err(e), _) | (_, Err(e)) => r.missing("reference kernel", &e.to_string(), &e.hint()),
+            (_, Ok(None)) => {}
+        }
+    }
+    reference_pending
+}
+
+/// The tree (or version) the compile would use.
+fn check_tree(
+    r: &mut Report,
+    choice: &resolve::KernelChoice,
+    profile: &Profile,
+    reference_pending: bool,
+) -> Option<KernelTree> {
+    let given = choice
+        .version
+        .as_ref()
+        .map(|v| {
+            KernelVersion::parse(&v.value).map(|value| Given {
+                value,
+                from: v.origin.to_string(),
+            })
+        })
+        .transpose();
+    let mut tree = None;
+    match (&given, choice.tree.is_some()) {
+        (Err(e), _) => r.missing("kernel version", &e.to_string(), &e.hint()),
+        (Ok(g), true) => match KernelTree::open(choice.src(), choice.build(), &profile.arch, g.as_ref()) {
+            Ok(t) => {
+                let split = if t.is_split() {
+                    format!("{} + {}", t.src.display(), t.build.display())
+                } else {
+                    t.src.display().to_string()
+                };
+                r.ok("kernel tree", &format!("linux {} at {split}", t.version));
+                tree = Some(t);
+            }
+            Err(Error::KernelNotPrepared { missing }) => {
+                for (p, cmd) in missing {
+                    r.missing("kernel tree file", &p.display().to_string(), &cmd);
+                }
+            }
+            Err(e) => r.missing("kernel tree", &e.to_string(), &e.hint()),
+        },
+        (Ok(Some(g)), false) => r.note("kernel tree", &format!("none; version {} only (native compiles need a tree for kernel headers)", g.value)),
+        (Ok(None), false) if reference_pending => r.note(
+            "kernel tree",
+            "the reference kernel's, once fetched",
+        ),
+        (Ok(None), false) => r.missing(
+            "kernel tree",
+            "no kernel tree or version given",
+            "pass --kernel-src DIR [--kernel-build DIR] or set EBPF_CROSS_KERNEL_SRC, or [kernel] in a board profile",
+        ),
+    }
+
+    tree
+}
+
+fn check_helpers(r: &mut Report, choice: &resolve::KernelChoice, tree: Option<&KernelTree>) {
+    match bpf_headers::find(
+        tree,
+        choice.libbpf_include.as_ref().map(|s| s.value.as_path()),
+    ) {
+        Ok(h) => r.ok(
+            "bpf_helpers.h",
+            &format!("{} ({:?})", h.dir.display(), h.origin),
+        ),
+        Err(e) => r.missing("bpf_helpers.h", &e.to_string(), &e.hint()),
+    }
+    if let Some(t) = tree {
+        let lib = t.src.join("tools/lib/bpf");
+        if lib.join("bpf_helpers.h").exists() && !lib.join("bpf_helper_defs.h").exists() {
+            r.note(
+                "tree libbpf",
+                &format!(
+                    "{} lacks the generated bpf_helper_defs.h; run `make -C {}`",
+                    lib.display(),
+                    lib.display()
+                ),
+            );
+        }
     }
 }
