@@ -18,4 +18,21 @@ cargo test --workspace --all-targets --no-fail-fast -- --include-ignored
 # subcommand on PATH (debug profile, reusing the test build).
 cargo install --path cargo-ebpf-cross --debug --locked --target-dir target --root target/install-check --force --quiet
 PATH="$PWD/target/install-check/bin:$PATH" cargo ebpf-cross targets | grep -q '^armv7 '
+# The published crate carries everything it embeds: include_str! never
+# leaves cargo-ebpf-cross/ (templates/, targets/ and the example are reached
+# through symlinks there, which cargo package follows), and every file of
+# templates/ and targets/ is in the package. Offline: the lock is resolved.
+if grep -rnE 'include_(str|bytes)!\(.*\.\./\.\./' cargo-ebpf-cross/src; then
+  echo "scripts/test.sh: include_str!/include_bytes! above reach outside the crate" >&2
+  exit 1
+fi
+cargo package -p cargo-ebpf-cross --allow-dirty --no-verify --offline --quiet
+missing=$(comm -23 \
+  <( (git ls-files templates targets; printf '%s\n' example/build.rs example/src/main.rs LICENSE-MIT LICENSE-APACHE) | sort) \
+  <(cargo package -p cargo-ebpf-cross --allow-dirty --list --offline 2>/dev/null | sort))
+if [ -n "$missing" ]; then
+  echo "scripts/test.sh: not in the packaged crate:" >&2
+  echo "$missing" >&2
+  exit 1
+fi
 echo "scripts/test.sh: all passed"

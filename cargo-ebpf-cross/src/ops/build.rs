@@ -16,6 +16,7 @@ use crate::ops::Global;
 use crate::profile::Profile;
 use crate::reference::Policy;
 use crate::resolve;
+use crate::settings::Setting;
 use crate::ui;
 
 /// The loader package and what its metadata asks for.
@@ -258,6 +259,8 @@ struct TargetJob {
     /// The board's bundles and SHA256SUMS (one line per package).
     out_dir: PathBuf,
     rust_target: String,
+    /// `static`, resolved once: the spec check and the cargo run agree.
+    static_: Setting<bool>,
 }
 
 fn prepare(g: Global, project: &Project, opts: &BuildOpts, spec: &str) -> Result<TargetJob> {
@@ -271,7 +274,14 @@ fn prepare(g: Global, project: &Project, opts: &BuildOpts, spec: &str) -> Result
         .rust_target
         .clone()
         .unwrap_or_else(|| profile.rust_target().to_string());
-    check_spec(&rust_target, &profile)?;
+    let static_ = resolve::static_link(
+        opts.static_flag(),
+        &ProcessEnv,
+        project.static_,
+        Some(&project.manifest),
+        &profile,
+    )?;
+    check_spec(&rust_target, &profile, &static_)?;
     let kopts = opts.kernel.opts();
     let choice = resolve::layer(
         &kopts,
@@ -299,6 +309,7 @@ fn prepare(g: Global, project: &Project, opts: &BuildOpts, spec: &str) -> Result
         work_dir,
         out_dir,
         rust_target,
+        static_,
     })
 }
 
@@ -334,7 +345,7 @@ fn remove_stale_objects(job: &TargetJob) -> Result<()> {
 /// A target spec must describe the same machine as the profile: a JSON
 /// path, or a custom triple that rustc finds as `<triple>.json` in
 /// RUST_TARGET_PATH (Yocto's `RUST_TARGET_SYS`).
-fn check_spec(rust_target: &str, profile: &Profile) -> Result<()> {
+fn check_spec(rust_target: &str, profile: &Profile, static_: &Setting<bool>) -> Result<()> {
     let spec = if rust_target.ends_with(".json") {
         PathBuf::from(rust_target)
     } else {
@@ -373,6 +384,14 @@ fn check_spec(rust_target: &str, profile: &Profile) -> Result<()> {
             ),
             "pick the profile that matches the board (see `cargo ebpf-cross targets`)",
         ));
+    }
+    if static_.value && !loader_build::spec_respects_crt_static(&v) {
+        return Err(Error::StaticIgnored {
+            from: static_.origin.to_string(),
+            why: format!(
+                "target spec {rust_target} does not set `crt-static-respected`, so rustc would ignore +crt-static and link the loader dynamically"
+            ),
+        });
     }
     Ok(())
 }
@@ -428,12 +447,7 @@ fn before_loader(g: Global, project: &Project, opts: &BuildOpts, job: &TargetJob
 
 /// The board's part of a cargo run: its linker and flags.
 fn loader_target(project: &Project, job: &TargetJob) -> Result<loader_build::LoaderTarget> {
-    let static_ = resolve::static_link(
-        &ProcessEnv,
-        project.static_,
-        Some(&project.manifest),
-        &job.ctx.profile,
-    )?;
+    let static_ = &job.static_;
     if ui::get().verbose {
         ui::status(
             "Static",
@@ -466,12 +480,22 @@ fn bundle_one(
     let json = opts.message_format == MessageFormat::Json;
     let profile = &job.ctx.profile;
     let loader = std::fs::read(exe).map_err(crate::error::read_err(exe))?;
-    elf_check::check_loader(&loader, &profile.arch, target.static_).map_err(|problem| {
+    let h = elf_check::check_loader(&loader, &profile.arch, false).map_err(|problem| {
         Error::BadOutput {
             path: exe.to_path_buf(),
             problem,
         }
     })?;
+    if target.static_ && h.interp {
+        return Err(Error::StaticIgnored {
+            from: job.static_.origin.to_string(),
+            why: format!(
+                "rustc ignored +crt-static for {}: `{}` is dynamically linked (it has an ELF interpreter)",
+                job.rust_target,
+                crate::fsutil::shown(exe)
+            ),
+        });
+    }
     if json {
         emit_json(
             "loader",
@@ -851,9 +875,10 @@ mod tests {
         )
         .unwrap();
         let armv7 = Profile::load("armv7").unwrap();
-        check_spec(f.to_str().unwrap(), &armv7).unwrap();
+        let dynamic = Setting::new(false, crate::settings::Origin::Default);
+        check_spec(f.to_str().unwrap(), &armv7, &dynamic).unwrap();
         let aarch64 = Profile::load("aarch64").unwrap();
-        let e = check_spec(f.to_str().unwrap(), &aarch64).unwrap_err();
+        let e = check_spec(f.to_str().unwrap(), &aarch64, &dynamic).unwrap_err();
         assert!(
             e.to_string()
                 .contains("is little-endian 32-bit but profile aarch64 is little-endian 64-bit"),
