@@ -205,20 +205,26 @@ fn recipe_build_and_install_as_bitbake_would() {
     std::fs::create_dir_all(wrapper.parent().unwrap()).unwrap();
     let ldflags = "-Wl,-O1 -Wl,--hash-style=gnu -Wl,--as-needed -Wl,-z,relro,-z,now";
     write_linker_wrapper(&wrapper, &wrapper_log, ldflags);
+    let b = workdir.join("build");
+    // Section for section what cargo_common_do_configure writes.
     std::fs::write(
         cargo_home.join("config.toml"),
         format!(
-            "paths = [\n]\n\n[source.bitbake]\ndirectory = \"{}\"\n\n\
+            "# EXTRA_OECARGO_PATHS\npaths = [\n]\n\n\
+             # Local mirror vendored by bitbake\n[source.bitbake]\ndirectory = \"{}\"\n\n\
              [source.crates-io]\nreplace-with = \"bitbake\"\nlocal-registry = \"/nonexistent\"\n\n\
-             [target.armv7-unknown-linux-gnueabihf]\nlinker = \"{}\"\n\n\
-             [target.{}]\nlinker = \"cc\"\n",
+             [http]\nmultiplexing = false\ncainfo = \"/etc/ssl/certs/ca-certificates.crt\"\n\n\
+             # HOST_SYS\n[target.armv7-unknown-linux-gnueabihf]\nlinker = \"{}\"\n\n\
+             # BUILD_SYS\n[target.{}]\nlinker = \"cc\"\n\n\
+             [build]\ntarget-dir = \"{}\"\n\n\
+             [term]\nprogress.when = 'always'\nprogress.width = 80\n",
             vendored.display(),
             wrapper.display(),
-            host_triple()
+            host_triple(),
+            b.join("target").display()
         ),
     )
     .unwrap();
-    let b = workdir.join("build");
     let cache_dir = workdir.join("ebpf-cross-cache");
     // EBPF_CROSS_BPF_PREFIX_MAP, with this machine's paths.
     let bpf_cflags = [
@@ -506,7 +512,8 @@ fn generated_layer_parses_with_bitbakes_parser() {
     let v = env!("CARGO_PKG_VERSION");
     let tool = |pn: &str| {
         let w = format!("/tmp-bb/work/{pn}-{v}-r0");
-        let s = format!("{w}/sources/cargo-ebpf-cross-{v}");
+        // BPN drops -native and -cross, as oe-core's does.
+        let s = format!("{w}/sources/cargo-ebpf-{v}");
         format!(
             "{pn}: PN = {pn}
 {pn}: PV = {v}
@@ -515,7 +522,7 @@ fn generated_layer_parses_with_bitbakes_parser() {
 {pn}: LICENSE = MIT | Apache-2.0
 {pn}: LIC_FILES_CHKSUM = LICENSE-MIT md5 ok
 {pn}: LIC_FILES_CHKSUM = LICENSE-APACHE md5 ok
-{pn}: SRC_URI[0] = git://example.invalid/cargo-ebpf-cross;protocol=https;branch=main;destsuffix=cargo-ebpf-cross-{v}
+{pn}: SRC_URI[0] = git://example.invalid/cargo-ebpf-cross;protocol=https;branch=main;destsuffix=cargo-ebpf-{v}
 {pn}: SRC_URI crates = {tool_crates}
 {pn}: SRC_URI crates without sha256sum = 0
 {pn}: SRCREV = 0000000000000000000000000000000000000000

@@ -19,7 +19,8 @@ LIC_FILES_CHKSUM = "\
 "
 
 # Pin the commit of the v${PV} release. destsuffix=${BP} unpacks where each
-# supported release's default S points, so S is left alone.
+# supported release's default S points, so S is left alone. (BPN is
+# "cargo-ebpf": oe-core cuts -native and then -cross from PN.)
 SRC_URI = "{{tool_git}};branch=main;destsuffix=${BP}"
 SRCREV = "0000000000000000000000000000000000000000"
 

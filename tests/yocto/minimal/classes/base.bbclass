@@ -1,6 +1,13 @@
 # The task chain of oe-core's base class, and nothing else, so a recipe's
 # tasks and their order can be asserted.
 
+def minimal_bpn(d):
+    pn = d.getVar("PN")
+    for suffix in d.getVar("SPECIAL_PKGSUFFIX").split():
+        if pn.endswith(suffix):
+            pn = pn[:-len(suffix)]
+    return pn
+
 do_fetch() {
 	:
 }
