@@ -85,6 +85,8 @@ fetch aarch64 debian:6.1 ARM64
 # The other eras the reference-kernel tests fetch and compile against.
 fetch armv7 debian:5.10 ""
 fetch armv7 debian:6.12 ""
+fetch aarch64 debian:5.10 ""
+fetch aarch64 debian:6.12 ""
 fetch riscv64 debian:6.12 ""
 echo "export EBPF_CROSS_REFERENCE_CACHE=$cache" >>"$tmp_env"
 mv "$tmp_env" "$env_file"
