@@ -328,6 +328,9 @@ fn one(g: Global, args: &RunArgs, e: &Entry) -> Option<(Row, bool)> {
         ui::error(&format!("{}: {err}", e.label), &err.hint());
         Some((Row::failed(e, stage, &err), false))
     };
+    if g.dry_run {
+        println!("# kernel {} (target {})", e.label, e.target);
+    }
     let guest = match Guest::resolve(g, &sub) {
         Ok(guest) => guest,
         Err(err) => return fail(Stage::Kernel, err),
@@ -341,9 +344,6 @@ fn one(g: Global, args: &RunArgs, e: &Entry) -> Option<(Row, bool)> {
             }
         }
     };
-    if g.dry_run {
-        println!("# kernel {} ({})", e.label, guest.profile.name);
-    }
     let start = Instant::now();
     match prove(g, &guest, &bundle, &sub, start) {
         Ok(None) => None,
