@@ -318,10 +318,7 @@ fn one(g: Global, args: &RunArgs, e: &Entry) -> Option<(Row, bool)> {
         if g.dry_run {
             if let Error::ReferenceNotCached { fetch, .. } = &err {
                 // A dry run never downloads; the plan says what a run would.
-                println!(
-                    "# kernel {}: not cached; a run fetches it first ({fetch})",
-                    e.label
-                );
+                println!("# not cached; a run fetches it first ({fetch})");
                 return None;
             }
         }
