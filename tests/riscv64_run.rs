@@ -26,10 +26,7 @@ static GUEST: Mutex<()> = Mutex::new(());
 
 fn env() -> Vec<(&'static str, String)> {
     vec![
-        (
-            "EBPF_CROSS_CACHE_DIR",
-            fx_dir("EBPF_CROSS_REFERENCE_CACHE"),
-        ),
+        ("EBPF_CROSS_CACHE_DIR", fx_dir("EBPF_CROSS_REFERENCE_CACHE")),
         ("EBPF_CROSS_DEBIAN_MIRROR", NO_NETWORK.to_string()),
     ]
 }
@@ -211,7 +208,10 @@ fn riscv64_kprobe_attaches_past_the_ftrace_entry_and_reads_its_argument() {
         .parent()
         .unwrap()
         .join("open-example/bpf/kprobe-ftrace-entry");
-    assert_eq!(std::fs::read_to_string(&facts).unwrap(), format!("{size}\n"));
+    assert_eq!(
+        std::fs::read_to_string(&facts).unwrap(),
+        format!("{size}\n")
+    );
     assert!(
         r.stderr.contains(&format!(
             "open-example: kprobe/do_sys_openat2: do_sys_openat2+0 is an ftrace site and this kernel has no CONFIG_KPROBES_ON_FTRACE; attached just past it, at do_sys_openat2+{size} (the arguments are still in their registers there)"
@@ -248,7 +248,11 @@ fn riscv64_return_probe_is_refused_naming_kprobes_on_ftrace() {
         "{}",
         r.stderr
     );
-    assert!(!r.stderr.contains("caused by: Invalid argument"), "{}", r.stderr);
+    assert!(
+        !r.stderr.contains("caused by: Invalid argument"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -268,7 +272,10 @@ fn riscv64_loader_is_a_static_risc_v_binary() {
         .join("open-example-0.1.0-riscv64/bin/open-example");
     let bytes = std::fs::read(&bin).unwrap();
     assert_eq!(elf_machine(&bytes), (2, 1, 243));
-    let f = std::process::Command::new("file").arg(&bin).output().unwrap();
+    let f = std::process::Command::new("file")
+        .arg(&bin)
+        .output()
+        .unwrap();
     let f = String::from_utf8_lossy(&f.stdout);
     assert!(f.contains("statically linked"), "{f}");
 }

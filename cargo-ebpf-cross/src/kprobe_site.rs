@@ -133,9 +133,22 @@ mod tests {
 
     #[test]
     fn unknown_or_non_integer_is_none() {
-        assert_eq!(macro_value("#define MCOUNT_INSN_SIZEX 8\n", "MCOUNT_INSN_SIZE", 0), None);
-        assert_eq!(macro_value("#define MCOUNT_INSN_SIZE(x) 8\n", "MCOUNT_INSN_SIZE", 0), None);
-        assert_eq!(macro_value("#define MCOUNT_INSN_SIZE sizeof(long)\n", "MCOUNT_INSN_SIZE", 0), None);
+        assert_eq!(
+            macro_value("#define MCOUNT_INSN_SIZEX 8\n", "MCOUNT_INSN_SIZE", 0),
+            None
+        );
+        assert_eq!(
+            macro_value("#define MCOUNT_INSN_SIZE(x) 8\n", "MCOUNT_INSN_SIZE", 0),
+            None
+        );
+        assert_eq!(
+            macro_value(
+                "#define MCOUNT_INSN_SIZE sizeof(long)\n",
+                "MCOUNT_INSN_SIZE",
+                0
+            ),
+            None
+        );
         assert_eq!(macro_value("#define A B\n#define B A\n", "A", 0), None);
     }
 }
