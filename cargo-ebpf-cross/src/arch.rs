@@ -203,17 +203,14 @@ impl Arch {
 
 /// Built-in profiles, embedded so an installed binary needs no data files.
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("armv7", include_str!("../../targets/armv7.toml")),
-    ("armv6", include_str!("../../targets/armv6.toml")),
-    ("aarch64", include_str!("../../targets/aarch64.toml")),
-    ("x86_64", include_str!("../../targets/x86_64.toml")),
-    ("riscv64", include_str!("../../targets/riscv64.toml")),
-    ("mips", include_str!("../../targets/mips.toml")),
-    ("mipsel", include_str!("../../targets/mipsel.toml")),
-    (
-        "powerpc64le",
-        include_str!("../../targets/powerpc64le.toml"),
-    ),
+    ("armv7", include_str!("../targets/armv7.toml")),
+    ("armv6", include_str!("../targets/armv6.toml")),
+    ("aarch64", include_str!("../targets/aarch64.toml")),
+    ("x86_64", include_str!("../targets/x86_64.toml")),
+    ("riscv64", include_str!("../targets/riscv64.toml")),
+    ("mips", include_str!("../targets/mips.toml")),
+    ("mipsel", include_str!("../targets/mipsel.toml")),
+    ("powerpc64le", include_str!("../targets/powerpc64le.toml")),
 ];
 
 pub fn builtin_names() -> Vec<String> {

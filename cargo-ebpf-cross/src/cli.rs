@@ -67,9 +67,31 @@ pub enum Command {
     Init(InitArgs),
     /// Unpack a bundle into an install layout (bindir, datadir), as a recipe's do_install does
     Install(InstallArgs),
+    /// Yocto helpers: `yocto crates-inc` writes a recipe's -crates.inc from Cargo.lock
+    #[command(subcommand)]
+    Yocto(YoctoCommand),
     /// Fetch, list and remove reference kernels (Debian's kernels, verified and cached)
     #[command(subcommand)]
     Kernel(KernelCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum YoctoCommand {
+    /// Write a recipe's -crates.inc (crate:// SRC_URIs and their sha256) from Cargo.lock, offline
+    CratesInc(CratesIncArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CratesIncArgs {
+    /// The Cargo.lock to read [default: the workspace's of --manifest-path, or of the current directory]
+    #[arg(long, value_name = "PATH")]
+    pub lockfile: Option<PathBuf>,
+    /// A Cargo.toml of the workspace whose Cargo.lock is read
+    #[arg(long, value_name = "PATH", conflicts_with = "lockfile")]
+    pub manifest_path: Option<PathBuf>,
+    /// Where to write it (for example yocto/recipes-ebpf/NAME/NAME-crates.inc) [default: stdout]
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -309,6 +331,20 @@ pub struct BuildOpts {
     /// Never run `rustup target add`
     #[arg(long)]
     pub no_rustup: bool,
+    /// Link the loader statically (+crt-static), over EBPF_CROSS_STATIC,
+    /// Cargo.toml and the profile; `--static=false` links it dynamically
+    #[arg(
+        long = "static",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub static_: Option<bool>,
+    /// Link the loader dynamically, over --static, EBPF_CROSS_STATIC, Cargo.toml and the profile
+    #[arg(long)]
+    pub no_static: bool,
     /// Loader features to activate (comma or space separated; repeatable)
     #[arg(short = 'F', long, value_name = "FEATURES")]
     pub features: Vec<String>,
@@ -323,6 +359,18 @@ pub struct BuildOpts {
     pub rust_target: Option<String>,
     #[command(flatten)]
     pub kernel: KernelArgs,
+}
+
+impl BuildOpts {
+    /// The command line's say on `static`: `--no-static` beats `--static`,
+    /// so a recipe can force a dynamic loader whatever else is passed.
+    pub fn static_flag(&self) -> Option<bool> {
+        if self.no_static {
+            Some(false)
+        } else {
+            self.static_
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -24,6 +24,7 @@ pub mod initramfs;
 pub mod loader_build;
 pub mod qemu;
 pub mod scaffold;
+pub mod yocto;
 
 pub mod cli;
 pub mod fsutil;

@@ -297,6 +297,7 @@ pub fn context(
         toolchain,
         helpers,
         staged_include,
+        extra_cflags: crate::bpf_compile::extra_cflags_from_env(),
         reference,
     })
 }
@@ -324,16 +325,19 @@ pub fn core_btf(ctx: &Context) -> Option<PathBuf> {
     })
 }
 
-/// Whether the loader links statically: `EBPF_CROSS_STATIC`, else the
-/// package metadata's `static`, else the profile's `[loader] static`, else
-/// dynamic. A lower layer's `false` is a real answer, not "unset".
+/// Whether the loader links statically: `--static`/`--no-static`, else
+/// `EBPF_CROSS_STATIC`, else the package metadata's `static`, else the
+/// profile's `[loader] static`, else dynamic. A lower layer's `false` is a
+/// real answer, not "unset".
 pub fn static_link(
+    flag: Option<bool>,
     env: &dyn Env,
     metadata: Option<bool>,
     manifest: Option<&Path>,
     profile: &Profile,
 ) -> Result<Setting<bool>> {
     Ok(Layers::new()
+        .flag("--static/--no-static", flag)
         .env(
             "EBPF_CROSS_STATIC",
             crate::settings::env_bool(env, "EBPF_CROSS_STATIC")?,
@@ -469,22 +473,30 @@ mod tests {
         p.loader.static_ = Some(true);
         let none = MapEnv(vec![]);
         let m = Path::new("/w/Cargo.toml");
-        let s = static_link(&none, None, Some(m), &p).unwrap();
+        let s = static_link(None, &none, None, Some(m), &p).unwrap();
         assert_eq!((s.value, s.origin), (true, Origin::Profile("armv7".into())));
-        let s = static_link(&none, Some(false), Some(m), &p).unwrap();
+        let s = static_link(None, &none, Some(false), Some(m), &p).unwrap();
         assert_eq!((s.value, s.origin), (false, Origin::Metadata(m.into())));
         let env = MapEnv(vec![("EBPF_CROSS_STATIC", "1")]);
-        let s = static_link(&env, Some(false), Some(m), &p).unwrap();
+        let s = static_link(None, &env, Some(false), Some(m), &p).unwrap();
         assert_eq!(
             (s.value, s.origin),
             (true, Origin::Env("EBPF_CROSS_STATIC".into()))
         );
+        // The command line beats the environment.
+        let s = static_link(Some(false), &env, Some(true), Some(m), &p).unwrap();
+        assert_eq!(
+            (s.value, s.origin),
+            (false, Origin::Flag("--static/--no-static".into()))
+        );
         p.loader.static_ = None;
-        let s = static_link(&none, None, None, &p).unwrap();
+        let s = static_link(None, &none, None, None, &p).unwrap();
         assert_eq!((s.value, s.origin), (false, Origin::Default));
         let bad = MapEnv(vec![("EBPF_CROSS_STATIC", "sometimes")]);
         assert_eq!(
-            static_link(&bad, None, None, &p).unwrap_err().to_string(),
+            static_link(None, &bad, None, None, &p)
+                .unwrap_err()
+                .to_string(),
             "EBPF_CROSS_STATIC=`sometimes` is not a boolean"
         );
     }

@@ -16,6 +16,7 @@ use crate::ops::Global;
 use crate::profile::Profile;
 use crate::reference::Policy;
 use crate::resolve;
+use crate::settings::Setting;
 use crate::ui;
 
 /// The loader package and what its metadata asks for.
@@ -40,18 +41,26 @@ fn usage(message: String, hint: &str) -> Error {
     }
 }
 
+/// `cargo metadata`, run through our own door (so `-v` shows it) and
+/// parsed by cargo_metadata.
 fn metadata(opts: &ProjectArgs) -> Result<cargo_metadata::Metadata> {
-    let mut cmd = cargo_metadata::MetadataCommand::new();
-    cmd.no_deps();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd =
+        crate::plan::Cmd::new(cargo).args(["metadata", "--format-version", "1", "--no-deps"]);
     if let Some(m) = &opts.manifest_path {
-        cmd.manifest_path(m);
+        cmd = cmd.arg("--manifest-path").arg(m.display().to_string());
     }
-    cmd.exec().map_err(|e| {
+    let unreadable = |why: String| {
         usage(
-            format!("cannot read the cargo project: {e}"),
+            format!("cannot read the cargo project: {why}"),
             "run inside the loader's package, or pass --manifest-path path/to/Cargo.toml",
         )
-    })
+    };
+    let out = cmd.output().map_err(|e| match e {
+        Error::CommandFailed { stderr, .. } => unreadable(stderr.trim().to_string()),
+        other => other,
+    })?;
+    cargo_metadata::MetadataCommand::parse(out.stdout_text()).map_err(|e| unreadable(e.to_string()))
 }
 
 /// The loader package: `-p`, else the one member with our metadata.
@@ -250,6 +259,8 @@ struct TargetJob {
     /// The board's bundles and SHA256SUMS (one line per package).
     out_dir: PathBuf,
     rust_target: String,
+    /// `static`, resolved once: the spec check and the cargo run agree.
+    static_: Setting<bool>,
 }
 
 fn prepare(g: Global, project: &Project, opts: &BuildOpts, spec: &str) -> Result<TargetJob> {
@@ -263,7 +274,14 @@ fn prepare(g: Global, project: &Project, opts: &BuildOpts, spec: &str) -> Result
         .rust_target
         .clone()
         .unwrap_or_else(|| profile.rust_target().to_string());
-    check_spec(&rust_target, &profile)?;
+    let static_ = resolve::static_link(
+        opts.static_flag(),
+        &ProcessEnv,
+        project.static_,
+        Some(&project.manifest),
+        &profile,
+    )?;
+    check_spec(&rust_target, &profile, &static_)?;
     let kopts = opts.kernel.opts();
     let choice = resolve::layer(
         &kopts,
@@ -291,6 +309,7 @@ fn prepare(g: Global, project: &Project, opts: &BuildOpts, spec: &str) -> Result
         work_dir,
         out_dir,
         rust_target,
+        static_,
     })
 }
 
@@ -336,7 +355,7 @@ fn write_kprobe_facts(job: &TargetJob) -> Result<()> {
 /// A target spec must describe the same machine as the profile: a JSON
 /// path, or a custom triple that rustc finds as `<triple>.json` in
 /// RUST_TARGET_PATH (Yocto's `RUST_TARGET_SYS`).
-fn check_spec(rust_target: &str, profile: &Profile) -> Result<()> {
+fn check_spec(rust_target: &str, profile: &Profile, static_: &Setting<bool>) -> Result<()> {
     let spec = if rust_target.ends_with(".json") {
         PathBuf::from(rust_target)
     } else {
@@ -375,6 +394,14 @@ fn check_spec(rust_target: &str, profile: &Profile) -> Result<()> {
             ),
             "pick the profile that matches the board (see `cargo ebpf-cross targets`)",
         ));
+    }
+    if static_.value && !loader_build::spec_respects_crt_static(&v) {
+        return Err(Error::StaticIgnored {
+            from: static_.origin.to_string(),
+            why: format!(
+                "target spec {rust_target} does not set `crt-static-respected`, so rustc would ignore +crt-static and link the loader dynamically"
+            ),
+        });
     }
     Ok(())
 }
@@ -430,12 +457,7 @@ fn before_loader(g: Global, project: &Project, opts: &BuildOpts, job: &TargetJob
 
 /// The board's part of a cargo run: its linker and flags.
 fn loader_target(project: &Project, job: &TargetJob) -> Result<loader_build::LoaderTarget> {
-    let static_ = resolve::static_link(
-        &ProcessEnv,
-        project.static_,
-        Some(&project.manifest),
-        &job.ctx.profile,
-    )?;
+    let static_ = &job.static_;
     if ui::get().verbose {
         ui::status(
             "Static",
@@ -468,12 +490,22 @@ fn bundle_one(
     let json = opts.message_format == MessageFormat::Json;
     let profile = &job.ctx.profile;
     let loader = std::fs::read(exe).map_err(crate::error::read_err(exe))?;
-    elf_check::check_loader(&loader, &profile.arch, target.static_).map_err(|problem| {
+    let h = elf_check::check_loader(&loader, &profile.arch, false).map_err(|problem| {
         Error::BadOutput {
             path: exe.to_path_buf(),
             problem,
         }
     })?;
+    if target.static_ && h.interp {
+        return Err(Error::StaticIgnored {
+            from: job.static_.origin.to_string(),
+            why: format!(
+                "rustc ignored +crt-static for {}: `{}` is dynamically linked (it has an ELF interpreter)",
+                job.rust_target,
+                crate::fsutil::shown(exe)
+            ),
+        });
+    }
     if json {
         emit_json(
             "loader",
@@ -854,9 +886,10 @@ mod tests {
         )
         .unwrap();
         let armv7 = Profile::load("armv7").unwrap();
-        check_spec(f.to_str().unwrap(), &armv7).unwrap();
+        let dynamic = Setting::new(false, crate::settings::Origin::Default);
+        check_spec(f.to_str().unwrap(), &armv7, &dynamic).unwrap();
         let aarch64 = Profile::load("aarch64").unwrap();
-        let e = check_spec(f.to_str().unwrap(), &aarch64).unwrap_err();
+        let e = check_spec(f.to_str().unwrap(), &aarch64, &dynamic).unwrap_err();
         assert!(
             e.to_string()
                 .contains("is little-endian 32-bit but profile aarch64 is little-endian 64-bit"),
