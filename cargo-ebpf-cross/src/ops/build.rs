@@ -354,6 +354,16 @@ fn remove_stale_objects(job: &TargetJob) -> Result<()> {
     Ok(())
 }
 
+/// Tells the loader's build script whether this board's kernel refuses
+/// kprobes at a function's entry, and how far past it to go instead.
+fn write_kprobe_facts(job: &TargetJob) -> Result<()> {
+    let entry = match &job.ctx.tree {
+        Some(tree) => crate::kprobe_site::refused_entry(tree, &job.ctx.profile.arch)?,
+        None => None,
+    };
+    crate::kprobe_site::write_facts(&job.obj_dir, entry)
+}
+
 /// A target spec must describe the same machine as the profile: a JSON
 /// path, or a custom triple that rustc finds as `<triple>.json` in
 /// RUST_TARGET_PATH (Yocto's `RUST_TARGET_SYS`).
@@ -748,7 +758,8 @@ fn build_all(
                 .and_then(|_| {
                     std::fs::create_dir_all(&j.obj_dir).map_err(crate::error::write_err(&j.obj_dir))
                 })
-                .and_then(|_| remove_stale_objects(j)),
+                .and_then(|_| remove_stale_objects(j))
+                .and_then(|_| write_kprobe_facts(j)),
         );
     }
     let work: Vec<(usize, &CompilePlan)> = jobs
