@@ -446,7 +446,8 @@ fn a_new_project_builds_and_runs_with_no_kernel_options() {
     let note = format!("note: no kernel tree given; building against Debian's {version} armmp reference kernel (--kernel-src selects your board's)\n");
     assert_eq!(r.stderr.matches(&note).count(), 1, "{}", r.stderr);
     let out = target_dir.join("ebpf-cross/armv7");
-    let dis = common::disasm(&out.join("bpf/probe.o"));
+    // Objects are per package: ebpf-cross/<board>/<package>/bpf/.
+    let dis = common::disasm(&out.join("probe/bpf/probe.o"));
     assert!(dis.contains("r3 = *(u32 *)(r1 + 4)"), "{dis}");
     let b = cargo_ebpf_cross::bundle::Bundle::open(&out.join("probe-0.1.0-armv7.tar.gz")).unwrap();
     let m: serde_json::Value =

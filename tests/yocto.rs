@@ -692,6 +692,66 @@ fn native_recipe_matches_the_tool() {
     );
 }
 
+/// `yocto crates-inc` without a lock says what to run first.
+#[test]
+fn crates_inc_without_a_lock_says_how_to_make_one() {
+    let t = tempfile::tempdir().unwrap();
+    let lock = t.path().join("Cargo.lock");
+    let o = tool_cmd()
+        .args(["--color", "never", "yocto", "crates-inc", "--lockfile"])
+        .arg(&lock)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        format!(
+            "error: no Cargo.lock at {}\n  \
+             help: run `cargo generate-lockfile` (or any cargo build) in the project first; the recipe builds --frozen from it\n",
+            lock.display()
+        )
+    );
+}
+
+/// EBPF_CROSS_BPF_CFLAGS (what the class sets for -ffile-prefix-map=) is
+/// part of the plan: --dry-run shows it after the board's flags, quoted
+/// words kept whole.
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn bpf_cflags_from_the_environment_are_in_the_plan() {
+    let t = tempfile::tempdir().unwrap();
+    let src = common::repo().join("examples/open-example/bpf/open-example.bpf.c");
+    let out = t.path().join("o.o");
+    let o = tool_cmd()
+        .current_dir(t.path())
+        .env(
+            "EBPF_CROSS_BPF_CFLAGS",
+            "-DEXTRA '-ffile-prefix-map=/a b=/c'",
+        )
+        .args([
+            "--color",
+            "never",
+            "--dry-run",
+            "compile",
+            "--target",
+            "armv7",
+        ])
+        .args(["--kernel-version", "6.1", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let plan = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        plan.contains(&format!(
+            "/.ebpf-cross/armv7/include -DEXTRA '-ffile-prefix-map=/a b=/c' -S -emit-llvm -MD -MF {}",
+            t.path().join(".ebpf-cross/armv7/o.d").display()
+        )),
+        "{plan}"
+    );
+}
+
 /// Yocto passes its own target (RUST_TARGET_SYS, or a spec JSON); a spec
 /// that describes another machine than the profile is refused up front.
 #[test]
