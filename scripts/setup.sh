@@ -28,7 +28,7 @@ pkgs=(
   clang-14 llvm-14 llvm-14-tools libclang-14-dev
   gcc-arm-linux-gnueabihf gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu
   libc6-dev-armhf-cross libc6-dev-arm64-cross libc6-dev-riscv64-cross
-  qemu-system-arm qemu-user-static
+  qemu-system-arm qemu-system-misc qemu-user-static
   cpio file bc libbpf-dev bpftool ca-certificates xz-utils
   python3 python3-venv
 )
@@ -87,6 +87,9 @@ fetch aarch64 debian:6.1 ARM64
 fetch armv7 debian:5.10 ""
 fetch armv7 debian:6.12 ""
 fetch riscv64 debian:6.12 ""
+# arm64 on every era: its kernels carry BTF, which CO-RE mode needs.
+fetch aarch64 debian:5.10 ""
+fetch aarch64 debian:6.12 ""
 echo "export EBPF_CROSS_REFERENCE_CACHE=$cache" >>"$tmp_env"
 mv "$tmp_env" "$env_file"
 trap - EXIT

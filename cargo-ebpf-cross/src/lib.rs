@@ -13,6 +13,7 @@ pub mod bpf_compile;
 pub mod bpf_headers;
 pub mod elf_check;
 pub mod kernel_tree;
+pub mod kprobe_site;
 pub mod resolve;
 pub mod settings;
 pub mod toolchain;
