@@ -10,7 +10,7 @@ mod common;
 
 use common::*;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
 /// Nothing listens here: a test that reaches for the network fails.
 const NO_NETWORK: &str = "http://127.0.0.1:9/debian";
