@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::error::{Error, Result};
 use crate::resolve::KernelOpts;
 use crate::toolchain::ToolOverrides;
 
@@ -159,9 +160,9 @@ pub struct KernelRemoveArgs {
 pub struct KernelArgs {
     // The env twins of these flags are read by the settings resolver, not
     // by clap, so that `config` can tell a flag from an env var.
-    /// A reference kernel, debian:RELEASE[@ABI]: tree, helpers, image and busybox, fetched and cached; not with --kernel-src/--kernel-build [env: EBPF_CROSS_KERNEL]
+    /// A reference kernel, debian:RELEASE[@ABI]: tree, helpers, image and busybox, fetched and cached; not with --kernel-src/--kernel-build [env: EBPF_CROSS_KERNEL]. `run` takes it repeatedly, `all`, or a board name or file, for a kernel matrix
     #[arg(long, value_name = "debian:RELEASE[@ABI]")]
-    pub kernel: Option<String>,
+    pub kernel: Vec<String>,
     /// Kernel source tree (srctree) [env: EBPF_CROSS_KERNEL_SRC]
     #[arg(long, value_name = "DIR")]
     pub kernel_src: Option<PathBuf>,
@@ -187,19 +188,31 @@ pub struct KernelArgs {
 }
 
 impl KernelArgs {
-    pub fn opts(&self) -> KernelOpts {
-        KernelOpts {
+    /// The settings of one kernel; several `--kernel`s are a matrix, which
+    /// only `run` makes (it splits them before calling this).
+    pub fn opts(&self) -> Result<KernelOpts> {
+        if self.kernel.len() > 1 {
+            return Err(Error::Usage {
+                message: format!(
+                    "--kernel is given {} times ({})",
+                    self.kernel.len(),
+                    self.kernel.join(", ")
+                ),
+                hint: "only `run` takes several kernels (a kernel matrix: one build and one boot per kernel); give one --kernel here".into(),
+            });
+        }
+        Ok(KernelOpts {
             src: self.kernel_src.clone(),
             build: self.kernel_build.clone(),
             version: self.kernel_version.clone(),
             libbpf_include: self.libbpf_include.clone(),
-            reference: self.kernel.clone(),
+            reference: self.kernel.first().cloned(),
             stamp_version: self.stamp_version,
             tools: ToolOverrides {
                 clang: self.clang.clone().filter(|s| !s.is_empty()),
                 llc: self.llc.clone().filter(|s| !s.is_empty()),
             },
-        }
+        })
     }
 }
 
@@ -415,7 +428,7 @@ Example:
   cargo ebpf-cross run --target armv7 --kernel-image vmlinuz-6.1.0-50-armmp \\
       --busybox busybox-armhf --expect 'file /'";
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(after_long_help = VERDICT_HELP)]
 pub struct RunArgs {
     /// Target profile: a built-in name, a board name, or a profile file (needs a [qemu] section)

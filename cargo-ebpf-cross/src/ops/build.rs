@@ -263,10 +263,22 @@ struct TargetJob {
     static_: Setting<bool>,
 }
 
-fn prepare(g: Global, project: &Project, opts: &BuildOpts, spec: &str) -> Result<TargetJob> {
+/// `kernel_dir` keys a kernel of a matrix: two kernels of one board share
+/// its Rust triple and its out dir, so each gets a dir of its own under it.
+fn prepare(
+    g: Global,
+    project: &Project,
+    opts: &BuildOpts,
+    spec: &str,
+    kernel_dir: Option<&str>,
+) -> Result<TargetJob> {
     let boards = super::board_dirs(opts.project.boards.as_deref(), Some(&project.manifest));
     let profile = Profile::load_with(spec, &boards)?;
-    let out_dir = bundle::dir(&project.target_dir, &profile.name);
+    let board_dir = bundle::dir(&project.target_dir, &profile.name);
+    let out_dir = match kernel_dir {
+        Some(k) => board_dir.join("kernels").join(k),
+        None => board_dir,
+    };
     let work_dir = out_dir.join(&project.package);
     let state = work_dir.join(".state");
     let obj_dir = work_dir.join("bpf");
@@ -282,7 +294,7 @@ fn prepare(g: Global, project: &Project, opts: &BuildOpts, spec: &str) -> Result
         &profile,
     )?;
     check_spec(&rust_target, &profile, &static_)?;
-    let kopts = opts.kernel.opts();
+    let kopts = opts.kernel.opts()?;
     let choice = resolve::layer(
         &kopts,
         &ProcessEnv,
@@ -701,12 +713,17 @@ struct Outcome {
     result: Result<PathBuf>,
 }
 
-fn build_all(g: Global, opts: &BuildOpts, targets: &[String]) -> Result<Vec<Outcome>> {
+fn build_all(
+    g: Global,
+    opts: &BuildOpts,
+    targets: &[String],
+    kernel_dir: Option<&str>,
+) -> Result<Vec<Outcome>> {
     let project = Project::load(&opts.project)?;
     let mut outcomes: Vec<Outcome> = Vec::new();
     let mut jobs: Vec<TargetJob> = Vec::new();
     for t in targets {
-        match prepare(g, &project, opts, t) {
+        match prepare(g, &project, opts, t, kernel_dir) {
             Ok(j) => jobs.push(j),
             Err(e) => outcomes.push(Outcome {
                 target: t.clone(),
@@ -803,7 +820,7 @@ fn build_all(g: Global, opts: &BuildOpts, targets: &[String]) -> Result<Vec<Outc
 }
 
 pub fn build(g: Global, a: BuildArgs) -> Result<i32> {
-    let outcomes = build_all(g, &a.opts, &a.target)?;
+    let outcomes = build_all(g, &a.opts, &a.target, None)?;
     let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
     let json = a.opts.message_format == MessageFormat::Json;
     if json {
@@ -858,7 +875,18 @@ pub fn build(g: Global, a: BuildArgs) -> Result<i32> {
 
 /// Builds one target's bundle and returns the tarball's path (for `run`).
 pub fn build_bundle(g: Global, opts: &BuildOpts, target: &str) -> Result<PathBuf> {
-    let mut outcomes = build_all(g, opts, &[target.to_string()])?;
+    build_bundle_in(g, opts, target, None)
+}
+
+/// [`build_bundle`] for one kernel of a matrix: its objects, state and
+/// bundle go under `<board's out dir>/kernels/<kernel_dir>/`.
+pub fn build_bundle_in(
+    g: Global,
+    opts: &BuildOpts,
+    target: &str,
+    kernel_dir: Option<&str>,
+) -> Result<PathBuf> {
+    let mut outcomes = build_all(g, opts, &[target.to_string()], kernel_dir)?;
     match outcomes.pop() {
         Some(o) => o.result,
         None => Err(usage(format!("nothing was built for {target}"), "")),

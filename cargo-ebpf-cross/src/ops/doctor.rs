@@ -33,7 +33,7 @@ impl Report {
 
 pub fn doctor(a: DoctorArgs) -> Result<i32> {
     let profile = Profile::load_with(&a.target, &super::default_boards())?;
-    let opts = a.kernel.opts();
+    let opts = a.kernel.opts()?;
     let mut choice = resolve::layer(
         &opts,
         &crate::loader_build::ProcessEnv,

@@ -8,6 +8,7 @@ pub mod doctor;
 pub mod flags;
 pub mod install;
 pub mod kernel;
+pub mod matrix;
 pub mod new;
 pub mod run;
 pub mod targets;

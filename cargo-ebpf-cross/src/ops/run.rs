@@ -41,6 +41,9 @@ pub struct RunReport {
 }
 
 pub fn run(g: Global, args: RunArgs) -> Result<i32> {
+    if super::matrix::is_matrix(&args) {
+        return super::matrix::run(g, args);
+    }
     let guest = Guest::resolve(g, &args)?;
     let bundle_path = match &args.bundle {
         Some(p) => p.clone(),
@@ -48,15 +51,50 @@ pub fn run(g: Global, args: RunArgs) -> Result<i32> {
     };
     // The benchmark clock: from here (the build is done) to the verdict.
     let start = Instant::now();
-    let bundle = open_bundle(g, &bundle_path, &guest.profile)?;
-    let init = init_for(&args, bundle.as_ref());
+    let Some(proof) = prove(g, &guest, &bundle_path, &args, start)? else {
+        return Ok(0);
+    };
+    if args.build.message_format == MessageFormat::Json {
+        let _ = writeln!(
+            std::io::stdout().lock(),
+            "{}",
+            serde_json::to_string(&proof.report).expect("the report serializes")
+        );
+    }
+    Ok(if proof.interrupted {
+        130
+    } else if proof.report.passed {
+        0
+    } else {
+        1
+    })
+}
+
+/// One boot's outcome.
+pub(super) struct Proof {
+    pub report: RunReport,
+    pub interrupted: bool,
+}
+
+/// Boots the guest with the bundle and judges the trace: the steps after
+/// the build, shared by a single run and each kernel of a matrix. None in
+/// a dry run, which prints the plan instead.
+pub(super) fn prove(
+    g: Global,
+    guest: &Guest,
+    bundle_path: &Path,
+    args: &RunArgs,
+    start: Instant,
+) -> Result<Option<Proof>> {
+    let bundle = open_bundle(g, bundle_path, &guest.profile)?;
+    let init = init_for(args, bundle.as_ref());
     let work = crate::fsutil::TempDir::new_in(&std::env::temp_dir(), "ebpf-cross-run-")?;
     let initrd = work.path().join("initramfs.cpio.gz");
     let mut cmd = qemu::plan(&guest.profile, &guest.kernel_image, &initrd)?;
     cmd.program = guest.qemu_bin.clone();
     let Some(bundle) = bundle.filter(|_| !g.dry_run) else {
-        print_plan(&guest, &cmd, &bundle_path, &init);
-        return Ok(0);
+        print_plan(guest, &cmd, bundle_path, &init);
+        return Ok(None);
     };
     let archive = initramfs::guest_archive(&GuestInput {
         busybox: &guest.busybox,
@@ -65,31 +103,21 @@ pub fn run(g: Global, args: RunArgs) -> Result<i32> {
         init: &init,
     })?;
     std::fs::write(&initrd, archive.to_gzip()).map_err(write_err(&initrd))?;
-    let (observer, end) = boot(&guest, &cmd, &args, start)?;
+    let (observer, end) = boot(guest, &cmd, args, start)?;
     drop(work);
-    let report = report(&guest.profile, &observer, &end, &args, start);
+    let report = report(&guest.profile, &observer, &end, args, start);
     announce(&guest.profile, &observer, &end, &report);
-    if args.build.message_format == MessageFormat::Json {
-        let _ = writeln!(
-            std::io::stdout().lock(),
-            "{}",
-            serde_json::to_string(&report).expect("the report serializes")
-        );
-    }
-    Ok(if end.interrupted {
-        130
-    } else if report.passed {
-        0
-    } else {
-        1
-    })
+    Ok(Some(Proof {
+        report,
+        interrupted: end.interrupted,
+    }))
 }
 
 /// What the guest is made of, besides the bundle: the profile, the kernel
 /// to boot, busybox, extra files, and the QEMU binary.
-struct Guest {
-    profile: Profile,
-    kernel_image: PathBuf,
+pub(super) struct Guest {
+    pub profile: Profile,
+    pub kernel_image: PathBuf,
     busybox_path: PathBuf,
     busybox: Vec<u8>,
     extra: Vec<(String, Vec<u8>)>,
@@ -98,7 +126,7 @@ struct Guest {
 }
 
 impl Guest {
-    fn resolve(g: Global, args: &RunArgs) -> Result<Guest> {
+    pub(super) fn resolve(g: Global, args: &RunArgs) -> Result<Guest> {
         let boards = crate::ops::project_board_dirs(&args.build.project);
         let profile = Profile::load_with(&args.target, &boards)?;
         let q = qemu::section(&profile)?;
@@ -311,7 +339,7 @@ fn reference_kernel(
     // have no package at all.
     let project = crate::ops::build::Project::load(&args.build.project).ok();
     let mut choice = resolve::layer(
-        &args.build.kernel.opts(),
+        &args.build.kernel.opts()?,
         &crate::loader_build::ProcessEnv,
         project.as_ref().and_then(|p| p.metadata.kernel.as_ref()),
         project.as_ref().map(|p| p.manifest.as_path()),
