@@ -284,14 +284,22 @@ fn choose_packages<'a>(loaded: &'a [Loaded], w: &Wanted) -> Result<(String, Part
 }
 
 /// Downloads and verifies each package, unpacking its parts below `root`.
-fn download_and_unpack(http: &Http, parts: &Parts, root: &Path) -> Result<Vec<PackageRecord>> {
+/// A failure names the suite of the package that failed.
+fn download_and_unpack(
+    http: &Http,
+    parts: &Parts,
+    root: &Path,
+) -> std::result::Result<Vec<PackageRecord>, (Error, String)> {
     let mut packages = Vec::new();
     for (f, keep) in parts {
         let p = &f.pkg;
         let url = format!("{}/{}", f.suite.base, p.filename);
         let file = p.filename.rsplit('/').next().unwrap_or(&p.filename);
-        let deb = http.get_verified(&[url], file, &p.sha256, p.size, Some(file))?;
-        super::deb::unpack(file, &deb, keep, root)?;
+        let in_suite = |e: Error| (e, f.suite.suite.clone());
+        let deb = http
+            .get_verified(&[url], file, &p.sha256, p.size, Some(file))
+            .map_err(in_suite)?;
+        super::deb::unpack(file, &deb, keep, root).map_err(in_suite)?;
         packages.push(PackageRecord {
             name: p.name.clone(),
             version: p.version.clone(),
@@ -371,11 +379,28 @@ pub fn fetch(cache: &Cache, w: &Wanted, refresh: bool, keyring: Option<&Path>) -
             loaded.push(l);
         }
     }
-    let (abi, parts) = choose_packages(&loaded, w)?;
-    let staged = cache.staging(&key)?;
-    let root = staged.path().join("root");
-    std::fs::create_dir_all(&root).map_err(write_err(&root))?;
-    let packages = download_and_unpack(&http, &parts, &root)?;
+    let required = w.release.suites.first().map(|s| s.suite.clone());
+    let (abi, staged, root, packages) = loop {
+        let (abi, parts) = choose_packages(&loaded, w)?;
+        let staged = cache.staging(&key)?;
+        let root = staged.path().join("root");
+        std::fs::create_dir_all(&root).map_err(write_err(&root))?;
+        match download_and_unpack(&http, &parts, &root) {
+            Ok(packages) => break (abi, staged, root, packages),
+            // An update suite whose index names files its pool does not
+            // serve (seen: bullseye-security's signed arm64 images, 404)
+            // is dropped, and the newest kernel of the rest is taken; a
+            // pinned ABI is not silently swapped for another.
+            Err((e, suite)) if w.abi.is_none() && Some(&suite) != required.as_ref() => {
+                ui::warn(&format!(
+                    "{e}; going on without {suite}, so its newer kernel is not used"
+                ));
+                drop(parts);
+                loaded.retain(|l| l.suite.suite != suite);
+            }
+            Err((e, _)) => return Err(e),
+        }
+    };
     let at = locate(&root, &abi, &w.flavour)?;
     let version = crate::kernel_tree::read_version(&at.source, &at.build)?.to_string();
     let record = Record {
