@@ -303,6 +303,18 @@ fn download_and_unpack(http: &Http, parts: &Parts, root: &Path) -> Result<Vec<Pa
     Ok(packages)
 }
 
+/// The kernel's ABI and packages from `loaded`, unpacked below `root`.
+fn take(
+    http: &Http,
+    loaded: &[Loaded],
+    w: &Wanted,
+    root: &Path,
+) -> Result<(String, Vec<PackageRecord>)> {
+    let (abi, parts) = choose_packages(loaded, w)?;
+    std::fs::create_dir_all(root).map_err(write_err(root))?;
+    Ok((abi, download_and_unpack(http, &parts, root)?))
+}
+
 /// Where the unpacked kernel's pieces are.
 struct Located {
     source: PathBuf,
@@ -371,11 +383,23 @@ pub fn fetch(cache: &Cache, w: &Wanted, refresh: bool, keyring: Option<&Path>) -
             loaded.push(l);
         }
     }
-    let (abi, parts) = choose_packages(&loaded, w)?;
     let staged = cache.staging(&key)?;
     let root = staged.path().join("root");
-    std::fs::create_dir_all(&root).map_err(write_err(&root))?;
-    let packages = download_and_unpack(&http, &parts, &root)?;
+    let (abi, packages) = match take(&http, &loaded, w, &root) {
+        // An update suite's signed index can name files its pool no longer
+        // has (bullseye-security's arm64 kernel and busybox, 2026-11: 404
+        // on every mirror). The release's own suite is a whole kernel by
+        // itself, older but complete.
+        Err(Error::NotOnMirror { url }) if loaded.len() > 1 => {
+            ui::warn(&format!(
+                "{url} is in its suite's signed index but gone from the archive; taking the kernel from {} alone",
+                loaded[0].suite.suite
+            ));
+            std::fs::remove_dir_all(&root).map_err(write_err(&root))?;
+            take(&http, &loaded[..1], w, &root)?
+        }
+        r => r?,
+    };
     let at = locate(&root, &abi, &w.flavour)?;
     let version = crate::kernel_tree::read_version(&at.source, &at.build)?.to_string();
     let record = Record {
