@@ -70,6 +70,12 @@ const QUIET_WARNINGS: &[&str] = &[
     "-Wno-address-of-packed-member",
     "-Wno-tautological-compare",
     "-Wno-unknown-warning-option",
+    // libbpf >= 1.2's bpf_tracing.h (Debian's trixie, 6.12) declares its
+    // arm64/riscv register structs with the BPF-only
+    // preserve_access_index, which a front end for the board's own triple
+    // ignores with a warning on every object. Native mode wants the
+    // board's layout, not CO-RE relocations, so ignoring it is right.
+    "-Wno-unknown-attributes",
 ];
 
 pub fn flags(ctx: &Context) -> Flags {

@@ -149,11 +149,6 @@ pub enum Error {
 
     #[error("{message}")]
     Fetch { message: String, hint: String },
-
-    /// The mirror answered 404: asking again will not help, but another
-    /// suite may hold the package.
-    #[error("{url}: HTTP 404")]
-    NotOnMirror { url: String },
 }
 
 impl Error {
@@ -229,7 +224,6 @@ impl Error {
             Error::ReferenceNotCached { fetch, .. } => format!("run `{fetch}` once while online, or pass your board's tree with --kernel-src DIR (and --kernel-build DIR)"),
             Error::Digest { .. } => "the mirror served a file that does not match its signed index (a mirror mid-sync, or tampering): nothing was cached. Retry later, or choose another mirror with EBPF_CROSS_DEBIAN_MIRROR".into(),
             Error::Fetch { hint, .. } => hint.clone(),
-            Error::NotOnMirror { .. } => "check the network, http_proxy/https_proxy, and EBPF_CROSS_DEBIAN_MIRROR / EBPF_CROSS_DEBIAN_SECURITY_MIRROR".into(),
         }
     }
 }

@@ -306,23 +306,31 @@ pub fn context(
 pub fn stage(ctx: &Context) -> Result<()> {
     bpf_headers::stage(&ctx.helpers, &ctx.staged_include)?;
     if ctx.profile.bpf.mode == Some(crate::profile::BpfMode::Core) {
-        let btf = core_btf(ctx).ok_or_else(|| crate::error::Error::Usage {
+        let btf = core_btf(ctx)?.ok_or_else(|| crate::error::Error::Usage {
             message: format!("profile `{}` uses CO-RE mode but names no target BTF", ctx.profile.name),
-            hint: "set [bpf] btf = \"path/to/vmlinux-or.btf\" (a build tree's vmlinux is used when present)".into(),
+            hint: "set [bpf] btf = \"path/to/vmlinux-or.btf\" (a build tree's vmlinux is used when present), or build against a reference kernel with --kernel debian:RELEASE".into(),
         })?;
         bpf_headers::write_vmlinux_h(&btf, &ctx.staged_include)?;
     }
     Ok(())
 }
 
-/// The target's BTF: the profile's, else the build tree's vmlinux.
-pub fn core_btf(ctx: &Context) -> Option<PathBuf> {
-    ctx.profile.bpf.btf.clone().or_else(|| {
-        ctx.tree
-            .as_ref()
-            .map(|t| t.build.join("vmlinux"))
-            .filter(|p| p.is_file())
-    })
+/// The target's BTF: the profile's; for a reference kernel, the one inside
+/// its image (extracted once and cached beside it; an error when that
+/// kernel was built without BTF, whatever its headers hold: trixie's
+/// armmp headers carry an empty `vmlinux`); else the build tree's vmlinux.
+pub fn core_btf(ctx: &Context) -> Result<Option<PathBuf>> {
+    if let Some(b) = &ctx.profile.bpf.btf {
+        return Ok(Some(b.clone()));
+    }
+    if let Some(r) = &ctx.reference {
+        return crate::kernel_btf::for_reference(r).map(Some);
+    }
+    Ok(ctx
+        .tree
+        .as_ref()
+        .map(|t| t.build.join("vmlinux"))
+        .filter(|p| p.is_file()))
 }
 
 /// Whether the loader links statically: `--static`/`--no-static`, else

@@ -253,12 +253,6 @@ impl Http {
         let resp = agent.get(url).call().map_err(|e| match e {
             // A missing file will not appear by asking again; a server
             // error or a dropped connection may heal.
-            ureq::Error::Status(404, _) => (
-                Error::NotOnMirror {
-                    url: url.to_string(),
-                },
-                false,
-            ),
             ureq::Error::Status(code, _) => (net(format!("{url}: HTTP {code}")), code >= 500),
             ureq::Error::Transport(t) => (net(format!("cannot fetch {url}: {t}")), true),
         })?;

@@ -284,14 +284,22 @@ fn choose_packages<'a>(loaded: &'a [Loaded], w: &Wanted) -> Result<(String, Part
 }
 
 /// Downloads and verifies each package, unpacking its parts below `root`.
-fn download_and_unpack(http: &Http, parts: &Parts, root: &Path) -> Result<Vec<PackageRecord>> {
+/// A failure names the suite of the package that failed.
+fn download_and_unpack(
+    http: &Http,
+    parts: &Parts,
+    root: &Path,
+) -> std::result::Result<Vec<PackageRecord>, (Error, String)> {
     let mut packages = Vec::new();
     for (f, keep) in parts {
         let p = &f.pkg;
         let url = format!("{}/{}", f.suite.base, p.filename);
         let file = p.filename.rsplit('/').next().unwrap_or(&p.filename);
-        let deb = http.get_verified(&[url], file, &p.sha256, p.size, Some(file))?;
-        super::deb::unpack(file, &deb, keep, root)?;
+        let in_suite = |e: Error| (e, f.suite.suite.clone());
+        let deb = http
+            .get_verified(&[url], file, &p.sha256, p.size, Some(file))
+            .map_err(in_suite)?;
+        super::deb::unpack(file, &deb, keep, root).map_err(in_suite)?;
         packages.push(PackageRecord {
             name: p.name.clone(),
             version: p.version.clone(),
@@ -301,18 +309,6 @@ fn download_and_unpack(http: &Http, parts: &Parts, root: &Path) -> Result<Vec<Pa
         });
     }
     Ok(packages)
-}
-
-/// The kernel's ABI and packages from `loaded`, unpacked below `root`.
-fn take(
-    http: &Http,
-    loaded: &[Loaded],
-    w: &Wanted,
-    root: &Path,
-) -> Result<(String, Vec<PackageRecord>)> {
-    let (abi, parts) = choose_packages(loaded, w)?;
-    std::fs::create_dir_all(root).map_err(write_err(root))?;
-    Ok((abi, download_and_unpack(http, &parts, root)?))
 }
 
 /// Where the unpacked kernel's pieces are.
@@ -383,22 +379,27 @@ pub fn fetch(cache: &Cache, w: &Wanted, refresh: bool, keyring: Option<&Path>) -
             loaded.push(l);
         }
     }
-    let staged = cache.staging(&key)?;
-    let root = staged.path().join("root");
-    let (abi, packages) = match take(&http, &loaded, w, &root) {
-        // An update suite's signed index can name files its pool no longer
-        // has (bullseye-security's arm64 kernel and busybox, 2026-11: 404
-        // on every mirror). The release's own suite is a whole kernel by
-        // itself, older but complete.
-        Err(Error::NotOnMirror { url }) if loaded.len() > 1 => {
-            ui::warn(&format!(
-                "{url} is in its suite's signed index but gone from the archive; taking the kernel from {} alone",
-                loaded[0].suite.suite
-            ));
-            std::fs::remove_dir_all(&root).map_err(write_err(&root))?;
-            take(&http, &loaded[..1], w, &root)?
+    let required = w.release.suites.first().map(|s| s.suite.clone());
+    let (abi, staged, root, packages) = loop {
+        let (abi, parts) = choose_packages(&loaded, w)?;
+        let staged = cache.staging(&key)?;
+        let root = staged.path().join("root");
+        std::fs::create_dir_all(&root).map_err(write_err(&root))?;
+        match download_and_unpack(&http, &parts, &root) {
+            Ok(packages) => break (abi, staged, root, packages),
+            // An update suite whose index names files its pool does not
+            // serve (seen: bullseye-security's signed arm64 images, 404)
+            // is dropped, and the newest kernel of the rest is taken; a
+            // pinned ABI is not silently swapped for another.
+            Err((e, suite)) if w.abi.is_none() && Some(&suite) != required.as_ref() => {
+                ui::warn(&format!(
+                    "{e}; going on without {suite}, so its newer kernel is not used"
+                ));
+                drop(parts);
+                loaded.retain(|l| l.suite.suite != suite);
+            }
+            Err((e, _)) => return Err(e),
         }
-        r => r?,
     };
     let at = locate(&root, &abi, &w.flavour)?;
     let version = crate::kernel_tree::read_version(&at.source, &at.build)?.to_string();
