@@ -317,14 +317,14 @@ fn ci_matrix_armv7_every_reference_kernel_runs_both_programs() {
 #[test]
 #[ignore = "needs scripts/setup.sh"]
 fn ci_matrix_aarch64_every_reference_kernel_runs_both_programs() {
-    // Not `all` yet: bullseye-security's index names arm64 packages
-    // (linux-image-5.10.0-46-arm64, busybox-static 1:1.30.1-6+deb11u1) whose
-    // files the archive answers with 404, so debian:5.10 cannot be fetched
-    // for arm64 until `kernel fetch` falls back to the point release.
     ci_matrix(
         "aarch64",
-        &["debian:6.1", "debian:6.12"],
-        &[("debian:6.1", "6.1.0-"), ("debian:6.12", "6.12.")],
+        &["all"],
+        &[
+            ("debian:5.10", "5.10.0-"),
+            ("debian:6.1", "6.1.0-"),
+            ("debian:6.12", "6.12."),
+        ],
     );
 }
 
