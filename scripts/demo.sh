@@ -25,7 +25,8 @@ fi
 # Host tools and Rust targets only: the kernel comes from the tool itself.
 bash scripts/setup.sh --no-kernels
 cargo install --locked --quiet --path cargo-ebpf-cross
-export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+# Where cargo install put it, so `cargo ebpf-cross` finds the subcommand.
+export PATH="${CARGO_INSTALL_ROOT:-${CARGO_HOME:-$HOME/.cargo}}/bin:$PATH"
 cd examples/open-example
 # No kernel options: the profile's reference kernel is used, and `run`
 # boots its image with its busybox.

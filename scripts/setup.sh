@@ -28,8 +28,9 @@ pkgs=(
   clang-14 llvm-14 llvm-14-tools libclang-14-dev
   gcc-arm-linux-gnueabihf gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu
   libc6-dev-armhf-cross libc6-dev-arm64-cross libc6-dev-riscv64-cross
-  qemu-system-arm qemu-user-static
+  qemu-system-arm qemu-system-misc qemu-user-static
   cpio file bc libbpf-dev bpftool ca-certificates xz-utils
+  python3 python3-venv
 )
 missing=()
 for p in "${pkgs[@]}"; do
@@ -86,7 +87,24 @@ fetch aarch64 debian:6.1 ARM64
 fetch armv7 debian:5.10 ""
 fetch armv7 debian:6.12 ""
 fetch riscv64 debian:6.12 ""
+# arm64 on every era: its kernels carry BTF, which CO-RE mode needs.
+fetch aarch64 debian:5.10 ""
+fetch aarch64 debian:6.12 ""
 echo "export EBPF_CROSS_REFERENCE_CACHE=$cache" >>"$tmp_env"
 mv "$tmp_env" "$env_file"
 trap - EXIT
 echo "setup: fixtures described in $env_file ($(du -sh "$cache" | cut -f1) cached)"
+
+# The Yocto checks in tests/yocto.rs: bitbake's `bb` library (PyPI's
+# bitbake-setup carries it), oelint-adv, and check-jsonschema with the
+# GitHub Actions and GitLab CI schemas vendored. Pinned, because the tests
+# compare their output exactly.
+venv="$fixtures/venv"
+py_pkgs=(bitbake-setup==2.19.0 oelint-adv==9.11.2 check-jsonschema==0.39.0)
+if [ ! -e "$venv/.done" ] || [ "$(cat "$venv/.done")" != "${py_pkgs[*]}" ]; then
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "${py_pkgs[@]}"
+  echo "${py_pkgs[*]}" > "$venv/.done"
+fi
+echo "setup: Python tools in $venv"

@@ -18,4 +18,23 @@ cargo test --workspace --all-targets --no-fail-fast -- --include-ignored
 # subcommand on PATH (debug profile, reusing the test build).
 cargo install --path cargo-ebpf-cross --debug --locked --target-dir target --root target/install-check --force --quiet
 PATH="$PWD/target/install-check/bin:$PATH" cargo ebpf-cross targets | grep -q '^armv7 '
+# The published crate builds on its own: whatever include_str! and
+# include_bytes! embed is inside it (templates/, targets/, the example and
+# the licence texts reach cargo-ebpf-cross/ through symlinks, which cargo
+# package follows), and every file of templates/ and targets/ is packaged.
+# Offline: the lock is resolved; only the crate itself is compiled again.
+cargo package -p cargo-ebpf-cross --allow-dirty --no-verify --offline --quiet
+missing=$(comm -23 \
+  <( (git ls-files templates targets; printf '%s\n' example/build.rs example/src/main.rs LICENSE-MIT LICENSE-APACHE) | sort) \
+  <(cargo package -p cargo-ebpf-cross --allow-dirty --list --offline 2>/dev/null | sort))
+if [ -n "$missing" ]; then
+  echo "scripts/test.sh: not in the packaged crate:" >&2
+  echo "$missing" >&2
+  exit 1
+fi
+target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
+unpacked="$(mktemp -d)"
+trap 'rm -rf "$unpacked"' EXIT
+tar -xzf "$(ls -t "$target_dir"/package/cargo-ebpf-cross-*.crate | head -1)" -C "$unpacked"
+(cd "$unpacked"/cargo-ebpf-cross-* && CARGO_TARGET_DIR="$target_dir" cargo check --offline --locked --quiet)
 echo "scripts/test.sh: all passed"

@@ -1082,8 +1082,8 @@ fn stamp_version_writes_the_targets_version_code_over_any_kernel() {
 fn split_4_19() -> (PathBuf, PathBuf) {
     let f = repo().join("tests/fixtures");
     (
-        std::path::absolute(f.join("linux-4.19-src")).unwrap(),
-        std::path::absolute(f.join("linux-4.19-arm64-build")).unwrap(),
+        cargo_ebpf_cross::fsutil::absolute(&f.join("linux-4.19-src")),
+        cargo_ebpf_cross::fsutil::absolute(&f.join("linux-4.19-arm64-build")),
     )
 }
 

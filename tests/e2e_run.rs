@@ -401,13 +401,13 @@ fn dry_run_prints_the_qemu_argv_and_init_and_boots_nothing() {
 fn targets_without_a_qemu_section_say_run_is_not_set_up() {
     let r = tool(
         &repo(),
-        &["run", "--target", "riscv64", "--kernel-image", "/x"],
+        &["run", "--target", "mips", "--kernel-image", "/x"],
         &[],
     );
     r.fails();
     assert!(
         r.stderr.contains(
-            "error: run is not set up for target `riscv64`: its profile has no [qemu] section"
+            "error: run is not set up for target `mips`: its profile has no [qemu] section"
         ),
         "{}",
         r.stderr
@@ -504,4 +504,86 @@ fn debian_cpio_lists_and_extracts_our_newc_archive() {
     assert_eq!(mode("init"), 0o755);
     assert_eq!(mode("bundle/bpf/x.o"), 0o644);
     assert_eq!(mode("tmp"), 0o1777);
+}
+
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn dry_run_without_a_bundle_plans_the_build_and_the_boot() {
+    let b = ARMV7;
+    let mut args = vec![
+        "--dry-run".to_string(),
+        "run".into(),
+        "--target".into(),
+        "armv7".into(),
+    ];
+    args.extend(b.kernel_args());
+    args.extend(b.guest_args());
+    args.extend(build_args());
+    let r = tool(example_project(), &strs(&args), &[]);
+    r.ok();
+    // The build's plan, then the boot's, naming the bundle the build
+    // would write.
+    assert!(r.stdout.contains("# target armv7\n"), "{}", r.stdout);
+    assert!(r.stdout.contains(" -march=bpfel "), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("cargo build --manifest-path "),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("# QEMU (armv7)\n"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("open-example-0.1.0-armv7.tar.gz under /bundle/"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stderr.contains("Booting"), "{}", r.stderr);
+}
+
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn a_tampered_bundle_is_refused_before_it_boots() {
+    let b = ARMV7;
+    let good = bundle(b);
+    let d = tempfile::tempdir().unwrap();
+    // Same files and manifest, one object's bytes changed.
+    let src = cargo_ebpf_cross::bundle::Bundle::open(&good).unwrap();
+    let evil = d.path().join("evil.tar.gz");
+    let gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&evil).unwrap(),
+        flate2::Compression::fast(),
+    );
+    let mut t = tar::Builder::new(gz);
+    let object = src.manifest.objects[0].clone();
+    for f in &src.files {
+        let mut data = f.data.clone();
+        if f.path == object {
+            data[0] ^= 0xff;
+        }
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(f.mode);
+        h.set_cksum();
+        t.append_data(&mut h, format!("{}/{}", src.top, f.path), data.as_slice())
+            .unwrap();
+    }
+    t.into_inner().unwrap().finish().unwrap();
+    let mut args = vec![
+        "run".to_string(),
+        "--target".into(),
+        "armv7".into(),
+        "--bundle".into(),
+        evil.display().to_string(),
+    ];
+    args.extend(b.guest_args());
+    let r = tool(example_project(), &strs(&args), &[]);
+    r.fails();
+    assert!(
+        r.stderr.contains(&format!(
+            "is not a usable bundle: it is damaged: `{object}` has sha256 "
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("Booting"), "{}", r.stderr);
 }

@@ -363,9 +363,11 @@ fn a_target_spec_json_keeps_the_users_linker() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["probe.bpf.c"], "");
     let spec = d.path().join("my-armv7.json");
+    // crt-static-respected: the project links statically, which a spec
+    // without it is refused for (rustc would ignore +crt-static).
     std::fs::write(
         &spec,
-        r#"{"arch":"arm","target-endian":"little","target-pointer-width":"32"}"#,
+        r#"{"arch":"arm","target-endian":"little","target-pointer-width":"32","crt-static-respected":true}"#,
     )
     .unwrap();
     let r = tool(

@@ -446,7 +446,8 @@ fn a_new_project_builds_and_runs_with_no_kernel_options() {
     let note = format!("note: no kernel tree given; building against Debian's {version} armmp reference kernel (--kernel-src selects your board's)\n");
     assert_eq!(r.stderr.matches(&note).count(), 1, "{}", r.stderr);
     let out = target_dir.join("ebpf-cross/armv7");
-    let dis = common::disasm(&out.join("bpf/probe.o"));
+    // Objects are per package: ebpf-cross/<board>/<package>/bpf/.
+    let dis = common::disasm(&out.join("probe/bpf/probe.o"));
     assert!(dis.contains("r3 = *(u32 *)(r1 + 4)"), "{dis}");
     let b = cargo_ebpf_cross::bundle::Bundle::open(&out.join("probe-0.1.0-armv7.tar.gz")).unwrap();
     let m: serde_json::Value =
@@ -698,7 +699,75 @@ fn two_concurrent_fetches_both_succeed_and_cache_one_copy() {
     c.ok();
     assert_eq!(c.stdout, a.stdout);
     assert_eq!(m.requests.load(Ordering::SeqCst), before);
-    // And remove deletes it.
+    // --refresh resolves and downloads again, replacing the entry.
+    let r = tool(
+        &repo(),
+        &[
+            "kernel",
+            "fetch",
+            "--target",
+            "armv7",
+            "--refresh",
+            "--json",
+        ],
+        &[
+            ("EBPF_CROSS_CACHE_DIR", cache.path().to_str().unwrap()),
+            ("EBPF_CROSS_DEBIAN_MIRROR", &m.base),
+        ],
+    );
+    r.ok();
+    assert_eq!(r.stdout, a.stdout);
+    assert!(
+        r.stderr.contains("Fetching reference kernel debian:6.1"),
+        "{}",
+        r.stderr
+    );
+    // A pinned ABI is an entry of its own, which list shows.
+    let abi = json(&a.stdout)["abi"].as_str().unwrap().to_string();
+    let pin = format!("debian:6.1@{abi}");
+    let r = tool(
+        &repo(),
+        &[
+            "kernel", "fetch", "--target", "armv7", "--kernel", &pin, "--json",
+        ],
+        &[
+            ("EBPF_CROSS_CACHE_DIR", cache.path().to_str().unwrap()),
+            ("EBPF_CROSS_DEBIAN_MIRROR", &m.base),
+        ],
+    );
+    r.ok();
+    let pinned = json(&r.stdout);
+    assert_eq!(pinned["kernel"], pin);
+    assert_eq!(pinned["abi"], abi.as_str());
+    assert!(cache
+        .path()
+        .join(format!("kernels/debian-6.1@{abi}-armhf-armmp"))
+        .is_dir());
+    let r = tool(
+        &repo(),
+        &["kernel", "list", "--target", "armv7", "--json"],
+        &[("EBPF_CROSS_CACHE_DIR", cache.path().to_str().unwrap())],
+    );
+    r.ok();
+    let cached: Vec<String> = json(&r.stdout)
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|row| row["cached"] == true)
+        .map(|row| row["kernel"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(cached, ["debian:6.1".to_string(), pin.clone()]);
+    // And remove deletes them.
+    let r = tool(
+        &repo(),
+        &["kernel", "remove", "--target", "armv7", "--kernel", &pin],
+        &[("EBPF_CROSS_CACHE_DIR", cache.path().to_str().unwrap())],
+    );
+    r.ok();
+    assert!(!cache
+        .path()
+        .join(format!("kernels/debian-6.1@{abi}-armhf-armmp"))
+        .exists());
     let r = tool(
         &repo(),
         &[

@@ -249,3 +249,173 @@ fn a_bad_boolean_in_the_env_is_an_error() {
         r.stderr
     );
 }
+
+#[test]
+fn doctor_checks_the_linker_build_would_use() {
+    let d = tempfile::tempdir().unwrap();
+    let var = "CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_LINKER";
+    let r = tool(
+        d.path(),
+        &["doctor", "--target", "armv7", "--kernel-version", "6.1"],
+        &[(var, "/nonexistent/my-gcc")],
+    );
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(&format!(
+            "  MISSING  cross linker           /nonexistent/my-gcc not found (CargoEnv(\"{var}\"))\n"
+        )),
+        "{}",
+        r.stdout
+    );
+}
+
+/// A workspace whose loader package sits in `loader/`, with a board file
+/// in `loader/boards/`.
+fn workspace(root: &Path) -> PathBuf {
+    std::fs::write(
+        root.join("Cargo.toml"),
+        "[workspace]\nmembers = [\"loader\"]\nresolver = \"2\"\n",
+    )
+    .unwrap();
+    let pkg = root.join("loader");
+    std::fs::create_dir_all(pkg.join("src")).unwrap();
+    std::fs::create_dir_all(pkg.join("bpf")).unwrap();
+    std::fs::create_dir_all(pkg.join("boards")).unwrap();
+    std::fs::write(
+        pkg.join("Cargo.toml"),
+        "[package]\nname = \"loader\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[package.metadata.ebpf-cross]\n",
+    )
+    .unwrap();
+    std::fs::write(pkg.join("src/main.rs"), "fn main() {}\n").unwrap();
+    std::fs::write(pkg.join("bpf/p.bpf.c"), "int x;\n").unwrap();
+    std::fs::write(pkg.join("boards/myboard.toml"), "extends = \"armv7\"\n").unwrap();
+    pkg
+}
+
+fn bundle_for(dir: &Path, target: &str) -> PathBuf {
+    use cargo_ebpf_cross::bundle::{self, Content, Manifest};
+    let contents = vec![
+        Content {
+            path: "bin/loader".into(),
+            bytes: b"\x7fELF loader".to_vec(),
+            executable: true,
+        },
+        Content {
+            path: "bpf/p.o".into(),
+            bytes: b"object".to_vec(),
+            executable: false,
+        },
+    ];
+    let m = Manifest {
+        tool: "cargo-ebpf-cross".into(),
+        tool_version: "0.1.0".into(),
+        package: "loader".into(),
+        package_version: "0.1.0".into(),
+        target: target.into(),
+        base_target: "armv7".into(),
+        arch: "arm".into(),
+        rust_target: "armv7-unknown-linux-gnueabihf".into(),
+        clang_target: "armv7a-linux-gnueabihf".into(),
+        endian: "little".into(),
+        kernel_version: Some("6.1".into()),
+        reference_kernel: None,
+        llvm_version: "14.0.6".into(),
+        loader: "bin/loader".into(),
+        objects: vec!["bpf/p.o".into()],
+        files: contents
+            .iter()
+            .map(|c| bundle::file_entry(&c.path, &c.bytes))
+            .collect(),
+    };
+    bundle::write(dir, &format!("loader-0.1.0-{target}"), &m, contents)
+        .unwrap()
+        .0
+}
+
+#[test]
+fn install_from_a_workspace_root_finds_the_loader_packages_boards() {
+    let d = tempfile::tempdir().unwrap();
+    workspace(d.path());
+    let b = bundle_for(&d.path().join("out"), "myboard");
+    let dest = d.path().join("image");
+    let r = tool(
+        d.path(),
+        &[
+            "install",
+            "--target",
+            "myboard",
+            "--bundle",
+            b.to_str().unwrap(),
+            "--destdir",
+            dest.to_str().unwrap(),
+        ],
+        &[],
+    );
+    r.ok();
+    assert_eq!(
+        std::fs::read(dest.join("usr/bin/loader")).unwrap(),
+        b"\x7fELF loader"
+    );
+    assert_eq!(
+        std::fs::read(dest.join("usr/share/ebpf/loader/p.o")).unwrap(),
+        b"object"
+    );
+}
+
+#[test]
+fn dry_run_build_fails_on_what_the_build_would_fail_on() {
+    let d = tempfile::tempdir().unwrap();
+    let pkg = workspace(d.path());
+    let r = tool(
+        &pkg,
+        &["--dry-run", "build", "--target", "nosuchboard"],
+        &[],
+    );
+    r.fails();
+    assert!(
+        r.stderr.contains("error: unknown target `nosuchboard`"),
+        "{}",
+        r.stderr
+    );
+    let r = tool(
+        &pkg,
+        &[
+            "--dry-run",
+            "build",
+            "--target",
+            "armv7",
+            "--kernel-version",
+            "abc",
+        ],
+        &[],
+    );
+    r.fails();
+    assert!(
+        r.stderr.contains("error: `abc` is not a kernel version"),
+        "{}",
+        r.stderr
+    );
+    let r = tool(
+        &pkg,
+        &[
+            "--dry-run",
+            "build",
+            "--target",
+            "armv7",
+            "--kernel-src",
+            "/nonexistent/linux",
+        ],
+        &[],
+    );
+    r.fails();
+    assert!(
+        r.stderr
+            .contains("error: kernel source directory `/nonexistent/linux` does not exist"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !pkg.join("target/ebpf-cross").exists(),
+        "a dry run writes nothing"
+    );
+}

@@ -41,25 +41,42 @@ fn read(p: impl AsRef<Path>) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-const NEW_FILES: &[&str] = &[
-    ".github/workflows/ebpf-cross.yml",
-    ".gitignore",
-    "Cargo.toml",
-    "README.md",
-    "boards/myboard.toml",
-    "bpf/demo.bpf.c",
-    "build.rs",
-    "src/main.rs",
-    "yocto/classes/ebpf-cross.bbclass",
-    "yocto/recipes-ebpf/demo/demo_git.bb",
-];
+/// Every file `new demo` writes, sorted as `common::listing` sorts.
+fn new_files() -> Vec<String> {
+    let mut v: Vec<String> = [
+        ".github/workflows/ebpf-cross.yml",
+        ".gitignore",
+        ".gitlab-ci.yml",
+        "Cargo.toml",
+        "LICENSE-APACHE",
+        "LICENSE-MIT",
+        "README.md",
+        "boards/myboard.toml",
+        "bpf/demo.bpf.c",
+        "build.rs",
+        "src/main.rs",
+        "yocto/classes/ebpf_cross.bbclass",
+        "yocto/conf/layer.conf",
+        "yocto/recipes-devtools/cargo-ebpf-cross/cargo-ebpf-cross-crates.inc",
+        "yocto/recipes-ebpf/demo/demo_git.bb",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    v.push(format!(
+        "yocto/recipes-devtools/cargo-ebpf-cross/cargo-ebpf-cross_{}.bb",
+        env!("CARGO_PKG_VERSION")
+    ));
+    v.sort();
+    v
+}
 
 #[test]
 fn new_creates_the_exact_file_list() {
     let t = tempfile::tempdir().unwrap();
     let o = tool(t.path(), &["new", "demo"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(common::listing(&t.path().join("demo")), NEW_FILES);
+    assert_eq!(common::listing(&t.path().join("demo")), new_files());
     assert!(
         stderr(&o).contains("Created project `demo`"),
         "{}",
@@ -90,14 +107,27 @@ fn new_renders_names_and_target() {
 
     assert!(d.join("bpf/my-probe.bpf.c").is_file());
     assert!(read(d.join("bpf/my-probe.bpf.c"))
-        .starts_with("// SPDX-License-Identifier: GPL-2.0\n/*\n * my-probe: "));
+        .starts_with("// SPDX-License-Identifier: GPL-2.0-only\n/*\n * my-probe: "));
     let board = read(d.join("boards/myboard.toml"));
     assert!(board.contains("\nextends = \"aarch64\"\n"), "{board}");
     let recipe = read(d.join("yocto/recipes-ebpf/my-probe/my-probe_git.bb"));
     assert!(
-        recipe.contains("EBPF_CROSS_TARGET = \"aarch64\""),
+        recipe.contains("\nEBPF_CROSS_TARGET = \"aarch64\"\n"),
         "{recipe}"
     );
+    assert!(recipe.contains("\ninherit ebpf_cross\n"), "{recipe}");
+    assert!(
+        recipe.contains("\nrequire my-probe-crates.inc\n"),
+        "{recipe}"
+    );
+    let layer = read(d.join("yocto/conf/layer.conf"));
+    assert!(
+        layer.contains("\nBBFILE_COLLECTIONS += \"my-probe\"\n"),
+        "{layer}"
+    );
+    let gitlab = read(d.join(".gitlab-ci.yml"));
+    assert!(gitlab.contains("name: \"my-probe-$BOARD\""), "{gitlab}");
+    assert!(gitlab.contains("\"$(field .cross_package)\""), "{gitlab}");
     assert_eq!(
         read(d.join("src/main.rs")),
         read(common::repo().join("examples/open-example/src/main.rs")),
@@ -230,7 +260,7 @@ fn init_writes_into_the_current_directory() {
     std::fs::write(d.join("NOTES"), "kept").unwrap();
     let o = tool(&d, &["init"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let mut want: Vec<String> = NEW_FILES
+    let mut want: Vec<String> = new_files()
         .iter()
         .map(|f| f.replace("demo", "probe-dir"))
         .chain(["NOTES".to_string()])
@@ -282,7 +312,7 @@ fn template_loader_matches_the_example() {
     let example = root.join("examples/open-example");
     let tmpl = root.join("templates/project");
     let as_example = |f: &str| read(tmpl.join(f)).replace("{{name}}", "open-example");
-    let t: toml::Table = as_example("Cargo.toml").parse().unwrap();
+    let t: toml::Table = as_example("Cargo.toml.in").parse().unwrap();
     let e: toml::Table = read(example.join("Cargo.toml")).parse().unwrap();
     for key in ["dependencies", "profile", "bin", "workspace"] {
         assert_eq!(t.get(key), e.get(key), "[{key}] differs from the example's");

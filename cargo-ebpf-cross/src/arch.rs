@@ -65,6 +65,12 @@ pub struct Arch {
     /// this arch (mips' `asm/mach-generic`), after the kernel's own set.
     pub kernel_includes: Vec<String>,
     pub config_defines: Vec<ConfigDefine>,
+    /// Set where dynamic ftrace patches a call site into a function's first
+    /// bytes (riscv's -fpatchable-function-entry): the macro of the tree's
+    /// `arch/<srcarch>/include/asm/ftrace.h` that gives that site's size.
+    /// A kernel without CONFIG_KPROBES_ON_FTRACE refuses a kprobe there,
+    /// and the loader then probes just past it.
+    pub ftrace_entry_macro: Option<String>,
 }
 
 /// The `[arch]` section as written; every key optional so a board file can
@@ -89,6 +95,7 @@ pub struct ArchSection {
     pub defines: Option<Vec<String>>,
     pub kernel_includes: Option<Vec<String>>,
     pub config_define: Option<Vec<ConfigDefine>>,
+    pub ftrace_entry_macro: Option<String>,
 }
 
 macro_rules! overlay {
@@ -119,7 +126,8 @@ impl ArchSection {
             elf_abi,
             defines,
             kernel_includes,
-            config_define
+            config_define,
+            ftrace_entry_macro
         );
     }
 
@@ -147,6 +155,7 @@ impl ArchSection {
             defines: self.defines.clone().unwrap_or_default(),
             kernel_includes: self.kernel_includes.clone().unwrap_or_default(),
             config_defines: self.config_define.clone().unwrap_or_default(),
+            ftrace_entry_macro: self.ftrace_entry_macro.clone(),
         })
     }
 }
@@ -194,17 +203,14 @@ impl Arch {
 
 /// Built-in profiles, embedded so an installed binary needs no data files.
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("armv7", include_str!("../../targets/armv7.toml")),
-    ("armv6", include_str!("../../targets/armv6.toml")),
-    ("aarch64", include_str!("../../targets/aarch64.toml")),
-    ("x86_64", include_str!("../../targets/x86_64.toml")),
-    ("riscv64", include_str!("../../targets/riscv64.toml")),
-    ("mips", include_str!("../../targets/mips.toml")),
-    ("mipsel", include_str!("../../targets/mipsel.toml")),
-    (
-        "powerpc64le",
-        include_str!("../../targets/powerpc64le.toml"),
-    ),
+    ("armv7", include_str!("../targets/armv7.toml")),
+    ("armv6", include_str!("../targets/armv6.toml")),
+    ("aarch64", include_str!("../targets/aarch64.toml")),
+    ("x86_64", include_str!("../targets/x86_64.toml")),
+    ("riscv64", include_str!("../targets/riscv64.toml")),
+    ("mips", include_str!("../targets/mips.toml")),
+    ("mipsel", include_str!("../targets/mipsel.toml")),
+    ("powerpc64le", include_str!("../targets/powerpc64le.toml")),
 ];
 
 pub fn builtin_names() -> Vec<String> {

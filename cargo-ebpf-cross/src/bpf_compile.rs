@@ -34,8 +34,23 @@ pub struct Context {
     pub helpers: Helpers,
     /// Dir holding only the staged `bpf/` wrappers; goes on `-I`.
     pub staged_include: PathBuf,
+    /// EBPF_CROSS_BPF_CFLAGS, after the profile's `[bpf] cflags`: a build
+    /// system's own flags (Yocto's -ffile-prefix-map=) without a board file.
+    pub extra_cflags: Vec<String>,
     /// The reference kernel the tree came from, if it did.
     pub reference: Option<crate::reference::Record>,
+}
+
+/// The variable a build system sets for extra BPF clang flags.
+/// (EBPF_CROSS_CFLAGS is the name `flags --format make` prints.)
+pub const EXTRA_CFLAGS_ENV: &str = "EBPF_CROSS_BPF_CFLAGS";
+
+/// Extra clang flags from the environment, split like a shell word list
+/// so a quoted path with spaces stays one flag.
+pub fn extra_cflags_from_env() -> Vec<String> {
+    std::env::var(EXTRA_CFLAGS_ENV)
+        .map(|v| crate::loader_build::split_command(&v))
+        .unwrap_or_default()
 }
 
 /// The flag sets `flags` prints and every compile uses.
@@ -55,6 +70,12 @@ const QUIET_WARNINGS: &[&str] = &[
     "-Wno-address-of-packed-member",
     "-Wno-tautological-compare",
     "-Wno-unknown-warning-option",
+    // libbpf >= 1.2's bpf_tracing.h (Debian's trixie, 6.12) declares its
+    // arm64/riscv register structs with the BPF-only
+    // preserve_access_index, which a front end for the board's own triple
+    // ignores with a warning on every object. Native mode wants the
+    // board's layout, not CO-RE relocations, so ignoring it is right.
+    "-Wno-unknown-attributes",
 ];
 
 pub fn flags(ctx: &Context) -> Flags {
@@ -99,6 +120,7 @@ pub fn flags(ctx: &Context) -> Flags {
     if let Some(extra) = &ctx.profile.bpf.cflags {
         clang = clang.args(extra.iter().cloned());
     }
+    clang = clang.args(ctx.extra_cflags.iter().cloned());
     if mode == BpfMode::Native {
         // Textual IR, so the runner can drop target `module asm` (arm's
         // asm/unified.h emits `.syntax unified`, which BPF llc rejects).
@@ -518,8 +540,40 @@ mod tests {
                 origin: Origin::Host,
             },
             staged_include: "/t/ebpf-cross/armv7/include".into(),
+            extra_cflags: Vec::new(),
             reference: None,
         }
+    }
+
+    #[test]
+    fn extra_cflags_follow_the_profile_and_change_the_fingerprint() {
+        let mut c = ctx("armv7", Some(tree_armmp()));
+        c.profile.bpf.cflags = Some(vec!["-DBOARD".into()]);
+        let src = Path::new("bpf/open.bpf.c");
+        let out = Path::new("/t/open.o");
+        let before = plan_one(&c, src, out, Path::new("/t/.state"));
+        c.extra_cflags = vec![
+            "-ffile-prefix-map=/work/my src=/usr/src/debug/p".into(),
+            "-DEXTRA".into(),
+        ];
+        let after = plan_one(&c, src, out, Path::new("/t/.state"));
+        let args = &after.clang.args;
+        let at = |a: &str| args.iter().position(|x| x == a).unwrap();
+        assert_eq!(
+            &args[at("-DBOARD")..at("-DBOARD") + 4],
+            [
+                "-DBOARD",
+                "-ffile-prefix-map=/work/my src=/usr/src/debug/p",
+                "-DEXTRA",
+                "-S"
+            ]
+        );
+        // The stamp's key is the argv: new flags mean a recompile.
+        let key = context_key(&c);
+        assert_ne!(command_key(&before, &key), command_key(&after, &key));
+        // compile_commands.json carries them too.
+        let cc = compile_command(&after, Path::new("/t"));
+        assert!(cc.arguments.contains(&"-DEXTRA".to_string()));
     }
 
     fn tree_armmp() -> KernelTree {

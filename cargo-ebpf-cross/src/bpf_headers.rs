@@ -51,7 +51,7 @@ fn find_in(tree: Option<&KernelTree>, given: Option<&Path>, host_dirs: &[&str]) 
             && (!needs_defs || dir.join("bpf_helper_defs.h").is_file());
         looked.push(dir.join("bpf_helpers.h"));
         ok.then(|| Helpers {
-            dir: std::path::absolute(&dir).unwrap_or(dir),
+            dir: crate::fsutil::absolute(&dir),
             origin,
         })
     };

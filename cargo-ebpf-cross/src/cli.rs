@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::error::{Error, Result};
 use crate::resolve::KernelOpts;
 use crate::toolchain::ToolOverrides;
 
@@ -67,9 +68,31 @@ pub enum Command {
     Init(InitArgs),
     /// Unpack a bundle into an install layout (bindir, datadir), as a recipe's do_install does
     Install(InstallArgs),
+    /// Yocto helpers: `yocto crates-inc` writes a recipe's -crates.inc from Cargo.lock
+    #[command(subcommand)]
+    Yocto(YoctoCommand),
     /// Fetch, list and remove reference kernels (Debian's kernels, verified and cached)
     #[command(subcommand)]
     Kernel(KernelCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum YoctoCommand {
+    /// Write a recipe's -crates.inc (crate:// SRC_URIs and their sha256) from Cargo.lock, offline
+    CratesInc(CratesIncArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CratesIncArgs {
+    /// The Cargo.lock to read [default: the workspace's of --manifest-path, or of the current directory]
+    #[arg(long, value_name = "PATH")]
+    pub lockfile: Option<PathBuf>,
+    /// A Cargo.toml of the workspace whose Cargo.lock is read
+    #[arg(long, value_name = "PATH", conflicts_with = "lockfile")]
+    pub manifest_path: Option<PathBuf>,
+    /// Where to write it (for example yocto/recipes-ebpf/NAME/NAME-crates.inc) [default: stdout]
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -137,9 +160,9 @@ pub struct KernelRemoveArgs {
 pub struct KernelArgs {
     // The env twins of these flags are read by the settings resolver, not
     // by clap, so that `config` can tell a flag from an env var.
-    /// A reference kernel, debian:RELEASE[@ABI]: tree, helpers, image and busybox, fetched and cached; not with --kernel-src/--kernel-build [env: EBPF_CROSS_KERNEL]
+    /// A reference kernel, debian:RELEASE[@ABI]: tree, helpers, image and busybox, fetched and cached; not with --kernel-src/--kernel-build [env: EBPF_CROSS_KERNEL]. `run` takes it repeatedly, `all`, or a board name or file, for a kernel matrix
     #[arg(long, value_name = "debian:RELEASE[@ABI]")]
-    pub kernel: Option<String>,
+    pub kernel: Vec<String>,
     /// Kernel source tree (srctree) [env: EBPF_CROSS_KERNEL_SRC]
     #[arg(long, value_name = "DIR")]
     pub kernel_src: Option<PathBuf>,
@@ -165,19 +188,31 @@ pub struct KernelArgs {
 }
 
 impl KernelArgs {
-    pub fn opts(&self) -> KernelOpts {
-        KernelOpts {
+    /// The settings of one kernel; several `--kernel`s are a matrix, which
+    /// only `run` makes (it splits them before calling this).
+    pub fn opts(&self) -> Result<KernelOpts> {
+        if self.kernel.len() > 1 {
+            return Err(Error::Usage {
+                message: format!(
+                    "--kernel is given {} times ({})",
+                    self.kernel.len(),
+                    self.kernel.join(", ")
+                ),
+                hint: "only `run` takes several kernels (a kernel matrix: one build and one boot per kernel); give one --kernel here".into(),
+            });
+        }
+        Ok(KernelOpts {
             src: self.kernel_src.clone(),
             build: self.kernel_build.clone(),
             version: self.kernel_version.clone(),
             libbpf_include: self.libbpf_include.clone(),
-            reference: self.kernel.clone(),
+            reference: self.kernel.first().cloned(),
             stamp_version: self.stamp_version,
             tools: ToolOverrides {
                 clang: self.clang.clone().filter(|s| !s.is_empty()),
                 llc: self.llc.clone().filter(|s| !s.is_empty()),
             },
-        }
+        })
     }
 }
 
@@ -309,6 +344,20 @@ pub struct BuildOpts {
     /// Never run `rustup target add`
     #[arg(long)]
     pub no_rustup: bool,
+    /// Link the loader statically (+crt-static), over EBPF_CROSS_STATIC,
+    /// Cargo.toml and the profile; `--static=false` links it dynamically
+    #[arg(
+        long = "static",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub static_: Option<bool>,
+    /// Link the loader dynamically, over --static, EBPF_CROSS_STATIC, Cargo.toml and the profile
+    #[arg(long)]
+    pub no_static: bool,
     /// Loader features to activate (comma or space separated; repeatable)
     #[arg(short = 'F', long, value_name = "FEATURES")]
     pub features: Vec<String>,
@@ -323,6 +372,18 @@ pub struct BuildOpts {
     pub rust_target: Option<String>,
     #[command(flatten)]
     pub kernel: KernelArgs,
+}
+
+impl BuildOpts {
+    /// The command line's say on `static`: `--no-static` beats `--static`,
+    /// so a recipe can force a dynamic loader whatever else is passed.
+    pub fn static_flag(&self) -> Option<bool> {
+        if self.no_static {
+            Some(false)
+        } else {
+            self.static_
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -367,7 +428,7 @@ Example:
   cargo ebpf-cross run --target armv7 --kernel-image vmlinuz-6.1.0-50-armmp \\
       --busybox busybox-armhf --expect 'file /'";
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(after_long_help = VERDICT_HELP)]
 pub struct RunArgs {
     /// Target profile: a built-in name, a board name, or a profile file (needs a [qemu] section)

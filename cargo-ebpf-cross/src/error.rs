@@ -112,6 +112,14 @@ pub enum Error {
     #[error("{message}")]
     Run { message: String, hint: String },
 
+    /// `static` was asked for but the Rust target links dynamically anyway.
+    #[error("a static loader was asked for ({from}) but {why}")]
+    StaticIgnored {
+        /// Which setting asked for it.
+        from: String,
+        /// What says the target ignores `+crt-static`.
+        why: String,
+    },
     #[error("no Debian release `{given}` serves reference kernels")]
     UnknownRelease { given: String, known: Vec<String> },
 
@@ -205,6 +213,7 @@ impl Error {
             Error::BadBundle { .. } => "rebuild it with `cargo ebpf-cross build` (one top directory holding manifest.json, bin/ and bpf/), or fetch it again and check it against SHA256SUMS".into(),
             Error::Usage { hint, .. } | Error::Loader { hint, .. } | Error::Run { hint, .. } => hint.clone(),
             Error::TargetsFailed { .. } => "see the summary above".into(),
+            Error::StaticIgnored { .. } => "link the loader dynamically: --no-static or EBPF_CROSS_STATIC=0 (the Yocto class does this on glibc; OpenEmbedded's generated target specs respect crt-static only for musl), or build for a target whose spec sets `crt-static-respected`".into(),
             Error::UnknownRelease { known, .. } => format!("known releases: {}", known.join(", ")),
             Error::BadKernelSpec(_) => "write debian:RELEASE or debian:RELEASE@ABI, for example debian:6.1 or debian:6.1@6.1.0-50 (`cargo ebpf-cross kernel list` shows them)".into(),
             Error::NoReference { available, .. } => if available.is_empty() {

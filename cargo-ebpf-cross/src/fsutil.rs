@@ -91,6 +91,25 @@ impl Drop for TempDir {
     }
 }
 
+/// `p` made absolute against the current directory, without touching the
+/// file system beyond that (no symlinks resolved), `.` components dropped.
+/// What std::path::absolute does on Unix, which needs Rust 1.79; the
+/// crate's MSRV is scarthgap's Rust 1.75.
+pub fn absolute(p: &Path) -> PathBuf {
+    let base = if p.is_absolute() {
+        PathBuf::new()
+    } else {
+        std::env::current_dir().unwrap_or_default()
+    };
+    let mut out = base;
+    for c in p.components() {
+        if c != std::path::Component::CurDir {
+            out.push(c);
+        }
+    }
+    out
+}
+
 pub fn parent_dir(p: &Path) -> PathBuf {
     match p.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),

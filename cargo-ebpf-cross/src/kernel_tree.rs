@@ -33,7 +33,7 @@ fn exists_dir(what: &'static str, p: &Path) -> Result<PathBuf> {
     if p.is_dir() {
         // Absolute, because the paths end up in generated headers and
         // compile_commands.json, read from other directories.
-        Ok(std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()))
+        Ok(crate::fsutil::absolute(p))
     } else {
         Err(Error::KernelDirMissing {
             what,

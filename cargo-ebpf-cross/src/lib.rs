@@ -12,7 +12,9 @@ pub mod version;
 pub mod bpf_compile;
 pub mod bpf_headers;
 pub mod elf_check;
+pub mod kernel_btf;
 pub mod kernel_tree;
+pub mod kprobe_site;
 pub mod resolve;
 pub mod settings;
 pub mod toolchain;
@@ -23,6 +25,7 @@ pub mod initramfs;
 pub mod loader_build;
 pub mod qemu;
 pub mod scaffold;
+pub mod yocto;
 
 pub mod cli;
 pub mod fsutil;

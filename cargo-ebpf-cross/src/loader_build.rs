@@ -344,6 +344,14 @@ pub fn choose_linker(
     })
 }
 
+/// A target spec that does not set `crt-static-respected` makes rustc
+/// drop `+crt-static` without a word, so the loader comes out dynamic.
+/// OpenEmbedded writes such specs for glibc (it sets the key only for
+/// musl), which is why this is checked before anything is built.
+pub fn spec_respects_crt_static(spec: &serde_json::Value) -> bool {
+    spec["crt-static-respected"].as_bool() == Some(true)
+}
+
 /// One board's part of a cargo run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LoaderTarget {
@@ -1252,6 +1260,15 @@ mod tests {
             Some(0)
         );
         assert_eq!(owner(Path::new("/t/debug/pkg"), &ts), None);
+    }
+
+    #[test]
+    fn only_specs_that_say_so_respect_crt_static() {
+        // What OpenEmbedded writes for glibc and for musl targets.
+        let glibc = serde_json::json!({"arch": "arm", "env": "gnu"});
+        let musl = serde_json::json!({"arch": "arm", "env": "musl", "crt-static-respected": true});
+        assert!(!spec_respects_crt_static(&glibc));
+        assert!(spec_respects_crt_static(&musl));
     }
 
     #[test]

@@ -461,11 +461,20 @@ mod tests {
             "console=ttyAMA0 rdinit=/init quiet loglevel=7"
         );
 
+        // No -cpu (the virt machine's default hart) and no -bios: QEMU's
+        // own OpenSBI starts the kernel.
         let p = Profile::load("riscv64").unwrap();
+        let a = plan(&p, Path::new("k"), Path::new("i")).unwrap().argv();
+        assert_eq!(
+            a.join(" "),
+            "qemu-system-riscv64 -M virt -m 512 -smp 1 -display none -monitor none -serial stdio -nic none -no-reboot -kernel k -initrd i -append console=ttyS0 rdinit=/init quiet panic=-1"
+        );
+
+        let p = Profile::load("mips").unwrap();
         let e = plan(&p, Path::new("k"), Path::new("i")).unwrap_err();
         assert!(
             e.to_string()
-                .starts_with("run is not set up for target `riscv64`"),
+                .starts_with("run is not set up for target `mips`"),
             "{e}"
         );
         assert!(e

@@ -297,6 +297,7 @@ pub fn context(
         toolchain,
         helpers,
         staged_include,
+        extra_cflags: crate::bpf_compile::extra_cflags_from_env(),
         reference,
     })
 }
@@ -305,35 +306,46 @@ pub fn context(
 pub fn stage(ctx: &Context) -> Result<()> {
     bpf_headers::stage(&ctx.helpers, &ctx.staged_include)?;
     if ctx.profile.bpf.mode == Some(crate::profile::BpfMode::Core) {
-        let btf = core_btf(ctx).ok_or_else(|| crate::error::Error::Usage {
+        let btf = core_btf(ctx)?.ok_or_else(|| crate::error::Error::Usage {
             message: format!("profile `{}` uses CO-RE mode but names no target BTF", ctx.profile.name),
-            hint: "set [bpf] btf = \"path/to/vmlinux-or.btf\" (a build tree's vmlinux is used when present)".into(),
+            hint: "set [bpf] btf = \"path/to/vmlinux-or.btf\" (a build tree's vmlinux is used when present), or build against a reference kernel with --kernel debian:RELEASE".into(),
         })?;
         bpf_headers::write_vmlinux_h(&btf, &ctx.staged_include)?;
     }
     Ok(())
 }
 
-/// The target's BTF: the profile's, else the build tree's vmlinux.
-pub fn core_btf(ctx: &Context) -> Option<PathBuf> {
-    ctx.profile.bpf.btf.clone().or_else(|| {
-        ctx.tree
-            .as_ref()
-            .map(|t| t.build.join("vmlinux"))
-            .filter(|p| p.is_file())
-    })
+/// The target's BTF: the profile's; for a reference kernel, the one inside
+/// its image (extracted once and cached beside it; an error when that
+/// kernel was built without BTF, whatever its headers hold: trixie's
+/// armmp headers carry an empty `vmlinux`); else the build tree's vmlinux.
+pub fn core_btf(ctx: &Context) -> Result<Option<PathBuf>> {
+    if let Some(b) = &ctx.profile.bpf.btf {
+        return Ok(Some(b.clone()));
+    }
+    if let Some(r) = &ctx.reference {
+        return crate::kernel_btf::for_reference(r).map(Some);
+    }
+    Ok(ctx
+        .tree
+        .as_ref()
+        .map(|t| t.build.join("vmlinux"))
+        .filter(|p| p.is_file()))
 }
 
-/// Whether the loader links statically: `EBPF_CROSS_STATIC`, else the
-/// package metadata's `static`, else the profile's `[loader] static`, else
-/// dynamic. A lower layer's `false` is a real answer, not "unset".
+/// Whether the loader links statically: `--static`/`--no-static`, else
+/// `EBPF_CROSS_STATIC`, else the package metadata's `static`, else the
+/// profile's `[loader] static`, else dynamic. A lower layer's `false` is a
+/// real answer, not "unset".
 pub fn static_link(
+    flag: Option<bool>,
     env: &dyn Env,
     metadata: Option<bool>,
     manifest: Option<&Path>,
     profile: &Profile,
 ) -> Result<Setting<bool>> {
     Ok(Layers::new()
+        .flag("--static/--no-static", flag)
         .env(
             "EBPF_CROSS_STATIC",
             crate::settings::env_bool(env, "EBPF_CROSS_STATIC")?,
@@ -469,22 +481,30 @@ mod tests {
         p.loader.static_ = Some(true);
         let none = MapEnv(vec![]);
         let m = Path::new("/w/Cargo.toml");
-        let s = static_link(&none, None, Some(m), &p).unwrap();
+        let s = static_link(None, &none, None, Some(m), &p).unwrap();
         assert_eq!((s.value, s.origin), (true, Origin::Profile("armv7".into())));
-        let s = static_link(&none, Some(false), Some(m), &p).unwrap();
+        let s = static_link(None, &none, Some(false), Some(m), &p).unwrap();
         assert_eq!((s.value, s.origin), (false, Origin::Metadata(m.into())));
         let env = MapEnv(vec![("EBPF_CROSS_STATIC", "1")]);
-        let s = static_link(&env, Some(false), Some(m), &p).unwrap();
+        let s = static_link(None, &env, Some(false), Some(m), &p).unwrap();
         assert_eq!(
             (s.value, s.origin),
             (true, Origin::Env("EBPF_CROSS_STATIC".into()))
         );
+        // The command line beats the environment.
+        let s = static_link(Some(false), &env, Some(true), Some(m), &p).unwrap();
+        assert_eq!(
+            (s.value, s.origin),
+            (false, Origin::Flag("--static/--no-static".into()))
+        );
         p.loader.static_ = None;
-        let s = static_link(&none, None, None, &p).unwrap();
+        let s = static_link(None, &none, None, None, &p).unwrap();
         assert_eq!((s.value, s.origin), (false, Origin::Default));
         let bad = MapEnv(vec![("EBPF_CROSS_STATIC", "sometimes")]);
         assert_eq!(
-            static_link(&bad, None, None, &p).unwrap_err().to_string(),
+            static_link(None, &bad, None, None, &p)
+                .unwrap_err()
+                .to_string(),
             "EBPF_CROSS_STATIC=`sometimes` is not a boolean"
         );
     }

@@ -3,11 +3,15 @@
 //!
 //! The files are embedded with `include_str!` so the installed binary needs
 //! nothing beside it. They live in the repository's `templates/`, outside
-//! the crate, so one copy serves both this tool and people reading it.
+//! the crate, so one copy serves both this tool and people reading it; the
+//! crate reaches them through symlinks in its own directory
+//! (`cargo-ebpf-cross/templates`, `example/`, the licence files), which
+//! `cargo package` follows, so the published crate carries them too.
 //!
-//! Placeholders are exactly `{{name}}`, `{{name_snake}}`, `{{target}}`,
-//! `{{tool_repo}}` and `{{tool_version}}`. Anything else in braces (GitHub's
-//! `${{ matrix.board }}`, Rust's `{{`) is left as it is.
+//! Placeholders are exactly `{{name}}`, `{{name_snake}}`, `{{recipe_name}}`,
+//! `{{target}}`, `{{tool_repo}}`, `{{tool_git}}` and `{{tool_version}}`.
+//! Anything else in braces (GitHub's `${{ matrix.board }}`, Rust's `{{`) is
+//! left as it is.
 
 use std::path::PathBuf;
 
@@ -21,7 +25,7 @@ macro_rules! template {
     ($out:expr, $src:expr) => {
         Template {
             path: $out,
-            text: include_str!(concat!("../../templates/", $src)),
+            text: include_str!(concat!("../templates/", $src)),
         }
     };
 }
@@ -32,7 +36,18 @@ macro_rules! from_example {
     ($out:expr, $src:expr) => {
         Template {
             path: $out,
-            text: include_str!(concat!("../../examples/open-example/", $src)),
+            text: include_str!(concat!("../example/", $src)),
+        }
+    };
+}
+
+/// Files taken verbatim from the crate's own directory (the licence texts
+/// the generated recipe's LIC_FILES_CHKSUM names).
+macro_rules! from_crate {
+    ($out:expr, $src:expr) => {
+        Template {
+            path: $out,
+            text: include_str!(concat!("../", $src)),
         }
     };
 }
@@ -41,22 +56,34 @@ macro_rules! from_example {
 /// from the source: a real `.gitignore` or `.github/` under `templates/`
 /// would act on this repository instead of being a template.
 pub const TEMPLATES: &[Template] = &[
-    template!("Cargo.toml", "project/Cargo.toml"),
+    template!("Cargo.toml", "project/Cargo.toml.in"),
     from_example!("build.rs", "build.rs"),
     from_example!("src/main.rs", "src/main.rs"),
     template!("bpf/{{name}}.bpf.c", "project/bpf/NAME.bpf.c"),
     template!("boards/myboard.toml", "project/boards/myboard.toml"),
     template!("README.md", "project/README.md"),
     template!(".gitignore", "project/gitignore"),
+    from_crate!("LICENSE-MIT", "LICENSE-MIT"),
+    from_crate!("LICENSE-APACHE", "LICENSE-APACHE"),
+    template!("yocto/conf/layer.conf", "yocto/conf/layer.conf"),
     template!(
-        "yocto/classes/ebpf-cross.bbclass",
-        "yocto/classes/ebpf-cross.bbclass"
+        "yocto/classes/ebpf_cross.bbclass",
+        "yocto/classes/ebpf_cross.bbclass"
     ),
     template!(
-        "yocto/recipes-ebpf/{{name}}/{{name}}_git.bb",
+        "yocto/recipes-ebpf/{{recipe_name}}/{{recipe_name}}_git.bb",
         "yocto/recipes-ebpf/NAME/NAME_git.bb"
     ),
+    template!(
+        "yocto/recipes-devtools/cargo-ebpf-cross/cargo-ebpf-cross_{{tool_version}}.bb",
+        "yocto/recipes-devtools/cargo-ebpf-cross/cargo-ebpf-cross_0.1.0.bb"
+    ),
+    template!(
+        "yocto/recipes-devtools/cargo-ebpf-cross/cargo-ebpf-cross-crates.inc",
+        "yocto/recipes-devtools/cargo-ebpf-cross/cargo-ebpf-cross-crates.inc"
+    ),
     template!(".github/workflows/ebpf-cross.yml", "ci/github-workflow.yml"),
+    template!(".gitlab-ci.yml", "ci/gitlab-ci.yml"),
 ];
 
 /// Where generated CI files point for installing the tool. The crate's
@@ -70,6 +97,15 @@ pub const TOOL_REPO: &str = if env!("CARGO_PKG_REPOSITORY").is_empty() {
 };
 
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The tool's repository as a bitbake git SRC_URI: bitbake's git fetcher
+/// wants `git://host/path;protocol=https`, not an https URL.
+pub fn tool_git() -> String {
+    match TOOL_REPO.split_once("://") {
+        Some((scheme, rest)) => format!("git://{rest};protocol={scheme}"),
+        None => format!("git://{TOOL_REPO};protocol=https"),
+    }
+}
 
 /// The values the placeholders take.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,12 +128,21 @@ impl Vars {
         self.name.replace('-', "_")
     }
 
-    fn pairs(&self) -> [(&'static str, String); 5] {
+    /// The name as a bitbake recipe name: lower case, since OE refuses
+    /// upper-case recipe names, and `-` for `_`, since bitbake splits a
+    /// recipe's file name at `_` into name and version.
+    pub fn recipe_name(&self) -> String {
+        self.name.to_ascii_lowercase().replace('_', "-")
+    }
+
+    fn pairs(&self) -> [(&'static str, String); 7] {
         [
             ("{{name}}", self.name.clone()),
             ("{{name_snake}}", self.name_snake()),
+            ("{{recipe_name}}", self.recipe_name()),
             ("{{target}}", self.target.clone()),
             ("{{tool_repo}}", TOOL_REPO.to_string()),
+            ("{{tool_git}}", tool_git()),
             ("{{tool_version}}", TOOL_VERSION.to_string()),
         ]
     }
@@ -217,8 +262,10 @@ mod tests {
             for key in [
                 "{{name}}",
                 "{{name_snake}}",
+                "{{recipe_name}}",
                 "{{target}}",
                 "{{tool_repo}}",
+                "{{tool_git}}",
                 "{{tool_version}}",
             ] {
                 assert!(!text.contains(key), "{} still has {key}", path.display());

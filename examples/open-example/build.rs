@@ -10,6 +10,11 @@
 //! place). Without either variable nothing is embedded and the loader needs
 //! the objects' paths on its command line.
 //!
+//! The board's kernel facts the tool leaves beside the objects become
+//! constants too: `kprobe-ftrace-entry` (the size in bytes of the ftrace
+//! site at a function's entry, present only when that kernel refuses
+//! kprobes there) is `KPROBE_FTRACE_ENTRY: Option<u64>`.
+//!
 //! The chosen dir is passed on to the crate as `EBPF_CROSS_OBJ_DIR`, so
 //! `include!(concat!(env!("EBPF_CROSS_OBJ_DIR"), "/bindings/x.rs"))` finds
 //! this target's bindings.
@@ -35,10 +40,12 @@ fn main() {
     let chosen = [per_target.as_str(), OBJ_DIR_VAR]
         .into_iter()
         .find_map(|v| env::var_os(v).filter(|d| !d.is_empty()).map(|d| (v, d)));
+    let mut ftrace_entry = None;
     let objects = match chosen {
         Some((var, dir)) => {
             let dir = absolute(var, Path::new(&dir));
             println!("cargo:rustc-env={OBJ_DIR_VAR}={}", dir.display());
+            ftrace_entry = read_ftrace_entry(&dir);
             collect_objects(var, &dir)
         }
         None => {
@@ -67,6 +74,11 @@ fn main() {
         .unwrap();
     }
     code.push_str("];\n");
+    writeln!(
+        code,
+        "pub const KPROBE_FTRACE_ENTRY: Option<u64> = {ftrace_entry:?};"
+    )
+    .unwrap();
 
     let dest = out_dir.join("embedded.rs");
     // Only rewrite on change, so an unchanged list does not relink.
@@ -88,6 +100,19 @@ fn absolute(var: &str, dir: &Path) -> PathBuf {
         base.display()
     );
     base.join(dir)
+}
+
+/// The size of the ftrace site at a function's entry, when the board's
+/// kernel refuses kprobes on it (the tool writes the file only then).
+fn read_ftrace_entry(dir: &Path) -> Option<u64> {
+    let path = dir.join("kprobe-ftrace-entry");
+    println!("cargo:rerun-if-changed={}", path.display());
+    let text = fs::read_to_string(&path).ok()?;
+    let n = text
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("{}: not a byte count: {e}", path.display()));
+    Some(n)
 }
 
 /// The `*.o` files directly inside `dir`, sorted by file name.

@@ -16,6 +16,7 @@ use crate::ops::Global;
 use crate::profile::Profile;
 use crate::reference::Policy;
 use crate::resolve;
+use crate::settings::Setting;
 use crate::ui;
 
 /// The loader package and what its metadata asks for.
@@ -40,18 +41,26 @@ fn usage(message: String, hint: &str) -> Error {
     }
 }
 
+/// `cargo metadata`, run through our own door (so `-v` shows it) and
+/// parsed by cargo_metadata.
 fn metadata(opts: &ProjectArgs) -> Result<cargo_metadata::Metadata> {
-    let mut cmd = cargo_metadata::MetadataCommand::new();
-    cmd.no_deps();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd =
+        crate::plan::Cmd::new(cargo).args(["metadata", "--format-version", "1", "--no-deps"]);
     if let Some(m) = &opts.manifest_path {
-        cmd.manifest_path(m);
+        cmd = cmd.arg("--manifest-path").arg(m.display().to_string());
     }
-    cmd.exec().map_err(|e| {
+    let unreadable = |why: String| {
         usage(
-            format!("cannot read the cargo project: {e}"),
+            format!("cannot read the cargo project: {why}"),
             "run inside the loader's package, or pass --manifest-path path/to/Cargo.toml",
         )
-    })
+    };
+    let out = cmd.output().map_err(|e| match e {
+        Error::CommandFailed { stderr, .. } => unreadable(stderr.trim().to_string()),
+        other => other,
+    })?;
+    cargo_metadata::MetadataCommand::parse(out.stdout_text()).map_err(|e| unreadable(e.to_string()))
 }
 
 /// The loader package: `-p`, else the one member with our metadata.
@@ -250,12 +259,26 @@ struct TargetJob {
     /// The board's bundles and SHA256SUMS (one line per package).
     out_dir: PathBuf,
     rust_target: String,
+    /// `static`, resolved once: the spec check and the cargo run agree.
+    static_: Setting<bool>,
 }
 
-fn prepare(g: Global, project: &Project, opts: &BuildOpts, spec: &str) -> Result<TargetJob> {
+/// `kernel_dir` keys a kernel of a matrix: two kernels of one board share
+/// its Rust triple and its out dir, so each gets a dir of its own under it.
+fn prepare(
+    g: Global,
+    project: &Project,
+    opts: &BuildOpts,
+    spec: &str,
+    kernel_dir: Option<&str>,
+) -> Result<TargetJob> {
     let boards = super::board_dirs(opts.project.boards.as_deref(), Some(&project.manifest));
     let profile = Profile::load_with(spec, &boards)?;
-    let out_dir = bundle::dir(&project.target_dir, &profile.name);
+    let board_dir = bundle::dir(&project.target_dir, &profile.name);
+    let out_dir = match kernel_dir {
+        Some(k) => board_dir.join("kernels").join(k),
+        None => board_dir,
+    };
     let work_dir = out_dir.join(&project.package);
     let state = work_dir.join(".state");
     let obj_dir = work_dir.join("bpf");
@@ -263,8 +286,15 @@ fn prepare(g: Global, project: &Project, opts: &BuildOpts, spec: &str) -> Result
         .rust_target
         .clone()
         .unwrap_or_else(|| profile.rust_target().to_string());
-    check_spec(&rust_target, &profile)?;
-    let kopts = opts.kernel.opts();
+    let static_ = resolve::static_link(
+        opts.static_flag(),
+        &ProcessEnv,
+        project.static_,
+        Some(&project.manifest),
+        &profile,
+    )?;
+    check_spec(&rust_target, &profile, &static_)?;
+    let kopts = opts.kernel.opts()?;
     let choice = resolve::layer(
         &kopts,
         &ProcessEnv,
@@ -291,6 +321,7 @@ fn prepare(g: Global, project: &Project, opts: &BuildOpts, spec: &str) -> Result
         work_dir,
         out_dir,
         rust_target,
+        static_,
     })
 }
 
@@ -323,10 +354,20 @@ fn remove_stale_objects(job: &TargetJob) -> Result<()> {
     Ok(())
 }
 
+/// Tells the loader's build script whether this board's kernel refuses
+/// kprobes at a function's entry, and how far past it to go instead.
+fn write_kprobe_facts(job: &TargetJob) -> Result<()> {
+    let entry = match &job.ctx.tree {
+        Some(tree) => crate::kprobe_site::refused_entry(tree, &job.ctx.profile.arch)?,
+        None => None,
+    };
+    crate::kprobe_site::write_facts(&job.obj_dir, entry)
+}
+
 /// A target spec must describe the same machine as the profile: a JSON
 /// path, or a custom triple that rustc finds as `<triple>.json` in
 /// RUST_TARGET_PATH (Yocto's `RUST_TARGET_SYS`).
-fn check_spec(rust_target: &str, profile: &Profile) -> Result<()> {
+fn check_spec(rust_target: &str, profile: &Profile, static_: &Setting<bool>) -> Result<()> {
     let spec = if rust_target.ends_with(".json") {
         PathBuf::from(rust_target)
     } else {
@@ -365,6 +406,14 @@ fn check_spec(rust_target: &str, profile: &Profile) -> Result<()> {
             ),
             "pick the profile that matches the board (see `cargo ebpf-cross targets`)",
         ));
+    }
+    if static_.value && !loader_build::spec_respects_crt_static(&v) {
+        return Err(Error::StaticIgnored {
+            from: static_.origin.to_string(),
+            why: format!(
+                "target spec {rust_target} does not set `crt-static-respected`, so rustc would ignore +crt-static and link the loader dynamically"
+            ),
+        });
     }
     Ok(())
 }
@@ -420,12 +469,7 @@ fn before_loader(g: Global, project: &Project, opts: &BuildOpts, job: &TargetJob
 
 /// The board's part of a cargo run: its linker and flags.
 fn loader_target(project: &Project, job: &TargetJob) -> Result<loader_build::LoaderTarget> {
-    let static_ = resolve::static_link(
-        &ProcessEnv,
-        project.static_,
-        Some(&project.manifest),
-        &job.ctx.profile,
-    )?;
+    let static_ = &job.static_;
     if ui::get().verbose {
         ui::status(
             "Static",
@@ -458,12 +502,22 @@ fn bundle_one(
     let json = opts.message_format == MessageFormat::Json;
     let profile = &job.ctx.profile;
     let loader = std::fs::read(exe).map_err(crate::error::read_err(exe))?;
-    elf_check::check_loader(&loader, &profile.arch, target.static_).map_err(|problem| {
+    let h = elf_check::check_loader(&loader, &profile.arch, false).map_err(|problem| {
         Error::BadOutput {
             path: exe.to_path_buf(),
             problem,
         }
     })?;
+    if target.static_ && h.interp {
+        return Err(Error::StaticIgnored {
+            from: job.static_.origin.to_string(),
+            why: format!(
+                "rustc ignored +crt-static for {}: `{}` is dynamically linked (it has an ELF interpreter)",
+                job.rust_target,
+                crate::fsutil::shown(exe)
+            ),
+        });
+    }
     if json {
         emit_json(
             "loader",
@@ -659,12 +713,17 @@ struct Outcome {
     result: Result<PathBuf>,
 }
 
-fn build_all(g: Global, opts: &BuildOpts, targets: &[String]) -> Result<Vec<Outcome>> {
+fn build_all(
+    g: Global,
+    opts: &BuildOpts,
+    targets: &[String],
+    kernel_dir: Option<&str>,
+) -> Result<Vec<Outcome>> {
     let project = Project::load(&opts.project)?;
     let mut outcomes: Vec<Outcome> = Vec::new();
     let mut jobs: Vec<TargetJob> = Vec::new();
     for t in targets {
-        match prepare(g, &project, opts, t) {
+        match prepare(g, &project, opts, t, kernel_dir) {
             Ok(j) => jobs.push(j),
             Err(e) => outcomes.push(Outcome {
                 target: t.clone(),
@@ -699,7 +758,8 @@ fn build_all(g: Global, opts: &BuildOpts, targets: &[String]) -> Result<Vec<Outc
                 .and_then(|_| {
                     std::fs::create_dir_all(&j.obj_dir).map_err(crate::error::write_err(&j.obj_dir))
                 })
-                .and_then(|_| remove_stale_objects(j)),
+                .and_then(|_| remove_stale_objects(j))
+                .and_then(|_| write_kprobe_facts(j)),
         );
     }
     let work: Vec<(usize, &CompilePlan)> = jobs
@@ -760,7 +820,7 @@ fn build_all(g: Global, opts: &BuildOpts, targets: &[String]) -> Result<Vec<Outc
 }
 
 pub fn build(g: Global, a: BuildArgs) -> Result<i32> {
-    let outcomes = build_all(g, &a.opts, &a.target)?;
+    let outcomes = build_all(g, &a.opts, &a.target, None)?;
     let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
     let json = a.opts.message_format == MessageFormat::Json;
     if json {
@@ -815,7 +875,18 @@ pub fn build(g: Global, a: BuildArgs) -> Result<i32> {
 
 /// Builds one target's bundle and returns the tarball's path (for `run`).
 pub fn build_bundle(g: Global, opts: &BuildOpts, target: &str) -> Result<PathBuf> {
-    let mut outcomes = build_all(g, opts, &[target.to_string()])?;
+    build_bundle_in(g, opts, target, None)
+}
+
+/// [`build_bundle`] for one kernel of a matrix: its objects, state and
+/// bundle go under `<board's out dir>/kernels/<kernel_dir>/`.
+pub fn build_bundle_in(
+    g: Global,
+    opts: &BuildOpts,
+    target: &str,
+    kernel_dir: Option<&str>,
+) -> Result<PathBuf> {
+    let mut outcomes = build_all(g, opts, &[target.to_string()], kernel_dir)?;
     match outcomes.pop() {
         Some(o) => o.result,
         None => Err(usage(format!("nothing was built for {target}"), "")),
@@ -843,9 +914,10 @@ mod tests {
         )
         .unwrap();
         let armv7 = Profile::load("armv7").unwrap();
-        check_spec(f.to_str().unwrap(), &armv7).unwrap();
+        let dynamic = Setting::new(false, crate::settings::Origin::Default);
+        check_spec(f.to_str().unwrap(), &armv7, &dynamic).unwrap();
         let aarch64 = Profile::load("aarch64").unwrap();
-        let e = check_spec(f.to_str().unwrap(), &aarch64).unwrap_err();
+        let e = check_spec(f.to_str().unwrap(), &aarch64, &dynamic).unwrap_err();
         assert!(
             e.to_string()
                 .contains("is little-endian 32-bit but profile aarch64 is little-endian 64-bit"),

@@ -54,14 +54,20 @@ pub fn compile(g: Global, a: CompileArgs) -> Result<i32> {
     let (out_dir, outs) = outputs(&a.files, a.output.as_deref())?;
     let state_dir = out_dir.join(".ebpf-cross").join(&profile.name);
     let choice = resolve::layer(
-        &a.kernel.opts(),
+        &a.kernel.opts()?,
         &crate::loader_build::ProcessEnv,
         None,
         None,
         &profile,
     )?;
     let policy = crate::reference::Policy::for_build(false, g.dry_run);
-    let ctx = resolve::context(profile, &choice, &a.kernel.opts().tools, &state_dir, policy)?;
+    let ctx = resolve::context(
+        profile,
+        &choice,
+        &a.kernel.opts()?.tools,
+        &state_dir,
+        policy,
+    )?;
     let plans: Vec<CompilePlan> = a
         .files
         .iter()

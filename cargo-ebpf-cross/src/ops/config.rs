@@ -52,7 +52,7 @@ pub fn entries(
     let manifest = project.map(|p| p.manifest.as_path());
     let pname = resolve::profile_label(profile);
     let choice = resolve::layer(
-        &a.kernel.opts(),
+        &a.kernel.opts()?,
         env,
         project.and_then(|p| p.metadata.kernel.as_ref()),
         manifest,
@@ -63,7 +63,13 @@ pub fn entries(
         .env("EBPF_CROSS_RUST_TARGET", env.var("EBPF_CROSS_RUST_TARGET"))
         .profile(&pname, Some(profile.rust_target().to_string()))
         .resolve();
-    let static_ = resolve::static_link(env, project.and_then(|p| p.static_), manifest, profile)?;
+    let static_ = resolve::static_link(
+        None,
+        env,
+        project.and_then(|p| p.static_),
+        manifest,
+        profile,
+    )?;
     let triple = rust_target
         .as_ref()
         .map(|s| s.value.clone())

@@ -33,7 +33,7 @@ impl Report {
 
 pub fn doctor(a: DoctorArgs) -> Result<i32> {
     let profile = Profile::load_with(&a.target, &super::default_boards())?;
-    let opts = a.kernel.opts();
+    let opts = a.kernel.opts()?;
     let mut choice = resolve::layer(
         &opts,
         &crate::loader_build::ProcessEnv,
@@ -49,7 +49,29 @@ pub fn doctor(a: DoctorArgs) -> Result<i32> {
         profile.rust_target()
     );
 
-    match toolchain::find(&opts.tools) {
+    check_toolchain(&mut r, &opts.tools);
+    let rt = profile.rust_target().to_string();
+    check_linker(&mut r, &profile, &rt);
+    check_rust_target(&mut r, &rt);
+
+    let reference_pending = check_reference(&mut r, &mut choice, &profile);
+    let tree = check_tree(&mut r, &choice, &profile, reference_pending);
+    check_helpers(&mut r, &choice, tree.as_ref());
+
+    check_libclang(&mut r);
+    check_qemu(&mut r, &profile);
+
+    if r.problems == 0 {
+        println!("all good");
+        Ok(0)
+    } else {
+        println!("{} problem(s)", r.problems);
+        Ok(1)
+    }
+}
+
+fn check_toolchain(r: &mut Report, tools: &toolchain::ToolOverrides) {
+    match toolchain::find(tools) {
         Ok(t) => {
             r.ok(
                 "clang",
@@ -62,49 +84,51 @@ pub fn doctor(a: DoctorArgs) -> Result<i32> {
         }
         Err(e) => r.missing("clang/llc", &e.to_string(), &e.hint()),
     }
+}
 
-    // The linker `build` would pick, by the same rules (cargo env and
-    // config, the profile, CC_<triple>, the cc crate's default).
-    let rt = profile.rust_target().to_string();
-    let user = crate::loader_build::read_user_cargo(std::path::Path::new("."), &rt);
+/// The linker `build` would pick, by the same rules (cargo env and
+/// config, the profile, CC_<triple>, the cc crate's default).
+fn check_linker(r: &mut Report, profile: &Profile, rt: &str) {
+    let user = crate::loader_build::read_user_cargo(std::path::Path::new("."), rt);
     let linker =
-        crate::loader_build::choose_linker(&profile, &rt, &user, &crate::loader_build::ProcessEnv);
-    match linker {
-        Err(e) => r.missing("cross linker", &e.to_string(), &e.hint()),
-        Ok(linker) => {
-            let program = linker.program.clone().or_else(|| match &linker.source {
-                crate::loader_build::LinkerSource::CargoEnv(v) => std::env::var(v)
-                    .ok()
-                    .and_then(|c| crate::loader_build::split_command(&c).into_iter().next()),
-                crate::loader_build::LinkerSource::CargoConfig(v) => Some(v.clone()),
-                _ => None,
-            });
-            match program {
-                Some(prog) => match which::which(&prog) {
-                    Ok(p) => r.ok(
-                        "cross linker",
-                        &format!("{} ({:?})", p.display(), linker.source),
-                    ),
-                    Err(_) => r.missing(
-                        "cross linker",
-                        &format!("{prog} not found ({:?})", linker.source),
-                        &format!(
-                            "{}or set CARGO_TARGET_{}_LINKER / CC_{}",
-                            crate::loader_build::debian_package_for(&prog)
-                                .map(|p| format!("apt-get install {p}, "))
-                                .unwrap_or_default(),
-                            crate::arch::Arch::cargo_env_triple(&rt),
-                            rt.replace('-', "_")
-                        ),
-                    ),
-                },
-                None => r.ok("cross linker", &linker.describe()),
-            }
-        }
+        crate::loader_build::choose_linker(profile, rt, &user, &crate::loader_build::ProcessEnv);
+    let linker = match linker {
+        Err(e) => return r.missing("cross linker", &e.to_string(), &e.hint()),
+        Ok(l) => l,
+    };
+    let program = linker.program.clone().or_else(|| match &linker.source {
+        crate::loader_build::LinkerSource::CargoEnv(v) => std::env::var(v)
+            .ok()
+            .and_then(|c| crate::loader_build::split_command(&c).into_iter().next()),
+        crate::loader_build::LinkerSource::CargoConfig(v) => Some(v.clone()),
+        _ => None,
+    });
+    match program {
+        Some(prog) => match which::which(&prog) {
+            Ok(p) => r.ok(
+                "cross linker",
+                &format!("{} ({:?})", p.display(), linker.source),
+            ),
+            Err(_) => r.missing(
+                "cross linker",
+                &format!("{prog} not found ({:?})", linker.source),
+                &format!(
+                    "{}or set CARGO_TARGET_{}_LINKER / CC_{}",
+                    crate::loader_build::debian_package_for(&prog)
+                        .map(|p| format!("apt-get install {p}, "))
+                        .unwrap_or_default(),
+                    crate::arch::Arch::cargo_env_triple(rt),
+                    rt.replace('-', "_")
+                ),
+            ),
+        },
+        None => r.ok("cross linker", &linker.describe()),
     }
+}
 
-    match crate::loader_build::rust_target_installed(&rt) {
-        Some(true) => r.ok("rust target", &rt),
+fn check_rust_target(r: &mut Report, rt: &str) {
+    match crate::loader_build::rust_target_installed(rt) {
+        Some(true) => r.ok("rust target", rt),
         Some(false) => r.missing(
             "rust target",
             &format!("{rt} std is not installed"),
@@ -116,15 +140,47 @@ pub fn doctor(a: DoctorArgs) -> Result<i32> {
             "install Rust with rustup (https://rustup.rs)",
         ),
     }
+}
 
+/// libclang, loaded the way `build` loads it for bindings, not guessed
+/// from paths.
+fn check_libclang(r: &mut Report) {
+    match crate::bindings::ensure_libclang() {
+        Ok(()) => r.ok("libclang", "loads (for bindings)"),
+        Err(e) => r.note("libclang", &format!("{e}; needed only for `bindings`")),
+    }
+}
+
+fn check_qemu(r: &mut Report, profile: &Profile) {
+    if let Some(q) = profile.qemu.as_ref().filter(|q| q.system.is_some()) {
+        let system = q.system.clone().unwrap_or_default();
+        match which::which(&system) {
+            Ok(p) => r.ok("qemu", &p.display().to_string()),
+            Err(_) => r.missing(
+                "qemu",
+                &format!("{system} not found (needed by `run`)"),
+                &match &q.package {
+                    Some(pkg) => format!("apt-get install {pkg}"),
+                    None => format!("install {system}, or set [qemu] system in the profile"),
+                },
+            ),
+        }
+    } else {
+        r.note(
+            "qemu",
+            "`run` is not set up for this target (no [qemu] section)",
+        );
+    }
+}
+
+/// The reference kernel, when one is chosen; never downloads. True when a
+/// build would fetch it first.
+fn check_reference(r: &mut Report, choice: &mut resolve::KernelChoice, profile: &Profile) -> bool {
     let mut reference_pending = false;
     if let Some(rc) = choice.reference.clone() {
         // Never downloads: says what a build would fetch, or that it is here.
-        let what = crate::reference::wanted(&profile, &rc.value);
-        match (
-            what,
-            resolve::materialise(&mut choice, &profile, Policy::Report),
-        ) {
+        let what = crate::reference::wanted(profile, &rc.value);
+        match (what, resolve::materialise(choice, profile, Policy::Report)) {
             (_, Ok(Some(rec))) => r.ok(
                 "reference kernel",
                 &format!(
@@ -148,6 +204,16 @@ pub fn doctor(a: DoctorArgs) -> Result<i32> {
             (_, Ok(None)) => {}
         }
     }
+    reference_pending
+}
+
+/// The tree (or version) the compile would use.
+fn check_tree(
+    r: &mut Report,
+    choice: &resolve::KernelChoice,
+    profile: &Profile,
+    reference_pending: bool,
+) -> Option<KernelTree> {
     let given = choice
         .version
         .as_ref()
@@ -190,8 +256,12 @@ pub fn doctor(a: DoctorArgs) -> Result<i32> {
         ),
     }
 
+    tree
+}
+
+fn check_helpers(r: &mut Report, choice: &resolve::KernelChoice, tree: Option<&KernelTree>) {
     match bpf_headers::find(
-        tree.as_ref(),
+        tree,
         choice.libbpf_include.as_ref().map(|s| s.value.as_path()),
     ) {
         Ok(h) => r.ok(
@@ -200,7 +270,7 @@ pub fn doctor(a: DoctorArgs) -> Result<i32> {
         ),
         Err(e) => r.missing("bpf_helpers.h", &e.to_string(), &e.hint()),
     }
-    if let Some(t) = &tree {
+    if let Some(t) = tree {
         let lib = t.src.join("tools/lib/bpf");
         if lib.join("bpf_helpers.h").exists() && !lib.join("bpf_helper_defs.h").exists() {
             r.note(
@@ -212,39 +282,5 @@ pub fn doctor(a: DoctorArgs) -> Result<i32> {
                 ),
             );
         }
-    }
-
-    // Loaded the way `build` loads it for bindings, not guessed from paths.
-    match crate::bindings::ensure_libclang() {
-        Ok(()) => r.ok("libclang", "loads (for bindings)"),
-        Err(e) => r.note("libclang", &format!("{e}; needed only for `bindings`")),
-    }
-
-    if let Some(q) = profile.qemu.as_ref().filter(|q| q.system.is_some()) {
-        let system = q.system.clone().unwrap_or_default();
-        match which::which(&system) {
-            Ok(p) => r.ok("qemu", &p.display().to_string()),
-            Err(_) => r.missing(
-                "qemu",
-                &format!("{system} not found (needed by `run`)"),
-                &match &q.package {
-                    Some(pkg) => format!("apt-get install {pkg}"),
-                    None => format!("install {system}, or set [qemu] system in the profile"),
-                },
-            ),
-        }
-    } else {
-        r.note(
-            "qemu",
-            "`run` is not set up for this target (no [qemu] section)",
-        );
-    }
-
-    if r.problems == 0 {
-        println!("all good");
-        Ok(0)
-    } else {
-        println!("{} problem(s)", r.problems);
-        Ok(1)
     }
 }

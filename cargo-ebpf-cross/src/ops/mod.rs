@@ -8,9 +8,11 @@ pub mod doctor;
 pub mod flags;
 pub mod install;
 pub mod kernel;
+pub mod matrix;
 pub mod new;
 pub mod run;
 pub mod targets;
+pub mod yocto;
 
 use crate::cli::{Cli, Color, Command};
 use crate::error::Result;
@@ -43,6 +45,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::New(a) => new::new(g, a),
         Command::Init(a) => new::init(g, a),
         Command::Install(a) => install::install(g, a),
+        Command::Yocto(a) => yocto::yocto(a),
         Command::Kernel(k) => kernel::kernel(k),
     }
 }

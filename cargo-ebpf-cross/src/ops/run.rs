@@ -41,143 +41,238 @@ pub struct RunReport {
 }
 
 pub fn run(g: Global, args: RunArgs) -> Result<i32> {
-    let boards = crate::ops::project_board_dirs(&args.build.project);
-    let profile = Profile::load_with(&args.target, &boards)?;
-    let q = qemu::section(&profile)?;
-    let reference = if args.kernel_image.is_some() && args.busybox.is_some() {
-        None
-    } else {
-        reference_kernel(g, &args, &profile)?
-    };
-    // A reference kernel is one unit: named explicitly, its image and
-    // busybox beat the profile's [qemu] ones; as the default, they only
-    // fill in what the profile leaves out.
-    let pick = |flag: &Option<PathBuf>,
-                from_profile: &Option<PathBuf>,
-                from_ref: fn(&Record) -> PathBuf| {
-        let r = reference
-            .as_ref()
-            .map(|(rec, explicit)| (from_ref(rec), *explicit));
-        flag.clone().or(match r {
-            Some((p, true)) => Some(p),
-            Some((p, false)) => from_profile.clone().or(Some(p)),
-            None => from_profile.clone(),
-        })
-    };
-    let kernel_image = guest_input_path(
-        &profile,
-        pick(&args.kernel_image, &q.kernel_image, |r| r.image.clone()),
-        None,
-        Needed::Kernel,
-    )?;
-    let busybox_path = guest_input_path(
-        &profile,
-        pick(&args.busybox, &q.busybox, |r| r.busybox.clone()),
-        None,
-        Needed::Busybox,
-    )?;
-    let system = q.system.clone().expect("checked by qemu::section");
-    let qemu_bin = if g.dry_run {
-        PathBuf::from(&system)
-    } else {
-        which::which(&system).map_err(|_| Error::ToolMissing {
-            tool: system.clone(),
-            hint: format!(
-                "install it{}, or set [qemu] system in the profile to a QEMU binary",
-                q.package
-                    .as_ref()
-                    .map(|p| format!(" (`apt-get install {p}`)"))
-                    .unwrap_or_default()
-            ),
-        })?
-    };
-    let busybox = std::fs::read(&busybox_path).map_err(read_err(&busybox_path))?;
-    check_guest_elf(&busybox_path, &busybox, &profile, "busybox")?;
-    let extra = read_extra(&args.extra)?;
-
+    if super::matrix::is_matrix(&args) {
+        return super::matrix::run(g, args);
+    }
+    let guest = Guest::resolve(g, &args)?;
     let bundle_path = match &args.bundle {
         Some(p) => p.clone(),
         None => crate::ops::build::build_bundle(g, &args.build, &args.target)?,
     };
-
     // The benchmark clock: from here (the build is done) to the verdict.
     let start = Instant::now();
-    let bundle = match crate::bundle::Bundle::open(&bundle_path) {
-        Ok(b) => Some(b),
-        // A dry run of the build writes no bundle; show the plan anyway.
-        Err(_) if g.dry_run && !bundle_path.exists() => None,
+    let Some(proof) = prove(g, &guest, &bundle_path, &args, start)? else {
+        return Ok(0);
+    };
+    if args.build.message_format == MessageFormat::Json {
+        let _ = writeln!(
+            std::io::stdout().lock(),
+            "{}",
+            serde_json::to_string(&proof.report).expect("the report serializes")
+        );
+    }
+    Ok(if proof.interrupted {
+        130
+    } else if proof.report.passed {
+        0
+    } else {
+        1
+    })
+}
+
+/// One boot's outcome.
+pub(super) struct Proof {
+    pub report: RunReport,
+    pub interrupted: bool,
+}
+
+/// Boots the guest with the bundle and judges the trace: the steps after
+/// the build, shared by a single run and each kernel of a matrix. None in
+/// a dry run, which prints the plan instead.
+pub(super) fn prove(
+    g: Global,
+    guest: &Guest,
+    bundle_path: &Path,
+    args: &RunArgs,
+    start: Instant,
+) -> Result<Option<Proof>> {
+    let bundle = open_bundle(g, bundle_path, &guest.profile)?;
+    let init = init_for(args, bundle.as_ref());
+    let work = crate::fsutil::TempDir::new_in(&std::env::temp_dir(), "ebpf-cross-run-")?;
+    let initrd = work.path().join("initramfs.cpio.gz");
+    let mut cmd = qemu::plan(&guest.profile, &guest.kernel_image, &initrd)?;
+    cmd.program = guest.qemu_bin.clone();
+    let Some(bundle) = bundle.filter(|_| !g.dry_run) else {
+        print_plan(guest, &cmd, bundle_path, &init);
+        return Ok(None);
+    };
+    let archive = initramfs::guest_archive(&GuestInput {
+        busybox: &guest.busybox,
+        bundle: &bundle,
+        extra: &guest.extra,
+        init: &init,
+    })?;
+    std::fs::write(&initrd, archive.to_gzip()).map_err(write_err(&initrd))?;
+    let (observer, end) = boot(guest, &cmd, args, start)?;
+    drop(work);
+    let report = report(&guest.profile, &observer, &end, args, start);
+    announce(&guest.profile, &observer, &end, &report);
+    Ok(Some(Proof {
+        report,
+        interrupted: end.interrupted,
+    }))
+}
+
+/// What the guest is made of, besides the bundle: the profile, the kernel
+/// to boot, busybox, extra files, and the QEMU binary.
+pub(super) struct Guest {
+    pub profile: Profile,
+    pub kernel_image: PathBuf,
+    busybox_path: PathBuf,
+    busybox: Vec<u8>,
+    extra: Vec<(String, Vec<u8>)>,
+    system: String,
+    qemu_bin: PathBuf,
+}
+
+impl Guest {
+    pub(super) fn resolve(g: Global, args: &RunArgs) -> Result<Guest> {
+        let boards = crate::ops::project_board_dirs(&args.build.project);
+        let profile = Profile::load_with(&args.target, &boards)?;
+        let q = qemu::section(&profile)?;
+        let reference = if args.kernel_image.is_some() && args.busybox.is_some() {
+            None
+        } else {
+            reference_kernel(g, args, &profile)?
+        };
+        // A reference kernel is one unit: named explicitly, its image and
+        // busybox beat the profile's [qemu] ones; as the default, they only
+        // fill in what the profile leaves out.
+        let pick = |flag: &Option<PathBuf>,
+                    from_profile: &Option<PathBuf>,
+                    from_ref: fn(&Record) -> PathBuf| {
+            let r = reference
+                .as_ref()
+                .map(|(rec, explicit)| (from_ref(rec), *explicit));
+            flag.clone().or(match r {
+                Some((p, true)) => Some(p),
+                Some((p, false)) => from_profile.clone().or(Some(p)),
+                None => from_profile.clone(),
+            })
+        };
+        let kernel_image = guest_input_path(
+            &profile,
+            pick(&args.kernel_image, &q.kernel_image, |r| r.image.clone()),
+            None,
+            Needed::Kernel,
+        )?;
+        let busybox_path = guest_input_path(
+            &profile,
+            pick(&args.busybox, &q.busybox, |r| r.busybox.clone()),
+            None,
+            Needed::Busybox,
+        )?;
+        let system = q.system.clone().expect("checked by qemu::section");
+        let qemu_bin = if g.dry_run {
+            PathBuf::from(&system)
+        } else {
+            which::which(&system).map_err(|_| Error::ToolMissing {
+                tool: system.clone(),
+                hint: format!(
+                    "install it{}, or set [qemu] system in the profile to a QEMU binary",
+                    q.package
+                        .as_ref()
+                        .map(|p| format!(" (`apt-get install {p}`)"))
+                        .unwrap_or_default()
+                ),
+            })?
+        };
+        let busybox = std::fs::read(&busybox_path).map_err(read_err(&busybox_path))?;
+        check_guest_elf(&busybox_path, &busybox, &profile, "busybox")?;
+        let extra = read_extra(&args.extra)?;
+        Ok(Guest {
+            profile,
+            kernel_image,
+            busybox_path,
+            busybox,
+            extra,
+            system,
+            qemu_bin,
+        })
+    }
+}
+
+/// The bundle, checked against its manifest and the target; None only in
+/// a dry run, whose build wrote no bundle.
+fn open_bundle(g: Global, path: &Path, profile: &Profile) -> Result<Option<Bundle>> {
+    let bundle = match Bundle::open(path) {
+        Ok(b) => b,
+        Err(_) if g.dry_run && !path.exists() => return Ok(None),
         Err(e) => return Err(e),
     };
-    if let Some(b) = &bundle {
-        check_bundle(&bundle_path, b, &profile)?;
-    }
+    check_bundle(path, &bundle, profile)?;
+    Ok(Some(bundle))
+}
+
+fn init_for(args: &RunArgs, bundle: Option<&Bundle>) -> String {
     let loader = bundle
-        .as_ref()
         .map(|b| format!("{BUNDLE_DIR}/{}", b.manifest.loader))
         .unwrap_or_else(|| format!("{BUNDLE_DIR}/bin/<loader>"));
-    let init = initramfs::init_script(&InitOptions {
+    initramfs::init_script(&InitOptions {
         loader,
         loader_args: args.loader_args.clone(),
         workload: args.workload.clone(),
         attach_secs: attach_secs(args.timeout),
         drain_max_secs: DRAIN_MAX_SECS,
-    });
+    })
+}
 
-    let work = crate::fsutil::TempDir::new_in(&std::env::temp_dir(), "ebpf-cross-run-")?;
-    let initrd = work.path().join("initramfs.cpio.gz");
-    let mut cmd = qemu::plan(&profile, &kernel_image, &initrd)?;
-    cmd.program = qemu_bin;
+/// `--dry-run`: the QEMU argv and the guest's /init, nothing run.
+fn print_plan(guest: &Guest, cmd: &crate::plan::Cmd, bundle_path: &Path, init: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "# QEMU ({})", guest.profile.name);
+    let _ = writeln!(out, "{}", cmd.display());
+    let _ = writeln!(
+        out,
+        "# /init of the initramfs (busybox {}, bundle {} under {BUNDLE_DIR}/{})",
+        guest.busybox_path.display(),
+        bundle_path.display(),
+        if guest.extra.is_empty() {
+            String::new()
+        } else {
+            format!(", extra files under {EXTRA_DIR}/")
+        }
+    );
+    let _ = write!(out, "{init}");
+}
 
-    if g.dry_run {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "# QEMU ({})", profile.name);
-        let _ = writeln!(out, "{}", cmd.display());
-        let _ = writeln!(
-            out,
-            "# /init of the initramfs (busybox {}, bundle {} under {BUNDLE_DIR}/{})",
-            busybox_path.display(),
-            bundle_path.display(),
-            if extra.is_empty() {
-                String::new()
-            } else {
-                format!(", extra files under {EXTRA_DIR}/")
-            }
-        );
-        let _ = write!(out, "{init}");
-        return Ok(0);
-    }
-    let bundle = bundle.expect("read above when not a dry run");
-
-    let archive = initramfs::guest_archive(&GuestInput {
-        busybox: &busybox,
-        bundle: &bundle,
-        extra: &extra,
-        init: &init,
-    })?;
-    std::fs::write(&initrd, archive.to_gzip()).map_err(write_err(&initrd))?;
-
+fn boot(
+    guest: &Guest,
+    cmd: &crate::plan::Cmd,
+    args: &RunArgs,
+    start: Instant,
+) -> Result<(Observer, RunEnd)> {
     let json = args.build.message_format == MessageFormat::Json;
-    let kernel_name = kernel_image
+    let kernel_name = guest
+        .kernel_image
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     ui::status(
         "Booting",
-        &format!("{kernel_name} ({}, {system})", profile.name),
+        &format!("{kernel_name} ({}, {})", guest.profile.name, guest.system),
     );
     let mut observer = Observer::new(args.expect.clone());
     let mut stream = Stream::new(json, args.expect.is_empty());
     let end = qemu::boot(
-        &cmd,
+        cmd,
         Duration::from_secs(args.timeout),
         &mut observer,
         |ev| stream.event(ev, start, args.workload.as_deref()),
     )?;
     stream.finish();
-    drop(work);
+    Ok((observer, end))
+}
 
-    let reason = failure_reason(&observer, &end, args.timeout);
-    let report = RunReport {
+fn report(
+    profile: &Profile,
+    observer: &Observer,
+    end: &RunEnd,
+    args: &RunArgs,
+    start: Instant,
+) -> RunReport {
+    let reason = failure_reason(observer, end, args.timeout);
+    RunReport {
         kind: "run",
         target: profile.name.clone(),
         passed: reason.is_none(),
@@ -190,9 +285,13 @@ pub fn run(g: Global, args: RunArgs) -> Result<i32> {
         interrupted: end.interrupted,
         kernel: observer.kernel.clone(),
         loader_exit: observer.loader_exit.clone(),
-        reason: reason.clone(),
-    };
-    match &reason {
+        reason,
+    }
+}
+
+/// The verdict line, or the failure report.
+fn announce(profile: &Profile, observer: &Observer, end: &RunEnd, report: &RunReport) {
+    match &report.reason {
         None => ui::status(
             "Passed",
             &format!(
@@ -213,22 +312,8 @@ pub fn run(g: Global, args: RunArgs) -> Result<i32> {
             &format!("run on {} interrupted", profile.name),
             "QEMU was stopped",
         ),
-        Some(why) => print_failure(&profile.name, why, &observer, &end, &report),
+        Some(why) => print_failure(&profile.name, why, observer, end, report),
     }
-    if json {
-        let _ = writeln!(
-            std::io::stdout().lock(),
-            "{}",
-            serde_json::to_string(&report).expect("the report serializes")
-        );
-    }
-    Ok(if end.interrupted {
-        130
-    } else if report.passed {
-        0
-    } else {
-        1
-    })
 }
 
 /// The guest waits this long for the loader to say it is running: half
@@ -254,7 +339,7 @@ fn reference_kernel(
     // have no package at all.
     let project = crate::ops::build::Project::load(&args.build.project).ok();
     let mut choice = resolve::layer(
-        &args.build.kernel.opts(),
+        &args.build.kernel.opts()?,
         &crate::loader_build::ProcessEnv,
         project.as_ref().and_then(|p| p.metadata.kernel.as_ref()),
         project.as_ref().map(|p| p.manifest.as_path()),

@@ -20,6 +20,9 @@ pub struct TargetInfo {
     pub bits: u32,
     pub target_arch_define: String,
     pub cross_prefix: String,
+    /// Debian package with `<cross_prefix>gcc`, for CI to install (Debian
+    /// spells `_` as `-`: gcc-x86-64-linux-gnu).
+    pub cross_package: String,
     pub description: String,
     /// Built-in it rests on.
     pub base: String,
@@ -43,6 +46,12 @@ impl TargetInfo {
             bits: p.arch.bits,
             target_arch_define: p.arch.target_arch_define(),
             cross_prefix: p.arch.cross_prefix.clone(),
+            cross_package: match p.arch.cross_package.as_str() {
+                "" => {
+                    crate::loader_build::debian_package_for(&p.arch.cross_gcc()).unwrap_or_default()
+                }
+                pkg => pkg.to_string(),
+            },
             description: p.description.clone(),
             base: p.base.clone(),
             file: p.file.as_ref().map(|f| f.display().to_string()),

@@ -257,6 +257,107 @@ fn first_existing(root: &Path, candidates: &[String], what: &str, pkg: &str) -> 
         })
 }
 
+/// The packages of one kernel, each with the parts of it to unpack.
+type Parts<'a> = Vec<(Found<'a>, &'static [&'static str])>;
+
+/// The newest (or pinned) ABI, and the packages that make it up.
+fn choose_packages<'a>(loaded: &'a [Loaded], w: &Wanted) -> Result<(String, Parts<'a>)> {
+    let (abi, image) = choose_image(loaded, w)?;
+    let fl = &w.flavour;
+    let mut parts: Parts = vec![(image, IMAGE_PARTS)];
+    for (name, keep) in [
+        (format!("linux-headers-{abi}-common"), HEADER_PARTS),
+        (format!("linux-headers-{abi}-{fl}"), HEADER_PARTS),
+        ("busybox-static".to_string(), BUSYBOX_PARTS),
+        ("libbpf-dev".to_string(), LIBBPF_PARTS),
+    ] {
+        let found = newest(loaded, &name).ok_or_else(|| Error::Fetch {
+            message: format!(
+                "Debian's archive has no {name} for {} in debian:{}",
+                w.arch, w.release.series
+            ),
+            hint: "the archive may be mid-update for a new ABI; retry later, or pin the previous ABI with debian:RELEASE@ABI".into(),
+        })?;
+        parts.push((found, keep));
+    }
+    Ok((abi, parts))
+}
+
+/// Downloads and verifies each package, unpacking its parts below `root`.
+/// A failure names the suite of the package that failed.
+fn download_and_unpack(
+    http: &Http,
+    parts: &Parts,
+    root: &Path,
+) -> std::result::Result<Vec<PackageRecord>, (Error, String)> {
+    let mut packages = Vec::new();
+    for (f, keep) in parts {
+        let p = &f.pkg;
+        let url = format!("{}/{}", f.suite.base, p.filename);
+        let file = p.filename.rsplit('/').next().unwrap_or(&p.filename);
+        let in_suite = |e: Error| (e, f.suite.suite.clone());
+        let deb = http
+            .get_verified(&[url], file, &p.sha256, p.size, Some(file))
+            .map_err(in_suite)?;
+        super::deb::unpack(file, &deb, keep, root).map_err(in_suite)?;
+        packages.push(PackageRecord {
+            name: p.name.clone(),
+            version: p.version.clone(),
+            suite: f.suite.suite.clone(),
+            sha256: p.sha256.clone(),
+            size: p.size,
+        });
+    }
+    Ok(packages)
+}
+
+/// Where the unpacked kernel's pieces are.
+struct Located {
+    source: PathBuf,
+    build: PathBuf,
+    image: PathBuf,
+    busybox: PathBuf,
+    libbpf_include: PathBuf,
+}
+
+fn locate(root: &Path, abi: &str, fl: &str) -> Result<Located> {
+    let common = format!("linux-headers-{abi}-common");
+    let flavoured = format!("linux-headers-{abi}-{fl}");
+    Ok(Located {
+        source: first_existing(root, &[format!("usr/src/{common}")], "source tree", &common)?,
+        build: first_existing(
+            root,
+            &[format!("usr/src/{flavoured}")],
+            "build tree",
+            &flavoured,
+        )?,
+        // riscv64 ships an uncompressed vmlinux, the others a vmlinuz.
+        image: first_existing(
+            root,
+            &[
+                format!("boot/vmlinuz-{abi}-{fl}"),
+                format!("boot/vmlinux-{abi}-{fl}"),
+            ],
+            "kernel image",
+            &format!("linux-image-{abi}-{fl}"),
+        )?,
+        // Merged /usr moved it from bin/ (bookworm) to usr/bin/ (trixie).
+        busybox: first_existing(
+            root,
+            &["bin/busybox".into(), "usr/bin/busybox".into()],
+            "busybox",
+            "busybox-static",
+        )?,
+        libbpf_include: first_existing(
+            root,
+            &["usr/include/bpf/bpf_helpers.h".into()],
+            "bpf/bpf_helpers.h",
+            "libbpf-dev",
+        )
+        .map(|_| root.join("usr/include"))?,
+    })
+}
+
 pub fn fetch(cache: &Cache, w: &Wanted, refresh: bool, keyring: Option<&Path>) -> Result<Record> {
     let key = w.key();
     let _lock = cache.lock(&key)?;
@@ -278,85 +379,30 @@ pub fn fetch(cache: &Cache, w: &Wanted, refresh: bool, keyring: Option<&Path>) -
             loaded.push(l);
         }
     }
-    let (abi, image) = choose_image(&loaded, w)?;
-    let fl = &w.flavour;
-    let mut parts: Vec<(Found, &[&str])> = vec![(image, IMAGE_PARTS)];
-    for name in [
-        format!("linux-headers-{abi}-common"),
-        format!("linux-headers-{abi}-{fl}"),
-        "busybox-static".to_string(),
-        "libbpf-dev".to_string(),
-    ] {
-        let found = newest(&loaded, &name).ok_or_else(|| Error::Fetch {
-            message: format!(
-                "Debian's archive has no {name} for {} in debian:{}",
-                w.arch, w.release.series
-            ),
-            hint: "the archive may be mid-update for a new ABI; retry later, or pin the previous ABI with debian:RELEASE@ABI".into(),
-        })?;
-        let keep = match name.as_str() {
-            "busybox-static" => BUSYBOX_PARTS,
-            "libbpf-dev" => LIBBPF_PARTS,
-            _ => HEADER_PARTS,
-        };
-        parts.push((found, keep));
-    }
-
-    let staged = cache.staging(&key)?;
-    let root = staged.path().join("root");
-    std::fs::create_dir_all(&root).map_err(write_err(&root))?;
-    let mut packages = Vec::new();
-    for (f, keep) in &parts {
-        let p = &f.pkg;
-        let url = format!("{}/{}", f.suite.base, p.filename);
-        let file = p.filename.rsplit('/').next().unwrap_or(&p.filename);
-        let deb = http.get_verified(&[url], file, &p.sha256, p.size, Some(file))?;
-        super::deb::unpack(file, &deb, keep, &root)?;
-        packages.push(PackageRecord {
-            name: p.name.clone(),
-            version: p.version.clone(),
-            suite: f.suite.suite.clone(),
-            sha256: p.sha256.clone(),
-            size: p.size,
-        });
-    }
-
-    let image_pkg = &parts[0].0.pkg.name;
-    let source = first_existing(
-        &root,
-        &[format!("usr/src/linux-headers-{abi}-common")],
-        "source tree",
-        &format!("linux-headers-{abi}-common"),
-    )?;
-    let build = first_existing(
-        &root,
-        &[format!("usr/src/linux-headers-{abi}-{fl}")],
-        "build tree",
-        &format!("linux-headers-{abi}-{fl}"),
-    )?;
-    let image = first_existing(
-        &root,
-        &[
-            format!("boot/vmlinuz-{abi}-{fl}"),
-            format!("boot/vmlinux-{abi}-{fl}"),
-        ],
-        "kernel image",
-        image_pkg,
-    )?;
-    let busybox = first_existing(
-        &root,
-        &["bin/busybox".into(), "usr/bin/busybox".into()],
-        "busybox",
-        "busybox-static",
-    )?;
-    let libbpf_include = root.join("usr/include");
-    first_existing(
-        &root,
-        &["usr/include/bpf/bpf_helpers.h".into()],
-        "bpf/bpf_helpers.h",
-        "libbpf-dev",
-    )?;
-    let version = crate::kernel_tree::read_version(&source, &build)?.to_string();
+    let required = w.release.suites.first().map(|s| s.suite.clone());
+    let (abi, staged, root, packages) = loop {
+        let (abi, parts) = choose_packages(&loaded, w)?;
+        let staged = cache.staging(&key)?;
+        let root = staged.path().join("root");
+        std::fs::create_dir_all(&root).map_err(write_err(&root))?;
+        match download_and_unpack(&http, &parts, &root) {
+            Ok(packages) => break (abi, staged, root, packages),
+            // An update suite whose index names files its pool does not
+            // serve (seen: bullseye-security's signed arm64 images, 404)
+            // is dropped, and the newest kernel of the rest is taken; a
+            // pinned ABI is not silently swapped for another.
+            Err((e, suite)) if w.abi.is_none() && Some(&suite) != required.as_ref() => {
+                ui::warn(&format!(
+                    "{e}; going on without {suite}, so its newer kernel is not used"
+                ));
+                drop(parts);
+                loaded.retain(|l| l.suite.suite != suite);
+            }
+            Err((e, _)) => return Err(e),
+        }
+    };
+    let at = locate(&root, &abi, &w.flavour)?;
+    let version = crate::kernel_tree::read_version(&at.source, &at.build)?.to_string();
     let record = Record {
         key: key.clone(),
         target: w.profile.clone(),
@@ -366,11 +412,11 @@ pub fn fetch(cache: &Cache, w: &Wanted, refresh: bool, keyring: Option<&Path>) -
         flavour: w.flavour.clone(),
         abi,
         version,
-        source,
-        build,
-        image,
-        busybox,
-        libbpf_include,
+        source: at.source,
+        build: at.build,
+        image: at.image,
+        busybox: at.busybox,
+        libbpf_include: at.libbpf_include,
         packages,
         fetched: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

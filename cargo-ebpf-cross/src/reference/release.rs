@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 
-const RELEASES_TOML: &str = include_str!("../../../targets/reference/debian.toml");
+const RELEASES_TOML: &str = include_str!("../../targets/reference/debian.toml");
 
 pub const DEFAULT_MIRROR: &str = "http://deb.debian.org/debian";
 pub const DEFAULT_SECURITY_MIRROR: &str = "http://deb.debian.org/debian-security";

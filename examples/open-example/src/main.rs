@@ -26,7 +26,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use aya::programs::Program;
+use aya::programs::{ProbeKind, Program};
 use aya::util::KernelVersion;
 use aya::{Btf, Ebpf, EbpfLoader, VerifierLogLevel};
 use object::{Object, ObjectSection, ObjectSymbol, SymbolKind};
@@ -445,8 +445,14 @@ fn load_and_attach(source: &ObjectSource, ctx: &mut LoadContext) -> Result<Ebpf,
                 .load()
                 .map_err(|e| LoadError::new(&object_name, step("loading"), e))
                 .and_then(|()| {
-                    p.attach(function, offset)
-                        .map(drop)
+                    attach_probe(p, function, offset, embedded::KPROBE_FTRACE_ENTRY)
+                        .map(|moved| {
+                            if let Some(at) = moved {
+                                eprintln!(
+                                    "{NAME}: {section}: {function}+0 is an ftrace site and this kernel has no CONFIG_KPROBES_ON_FTRACE; attached just past it, at {function}+{at} (the arguments are still in their registers there)"
+                                );
+                            }
+                        })
                         .map_err(|e| LoadError::new(&object_name, step("attaching"), e))
                 }),
             (Program::TracePoint(p), AttachTarget::TracePoint { category, name: tp }) => p
@@ -475,6 +481,55 @@ fn load_and_attach(source: &ObjectSource, ctx: &mut LoadContext) -> Result<Ebpf,
         println!("attached {section} ({short_name})");
     }
     Ok(ebpf)
+}
+
+/// Attaches a kprobe or kretprobe. `ftrace_entry` is the size of the
+/// ftrace site at a function's entry when the board's kernel (as the tool
+/// read its tree) refuses kprobes there: DYNAMIC_FTRACE without
+/// KPROBES_ON_FTRACE, where an entry probe fails with EINVAL. A kprobe then
+/// moves just past the whole site, where the function has not yet run;
+/// returns that offset when it did. A return probe has to sit at the entry,
+/// so it is refused with the reason instead of a bare EINVAL.
+fn attach_probe(
+    p: &mut aya::programs::KProbe,
+    function: &str,
+    offset: u64,
+    ftrace_entry: Option<u64>,
+) -> Result<Option<u64>, Box<dyn Error>> {
+    let first = match p.attach(function, offset) {
+        Ok(_) => return Ok(None),
+        Err(e) => e,
+    };
+    let Some(entry) = ftrace_entry.filter(|_| offset == 0 && is_einval(&first)) else {
+        return Err(first.into());
+    };
+    match p.kind() {
+        ProbeKind::KRetProbe => Err(SectionError(format!(
+            "a return probe must sit at {function}'s entry, which is a {entry}-byte ftrace site on this kernel, and the kernel refuses probes there (EINVAL): it was built with CONFIG_DYNAMIC_FTRACE but without CONFIG_KPROBES_ON_FTRACE. Use a kprobe or a tracepoint, or a kernel with CONFIG_KPROBES_ON_FTRACE=y"
+        ))
+        .into()),
+        _ => match p.attach(function, entry) {
+            Ok(_) => Ok(Some(entry)),
+            Err(e) => Err(SectionError(format!(
+                "{function}+0 is refused (EINVAL: an ftrace site, and the kernel has no CONFIG_KPROBES_ON_FTRACE), and so is {function}+{entry} just past it: {e}"
+            ))
+            .into()),
+        },
+    }
+}
+
+/// Whether an error, or any error under it, is the EINVAL of a syscall.
+fn is_einval(e: &(dyn Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(c) = cur {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            if io.raw_os_error() == Some(libc::EINVAL) {
+                return true;
+            }
+        }
+        cur = c.source();
+    }
+    false
 }
 
 // ---------------------------------------------------------------------------
@@ -548,6 +603,18 @@ mod tests {
         assert_eq!(target("raw_tp/sys_exit").unwrap(), "raw sys_exit");
         assert_eq!(target("xdp"), None);
         assert_eq!(target("socket"), None);
+    }
+
+    #[test]
+    fn einval_is_found_under_aya_errors() {
+        let err = |errno| {
+            aya::programs::ProgramError::SyscallError(aya::sys::SyscallError {
+                call: "perf_event_open",
+                io_error: std::io::Error::from_raw_os_error(errno),
+            })
+        };
+        assert!(is_einval(&err(libc::EINVAL)));
+        assert!(!is_einval(&err(libc::ENOENT)));
     }
 
     #[test]

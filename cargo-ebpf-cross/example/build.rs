@@ -1,0 +1,1 @@
+../../examples/open-example/build.rs

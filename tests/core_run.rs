@@ -1,0 +1,295 @@
+//! Issue 9, part 5: CO-RE mode on Debian's real kernels. The kernels built
+//! with CONFIG_DEBUG_INFO_BTF (arm64 5.10, 6.1, 6.12 and riscv64 6.12) carry
+//! their BTF inside the image; the tool extracts it, caches it beside the
+//! image, makes vmlinux.h from it, and a BPF_CORE_READ program built that
+//! way fires under `run` on each of those kernels. armmp has no BTF, and
+//! CO-RE mode says so. One kernel per test, so a matrix can reuse them.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Nothing listens here: a test that reaches for the network fails.
+const NO_NETWORK: &str = "http://127.0.0.1:9/debian";
+
+/// One guest at a time: two cores, and the seconds are the benchmark.
+static GUEST: Mutex<()> = Mutex::new(());
+
+fn cached(cwd: &Path, args: &[&str]) -> Run {
+    tool(
+        cwd,
+        args,
+        &[
+            (
+                "EBPF_CROSS_CACHE_DIR",
+                &fx_dir("EBPF_CROSS_REFERENCE_CACHE"),
+            ),
+            ("EBPF_CROSS_DEBIAN_MIRROR", NO_NETWORK),
+        ],
+    )
+}
+
+fn shared_target() -> PathBuf {
+    repo().join("target/e2e")
+}
+
+/// A board file that extends `target` and turns CO-RE mode on.
+fn core_board(target: &str) -> PathBuf {
+    let dir = shared_target().join("core-boards");
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join(format!("{target}-core.toml"));
+    std::fs::write(
+        &f,
+        format!("extends = \"{target}\"\n[bpf]\nmode = \"core\"\n"),
+    )
+    .unwrap();
+    f
+}
+
+fn json(s: &str) -> serde_json::Value {
+    serde_json::from_str(s.trim()).unwrap_or_else(|e| panic!("{e}: {s}"))
+}
+
+/// tests/bpf/core_task.bpf.c in CO-RE mode against `kernel`'s BTF.
+fn core_object(target: &str, kernel: &str) -> (PathBuf, Run) {
+    let board = core_board(target);
+    let out = shared_target()
+        .join("core-objects")
+        .join(format!("{target}-{}", kernel.replace(':', "-")));
+    let r = cached(
+        &repo(),
+        &[
+            "compile",
+            "--target",
+            board.to_str().unwrap(),
+            "--kernel",
+            kernel,
+            repo().join("tests/bpf/core_task.bpf.c").to_str().unwrap(),
+            "-o",
+            &format!("{}/", out.display()),
+        ],
+    );
+    (out.join("core_task.o"), r)
+}
+
+/// The example's bundle for `target` (native mode, its default kernel):
+/// only its loader is used, with the CO-RE object given by path.
+fn bundle(target: &'static str) -> PathBuf {
+    static DONE: Mutex<Vec<(&'static str, PathBuf)>> = Mutex::new(Vec::new());
+    let mut done = DONE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, p)) = done.iter().find(|(t, _)| *t == target) {
+        return p.clone();
+    }
+    let project = shared_target().join(format!("core-open-example-{target}"));
+    let _ = std::fs::remove_dir_all(&project);
+    for sub in ["src", "bpf"] {
+        copy_dir(
+            &repo().join("examples/open-example").join(sub),
+            &project.join(sub),
+        );
+    }
+    for f in ["Cargo.toml", "Cargo.lock", "build.rs"] {
+        std::fs::copy(
+            repo().join("examples/open-example").join(f),
+            project.join(f),
+        )
+        .unwrap();
+    }
+    let target_dir = shared_target().display().to_string();
+    let r = cached(
+        &project,
+        &[
+            "build",
+            "--target",
+            target,
+            "--release",
+            "--locked",
+            "--target-dir",
+            &target_dir,
+            "--message-format",
+            "json",
+        ],
+    );
+    r.ok();
+    let p = r
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(json)
+        .find(|m| m["kind"] == "bundle")
+        .and_then(|m| m["path"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| panic!("no bundle message: {}", r.stdout));
+    done.push((target, p.clone()));
+    p
+}
+
+/// Header fields of a BTF blob (little-endian boards).
+fn btf_header(b: &[u8]) -> (u16, u8, u8, u32) {
+    (
+        u16::from_le_bytes([b[0], b[1]]),
+        b[2],
+        b[3],
+        u32::from_le_bytes([b[4], b[5], b[6], b[7]]),
+    )
+}
+
+/// Compiles the CO-RE program against `kernel`'s own BTF, checks the BTF
+/// the tool extracted, and runs the object on that kernel.
+fn core_fires_on(target: &'static str, kernel: &str) {
+    let (obj, r) = core_object(target, kernel);
+    r.ok();
+    let fetched = json(
+        &cached(
+            &repo(),
+            &[
+                "kernel", "fetch", "--target", target, "--kernel", kernel, "--json",
+            ],
+        )
+        .ok()
+        .stdout,
+    );
+    let image = PathBuf::from(fetched["image"].as_str().unwrap());
+    let config = image.with_file_name(format!(
+        "config-{}-{}",
+        fetched["abi"].as_str().unwrap(),
+        fetched["flavour"].as_str().unwrap()
+    ));
+    assert!(std::fs::read_to_string(&config)
+        .unwrap()
+        .lines()
+        .any(|l| l == "CONFIG_DEBUG_INFO_BTF=y"));
+    // Cached beside the image: magic 0xEB9F, version 1, flags 0, a
+    // version-1 header; and bpftool reads it as the kernel's types.
+    let btf = PathBuf::from(format!("{}.btf", image.display()));
+    let bytes = std::fs::read(&btf).unwrap();
+    assert_eq!(btf_header(&bytes), (0xEB9F, 1, 0, 24));
+    let dump = std::process::Command::new("bpftool")
+        .args(["btf", "dump", "file"])
+        .arg(&btf)
+        .output()
+        .unwrap();
+    assert!(dump.status.success());
+    assert!(String::from_utf8_lossy(&dump.stdout).contains("STRUCT 'task_struct' size="));
+    // CO-RE relocations in the object: it reads fields by name.
+    let readelf = std::process::Command::new("llvm-readelf-14")
+        .args(["-S"])
+        .arg(&obj)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&readelf.stdout).contains(".BTF.ext"));
+
+    let bundle = bundle(target).display().to_string();
+    let obj_arg = obj.display().to_string();
+    let _g = GUEST.lock().unwrap_or_else(|p| p.into_inner());
+    let r = cached(
+        &repo(),
+        &[
+            "run",
+            "--target",
+            target,
+            "--kernel",
+            kernel,
+            "--message-format",
+            "json",
+            "--bundle",
+            &bundle,
+            "--extra",
+            &obj_arg,
+            "--expect",
+            "core comm head pid ",
+            "--",
+            "/extra/core_task.o",
+        ],
+    );
+    let report = r
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(json)
+        .find(|m| m["kind"] == "run")
+        .unwrap_or_else(|| panic!("no run result\n{}\n{}", r.stdout, r.stderr));
+    eprintln!(
+        "[bench] run {target} {kernel} core_task (CO-RE): {}s boot to verdict",
+        report["seconds"]
+    );
+    r.ok();
+    assert_eq!(report["passed"], true, "{report}");
+    assert!(
+        r.stderr
+            .contains("attached tracepoint/syscalls/sys_enter_openat (core_task.o)"),
+        "{}",
+        r.stderr
+    );
+    // The relocated reads are the kernel's own: a pid and its parent's,
+    // which differ, for the workload's `head`.
+    let line = r
+        .stderr
+        .lines()
+        .find_map(|l| l.split("bpf_trace_printk: core comm head pid ").nth(1))
+        .unwrap_or_else(|| panic!("{}", r.stderr));
+    let (pid, ppid) = line.split_once(" ppid ").unwrap();
+    let (pid, ppid): (u32, u32) = (pid.trim().parse().unwrap(), ppid.trim().parse().unwrap());
+    assert!(pid > 1 && ppid >= 1 && pid != ppid, "{line}");
+    assert!(
+        report["seconds"].as_f64().unwrap() < 30.0,
+        "goal 10 s: {report}"
+    );
+}
+
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn core_program_fires_on_arm64_5_10() {
+    core_fires_on("aarch64", "debian:5.10");
+}
+
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn core_program_fires_on_arm64_6_1() {
+    core_fires_on("aarch64", "debian:6.1");
+}
+
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn core_program_fires_on_arm64_6_12() {
+    core_fires_on("aarch64", "debian:6.12");
+}
+
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn core_program_fires_on_riscv64_6_12() {
+    core_fires_on("riscv64", "debian:6.12");
+}
+
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn core_mode_on_armmp_says_the_kernel_has_no_btf() {
+    let (_, r) = core_object("armv7", "debian:6.1");
+    r.fails();
+    let fetched = json(
+        &cached(
+            &repo(),
+            &[
+                "kernel",
+                "fetch",
+                "--target",
+                "armv7",
+                "--kernel",
+                "debian:6.1",
+                "--json",
+            ],
+        )
+        .ok()
+        .stdout,
+    );
+    let abi = fetched["abi"].as_str().unwrap();
+    assert!(
+        r.stderr.contains(&format!(
+            "error: CO-RE mode needs the target kernel's BTF, and the reference kernel debian:6.1 armmp (armhf {abi}) has none: its config-{abi}-armmp does not set CONFIG_DEBUG_INFO_BTF\n  help: build this board in native mode (the default; drop [bpf] mode = \"core\"), which needs no BTF, or name a BTF for the board's own kernel with [bpf] btf\n"
+        )),
+        "{}",
+        r.stderr
+    );
+}

@@ -1,0 +1,584 @@
+//! Issue 9, parts 2 and 4: `run` over a matrix of kernels. Refusals need
+//! nothing; the rest boots Debian's real kernels from the shared cache that
+//! scripts/setup.sh filled (the mirror points at a closed port, so a test
+//! that would download fails instead).
+//!
+//! The CI matrix: every reference kernel of armv7 and aarch64 (riscv64
+//! joins once its `run` support is on main), each booted twice: the
+//! example's embedded kprobe, built against that kernel's own headers, and
+//! a tracepoint program with a legacy `maps` section given by path.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+/// Nothing listens here: a test that reaches for the network fails.
+const NO_NETWORK: &str = "http://127.0.0.1:9/debian";
+
+/// One matrix at a time: two cores, and each boot reports its seconds.
+static GUEST: Mutex<()> = Mutex::new(());
+
+fn one_guest() -> std::sync::MutexGuard<'static, ()> {
+    GUEST.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn shared_cache() -> String {
+    fx_dir("EBPF_CROSS_REFERENCE_CACHE")
+}
+
+/// tests/build.rs's and e2e_run.rs's target dir, so aya compiles once.
+fn shared_target() -> PathBuf {
+    repo().join("target/e2e")
+}
+
+fn example_project() -> &'static Path {
+    static P: OnceLock<PathBuf> = OnceLock::new();
+    P.get_or_init(|| {
+        let e = shared_target().join("matrix-open-example");
+        let _ = std::fs::remove_dir_all(&e);
+        for sub in ["src", "bpf"] {
+            copy_dir(
+                &repo().join("examples/open-example").join(sub),
+                &e.join(sub),
+            );
+        }
+        for f in ["Cargo.toml", "Cargo.lock", "build.rs"] {
+            std::fs::copy(repo().join("examples/open-example").join(f), e.join(f)).unwrap();
+        }
+        e
+    })
+}
+
+fn cached_env(cache: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("EBPF_CROSS_CACHE_DIR", cache.to_string()),
+        ("EBPF_CROSS_DEBIAN_MIRROR", NO_NETWORK.to_string()),
+        (
+            "EBPF_CROSS_DEBIAN_SECURITY_MIRROR",
+            format!("{NO_NETWORK}-security"),
+        ),
+    ]
+}
+
+fn run_tool(cwd: &Path, args: &[String], env: &[(&'static str, String)]) -> Run {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    tool(cwd, &args, &env)
+}
+
+fn s(v: &[&str]) -> Vec<String> {
+    v.iter().map(|x| x.to_string()).collect()
+}
+
+fn rows(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|e| panic!("{e}: {l}"))
+        })
+        .filter(|m| m["kind"] == "matrix-kernel")
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// Refusals: no network, no fixtures
+
+#[test]
+fn a_release_the_arch_lacks_is_refused_before_anything_runs() {
+    let t = tempfile::tempdir().unwrap();
+    let r = run_tool(
+        t.path(),
+        &s(&[
+            "--color",
+            "never",
+            "run",
+            "--target",
+            "riscv64",
+            "--kernel",
+            "debian:6.12",
+            "--kernel",
+            "debian:5.10",
+            "--bundle",
+            "nothing.tar.gz",
+        ]),
+        &cached_env(&t.path().join("cache").display().to_string()),
+    );
+    r.fails();
+    assert_eq!(
+        r.stderr,
+        "error: profile `riscv64` has no reference kernel in debian:5.10 (bullseye)\n  help: this profile has: debian:6.12 (riscv64 riscv64); or pass your board's tree with --kernel-src\n"
+    );
+}
+
+#[test]
+fn one_image_or_tree_for_every_kernel_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    for (flag, shown) in [
+        (
+            "--kernel-image",
+            "--kernel-image (or EBPF_CROSS_KERNEL_IMAGE)",
+        ),
+        ("--kernel-src", "--kernel-src"),
+    ] {
+        let r = run_tool(
+            t.path(),
+            &s(&[
+                "--color", "never", "run", "--target", "armv7", "--kernel", "all", flag, "x",
+            ]),
+            &[],
+        );
+        r.fails();
+        assert_eq!(
+            r.stderr.lines().next().unwrap(),
+            format!("error: {shown} names one kernel, but a matrix boots each kernel with its own")
+        );
+    }
+}
+
+#[test]
+fn several_kernels_are_only_for_run() {
+    let t = tempfile::tempdir().unwrap();
+    let r = run_tool(
+        t.path(),
+        &s(&[
+            "--color",
+            "never",
+            "flags",
+            "--target",
+            "armv7",
+            "--kernel",
+            "debian:6.1",
+            "--kernel",
+            "debian:5.10",
+        ]),
+        &[],
+    );
+    r.fails();
+    assert_eq!(
+        r.stderr.lines().next().unwrap(),
+        "error: --kernel is given 2 times (debian:6.1, debian:5.10)"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Real kernels from the shared cache
+
+/// The CI matrix of one target: the example's kprobe built per kernel,
+/// then the legacy-map tracepoint object by path with the first kernel's
+/// bundle (`--bundle`: one bundle on every kernel). Both must fire on
+/// every kernel.
+fn ci_matrix(target: &str, which: &[&str], kernels: &[(&str, &str)]) {
+    let cache = shared_cache();
+    let env = cached_env(&cache);
+    let which: Vec<String> = which
+        .iter()
+        .flat_map(|k| ["--kernel".to_string(), k.to_string()])
+        .collect();
+    let mut args = s(&["--color", "never", "run", "--target", target]);
+    args.extend(which.iter().cloned());
+    args.extend(s(&["--release", "--locked", "--target-dir"]));
+    args.push(shared_target().display().to_string());
+    args.extend(s(&["--expect", "file /", "--message-format", "json"]));
+    let _g = one_guest();
+    let r = run_tool(example_project(), &args, &env);
+    r.ok();
+    let got = rows(&r.stdout);
+    assert_eq!(got.len(), kernels.len(), "{}", r.stdout);
+    for (row, (entry, uname_prefix)) in got.iter().zip(kernels) {
+        assert_eq!(row["entry"], *entry, "{row}");
+        assert_eq!(row["verdict"], "PASS", "{row}");
+        assert_eq!(row["passed"], true, "{row}");
+        assert_eq!(row["stage"], "boot", "{row}");
+        assert_eq!(row["attached"], true, "{row}");
+        assert_eq!(row["matched"], serde_json::json!(["file /"]), "{row}");
+        assert!(row["trace_lines"].as_u64().unwrap() > 0, "{row}");
+        let uname = row["kernel"].as_str().unwrap();
+        assert!(uname.starts_with(uname_prefix), "{row}");
+        let bundle = row["bundle"].as_str().unwrap();
+        let dir = format!(
+            "/ebpf-cross/{target}/kernels/debian-{}-",
+            entry.trim_start_matches("debian:")
+        );
+        assert!(bundle.contains(&dir), "{bundle} in {dir}");
+        eprintln!(
+            "[bench] matrix {target} {entry}: {}s to the verdict",
+            row["seconds"]
+        );
+    }
+    assert!(
+        r.stderr.matches("bpf_trace_printk: file /").count() >= kernels.len(),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(&format!(
+            "Matrix {target}: {n} of {n} kernels passed",
+            n = kernels.len()
+        )),
+        "{}",
+        r.stderr
+    );
+    for (entry, uname_prefix) in kernels {
+        let line = r
+            .stderr
+            .lines()
+            .find(|l| l.starts_with(&format!("  {entry} ")))
+            .unwrap_or_else(|| panic!("no table row for {entry}: {}", r.stderr));
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(&cells[..4], &[*entry, cells[1], "PASS", "yes"], "{line}");
+        assert!(cells[1].starts_with(uname_prefix), "{line}");
+    }
+
+    // The tracepoint program, by path, against the first kernel's headers;
+    // its version section says "any kernel".
+    let first = got[0]["bundle"].as_str().unwrap().to_string();
+    let objs = tempfile::tempdir().unwrap();
+    let mut compile = s(&["compile", "--target", target, "--kernel", kernels[0].0]);
+    compile.push(
+        repo()
+            .join("tests/bpf/tp_legacy_map.bpf.c")
+            .display()
+            .to_string(),
+    );
+    compile.extend(["-o".into(), format!("{}/", objs.path().display())]);
+    run_tool(&repo(), &compile, &env).ok();
+    let obj = objs.path().join("tp_legacy_map.o");
+    let mut args = s(&["--color", "never", "run", "--target", target]);
+    args.extend(which);
+    args.push("--bundle".into());
+    args.push(first);
+    args.push("--extra".into());
+    args.push(obj.display().to_string());
+    args.extend(s(&[
+        "--expect",
+        "tp openat count",
+        "--message-format",
+        "json",
+        "--",
+        "/extra/tp_legacy_map.o",
+    ]));
+    let r = run_tool(&repo(), &args, &env);
+    r.ok();
+    let got = rows(&r.stdout);
+    assert_eq!(got.len(), kernels.len(), "{}", r.stdout);
+    for (row, (entry, uname_prefix)) in got.iter().zip(kernels) {
+        assert_eq!(row["entry"], *entry, "{row}");
+        assert_eq!(row["verdict"], "PASS", "{row}");
+        assert_eq!(row["attached"], true, "{row}");
+        assert_eq!(
+            row["matched"],
+            serde_json::json!(["tp openat count"]),
+            "{row}"
+        );
+        assert!(
+            row["kernel"].as_str().unwrap().starts_with(uname_prefix),
+            "{row}"
+        );
+        eprintln!(
+            "[bench] matrix {target} {entry} tracepoint: {}s to the verdict",
+            row["seconds"]
+        );
+    }
+    assert_eq!(
+        r.stderr
+            .matches("attached tracepoint/syscalls/sys_enter_openat (tp_legacy_map.o)")
+            .count(),
+        kernels.len(),
+        "{}",
+        r.stderr
+    );
+    // The map counts from 1 on each kernel: no line was lost after the attach.
+    assert_eq!(
+        r.stderr.matches("tp openat count 1\n").count(),
+        kernels.len(),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn ci_matrix_armv7_every_reference_kernel_runs_both_programs() {
+    ci_matrix(
+        "armv7",
+        &["all"],
+        &[
+            ("debian:5.10", "5.10.0-"),
+            ("debian:6.1", "6.1.0-"),
+            ("debian:6.12", "6.12."),
+        ],
+    );
+}
+
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn ci_matrix_aarch64_every_reference_kernel_runs_both_programs() {
+    ci_matrix(
+        "aarch64",
+        &["all"],
+        &[
+            ("debian:5.10", "5.10.0-"),
+            ("debian:6.1", "6.1.0-"),
+            ("debian:6.12", "6.12."),
+        ],
+    );
+}
+
+/// A cache holding only armv7's 6.1, linked from the shared one.
+fn cache_with_only_6_1() -> tempfile::TempDir {
+    let t = tempfile::tempdir().unwrap();
+    let kernels = t.path().join("kernels");
+    std::fs::create_dir_all(&kernels).unwrap();
+    std::os::unix::fs::symlink(
+        Path::new(&shared_cache()).join("kernels/debian-6.1-armhf-armmp"),
+        kernels.join("debian-6.1-armhf-armmp"),
+    )
+    .unwrap();
+    t
+}
+
+/// The example's armv7 bundle, built against 6.1 by `build`.
+fn armv7_bundle(env: &[(&'static str, String)]) -> String {
+    let mut args = s(&[
+        "build",
+        "--target",
+        "armv7",
+        "--kernel",
+        "debian:6.1",
+        "--release",
+        "--locked",
+        "--message-format",
+        "json",
+        "--target-dir",
+    ]);
+    args.push(shared_target().display().to_string());
+    let r = run_tool(example_project(), &args, env);
+    r.ok();
+    r.stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|m| m["kind"] == "bundle")
+        .and_then(|m| m["path"].as_str().map(str::to_string))
+        .unwrap_or_else(|| panic!("no bundle: {}", r.stdout))
+}
+
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn a_failed_download_fails_its_kernel_and_the_others_still_run() {
+    let cache = cache_with_only_6_1();
+    let env = cached_env(&cache.path().display().to_string());
+    let bundle = armv7_bundle(&env);
+    let mut args = s(&[
+        "--color",
+        "never",
+        "run",
+        "--target",
+        "armv7",
+        "--kernel",
+        "debian:5.10",
+        "--kernel",
+        "debian:6.1",
+        "--expect",
+        "file /",
+        "--bundle",
+    ]);
+    args.push(bundle);
+    let _g = one_guest();
+    let r = run_tool(&repo(), &args, &env);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("error: debian:5.10: cannot fetch http://127.0.0.1:9/debian"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("Matrix armv7: 1 of 2 kernels passed"),
+        "{}",
+        r.stderr
+    );
+    let table: Vec<&str> = r
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("  kernel "))
+        .collect();
+    assert_eq!(table.len(), 3, "{}", r.stdout);
+    assert_eq!(
+        table[0].split_whitespace().collect::<Vec<_>>(),
+        ["kernel", "linux", "verdict", "attach", "trace", "lines", "seconds"]
+    );
+    assert!(
+        table[1].starts_with("  debian:5.10  -  ")
+            && table[1].contains(" FAIL ")
+            && table[1].contains("(kernel stage: cannot fetch http://127.0.0.1:9/debian"),
+        "{}",
+        table[1]
+    );
+    let cells: Vec<&str> = table[2].split_whitespace().collect();
+    assert_eq!(cells[0], "debian:6.1", "{}", table[2]);
+    assert!(cells[1].starts_with("6.1.0-") && cells[1].ends_with("-armmp"));
+    assert_eq!(&cells[2..4], ["PASS", "yes"], "{}", table[2]);
+    assert!(cells[4].parse::<u32>().unwrap() > 0, "{}", table[2]);
+    assert!(
+        r.stdout.contains("bpf_trace_printk: file /"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn a_probe_that_never_fires_fails_its_kernel_with_a_report_and_a_board_file_is_a_kernel() {
+    let cache = shared_cache();
+    let env = cached_env(&cache);
+    let bundle = armv7_bundle(&env);
+    // The user's own board: its tree, image and busybox by path (here
+    // 6.12's, as a vendor kernel would be).
+    let rec: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(&cache).join("kernels/debian-6.12-armhf-armmp/record.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let entry = Path::new(&cache).join("kernels/debian-6.12-armhf-armmp");
+    let p = |k: &str| entry.join(rec[k].as_str().unwrap()).display().to_string();
+    let boards = tempfile::tempdir().unwrap();
+    let board = boards.path().join("vendor.toml");
+    std::fs::write(
+        &board,
+        format!(
+            "extends = \"armv7\"\n[kernel]\nsource = \"{}\"\nbuild = \"{}\"\n[qemu]\nkernel_image = \"{}\"\nbusybox = \"{}\"\n",
+            p("source"),
+            p("build"),
+            p("image"),
+            p("busybox")
+        ),
+    )
+    .unwrap();
+    let objs = tempfile::tempdir().unwrap();
+    let mut compile = s(&["compile", "--target", "armv7", "--kernel", "debian:6.1"]);
+    compile.push(
+        repo()
+            .join("tests/bpf/never_fires.bpf.c")
+            .display()
+            .to_string(),
+    );
+    compile.extend(["-o".into(), format!("{}/", objs.path().display())]);
+    run_tool(&repo(), &compile, &env).ok();
+    let mut args = s(&[
+        "--color",
+        "never",
+        "run",
+        "--target",
+        "armv7",
+        "--kernel",
+        "debian:6.1",
+        "--kernel",
+    ]);
+    args.push(board.display().to_string());
+    args.extend(s(&["--bundle", &bundle, "--extra"]));
+    args.push(objs.path().join("never_fires.o").display().to_string());
+    args.extend(s(&[
+        "--expect",
+        "never",
+        "--timeout",
+        "40",
+        "--message-format",
+        "json",
+        "--",
+        "/extra/never_fires.o",
+    ]));
+    let _g = one_guest();
+    let r = run_tool(&repo(), &args, &env);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let got = rows(&r.stdout);
+    assert_eq!(got.len(), 2, "{}", r.stdout);
+    assert_eq!(got[0]["entry"], "debian:6.1");
+    assert_eq!(got[1]["entry"], "vendor");
+    assert!(
+        got[1]["kernel"].as_str().unwrap().starts_with("6.12."),
+        "{}",
+        got[1]
+    );
+    for row in &got {
+        assert_eq!(row["verdict"], "FAIL", "{row}");
+        assert_eq!(row["stage"], "boot", "{row}");
+        assert_eq!(row["attached"], true, "{row}");
+        assert_eq!(row["trace_lines"], 0, "{row}");
+        assert_eq!(row["missing"], serde_json::json!(["never"]), "{row}");
+        assert_eq!(row["reason"], "no trace line held \"never\"", "{row}");
+    }
+    assert_eq!(
+        r.stderr.matches("run report for armv7:\n").count(),
+        1,
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        r.stderr.matches("run report for vendor:\n").count(),
+        1,
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("Matrix armv7: 0 of 2 kernels passed"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn dry_run_prints_each_kernels_plan_and_downloads_nothing() {
+    let cache = cache_with_only_6_1();
+    let env = cached_env(&cache.path().display().to_string());
+    let mut args = s(&[
+        "--dry-run",
+        "run",
+        "--target",
+        "armv7",
+        "--kernel",
+        "debian:6.1",
+        "--kernel",
+        "debian:5.10",
+        "--release",
+        "--target-dir",
+    ]);
+    args.push(shared_target().display().to_string());
+    let r = run_tool(example_project(), &args, &env);
+    r.ok();
+    let image = Path::new(
+        &cache
+            .path()
+            .join("kernels/debian-6.1-armhf-armmp/root/boot"),
+    )
+    .display()
+    .to_string();
+    assert!(
+        r.stdout.contains("# kernel debian:6.1 (target armv7)\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains(&format!("-kernel {image}/vmlinuz-6.1.0-")),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("/ebpf-cross/armv7/kernels/debian-6.1-armhf-armmp/open-example/bpf"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains(
+        "# kernel debian:5.10 (target armv7)\n# not cached; a run fetches it first (cargo ebpf-cross kernel fetch --target armv7 --kernel debian:5.10)\n"
+    ), "{}", r.stdout);
+    assert!(!r.stderr.contains("Booting"), "{}", r.stderr);
+    assert!(!r.stderr.contains("Downloading"), "{}", r.stderr);
+}

@@ -1,0 +1,2 @@
+# Stand-in for oe-core's native class: the override it sets.
+CLASSOVERRIDE = "class-native"

@@ -1,0 +1,1 @@
+# See __init__.py: imported by bb.siggen, never used while parsing.
