@@ -554,7 +554,7 @@ my-probe: SRC_URI[0] = git://git.example.invalid/my_probe.git;protocol=https;bra
 my-probe: SRC_URI crates = 26
 my-probe: SRC_URI crates without sha256sum = 0
 my-probe: SRCREV = 0000000000000000000000000000000000000000
-my-probe: DEPENDS = cargo-native rust-native libstd-rs clang-native libbpf cargo-ebpf-cross-native
+my-probe: DEPENDS = cargo-native rust-native libstd-rs cargo-native rust-native libstd-rs clang-native libbpf cargo-ebpf-cross-native
 my-probe: BBCLASSEXTEND = 
 my-probe: tasks = do_build do_compile do_configure do_fetch do_install do_patch do_prepare_recipe_sysroot do_unpack
 my-probe: do_configure = # Export function set cargo_common_do_configure

@@ -21,9 +21,11 @@
 # RUST_HOST_SYS, RUSTFLAGS and RUST_TARGET_PATH.
 inherit cargo_common
 
+# cargo, rustc and the target's std: cargo_common brings them from styhead
+# on, but on scarthgap cargo.bbclass did, so they are named here too. Then
 # clang-native and llc for the BPF side (oe-core since styhead, meta-clang
 # before), libbpf for bpf_helpers.h, and the tool itself.
-DEPENDS:append = " clang-native libbpf cargo-ebpf-cross-native"
+DEPENDS:append = " cargo-native rust-native ${RUSTLIB_DEP} clang-native libbpf cargo-ebpf-cross-native"
 
 # The objects are compiled against this MACHINE's kernel, like a module.
 PACKAGE_ARCH = "${MACHINE_ARCH}"

@@ -4,7 +4,8 @@
 # do_compile), with fixed values. The real class is used under real bitbake.
 
 BASEDEPENDS:append = " cargo-native"
-DEPENDS:append = " rust-native libstd-rs"
+RUSTLIB_DEP ??= "libstd-rs"
+DEPENDS:append = " rust-native ${RUSTLIB_DEP}"
 
 RUST_HOST_SYS = "arm-poky-linux-gnueabi"
 RUST_BUILD_SYS = "x86_64-unknown-linux-gnu"
