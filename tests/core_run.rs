@@ -293,3 +293,55 @@ fn core_mode_on_armmp_says_the_kernel_has_no_btf() {
         r.stderr
     );
 }
+
+/// The blob the tool cut out of the image is byte for byte what the booted
+/// kernel serves as /sys/kernel/btf/vmlinux (its sha256, written by the
+/// guest's workload to trace_marker so it reaches the host as a trace line).
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn extracted_btf_is_the_booted_kernels_own() {
+    let (target, kernel) = ("aarch64", "debian:6.1");
+    let (obj, r) = core_object(target, kernel);
+    r.ok();
+    let fetched = json(
+        &cached(
+            &repo(),
+            &[
+                "kernel", "fetch", "--target", target, "--kernel", kernel, "--json",
+            ],
+        )
+        .ok()
+        .stdout,
+    );
+    let btf = format!("{}.btf", fetched["image"].as_str().unwrap());
+    let sum = std::process::Command::new("sha256sum")
+        .arg(&btf)
+        .output()
+        .unwrap();
+    let sum = String::from_utf8_lossy(&sum.stdout);
+    let sum = sum.split_whitespace().next().unwrap().to_string();
+    let bundle = bundle(target).display().to_string();
+    let obj_arg = obj.display().to_string();
+    let _g = GUEST.lock().unwrap_or_else(|p| p.into_inner());
+    let r = cached(
+        &repo(),
+        &[
+            "run",
+            "--target",
+            target,
+            "--kernel",
+            kernel,
+            "--bundle",
+            &bundle,
+            "--extra",
+            &obj_arg,
+            "--workload",
+            "echo \"sysfs btf $(sha256sum </sys/kernel/btf/vmlinux)\" >/sys/kernel/tracing/trace_marker",
+            "--expect",
+            &format!("sysfs btf {sum}"),
+            "--",
+            "/extra/core_task.o",
+        ],
+    );
+    r.ok();
+}

@@ -234,7 +234,16 @@ fn write_key(top: &str, manifest: &Manifest, contents: &[Content], mtime: u64) -
     k.extend_from_slice(format!("{top}\n{mtime}\n").as_bytes());
     k.extend(serde_json::to_vec(manifest).expect("plain data"));
     for c in contents {
-        let sha = fsutil::sha256_hex(&c.bytes);
+        // The manifest already carries the sha256 of the files it lists
+        // (a loader can be megabytes); only the others are hashed here.
+        let listed = manifest
+            .files
+            .iter()
+            .find(|f| f.path == c.path && f.size == c.bytes.len() as u64);
+        let sha = match listed {
+            Some(f) => f.sha256.clone(),
+            None => fsutil::sha256_hex(&c.bytes),
+        };
         k.extend_from_slice(format!("\n{} {} {sha}", c.path, c.executable).as_bytes());
     }
     fsutil::sha256_hex(&k)

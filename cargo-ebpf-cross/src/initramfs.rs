@@ -323,6 +323,10 @@ finish() {{
 # (seen with a counting tracepoint program: its first line said "count 9").
 # The write also grows the ring buffer from its 7 KB boot size.
 echo 1 >$T/events/bpf_trace/bpf_trace_printk/enable 2>/dev/null
+# Per-program run counts (5.8+), so a probe that fires but whose lines
+# never reach trace_pipe (riscv64 kprobes run as NMIs, where the ring
+# buffer takes no writes) is told apart from one that never fires.
+echo 1 >/proc/sys/kernel/bpf_stats_enabled 2>/dev/null
 
 # The subshell keeps the loader's exit status, which a non-interactive shell
 # would otherwise lose to a zombie that `kill -0` still reports alive.
@@ -382,6 +386,12 @@ wait $cpid 2>/dev/null
 sed 's/^/{trace} /' /tmp/trace
 
 lpid=$(cat /tmp/loader.pid)
+runs=
+for f in /proc/$lpid/fdinfo/*; do
+	n=$(sed -n 's/^run_cnt:[[:space:]]*//p' $f 2>/dev/null)
+	[ -n "$n" ] && runs=$((${{runs:-0}} + n))
+done
+[ -n "$runs" ] && echo "{state} program-runs $runs"
 kill -TERM $lpid 2>/dev/null
 i=0
 while [ ! -s /tmp/loader.rc ] && [ $i -lt 50 ]; do usleep 100000; i=$((i + 1)); done

@@ -184,7 +184,10 @@ pub fn read_user_cargo(pkg_dir: &Path, rust_target: &str) -> UserCargo {
         k.to_str()
             .is_some_and(|k| k != "RUSTFLAGS" && k != "CARGO_ENCODED_RUSTFLAGS")
     });
-    let opts = cargo_config2::ResolveOptions::default().env(env);
+    // The host triple we already know, so resolving spawns no `cargo -vV`.
+    let opts = cargo_config2::ResolveOptions::default()
+        .env(env)
+        .host_triple(host_triple());
     let Ok(config) = cargo_config2::Config::load_with_options(pkg_dir, opts) else {
         return UserCargo::default();
     };
@@ -324,10 +327,13 @@ pub fn choose_linker(
             });
         }
     }
-    // cc knows the usual Debian names; the arch table's cross gcc covers
-    // triples it spells differently, and whatever host compiler it falls
-    // back to.
-    let from_cc = cc_default(triple)
+    // For the table's own triple the table names the cross gcc. For other
+    // triples (vendor ones), the cc crate may know a name; it runs the
+    // compiler to find out, so it is asked only then, and a host compiler
+    // it falls back to is never taken.
+    let from_cc = (triple != profile.arch.rust_target)
+        .then(|| cc_default(triple))
+        .flatten()
         .filter(|p| !is_host_compiler(p, env))
         .filter(|p| which::which(p).is_ok());
     let program = from_cc.unwrap_or_else(|| profile.arch.cross_gcc());
@@ -741,10 +747,12 @@ pub fn is_builtin_rust_target(triple: &str) -> bool {
 
 /// Makes sure the target's std is there, adding it with rustup when allowed.
 pub fn ensure_rust_target(triple: &str, allow_rustup: bool, offline: bool) -> Result<()> {
-    if !is_builtin_rust_target(triple) {
+    // Installed is the common case and needs no target list.
+    let installed = rust_target_installed(triple);
+    if installed == Some(true) || !is_builtin_rust_target(triple) {
         return Ok(());
     }
-    match rust_target_installed(triple) {
+    match installed {
         Some(true) => return Ok(()),
         None => {
             return Err(Error::Loader {
@@ -809,15 +817,22 @@ pub fn host_triple() -> String {
 }
 
 /// Is the Rust target's std installed for the active toolchain?
+/// (rustc's `target-libdir` is `<sysroot>/lib/rustlib/<triple>/lib`; the
+/// sysroot is asked once, so several boards cost one rustc run.)
 pub fn rust_target_installed(triple: &str) -> Option<bool> {
-    let (st, out) = Cmd::new("rustc")
-        .args(["--print", "target-libdir", "--target", triple])
-        .output_any()
-        .ok()?;
-    if !st.success() {
-        return Some(false);
-    }
-    let dir = out.stdout_text().trim().to_string();
+    static SYSROOT: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    let sysroot = SYSROOT.get_or_init(|| {
+        Cmd::new("rustc")
+            .args(["--print", "sysroot"])
+            .output()
+            .ok()
+            .map(|o| PathBuf::from(o.stdout_text().trim()))
+    });
+    let dir = sysroot
+        .as_ref()?
+        .join("lib/rustlib")
+        .join(triple)
+        .join("lib");
     Some(
         std::fs::read_dir(&dir)
             .map(|mut d| {
@@ -1134,6 +1149,16 @@ mod tests {
         let l = choose_linker(
             &p,
             "riscv64gc-unknown-linux-gnu",
+            &UserCargo::default(),
+            &env(&[("CC", "gcc")]),
+        )
+        .unwrap();
+        assert_eq!(l.program.as_deref(), Some("riscv64-linux-gnu-gcc"));
+        // A vendor triple goes through the cc crate, which would answer
+        // with CC's host gcc.
+        let l = choose_linker(
+            &p,
+            "riscv64gc-vendor-linux-gnu",
             &UserCargo::default(),
             &env(&[("CC", "gcc")]),
         )

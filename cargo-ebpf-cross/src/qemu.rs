@@ -124,6 +124,8 @@ pub struct Observer {
     /// Per expectation: the first trace line that held it.
     pub matched: Vec<Option<String>>,
     pub no_tracefs: bool,
+    /// How often the loader's programs ran, when the kernel counts it.
+    pub program_runs: Option<u64>,
     pub done: bool,
     pub tail: VecDeque<String>,
 }
@@ -167,6 +169,10 @@ impl Observer {
                 }
                 "loader-exited" => {
                     self.loader_failed = true;
+                    Event::Console(line.to_string())
+                }
+                other if other.starts_with("program-runs ") => {
+                    self.program_runs = other["program-runs ".len()..].trim().parse().ok();
                     Event::Console(line.to_string())
                 }
                 "no-tracefs" => {
@@ -570,6 +576,16 @@ mod tests {
         assert!(!o.attached());
         assert!(!o.expectations_met());
         assert_eq!(o.loader_exit.as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn observer_counts_program_runs_when_the_kernel_does() {
+        let mut o = Observer::new(vec![]);
+        assert_eq!(o.program_runs, None);
+        o.feed(&t("STATE", "program-runs 17"));
+        assert_eq!(o.program_runs, Some(17));
+        o.feed(&t("STATE", "program-runs x"));
+        assert_eq!(o.program_runs, None);
     }
 
     #[test]

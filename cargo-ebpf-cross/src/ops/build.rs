@@ -502,12 +502,11 @@ fn bundle_one(
     let json = opts.message_format == MessageFormat::Json;
     let profile = &job.ctx.profile;
     let loader = std::fs::read(exe).map_err(crate::error::read_err(exe))?;
-    let h = elf_check::check_loader(&loader, &profile.arch, false).map_err(|problem| {
-        Error::BadOutput {
+    let h =
+        elf_check::check_loader(&loader, &profile.arch).map_err(|problem| Error::BadOutput {
             path: exe.to_path_buf(),
             problem,
-        }
-    })?;
+        })?;
     if target.static_ && h.interp {
         return Err(Error::StaticIgnored {
             from: job.static_.origin.to_string(),

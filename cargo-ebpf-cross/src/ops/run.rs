@@ -31,6 +31,8 @@ pub struct RunReport {
     pub matched: Vec<String>,
     pub missing: Vec<String>,
     pub trace_lines: usize,
+    /// How often the loader's programs ran (kernels from 5.8 count it).
+    pub program_runs: Option<u64>,
     pub seconds: f64,
     pub timed_out: bool,
     pub interrupted: bool,
@@ -280,6 +282,7 @@ fn report(
         matched: observer.matched(),
         missing: observer.missing(),
         trace_lines: observer.trace.len(),
+        program_runs: observer.program_runs,
         seconds: (start.elapsed().as_secs_f64() * 100.0).round() / 100.0,
         timed_out: end.timed_out,
         interrupted: end.interrupted,
@@ -587,7 +590,12 @@ fn failure_reason(o: &Observer, end: &RunEnd, timeout: u64) -> Option<String> {
     let what = if !missing.is_empty() {
         Some(format!("no trace line held {}", quoted_list(&missing)))
     } else if o.expects.is_empty() && o.trace.is_empty() {
-        Some("no trace line was seen: the probe never fired".into())
+        Some(match o.program_runs {
+            Some(n) if n > 0 => format!(
+                "no trace line was seen, though the programs ran {n} times: their output never reached trace_pipe"
+            ),
+            _ => "no trace line was seen: the probe never fired".into(),
+        })
     } else {
         None
     };
@@ -613,6 +621,8 @@ fn print_failure(target: &str, why: &str, o: &Observer, end: &RunEnd, r: &RunRep
         "the loader never said it attached: check its output and the console tail"
     } else if end.timed_out {
         "raise --timeout, or look at the console tail for where the guest stopped"
+    } else if o.program_runs.is_some_and(|n| n > 0) {
+        "the programs ran, so their output was dropped: where a kprobe handler runs as an NMI and the arch lacks ARCH_HAVE_NMI_SAFE_CMPXCHG (riscv64), the trace ring buffer takes no writes from it; print from a tracepoint instead, fed through a map (see tests/bpf/kprobe_relay.bpf.c)"
     } else {
         "the probe attached but its trace lines were not seen: check the attach point exists and is called on this kernel (for example do_sys_open is inlined on 6.1; do_sys_openat2 fires), or change --workload"
     };
@@ -638,6 +648,9 @@ fn print_failure(target: &str, why: &str, o: &Observer, end: &RunEnd, r: &RunRep
         }
     );
     let _ = writeln!(err, "  trace lines:    {}", r.trace_lines);
+    if let Some(n) = o.program_runs {
+        let _ = writeln!(err, "  program runs:   {n}");
+    }
     if !r.missing.is_empty() {
         let _ = writeln!(err, "  missing:        {}", quoted_list(&r.missing));
     }
