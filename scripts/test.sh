@@ -17,7 +17,10 @@ cargo test --workspace --all-targets --no-fail-fast -- --include-ignored
 # `cargo install --path` from this checkout works, and cargo finds the
 # subcommand on PATH (debug profile, reusing the test build).
 cargo install --path cargo-ebpf-cross --debug --locked --target-dir target --root target/install-check --force --quiet
-PATH="$PWD/target/install-check/bin:$PATH" cargo ebpf-cross targets | grep -q '^armv7 '
+# Captured first: `grep -q` stops reading at its match, and under pipefail
+# the writer's SIGPIPE would fail the line.
+listed="$(PATH="$PWD/target/install-check/bin:$PATH" cargo ebpf-cross targets)"
+grep -q '^armv7 ' <<<"$listed"
 # The published crate builds on its own: whatever include_str! and
 # include_bytes! embed is inside it (templates/, targets/, the example and
 # the licence texts reach cargo-ebpf-cross/ through symlinks, which cargo

@@ -419,3 +419,25 @@ fn dry_run_build_fails_on_what_the_build_would_fail_on() {
         "a dry run writes nothing"
     );
 }
+
+#[test]
+fn a_reader_that_stops_early_ends_us_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let d = tempfile::tempdir().unwrap();
+    let mut c = Command::new(bin());
+    sandbox_env(&mut c);
+    let mut child = c
+        .current_dir(d.path())
+        .args(["targets"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the read end before the tool writes, as `| head -0` would.
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    // 13 is SIGPIPE on Linux: the default action, as for any filter.
+    assert_eq!(o.status.signal(), Some(13), "{:?} {err}", o.status);
+}

@@ -4,6 +4,13 @@
 use clap::Parser;
 
 fn main() {
+    // A reader that stops early (`| head`, `| grep -q`) should end us the
+    // way it ends any Unix filter, not with a panic from println!. Rust
+    // ignores SIGPIPE by default; restore the default action.
+    // SAFETY: called first thing, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // Cargo runs us as `cargo-ebpf-cross ebpf-cross <cmd> ...`.
     if args.get(1).is_some_and(|a| a == "ebpf-cross") {
