@@ -46,17 +46,7 @@ fn debian_boards(dir: &Path) -> PathBuf {
 }
 
 fn example_copy(dir: &Path) -> PathBuf {
-    let e = dir.join("open-example");
-    for sub in ["src", "bpf"] {
-        copy_dir(
-            &repo().join("examples/open-example").join(sub),
-            &e.join(sub),
-        );
-    }
-    for f in ["Cargo.toml", "Cargo.lock", "build.rs"] {
-        std::fs::copy(repo().join("examples/open-example").join(f), e.join(f)).unwrap();
-    }
-    e
+    fresh_example(&dir.join("open-example"))
 }
 
 fn file_says(p: &Path) -> String {

@@ -84,20 +84,7 @@ fn bundle(target: &'static str) -> PathBuf {
         return p.clone();
     }
     let project = shared_target().join(format!("core-open-example-{target}"));
-    let _ = std::fs::remove_dir_all(&project);
-    for sub in ["src", "bpf"] {
-        copy_dir(
-            &repo().join("examples/open-example").join(sub),
-            &project.join(sub),
-        );
-    }
-    for f in ["Cargo.toml", "Cargo.lock", "build.rs"] {
-        std::fs::copy(
-            repo().join("examples/open-example").join(f),
-            project.join(f),
-        )
-        .unwrap();
-    }
+    fresh_example(&project);
     let target_dir = shared_target().display().to_string();
     let r = cached(
         &project,

@@ -71,16 +71,7 @@ fn example_project() -> &'static Path {
     static P: OnceLock<PathBuf> = OnceLock::new();
     P.get_or_init(|| {
         let e = shared_target().join("run-open-example");
-        let _ = std::fs::remove_dir_all(&e);
-        for sub in ["src", "bpf"] {
-            copy_dir(
-                &repo().join("examples/open-example").join(sub),
-                &e.join(sub),
-            );
-        }
-        for f in ["Cargo.toml", "Cargo.lock", "build.rs"] {
-            std::fs::copy(repo().join("examples/open-example").join(f), e.join(f)).unwrap();
-        }
+        fresh_example(&e);
         e
     })
 }

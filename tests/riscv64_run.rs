@@ -45,16 +45,7 @@ fn shared_target() -> PathBuf {
 /// A copy of the example, so nothing is written into examples/.
 fn example_project() -> PathBuf {
     let e = shared_target().join("riscv64-open-example");
-    let _ = std::fs::remove_dir_all(&e);
-    for sub in ["src", "bpf"] {
-        copy_dir(
-            &repo().join("examples/open-example").join(sub),
-            &e.join(sub),
-        );
-    }
-    for f in ["Cargo.toml", "Cargo.lock", "build.rs"] {
-        std::fs::copy(repo().join("examples/open-example").join(f), e.join(f)).unwrap();
-    }
+    fresh_example(&e);
     e
 }
 

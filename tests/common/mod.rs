@@ -260,6 +260,20 @@ pub fn elf_machine(bytes: &[u8]) -> (u8, u8, u16) {
     (bytes[4], bytes[5], m)
 }
 
+/// A fresh copy of the example loader's sources at `to` (any old copy is
+/// removed first), so nothing is ever written into examples/.
+pub fn fresh_example(to: &Path) -> PathBuf {
+    let ex = repo().join("examples/open-example");
+    let _ = std::fs::remove_dir_all(to);
+    for sub in ["src", "bpf"] {
+        copy_dir(&ex.join(sub), &to.join(sub));
+    }
+    for f in ["Cargo.toml", "Cargo.lock", "build.rs"] {
+        std::fs::copy(ex.join(f), to.join(f)).unwrap();
+    }
+    to.to_path_buf()
+}
+
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
