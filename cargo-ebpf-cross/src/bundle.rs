@@ -209,6 +209,10 @@ pub fn write(
         .into_owned();
     let sha = fsutil::sha256_hex(&bytes);
     let sums_path = dir.join("SHA256SUMS");
+    // Two loader packages of a workspace may bundle for one board at once
+    // (two builds sharing a target dir); each rewrites SHA256SUMS whole, so
+    // without the lock one could drop the other's line.
+    let _lock = lock_sums(dir)?;
     // Three atomic steps, so that a crash between any two leaves no line in
     // SHA256SUMS that disagrees with its file: drop the old line, replace
     // the tarball, add the new line.
@@ -286,6 +290,21 @@ pub fn write_unless_fresh(
         let _ = fsutil::write_atomic(stamp, &serde_json::to_vec(&st).unwrap_or_default());
     }
     Ok((path, sha))
+}
+
+/// Held while SHA256SUMS is read and rewritten; released on drop.
+fn lock_sums(dir: &Path) -> Result<std::fs::File> {
+    use fs4::FileExt;
+    let path = dir.join(".SHA256SUMS.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(write_err(&path))?;
+    // fs4 rather than std, whose File::lock needs Rust 1.89.
+    FileExt::lock(&file).map_err(write_err(&path))?;
+    Ok(file)
 }
 
 /// Rewrites SHA256SUMS with `name`'s line replaced (or removed), sorted by
@@ -760,5 +779,39 @@ mod tests {
             std::fs::read_to_string(&sums).unwrap(),
             format!("ab  other.tar.gz\n{}  {name}\n", fsutil::sha256_hex(b"new"))
         );
+    }
+
+    #[test]
+    fn concurrent_writers_to_one_board_dir_keep_every_line() {
+        // Two builds of a workspace's loader packages sharing a target dir
+        // bundle into one board dir at once; each must keep the other's line.
+        let m = Manifest {
+            files: sample()
+                .iter()
+                .map(|c| file_entry(&c.path, &c.bytes))
+                .collect(),
+            ..Manifest::example()
+        };
+        for _round in 0..10 {
+            let d = tempfile::tempdir().unwrap();
+            let shas: Vec<(String, String)> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..6)
+                    .map(|i| {
+                        let (dir, m) = (d.path(), &m);
+                        s.spawn(move || {
+                            let top = format!("p{i}-1.0-armv7");
+                            let (_, sha) = write(dir, &top, m, sample()).unwrap();
+                            (format!("{top}.tar.gz"), sha)
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            let want: String = shas.iter().map(|(n, h)| format!("{h}  {n}\n")).collect();
+            assert_eq!(
+                std::fs::read_to_string(d.path().join("SHA256SUMS")).unwrap(),
+                want
+            );
+        }
     }
 }

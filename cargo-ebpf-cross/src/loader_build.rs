@@ -680,9 +680,11 @@ fn owner(exe: &Path, targets: &[LoaderTarget]) -> Option<usize> {
 }
 
 /// Runs cargo; its diagnostics pass through on stderr, and the JSON on
-/// stdout tells which executable it made for each target. The result has
-/// one entry per target, in the plan's order.
-pub fn run(p: &LoaderPlan) -> Result<Vec<Result<PathBuf>>> {
+/// stdout tells which executable it made for each target. `made` hears of
+/// each target's executable (by its index in the plan) as soon as cargo
+/// reports it, while cargo may still be building the others. The result
+/// has one entry per target, in the plan's order.
+pub fn run(p: &LoaderPlan, mut made: impl FnMut(usize, &Path)) -> Result<Vec<Result<PathBuf>>> {
     use std::process::Stdio;
     let mut child = p
         .cargo
@@ -700,6 +702,7 @@ pub fn run(p: &LoaderPlan) -> Result<Vec<Result<PathBuf>>> {
         if let Some(e) = a.executable {
             let e = e.into_std_path_buf();
             if let Some(i) = owner(&e, &p.targets) {
+                made(i, &e);
                 exes[i] = Some(e);
             }
         }
@@ -820,19 +823,7 @@ pub fn host_triple() -> String {
 /// (rustc's `target-libdir` is `<sysroot>/lib/rustlib/<triple>/lib`; the
 /// sysroot is asked once, so several boards cost one rustc run.)
 pub fn rust_target_installed(triple: &str) -> Option<bool> {
-    static SYSROOT: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
-    let sysroot = SYSROOT.get_or_init(|| {
-        Cmd::new("rustc")
-            .args(["--print", "sysroot"])
-            .output()
-            .ok()
-            .map(|o| PathBuf::from(o.stdout_text().trim()))
-    });
-    let dir = sysroot
-        .as_ref()?
-        .join("lib/rustlib")
-        .join(triple)
-        .join("lib");
+    let dir = sysroot()?.join("lib/rustlib").join(triple).join("lib");
     Some(
         std::fs::read_dir(&dir)
             .map(|mut d| {
@@ -840,6 +831,26 @@ pub fn rust_target_installed(triple: &str) -> Option<bool> {
             })
             .unwrap_or(false),
     )
+}
+
+fn sysroot() -> Option<&'static Path> {
+    static SYSROOT: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    SYSROOT
+        .get_or_init(|| {
+            Cmd::new("rustc")
+                .args(["--print", "sysroot"])
+                .output()
+                .ok()
+                .map(|o| PathBuf::from(o.stdout_text().trim()))
+        })
+        .as_deref()
+}
+
+/// Asks rustc for its host and sysroot now, so a thread can do it while
+/// the BPF compiles run instead of after them, just before cargo.
+pub fn warm_up() {
+    host_triple();
+    sysroot();
 }
 
 #[cfg(test)]

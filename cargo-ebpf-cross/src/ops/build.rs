@@ -491,15 +491,23 @@ fn loader_target(project: &Project, job: &TargetJob) -> Result<loader_build::Loa
     loader_build::loader_target(&board, &user, &ProcessEnv)
 }
 
-/// Verification and bundle for one board whose loader cargo built.
-fn bundle_one(
+/// A board's bundle, made; what is said about it waits for cargo to end
+/// (a line in the middle of cargo's progress bar would garble it).
+struct Made {
+    path: PathBuf,
+    sha: String,
+    loader_sha: String,
+    exe: PathBuf,
+}
+
+/// Verification and bundle for one board whose loader cargo built. It runs
+/// while cargo may still build other boards' loaders, so it prints nothing.
+fn make_bundle(
     project: &Project,
-    opts: &BuildOpts,
     job: &TargetJob,
     target: &loader_build::LoaderTarget,
     exe: &Path,
-) -> Result<PathBuf> {
-    let json = opts.message_format == MessageFormat::Json;
+) -> Result<Made> {
     let profile = &job.ctx.profile;
     let loader = std::fs::read(exe).map_err(crate::error::read_err(exe))?;
     let h =
@@ -517,14 +525,7 @@ fn bundle_one(
             ),
         });
     }
-    if json {
-        emit_json(
-            "loader",
-            &profile.name,
-            exe,
-            &crate::fsutil::sha256_hex(&loader),
-        );
-    }
+    let loader_sha = crate::fsutil::sha256_hex(&loader);
     let mut contents = vec![Content {
         path: format!("bin/{}", project.bin),
         bytes: loader,
@@ -573,15 +574,33 @@ fn bundle_one(
     let top = bundle::top_dir(&project.package, &project.version, &profile.name);
     let stamp = job.work_dir.join(".state/bundle.json");
     let (path, sha) = bundle::write_unless_fresh(&job.out_dir, &top, &manifest, contents, &stamp)?;
-    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    Ok(Made {
+        path,
+        sha,
+        loader_sha,
+        exe: exe.to_path_buf(),
+    })
+}
+
+/// What `build` says of a bundle: its line, and with `--message-format
+/// json` the loader's and the bundle's.
+fn announce_bundle(opts: &BuildOpts, job: &TargetJob, made: &Made) {
+    let json = opts.message_format == MessageFormat::Json;
+    if json {
+        emit_json("loader", &job.profile_name, &made.exe, &made.loader_sha);
+    }
+    let size = std::fs::metadata(&made.path).map(|m| m.len()).unwrap_or(0);
     ui::status(
         "Bundled",
-        &format!("{} ({})", crate::fsutil::shown(&path), human_size(size)),
+        &format!(
+            "{} ({})",
+            crate::fsutil::shown(&made.path),
+            human_size(size)
+        ),
     );
     if json {
-        emit_json("bundle", &profile.name, &path, &sha);
+        emit_json("bundle", &job.profile_name, &made.path, &made.sha);
     }
-    Ok(path)
 }
 
 fn cargo_flags(opts: &BuildOpts) -> CargoFlags {
@@ -682,12 +701,33 @@ fn build_loaders(
         }
         // Same-triple boards run one after another into the same
         // target/<triple>/ dir, so each bundle is made before the next run.
-        match loader_build::run(&plan) {
+        // Within a run, a board's bundle is made as soon as cargo reports
+        // its loader, while cargo goes on with the others.
+        let made: Vec<std::sync::Mutex<Option<Result<Made>>>> =
+            run.iter().map(|_| std::sync::Mutex::new(None)).collect();
+        let outcome = std::thread::scope(|s| {
+            loader_build::run(&plan, |k, exe| {
+                let (slot, job, t) = (&made[k], jobs[ready[run[k]].0], &ready[run[k]].1);
+                let exe = exe.to_path_buf();
+                s.spawn(move || {
+                    let m = make_bundle(project, job, t, &exe);
+                    *slot.lock().expect("no panic while held") = Some(m);
+                });
+            })
+        });
+        match outcome {
             Ok(exes) => {
-                for (&r, exe) in run.iter().zip(exes) {
+                for ((&r, exe), slot) in run.iter().zip(exes).zip(made) {
                     let i = ready[r].0;
-                    let t = &ready[r].1;
-                    results[i] = Some(exe.and_then(|e| bundle_one(project, opts, jobs[i], t, &e)));
+                    let early = slot.into_inner().expect("threads joined");
+                    let m = exe.and_then(|e| match early {
+                        Some(m) => m,
+                        None => make_bundle(project, jobs[i], &ready[r].1, &e),
+                    });
+                    if let Ok(m) = &m {
+                        announce_bundle(opts, jobs[i], m);
+                    }
+                    results[i] = Some(m.map(|m| m.path));
                 }
             }
             Err(e) => {
@@ -737,8 +777,6 @@ fn build_all(
             println!("# target {}", j.profile_name);
             super::compile::print_plans(&j.plans);
         }
-        // A target that cannot be planned fails the dry run just as it
-        // would fail the build; the others still print their plans.
         let all: Vec<&TargetJob> = jobs.iter().collect();
         for (j, result) in jobs.iter().zip(build_loaders(g, &project, opts, &all)) {
             outcomes.push(Outcome {
@@ -767,8 +805,11 @@ fn build_all(
         .filter(|(i, _)| staged[*i].is_ok())
         .flat_map(|(i, j)| j.plans.iter().map(move |p| (i, p)))
         .collect();
-    let results = super::parallel(&work, super::jobs(opts.jobs), |(i, p)| {
-        bpf_compile::run(p, &jobs[*i].ctx)
+    let results = std::thread::scope(|s| {
+        s.spawn(loader_build::warm_up);
+        super::parallel(&work, super::jobs(opts.jobs), |(i, p)| {
+            bpf_compile::run(p, &jobs[*i].ctx)
+        })
     });
     let mut compile_err: Vec<Option<Error>> = staged.into_iter().map(|r| r.err()).collect();
     for ((i, _), r) in work.iter().zip(results) {
