@@ -677,7 +677,7 @@ fn a_build_script_without_per_target_env_gets_one_cargo_run_per_board() {
 
 #[test]
 #[ignore = "needs scripts/setup.sh"]
-fn users_rustflags_with_several_boards_fall_back_and_say_so() {
+fn users_rustflags_join_each_runs_flags_and_boards_whose_flags_differ_split() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["probe.bpf.c"], "per_target_env = true");
     let b = boards(
@@ -685,33 +685,71 @@ fn users_rustflags_with_several_boards_fall_back_and_say_so() {
         &[
             ("a7", "armv7", "[kernel]\nversion = \"6.1\""),
             ("a64", "aarch64", "[kernel]\nversion = \"6.1\""),
+            (
+                "rv",
+                "riscv64",
+                "[kernel]\nversion = \"6.6\"\n[loader]\nrustflags = [\"--cfg\", \"rv_only\"]",
+            ),
         ],
     );
     let r = tool(
         &p,
         &[
             "-v",
-            "--dry-run",
             "build",
             "--target",
             "a7",
             "--target",
             "a64",
+            "--target",
+            "rv",
             "--boards",
             b.to_str().unwrap(),
         ],
         &[("RUSTFLAGS", "--cfg user_flag")],
     );
     r.ok();
-    assert!(r.stderr.contains("one cargo invocation per board: RUSTFLAGS is set, and cargo then ignores per-target rustflags"), "{}", r.stderr);
-    let plans: Vec<&str> = r
-        .stdout
-        .lines()
-        .filter(|l| l.contains(" build --manifest-path "))
-        .collect();
-    assert_eq!(plans.len(), 2, "{}", r.stdout);
-    for pl in plans {
-        assert!(pl.contains("--cfg\x1fuser_flag\x1f"), "{pl}");
+    for note in [
+        "Grouping RUSTFLAGS is set, and cargo then ignores per-target rustflags: each run's own flags join it in CARGO_ENCODED_RUSTFLAGS",
+        "Grouping loaders for a7, a64 in one cargo invocation",
+        "Grouping loaders for rv in a later cargo invocation: RUSTFLAGS is set, so every target of a cargo run gets the same rustflags, and rv's own [-C target-feature=+crt-static --cfg rv_only] differ from a7's [-C target-feature=+crt-static]",
+    ] {
+        assert!(r.stderr.contains(note), "{note}\n{}", r.stderr);
+    }
+    let runs = cargo_runs(&r.stderr);
+    assert_eq!(runs.len(), 2, "{}", r.stderr);
+    assert!(
+        runs[0].contains(
+            " --target armv7-unknown-linux-gnueabihf --target aarch64-unknown-linux-gnu "
+        ),
+        "{}",
+        runs[0]
+    );
+    assert!(
+        runs[1].contains(" --target riscv64gc-unknown-linux-gnu "),
+        "{}",
+        runs[1]
+    );
+    // The user's flags reach every run, each run's own flags once, and the
+    // riscv board's own only its run.
+    assert!(
+        runs[0].contains(
+            "CARGO_ENCODED_RUSTFLAGS='--cfg\x1fuser_flag\x1f-C\x1ftarget-feature=+crt-static' "
+        ),
+        "{}",
+        runs[0]
+    );
+    assert!(
+        runs[1].contains("CARGO_ENCODED_RUSTFLAGS='--cfg\x1fuser_flag\x1f-C\x1ftarget-feature=+crt-static\x1f--cfg\x1frv_only' "),
+        "{}",
+        runs[1]
+    );
+    for (board, machine, class) in [("a7", 40, 1), ("a64", 183, 2), ("rv", 243, 2)] {
+        let (loader, _) = bundle_parts(&p.join(format!(
+            "target/ebpf-cross/{board}/tiny-0.3.0-{board}.tar.gz"
+        )));
+        assert_eq!(elf_machine(&loader), (class, 1, machine), "{board}");
+        assert_eq!(embedded_names(&loader), ["probe.o"], "{board}");
     }
 }
 

@@ -418,12 +418,16 @@ pub struct Grouping {
 
 /// Boards whose Rust targets differ share one cargo run. A triple seen
 /// again goes to a later run (two armv7 boards on different kernels embed
-/// different objects, and cargo has one `target/<triple>/` dir). Everything
-/// runs one board at a time when the package's build script may know only
-/// the single EBPF_CROSS_OBJ_DIR, or when the user's RUSTFLAGS,
-/// CARGO_ENCODED_RUSTFLAGS or TARGET_CC apply to every target alike.
+/// different objects, and cargo has one `target/<triple>/` dir).
+///
+/// With the user's RUSTFLAGS or CARGO_ENCODED_RUSTFLAGS set, cargo ignores
+/// per-target rustflags, so a run's targets all get theirs plus one set of
+/// ours ([`plan`]): boards share a run only when their own flags agree.
+/// Everything runs one board at a time when the package's build script may
+/// know only the single EBPF_CROSS_OBJ_DIR, or when TARGET_CC (which the
+/// `cc` crate takes for every target) is set.
 pub fn group(
-    boards: &[(String, String)],
+    boards: &[LoaderTarget],
     per_target_env: bool,
     package: &str,
     env: &dyn Env,
@@ -443,45 +447,66 @@ pub fn group(
             "package `{package}` does not set `per_target_env = true` in [package.metadata.ebpf-cross] (its build script may know only EBPF_CROSS_OBJ_DIR)"
         ));
     }
-    for (var, what) in [
-        ("CARGO_ENCODED_RUSTFLAGS", "rustflags"),
-        ("RUSTFLAGS", "rustflags"),
-        ("TARGET_CC", "C compilers"),
-    ] {
-        if env.is_set(var) {
-            return one_each(format!(
-                "{var} is set, and cargo then ignores per-target {what}"
-            ));
-        }
+    if env.is_set("TARGET_CC") {
+        return one_each(
+            "TARGET_CC is set, and build scripts then use that one C compiler for every target"
+                .into(),
+        );
     }
+    let user_flags = ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS"]
+        .into_iter()
+        .find(|v| env.is_set(v));
+    let name = |i: usize| cargo_name(&boards[i].rust_target);
+    let fits = |run: &[usize], i: usize| {
+        run.iter().all(|&j| {
+            name(j) != name(i)
+                && (user_flags.is_none() || boards[j].rustflags == boards[i].rustflags)
+        })
+    };
     let mut runs: Vec<Vec<usize>> = Vec::new();
     let mut notes = Vec::new();
-    for (i, (board, target)) in boards.iter().enumerate() {
-        let name = cargo_name(target);
-        let free = runs
+    for i in 0..boards.len() {
+        let r = runs
             .iter()
-            .position(|r| r.iter().all(|&j| cargo_name(&boards[j].1) != name));
-        let r = free.unwrap_or(runs.len());
+            .position(|run| fits(run, i))
+            .unwrap_or(runs.len());
         if r == runs.len() {
             runs.push(Vec::new());
         }
-        runs[r].push(i);
         if r > 0 {
-            let first = boards
-                .iter()
-                .find(|(_, t)| cargo_name(t) == name)
-                .map(|(b, _)| b.as_str())
-                .unwrap_or_default();
-            notes.push(format!(
-                "loaders for {board} in a later cargo invocation: {name} is also the triple of {first} (different kernels embed different objects)"
-            ));
+            let board = &boards[i].board;
+            let same_triple = (0..i).find(|&j| name(j) == name(i));
+            notes.push(match (same_triple, user_flags) {
+                (Some(j), _) => format!(
+                    "loaders for {board} in a later cargo invocation: {} is also the triple of {} (different kernels embed different objects)",
+                    name(i),
+                    boards[j].board
+                ),
+                (None, var) => {
+                    let first = &boards[runs[0][0]];
+                    format!(
+                        "loaders for {board} in a later cargo invocation: {} is set, so every target of a cargo run gets the same rustflags, and {board}'s own [{}] differ from {}'s [{}]",
+                        var.unwrap_or("RUSTFLAGS"),
+                        boards[i].rustflags.join(" "),
+                        first.board,
+                        first.rustflags.join(" ")
+                    )
+                }
+            });
         }
+        runs[r].push(i);
     }
     for r in runs.iter().filter(|r| r.len() > 1) {
-        let names: Vec<&str> = r.iter().map(|&i| boards[i].0.as_str()).collect();
+        let names: Vec<&str> = r.iter().map(|&i| boards[i].board.as_str()).collect();
         notes.insert(
             0,
             format!("loaders for {} in one cargo invocation", names.join(", ")),
+        );
+    }
+    if let Some(var) = user_flags {
+        notes.insert(
+            0,
+            format!("{var} is set, and cargo then ignores per-target rustflags: each run's own flags join it in CARGO_ENCODED_RUSTFLAGS"),
         );
     }
     Grouping { runs, notes }
@@ -580,8 +605,8 @@ pub fn plan(i: &LoaderInput, targets: &[LoaderTarget], env: &dyn Env) -> LoaderP
         }
         // With RUSTFLAGS or CARGO_ENCODED_RUSTFLAGS set, cargo ignores
         // target.*.rustflags; ours then join theirs in the encoded form,
-        // which keeps each argument whole ([`group`] never puts two targets
-        // in such a run).
+        // which keeps each argument whole ([`group`] puts two targets in
+        // such a run only when their own flags agree).
         if user_env.is_none() {
             let all: Vec<toml::Value> = t
                 .inherited
@@ -600,7 +625,9 @@ pub fn plan(i: &LoaderInput, targets: &[LoaderTarget], env: &dyn Env) -> LoaderP
         }
     }
     if let Some((_, theirs)) = &user_env {
-        let ours: Vec<&String> = targets.iter().flat_map(|t| &t.rustflags).collect();
+        // [`group`] puts boards in one such run only when their own flags
+        // agree, so the first board's are every board's.
+        let ours: Vec<&String> = targets.iter().take(1).flat_map(|t| &t.rustflags).collect();
         if !ours.is_empty() {
             let all: Vec<&str> = theirs
                 .iter()
@@ -1207,9 +1234,22 @@ mod tests {
         assert_eq!(l.source, LinkerSource::Default);
     }
 
-    fn boards(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    fn boards(list: &[(&str, &str)]) -> Vec<LoaderTarget> {
         list.iter()
-            .map(|(b, t)| (b.to_string(), t.to_string()))
+            .map(|(b, t)| LoaderTarget {
+                board: b.to_string(),
+                rust_target: t.to_string(),
+                linker: Linker {
+                    program: None,
+                    args: Vec::new(),
+                    source: LinkerSource::Default,
+                },
+                rustflags: vec!["-C".into(), "target-feature=+crt-static".into()],
+                inherited: Vec::new(),
+                obj_dir: PathBuf::from(format!("/o/{b}")),
+                kernel_version: None,
+                static_: true,
+            })
             .collect()
     }
 
@@ -1244,16 +1284,54 @@ mod tests {
         let g = group(&b, false, "pkg", &env(&[]));
         assert_eq!(g.runs, [vec![0], vec![1]]);
         assert!(g.notes[0].contains("package `pkg` does not set `per_target_env = true`"));
-        for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "TARGET_CC"] {
+        let e = MapEnv(HashMap::from([("TARGET_CC", "")]));
+        let g = group(&b, true, "pkg", &e);
+        assert_eq!(g.runs, [vec![0], vec![1]]);
+        assert_eq!(
+            g.notes,
+            ["one cargo invocation per board: TARGET_CC is set, and build scripts then use that one C compiler for every target"]
+        );
+    }
+
+    #[test]
+    fn users_rustflags_group_boards_whose_own_flags_agree() {
+        let mut b = boards(&[
+            ("a", "armv7-unknown-linux-gnueabihf"),
+            ("b", "aarch64-unknown-linux-gnu"),
+            ("c", "riscv64gc-unknown-linux-gnu"),
+        ]);
+        b[2].rustflags = vec!["-C".into(), "link-arg=--sysroot=/opt/my sdk".into()];
+        for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS"] {
             let e = MapEnv(HashMap::from([(var, "")]));
             let g = group(&b, true, "pkg", &e);
-            assert_eq!(g.runs, [vec![0], vec![1]], "{var}");
-            assert!(
-                g.notes[0].starts_with(&format!("one cargo invocation per board: {var} is set")),
-                "{:?}",
-                g.notes
+            assert_eq!(g.runs, [vec![0, 1], vec![2]], "{var}");
+            assert_eq!(
+                g.notes,
+                [
+                    format!("{var} is set, and cargo then ignores per-target rustflags: each run's own flags join it in CARGO_ENCODED_RUSTFLAGS"),
+                    "loaders for a, b in one cargo invocation".into(),
+                    format!("loaders for c in a later cargo invocation: {var} is set, so every target of a cargo run gets the same rustflags, and c's own [-C link-arg=--sysroot=/opt/my sdk] differ from a's [-C target-feature=+crt-static]"),
+                ]
             );
         }
+        // Without them, per-target flags may differ within a run.
+        assert_eq!(group(&b, true, "pkg", &env(&[])).runs, [vec![0, 1, 2]]);
+    }
+
+    #[test]
+    fn a_run_under_users_rustflags_carries_its_flags_once() {
+        let b = boards(&[
+            ("a", "armv7-unknown-linux-gnueabihf"),
+            ("b", "aarch64-unknown-linux-gnu"),
+        ]);
+        let flags = CargoFlags::default();
+        let e = MapEnv(HashMap::from([("RUSTFLAGS", "-C opt-level=s")]));
+        let p = plan(&input(&flags), &b, &e);
+        assert_eq!(
+            envs(&p.cargo)["CARGO_ENCODED_RUSTFLAGS"],
+            "-C\x1fopt-level=s\x1f-C\x1ftarget-feature=+crt-static"
+        );
+        assert!(!p.cargo.argv().iter().any(|a| a.contains("rustflags")));
     }
 
     #[test]

@@ -654,10 +654,7 @@ fn build_loaders(
             Err(e) => results[i] = Some(Err(e)),
         }
     }
-    let boards: Vec<(String, String)> = ready
-        .iter()
-        .map(|(_, t)| (t.board.clone(), t.rust_target.clone()))
-        .collect();
+    let boards: Vec<loader_build::LoaderTarget> = ready.iter().map(|(_, t)| t.clone()).collect();
     let grouping = loader_build::group(
         &boards,
         project.metadata.per_target_env.unwrap_or(false),
