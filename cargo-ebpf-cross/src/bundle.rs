@@ -212,7 +212,7 @@ pub fn write(
     // Two loader packages of a workspace may bundle for one board at once
     // (two builds sharing a target dir); each rewrites SHA256SUMS whole, so
     // without the lock one could drop the other's line.
-    let _lock = lock_sums(dir)?;
+    let _lock = fsutil::lock(&dir.join(".SHA256SUMS.lock"))?;
     // Three atomic steps, so that a crash between any two leaves no line in
     // SHA256SUMS that disagrees with its file: drop the old line, replace
     // the tarball, add the new line.
@@ -290,21 +290,6 @@ pub fn write_unless_fresh(
         let _ = fsutil::write_atomic(stamp, &serde_json::to_vec(&st).unwrap_or_default());
     }
     Ok((path, sha))
-}
-
-/// Held while SHA256SUMS is read and rewritten; released on drop.
-fn lock_sums(dir: &Path) -> Result<std::fs::File> {
-    use fs4::FileExt;
-    let path = dir.join(".SHA256SUMS.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(write_err(&path))?;
-    // fs4 rather than std, whose File::lock needs Rust 1.89.
-    FileExt::lock(&file).map_err(write_err(&path))?;
-    Ok(file)
 }
 
 /// Rewrites SHA256SUMS with `name`'s line replaced (or removed), sorted by
@@ -499,6 +484,17 @@ mod tests {
     use super::*;
     use std::io::Read;
 
+    /// The manifest that lists [`sample`]'s files.
+    fn sample_manifest() -> Manifest {
+        Manifest {
+            files: sample()
+                .iter()
+                .map(|c| file_entry(&c.path, &c.bytes))
+                .collect(),
+            ..Manifest::example()
+        }
+    }
+
     fn sample() -> Vec<Content> {
         vec![
             Content {
@@ -616,13 +612,7 @@ mod tests {
     #[test]
     fn write_then_read_back_with_sums() {
         let d = tempfile::tempdir().unwrap();
-        let m = Manifest {
-            files: sample()
-                .iter()
-                .map(|c| file_entry(&c.path, &c.bytes))
-                .collect(),
-            ..Manifest::example()
-        };
+        let m = sample_manifest();
         let (path, sha) = write(d.path(), "p-1.0-armv7", &m, sample()).unwrap();
         assert_eq!(path, d.path().join("p-1.0-armv7.tar.gz"));
         let sums = std::fs::read_to_string(d.path().join("SHA256SUMS")).unwrap();
@@ -785,13 +775,7 @@ mod tests {
     fn concurrent_writers_to_one_board_dir_keep_every_line() {
         // Two builds of a workspace's loader packages sharing a target dir
         // bundle into one board dir at once; each must keep the other's line.
-        let m = Manifest {
-            files: sample()
-                .iter()
-                .map(|c| file_entry(&c.path, &c.bytes))
-                .collect(),
-            ..Manifest::example()
-        };
+        let m = sample_manifest();
         for _round in 0..10 {
             let d = tempfile::tempdir().unwrap();
             let shas: Vec<(String, String)> = std::thread::scope(|s| {

@@ -171,3 +171,19 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     let d = sha2::Sha256::digest(bytes);
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// Waits for an exclusive lock on `path` (created if need be), held until
+/// the file is dropped. A lock, not a lock file: nothing is removed, so a
+/// crash leaves no stale lock behind.
+pub fn lock(path: &Path) -> Result<std::fs::File> {
+    use fs4::FileExt;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(write_err(path))?;
+    // fs4 rather than std, whose File::lock needs Rust 1.89.
+    FileExt::lock(&file).map_err(write_err(path))?;
+    Ok(file)
+}

@@ -137,18 +137,9 @@ impl Cache {
 
     /// Waits for the writer's lock of `key`.
     pub fn lock(&self, key: &str) -> Result<Lock> {
-        use fs4::FileExt;
         let dir = self.kernels().join(".locks");
         std::fs::create_dir_all(&dir).map_err(write_err(&dir))?;
-        let path = dir.join(format!("{key}.lock"));
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(write_err(&path))?;
-        // fs4 rather than std, whose File::lock needs Rust 1.89.
-        FileExt::lock(&file).map_err(write_err(&path))?;
+        let file = crate::fsutil::lock(&dir.join(format!("{key}.lock")))?;
         Ok(Lock { _file: file })
     }
 
