@@ -9,28 +9,11 @@
 mod common;
 
 use common::*;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
-
-/// Nothing listens here: a test that reaches for the network fails.
-const NO_NETWORK: &str = "http://127.0.0.1:9/debian";
 
 /// One guest at a time: two cores, and the seconds are the benchmark.
 static GUEST: Mutex<()> = Mutex::new(());
-
-fn cached(cwd: &Path, args: &[&str]) -> Run {
-    tool(
-        cwd,
-        args,
-        &[
-            (
-                "EBPF_CROSS_CACHE_DIR",
-                &fx_dir("EBPF_CROSS_REFERENCE_CACHE"),
-            ),
-            ("EBPF_CROSS_DEBIAN_MIRROR", NO_NETWORK),
-        ],
-    )
-}
 
 fn shared_target() -> PathBuf {
     repo().join("target/e2e")
@@ -49,17 +32,13 @@ fn core_board(target: &str) -> PathBuf {
     f
 }
 
-fn json(s: &str) -> serde_json::Value {
-    serde_json::from_str(s.trim()).unwrap_or_else(|e| panic!("{e}: {s}"))
-}
-
 /// tests/bpf/core_task.bpf.c in CO-RE mode against `kernel`'s BTF.
 fn core_object(target: &str, kernel: &str) -> (PathBuf, Run) {
     let board = core_board(target);
     let out = shared_target()
         .join("core-objects")
         .join(format!("{target}-{}", kernel.replace(':', "-")));
-    let r = cached(
+    let r = cached_tool(
         &repo(),
         &[
             "compile",
@@ -86,7 +65,7 @@ fn bundle(target: &'static str) -> PathBuf {
     let project = shared_target().join(format!("core-open-example-{target}"));
     fresh_example(&project);
     let target_dir = shared_target().display().to_string();
-    let r = cached(
+    let r = cached_tool(
         &project,
         &[
             "build",
@@ -101,14 +80,7 @@ fn bundle(target: &'static str) -> PathBuf {
         ],
     );
     r.ok();
-    let p = r
-        .stdout
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .map(json)
-        .find(|m| m["kind"] == "bundle")
-        .and_then(|m| m["path"].as_str().map(PathBuf::from))
-        .unwrap_or_else(|| panic!("no bundle message: {}", r.stdout));
+    let p = bundle_path(&r.stdout);
     done.push((target, p.clone()));
     p
 }
@@ -128,16 +100,7 @@ fn btf_header(b: &[u8]) -> (u16, u8, u8, u32) {
 fn core_fires_on(target: &'static str, kernel: &str) {
     let (obj, r) = core_object(target, kernel);
     r.ok();
-    let fetched = json(
-        &cached(
-            &repo(),
-            &[
-                "kernel", "fetch", "--target", target, "--kernel", kernel, "--json",
-            ],
-        )
-        .ok()
-        .stdout,
-    );
+    let fetched = fetched(target, kernel);
     let image = PathBuf::from(fetched["image"].as_str().unwrap());
     let config = image.with_file_name(format!(
         "config-{}-{}",
@@ -171,7 +134,7 @@ fn core_fires_on(target: &'static str, kernel: &str) {
     let bundle = bundle(target).display().to_string();
     let obj_arg = obj.display().to_string();
     let _g = GUEST.lock().unwrap_or_else(|p| p.into_inner());
-    let r = cached(
+    let r = cached_tool(
         &repo(),
         &[
             "run",
@@ -255,22 +218,7 @@ fn core_program_fires_on_riscv64_6_12() {
 fn core_mode_on_armmp_says_the_kernel_has_no_btf() {
     let (_, r) = core_object("armv7", "debian:6.1");
     r.fails();
-    let fetched = json(
-        &cached(
-            &repo(),
-            &[
-                "kernel",
-                "fetch",
-                "--target",
-                "armv7",
-                "--kernel",
-                "debian:6.1",
-                "--json",
-            ],
-        )
-        .ok()
-        .stdout,
-    );
+    let fetched = fetched("armv7", "debian:6.1");
     let abi = fetched["abi"].as_str().unwrap();
     assert!(
         r.stderr.contains(&format!(
@@ -290,16 +238,7 @@ fn extracted_btf_is_the_booted_kernels_own() {
     let (target, kernel) = ("aarch64", "debian:6.1");
     let (obj, r) = core_object(target, kernel);
     r.ok();
-    let fetched = json(
-        &cached(
-            &repo(),
-            &[
-                "kernel", "fetch", "--target", target, "--kernel", kernel, "--json",
-            ],
-        )
-        .ok()
-        .stdout,
-    );
+    let fetched = fetched(target, kernel);
     let btf = format!("{}.btf", fetched["image"].as_str().unwrap());
     let sum = std::process::Command::new("sha256sum")
         .arg(&btf)
@@ -310,7 +249,7 @@ fn extracted_btf_is_the_booted_kernels_own() {
     let bundle = bundle(target).display().to_string();
     let obj_arg = obj.display().to_string();
     let _g = GUEST.lock().unwrap_or_else(|p| p.into_inner());
-    let r = cached(
+    let r = cached_tool(
         &repo(),
         &[
             "run",

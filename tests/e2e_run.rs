@@ -110,11 +110,7 @@ fn bundle(b: Board) -> PathBuf {
     args.extend(["--message-format".into(), "json".into()]);
     let r = tool(example_project(), &strs(&args), &[]);
     r.ok();
-    let p = json_lines(&r.stdout)
-        .into_iter()
-        .find(|m| m["kind"] == "bundle")
-        .and_then(|m| m["path"].as_str().map(PathBuf::from))
-        .unwrap_or_else(|| panic!("no bundle message: {}", r.stdout));
+    let p = bundle_path(&r.stdout);
     done.push((b.target, p.clone()));
     p
 }

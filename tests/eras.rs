@@ -12,9 +12,6 @@ mod common;
 use common::*;
 use std::path::Path;
 
-/// Nothing listens here: a test that reaches for the network fails.
-const NO_NETWORK: &str = "http://127.0.0.1:9/debian";
-
 const TREES: &[(&str, &str)] = &[
     ("armv7", "debian:5.10"),
     ("armv7", "debian:6.1"),
@@ -25,27 +22,11 @@ const TREES: &[(&str, &str)] = &[
     ("riscv64", "debian:6.12"),
 ];
 
-fn cached(args: &[&str]) -> Run {
-    tool(
-        &repo(),
-        args,
-        &[
-            (
-                "EBPF_CROSS_CACHE_DIR",
-                &fx_dir("EBPF_CROSS_REFERENCE_CACHE"),
-            ),
-            ("EBPF_CROSS_DEBIAN_MIRROR", NO_NETWORK),
-        ],
-    )
-}
-
 fn source_tree(target: &str, kernel: &str) -> String {
-    let r = cached(&[
-        "kernel", "fetch", "--target", target, "--kernel", kernel, "--json",
-    ]);
-    r.ok();
-    let j: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
-    j["source"].as_str().unwrap().to_string()
+    fetched(target, kernel)["source"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 /// The byte offset of `field` in the tree's `struct pt_regs`, whose
@@ -120,16 +101,19 @@ fn the_seed_compiles_unchanged_on_every_era_with_the_boards_registers() {
     for &(target, kernel) in TREES {
         let file = format!("{target}-{}.o", kernel.trim_start_matches("debian:"));
         let obj = out.path().join(&file);
-        let r = cached(&[
-            "compile",
-            "--target",
-            target,
-            "--kernel",
-            kernel,
-            seed.to_str().unwrap(),
-            "-o",
-            obj.to_str().unwrap(),
-        ]);
+        let r = cached_tool(
+            &repo(),
+            &[
+                "compile",
+                "--target",
+                target,
+                "--kernel",
+                kernel,
+                seed.to_str().unwrap(),
+                "-o",
+                obj.to_str().unwrap(),
+            ],
+        );
         r.ok();
         assert!(
             !r.stderr.contains("warning"),

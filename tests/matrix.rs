@@ -16,9 +16,6 @@ use common::*;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
-/// Nothing listens here: a test that reaches for the network fails.
-const NO_NETWORK: &str = "http://127.0.0.1:9/debian";
-
 /// One matrix at a time: two cores, and each boot reports its seconds.
 static GUEST: Mutex<()> = Mutex::new(());
 
@@ -398,12 +395,7 @@ fn armv7_bundle(env: &[(&'static str, String)]) -> String {
     args.push(shared_target().display().to_string());
     let r = run_tool(example_project(), &args, env);
     r.ok();
-    r.stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|m| m["kind"] == "bundle")
-        .and_then(|m| m["path"].as_str().map(str::to_string))
-        .unwrap_or_else(|| panic!("no bundle: {}", r.stdout))
+    bundle_path(&r.stdout).display().to_string()
 }
 
 #[test]

@@ -16,29 +16,10 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use common::{fx, fx_dir, repo, tool, tree_version, Run};
-
-/// Nothing listens here: a test that reaches for the network fails.
-const NO_NETWORK: &str = "http://127.0.0.1:9/debian";
+use common::{cached_tool, fetched, fx, fx_dir, json, repo, tool, tree_version, Run, NO_NETWORK};
 
 fn shared_cache() -> String {
     fx_dir("EBPF_CROSS_REFERENCE_CACHE")
-}
-
-/// The tool with the shared cache and no network.
-fn cached(cwd: &Path, args: &[&str]) -> Run {
-    tool(
-        cwd,
-        args,
-        &[
-            ("EBPF_CROSS_CACHE_DIR", &shared_cache()),
-            ("EBPF_CROSS_DEBIAN_MIRROR", NO_NETWORK),
-        ],
-    )
-}
-
-fn json(s: &str) -> serde_json::Value {
-    serde_json::from_str(s.trim()).unwrap_or_else(|e| panic!("{e}: {s}"))
 }
 
 /// VERSION.PATCHLEVEL.SUBLEVEL of a source tree's top Makefile (5.10's
@@ -257,7 +238,7 @@ const ERAS: &[(&str, &str, &str, u16)] = &[
 #[ignore = "needs scripts/setup.sh"]
 fn fetch_json_describes_each_era_and_a_cached_fetch_needs_no_network() {
     for &(target, kernel, flavour, machine) in ERAS {
-        let r = cached(
+        let r = cached_tool(
             &repo(),
             &[
                 "kernel", "fetch", "--target", target, "--kernel", kernel, "--json",
@@ -339,23 +320,16 @@ fn fetch_json_describes_each_era_and_a_cached_fetch_needs_no_network() {
 
 #[test]
 #[ignore = "needs scripts/setup.sh"]
-fn list_shows_each_reference_kernel_and_whether_it_is_cached() {
+fn list_shows_each_reference_kernel_and_whether_it_is_cached_tool() {
     let mut rows = Vec::new();
     for kernel in ["debian:5.10", "debian:6.1", "debian:6.12"] {
-        let r = cached(
-            &repo(),
-            &[
-                "kernel", "fetch", "--target", "armv7", "--kernel", kernel, "--json",
-            ],
-        );
-        r.ok();
-        let j = json(&r.stdout);
+        let j = fetched("armv7", kernel);
         rows.push((
             j["version"].as_str().unwrap().to_string(),
             j["abi"].as_str().unwrap().to_string(),
         ));
     }
-    let r = cached(&repo(), &["kernel", "list", "--target", "armv7"]);
+    let r = cached_tool(&repo(), &["kernel", "list", "--target", "armv7"]);
     r.ok();
     let line = |k: &str, c: &str, (v, a): &(String, String)| {
         format!(
@@ -372,7 +346,7 @@ fn list_shows_each_reference_kernel_and_whether_it_is_cached() {
             line("debian:6.12", "trixie", &rows[2]),
         )
     );
-    let r = cached(&repo(), &["kernel", "list", "--target", "mips", "--json"]);
+    let r = cached_tool(&repo(), &["kernel", "list", "--target", "mips", "--json"]);
     r.ok();
     assert_eq!(
         r.stdout,
@@ -390,7 +364,7 @@ fn compile_with_each_reference_kernel_reads_the_targets_registers() {
         let obj = out
             .path()
             .join(format!("{target}-{kernel}.o").replace(':', "-"));
-        let r = cached(
+        let r = cached_tool(
             &repo(),
             &[
                 "compile",
@@ -427,7 +401,7 @@ fn a_new_project_builds_and_runs_with_no_kernel_options() {
     let abi = fx("EBPF_CROSS_ARMHF_ABI");
     let version = tree_version(&fx_dir("EBPF_CROSS_ARMHF_BUILD"));
     let t = tempfile::tempdir().unwrap();
-    cached(t.path(), &["new", "probe", "--target", "armv7"]).ok();
+    cached_tool(t.path(), &["new", "probe", "--target", "armv7"]).ok();
     let d = t.path().join("probe");
     // Shared with the scaffold tests, so aya is compiled once.
     let target_dir = repo().join("target/scaffold-e2e");

@@ -17,25 +17,10 @@ use common::*;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
-/// Nothing listens here: a test that reaches for the network fails.
-const NO_NETWORK: &str = "http://127.0.0.1:9/debian";
 const KERNEL: &str = "debian:6.12";
 
 /// One guest at a time: two cores, and the seconds are the benchmark.
 static GUEST: Mutex<()> = Mutex::new(());
-
-fn env() -> Vec<(&'static str, String)> {
-    vec![
-        ("EBPF_CROSS_CACHE_DIR", fx_dir("EBPF_CROSS_REFERENCE_CACHE")),
-        ("EBPF_CROSS_DEBIAN_MIRROR", NO_NETWORK.to_string()),
-    ]
-}
-
-fn riscv_tool(cwd: &Path, args: &[&str]) -> Run {
-    let env = env();
-    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    tool(cwd, args, &pairs)
-}
 
 /// Shared with the other end-to-end tests, so aya compiles once per triple.
 fn shared_target() -> PathBuf {
@@ -61,7 +46,7 @@ fn built() -> &'static Built {
     B.get_or_init(|| {
         let project = example_project();
         let target_dir = shared_target().display().to_string();
-        let r = riscv_tool(
+        let r = cached_tool(
             &project,
             &[
                 "build",
@@ -78,13 +63,7 @@ fn built() -> &'static Built {
             ],
         );
         r.ok();
-        let bundle = r
-            .stdout
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .find(|m| m["kind"] == "bundle")
-            .and_then(|m| m["path"].as_str().map(PathBuf::from))
-            .unwrap_or_else(|| panic!("no bundle message: {}", r.stdout));
+        let bundle = bundle_path(&r.stdout);
         let objects = shared_target().join("riscv64-objects");
         let mut args = vec![
             "compile".to_string(),
@@ -103,7 +82,7 @@ fn built() -> &'static Built {
         }
         args.extend(["-o".into(), format!("{}/", objects.display())]);
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        riscv_tool(&repo(), &a).ok();
+        cached_tool(&repo(), &a).ok();
         Built {
             project,
             bundle,
@@ -138,7 +117,7 @@ fn run_with(object: &str, more: &[&str]) -> (Run, serde_json::Value) {
         args.extend(["--", &guest_obj]);
     }
     let _g = GUEST.lock().unwrap_or_else(|p| p.into_inner());
-    let r = riscv_tool(&b.project, &args);
+    let r = cached_tool(&b.project, &args);
     let report = r
         .stdout
         .lines()
@@ -155,7 +134,7 @@ fn run_with(object: &str, more: &[&str]) -> (Run, serde_json::Value) {
 /// MCOUNT_INSN_SIZE as the riscv64 tree's own header defines it, read here
 /// independently of the tool.
 fn tree_mcount_insn_size() -> u64 {
-    let r = riscv_tool(
+    let r = cached_tool(
         &repo(),
         &[
             "kernel", "fetch", "--target", "riscv64", "--kernel", KERNEL, "--json",

@@ -286,3 +286,50 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Nothing listens here: a test that reaches for the network fails.
+pub const NO_NETWORK: &str = "http://127.0.0.1:9/debian";
+
+/// The reference-kernel cache and mirror of a test that must not download:
+/// setup's cache, and a mirror nothing answers.
+pub fn cached_env() -> Vec<(&'static str, String)> {
+    vec![
+        ("EBPF_CROSS_CACHE_DIR", fx_dir("EBPF_CROSS_REFERENCE_CACHE")),
+        ("EBPF_CROSS_DEBIAN_MIRROR", NO_NETWORK.to_string()),
+    ]
+}
+
+/// The tool with [`cached_env`].
+pub fn cached_tool(cwd: &Path, args: &[&str]) -> Run {
+    let env = cached_env();
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    tool(cwd, args, &pairs)
+}
+
+pub fn json(s: &str) -> serde_json::Value {
+    serde_json::from_str(s.trim()).unwrap_or_else(|e| panic!("{e}: {s}"))
+}
+
+/// `kernel fetch --json` of a kernel setup cached.
+pub fn fetched(target: &str, kernel: &str) -> serde_json::Value {
+    json(
+        &cached_tool(
+            &repo(),
+            &[
+                "kernel", "fetch", "--target", target, "--kernel", kernel, "--json",
+            ],
+        )
+        .ok()
+        .stdout,
+    )
+}
+
+/// The bundle that `build --message-format json` reported.
+pub fn bundle_path(stdout: &str) -> PathBuf {
+    stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|m| m["kind"] == "bundle")
+        .and_then(|m| m["path"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| panic!("no bundle message: {stdout}"))
+}
