@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
+# One build from scratch gains nothing from incremental state, which would
+# add most of a GB to target/.
+export CARGO_INCREMENTAL=0
 cargo fmt --all --check
 cargo clippy --all-targets -- -D warnings
 # Integration tests that build the example share one cargo target dir and
