@@ -222,6 +222,191 @@ fn two_loader_packages_in_one_target_dir_embed_only_their_own_objects() {
     );
 }
 
+/// A workspace with two loader packages and a member that is not one.
+fn two_loader_workspace(root: &Path) -> PathBuf {
+    let ws = root.join("ws");
+    std::fs::create_dir_all(ws.join("tools/src")).unwrap();
+    std::fs::write(
+        ws.join("Cargo.toml"),
+        "[workspace]\nmembers = [\"alpha\", \"beta\", \"tools\"]\nresolver = \"2\"\n",
+    )
+    .unwrap();
+    for pkg in ["alpha", "beta"] {
+        let src = format!("{pkg}.bpf.c");
+        package(&ws, pkg, &[&src], "per_target_env = true", EMBED_BUILD_RS);
+    }
+    std::fs::write(
+        ws.join("tools/Cargo.toml"),
+        "[package]\nname = \"tools\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    )
+    .unwrap();
+    std::fs::write(ws.join("tools/src/main.rs"), "fn main() {}\n").unwrap();
+    ws
+}
+
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn workspace_builds_every_loader_package_for_every_board() {
+    let d = tempfile::tempdir().unwrap();
+    let ws = two_loader_workspace(d.path());
+    let r = tool(
+        &ws,
+        &[
+            "-v",
+            "build",
+            "--workspace",
+            "--target",
+            "armv7",
+            "--target",
+            "aarch64",
+            "--kernel-version",
+            "6.1",
+            "--message-format",
+            "json",
+        ],
+        &[],
+    );
+    r.ok();
+    // One cargo run per package, each for both boards; `tools` is not built.
+    let runs = cargo_runs(&r.stderr);
+    assert_eq!(runs.len(), 2, "{runs:#?}");
+    for (run, pkg) in runs.iter().zip(["alpha", "beta"]) {
+        assert!(
+            run.contains(&format!(" --package {pkg} --bin {pkg} ")),
+            "{run}"
+        );
+        assert!(
+            run.contains(
+                "--target armv7-unknown-linux-gnueabihf --target aarch64-unknown-linux-gnu"
+            ),
+            "{run}"
+        );
+    }
+    assert!(!r.stderr.contains("--package tools"), "{}", r.stderr);
+    let lines: Vec<String> = r
+        .stdout
+        .lines()
+        .map(|l| {
+            let v = json(l);
+            format!(
+                "{} {} {}",
+                v["kind"].as_str().unwrap(),
+                v["package"].as_str().unwrap_or("-"),
+                v["target"].as_str().unwrap_or("-")
+            )
+        })
+        .collect();
+    let mut want = Vec::new();
+    for pkg in ["alpha", "beta"] {
+        want.extend([
+            format!("object {pkg} armv7"),
+            format!("object {pkg} aarch64"),
+        ]);
+        for board in ["armv7", "aarch64"] {
+            want.extend([
+                format!("loader {pkg} {board}"),
+                format!("bundle {pkg} {board}"),
+            ]);
+        }
+    }
+    want.push("summary - -".into());
+    assert_eq!(lines, want);
+    let summary = json(r.stdout.lines().last().unwrap());
+    assert_eq!(
+        (summary["ok"].as_u64(), summary["failed"].as_u64()),
+        (Some(4), Some(0))
+    );
+    let listed: Vec<String> = summary["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            format!(
+                "{} {}",
+                t["package"].as_str().unwrap(),
+                t["target"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        ["alpha armv7", "alpha aarch64", "beta armv7", "beta aarch64"]
+    );
+    for (board, class, machine) in [("armv7", 1, 40), ("aarch64", 2, 183)] {
+        let dir = ws.join("target/ebpf-cross").join(board);
+        for pkg in ["alpha", "beta"] {
+            let (loader, objs) = bundle_parts(&dir.join(format!("{pkg}-0.3.0-{board}.tar.gz")));
+            let own = format!("{pkg}.o");
+            assert_eq!(elf_machine(&loader), (class, 1, machine), "{pkg} {board}");
+            assert_eq!(embedded_names(&loader), [own.as_str()], "{pkg} {board}");
+            assert_eq!(
+                objs.iter().map(|o| o.0.as_str()).collect::<Vec<_>>(),
+                [own.as_str()]
+            );
+        }
+        let st = std::process::Command::new("sha256sum")
+            .args(["-c", "SHA256SUMS"])
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&st.stdout),
+            format!("alpha-0.3.0-{board}.tar.gz: OK\nbeta-0.3.0-{board}.tar.gz: OK\n")
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn several_loader_packages_need_a_choice_and_other_commands_take_one() {
+    let d = tempfile::tempdir().unwrap();
+    let ws = two_loader_workspace(d.path());
+    let build = ["build", "--target", "armv7", "--kernel-version", "6.1"];
+    let r = tool(&ws, &build, &[]);
+    r.fails();
+    assert!(
+        r.stderr
+            .contains("error: several loader packages: alpha, beta\n"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("help: choose one with -p PKG (`build` also takes -p more than once, or --workspace for all of them)"),
+        "{}",
+        r.stderr
+    );
+    let mut named = build.to_vec();
+    named.extend(["-p", "beta", "-p", "nope"]);
+    let r = tool(&ws, &named, &[]);
+    r.fails();
+    assert!(
+        r.stderr
+            .contains("error: package `nope` is not in the workspace\n"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("help: members: alpha, beta, tools"),
+        "{}",
+        r.stderr
+    );
+    let r = tool(
+        &ws,
+        &["config", "--target", "armv7", "-p", "alpha", "-p", "beta"],
+        &[],
+    );
+    r.fails();
+    assert!(
+        r.stderr.contains(
+            "error: this command takes one loader package, and -p named 2: alpha, beta\n"
+        ),
+        "{}",
+        r.stderr
+    );
+    // Nothing was compiled or bundled by the refused commands.
+    assert!(!ws.join("target/ebpf-cross").exists());
+}
+
 #[test]
 #[ignore = "needs scripts/setup.sh"]
 fn a_deleted_source_leaves_no_object_behind() {

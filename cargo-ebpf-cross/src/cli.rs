@@ -308,9 +308,10 @@ pub struct ProjectArgs {
     /// Path to the loader package's Cargo.toml
     #[arg(long, value_name = "PATH")]
     pub manifest_path: Option<PathBuf>,
-    /// The loader package, when the workspace has several
+    /// The loader package, when the workspace has several (`build` takes
+    /// several)
     #[arg(short = 'p', long = "package", value_name = "PKG")]
-    pub package: Option<String>,
+    pub package: Vec<String>,
     /// Cargo's target dir (default: CARGO_TARGET_DIR, then the workspace's)
     #[arg(long, value_name = "DIR")]
     pub target_dir: Option<PathBuf>,
@@ -391,6 +392,10 @@ pub struct BuildArgs {
     /// Target profile(s): a built-in name, a board name, or a profile file; repeatable
     #[arg(long, short = 't', required = true, value_name = "TARGET")]
     pub target: Vec<String>,
+    /// Every loader package of the workspace (each member with
+    /// [package.metadata.ebpf-cross])
+    #[arg(long, conflicts_with = "package")]
+    pub workspace: bool,
     #[command(flatten)]
     pub opts: BuildOpts,
 }

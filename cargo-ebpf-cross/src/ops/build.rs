@@ -63,51 +63,109 @@ fn metadata(opts: &ProjectArgs) -> Result<cargo_metadata::Metadata> {
     cargo_metadata::MetadataCommand::parse(out.stdout_text()).map_err(|e| unreadable(e.to_string()))
 }
 
+fn names(packages: &[&cargo_metadata::Package]) -> String {
+    packages
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The workspace member called `name`.
+fn named<'m>(
+    members: &[&'m cargo_metadata::Package],
+    name: &str,
+) -> Result<&'m cargo_metadata::Package> {
+    members
+        .iter()
+        .find(|p| p.name == *name)
+        .copied()
+        .ok_or_else(|| {
+            usage(
+                format!("package `{name}` is not in the workspace"),
+                &format!("members: {}", names(members)),
+            )
+        })
+}
+
+/// The members with `[package.metadata.ebpf-cross]`; at least one.
+fn loader_packages<'m>(
+    members: &[&'m cargo_metadata::Package],
+) -> Result<Vec<&'m cargo_metadata::Package>> {
+    let with_meta: Vec<_> = members
+        .iter()
+        .filter(|p| p.metadata.get("ebpf-cross").is_some())
+        .copied()
+        .collect();
+    if with_meta.is_empty() {
+        return Err(usage(
+            "no loader package: no package in the workspace has [package.metadata.ebpf-cross]"
+                .into(),
+            "add `[package.metadata.ebpf-cross]` (it may be empty) to the loader's Cargo.toml, or pass -p PKG",
+        ));
+    }
+    Ok(with_meta)
+}
+
 /// The loader package: `-p`, else the one member with our metadata.
 fn select<'m>(
     meta: &'m cargo_metadata::Metadata,
     opts: &ProjectArgs,
 ) -> Result<&'m cargo_metadata::Package> {
     let members: Vec<&cargo_metadata::Package> = meta.workspace_packages();
-    Ok(match &opts.package {
-        Some(name) => *members.iter().find(|p| p.name == *name).ok_or_else(|| {
-            usage(
-                format!("package `{name}` is not in the workspace"),
-                &format!(
-                    "members: {}",
-                    members
-                        .iter()
-                        .map(|p| p.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )
-        })?,
-        None => {
-            let with_meta: Vec<_> = members
-                .iter()
-                .filter(|p| p.metadata.get("ebpf-cross").is_some())
-                .collect();
-            match with_meta.as_slice() {
-                [one] => **one,
-                [] => {
-                    return Err(usage(
-                        "no loader package: no package in the workspace has [package.metadata.ebpf-cross]".into(),
-                        "add `[package.metadata.ebpf-cross]` (it may be empty) to the loader's Cargo.toml, or pass -p PKG",
-                    ))
-                }
-                many => {
-                    return Err(usage(
-                        format!(
-                            "several loader packages: {}",
-                            many.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
-                        ),
-                        "choose one with -p PKG",
-                    ))
-                }
+    match opts.package.as_slice() {
+        [name] => named(&members, name),
+        [] => match loader_packages(&members)?.as_slice() {
+            [one] => Ok(*one),
+            many => Err(usage(
+                format!("several loader packages: {}", names(many)),
+                "choose one with -p PKG (`build` also takes -p more than once, or --workspace for all of them)",
+            )),
+        },
+        _ => Err(one_package(opts).expect_err("several -p")),
+    }
+}
+
+/// Every command but `build` works on one package, so `-p` given twice is
+/// refused up front, even where the package is optional.
+pub fn one_package(opts: &ProjectArgs) -> Result<()> {
+    match opts.package.as_slice() {
+        [] | [_] => Ok(()),
+        many => Err(usage(
+            format!(
+                "this command takes one loader package, and -p named {}: {}",
+                many.len(),
+                many.join(", ")
+            ),
+            "pass a single -p PKG; `build` is the command that builds several packages",
+        )),
+    }
+}
+
+/// The loader packages `build` makes bundles of: every member with our
+/// metadata for `--workspace`, each `-p` in the order given, else the one
+/// [`select`] finds.
+fn select_many<'m>(
+    meta: &'m cargo_metadata::Metadata,
+    opts: &ProjectArgs,
+    workspace: bool,
+) -> Result<Vec<&'m cargo_metadata::Package>> {
+    let members: Vec<&cargo_metadata::Package> = meta.workspace_packages();
+    if workspace {
+        return loader_packages(&members);
+    }
+    if opts.package.len() > 1 {
+        let mut out: Vec<&cargo_metadata::Package> = Vec::new();
+        for name in &opts.package {
+            let p = named(&members, name)?;
+            // `-p a -p a` builds `a` once, as cargo does.
+            if !out.iter().any(|o| o.name == p.name) {
+                out.push(p);
             }
         }
-    })
+        return Ok(out);
+    }
+    Ok(vec![select(meta, opts)?])
 }
 
 impl Project {
@@ -123,7 +181,24 @@ impl Project {
 
     pub fn load(opts: &ProjectArgs) -> Result<Project> {
         let meta = metadata(opts)?;
-        let pkg = select(&meta, opts)?;
+        Project::of(&meta, select(&meta, opts)?, opts)
+    }
+
+    /// The packages `build` was asked for, each loaded as [`Project::load`]
+    /// would.
+    pub fn load_many(opts: &ProjectArgs, workspace: bool) -> Result<Vec<Project>> {
+        let meta = metadata(opts)?;
+        select_many(&meta, opts, workspace)?
+            .into_iter()
+            .map(|pkg| Project::of(&meta, pkg, opts))
+            .collect()
+    }
+
+    fn of(
+        meta: &cargo_metadata::Metadata,
+        pkg: &cargo_metadata::Package,
+        opts: &ProjectArgs,
+    ) -> Result<Project> {
         let md: PackageMetadata = match pkg.metadata.get("ebpf-cross") {
             Some(v) => serde_json::from_value(v.clone()).map_err(|e| {
                 usage(
@@ -426,8 +501,8 @@ fn human_size(n: u64) -> String {
     }
 }
 
-fn emit_json(kind: &str, target: &str, path: &Path, sha: &str) {
-    let v = serde_json::json!({"kind": kind, "target": target, "path": path, "sha256": sha});
+fn emit_json(kind: &str, package: &str, target: &str, path: &Path, sha: &str) {
+    let v = serde_json::json!({"kind": kind, "package": package, "target": target, "path": path, "sha256": sha});
     println!("{v}");
 }
 
@@ -442,6 +517,7 @@ fn before_loader(g: Global, project: &Project, opts: &BuildOpts, job: &TargetJob
             let bytes = std::fs::read(&p.output).map_err(crate::error::read_err(&p.output))?;
             emit_json(
                 "object",
+                &project.package,
                 &job.profile_name,
                 &p.output,
                 &crate::fsutil::sha256_hex(&bytes),
@@ -584,10 +660,17 @@ fn make_bundle(
 
 /// What `build` says of a bundle: its line, and with `--message-format
 /// json` the loader's and the bundle's.
-fn announce_bundle(opts: &BuildOpts, job: &TargetJob, made: &Made) {
+fn announce_bundle(project: &Project, opts: &BuildOpts, job: &TargetJob, made: &Made) {
     let json = opts.message_format == MessageFormat::Json;
+    let pkg = &project.package;
     if json {
-        emit_json("loader", &job.profile_name, &made.exe, &made.loader_sha);
+        emit_json(
+            "loader",
+            pkg,
+            &job.profile_name,
+            &made.exe,
+            &made.loader_sha,
+        );
     }
     let size = std::fs::metadata(&made.path).map(|m| m.len()).unwrap_or(0);
     ui::status(
@@ -599,7 +682,7 @@ fn announce_bundle(opts: &BuildOpts, job: &TargetJob, made: &Made) {
         ),
     );
     if json {
-        emit_json("bundle", &job.profile_name, &made.path, &made.sha);
+        emit_json("bundle", pkg, &job.profile_name, &made.path, &made.sha);
     }
 }
 
@@ -722,7 +805,7 @@ fn build_loaders(
                         None => make_bundle(project, jobs[i], &ready[r].1, &e),
                     });
                     if let Ok(m) = &m {
-                        announce_bundle(opts, jobs[i], m);
+                        announce_bundle(project, opts, jobs[i], m);
                     }
                     results[i] = Some(m.map(|m| m.path));
                 }
@@ -745,6 +828,7 @@ fn build_loaders(
 
 /// The result of one target, for the summary.
 struct Outcome {
+    package: String,
     target: String,
     result: Result<PathBuf>,
 }
@@ -752,16 +836,17 @@ struct Outcome {
 fn build_all(
     g: Global,
     opts: &BuildOpts,
+    project: &Project,
     targets: &[String],
     kernel_dir: Option<&str>,
-) -> Result<Vec<Outcome>> {
-    let project = Project::load(&opts.project)?;
+) -> Vec<Outcome> {
     let mut outcomes: Vec<Outcome> = Vec::new();
     let mut jobs: Vec<TargetJob> = Vec::new();
     for t in targets {
-        match prepare(g, &project, opts, t, kernel_dir) {
+        match prepare(g, project, opts, t, kernel_dir) {
             Ok(j) => jobs.push(j),
             Err(e) => outcomes.push(Outcome {
+                package: project.package.clone(),
                 target: t.clone(),
                 result: Err(e),
             }),
@@ -775,13 +860,14 @@ fn build_all(
             super::compile::print_plans(&j.plans);
         }
         let all: Vec<&TargetJob> = jobs.iter().collect();
-        for (j, result) in jobs.iter().zip(build_loaders(g, &project, opts, &all)) {
+        for (j, result) in jobs.iter().zip(build_loaders(g, project, opts, &all)) {
             outcomes.push(Outcome {
+                package: project.package.clone(),
                 target: j.profile_name.clone(),
                 result,
             });
         }
-        return Ok(outcomes);
+        return outcomes;
     }
     // BPF compiles of every board share one pool; loaders then build in as
     // few cargo runs as their triples allow.
@@ -842,31 +928,49 @@ fn build_all(
             Err(e) => by_job[i] = Some(Err(e)),
         }
     }
-    let mut loaders = build_loaders(g, &project, opts, &compiled).into_iter();
+    let mut loaders = build_loaders(g, project, opts, &compiled).into_iter();
     for (j, slot) in jobs.iter().zip(by_job) {
         let result = match slot {
             Some(r) => r,
             None => loaders.next().expect("one result per compiled board"),
         };
         outcomes.push(Outcome {
+            package: project.package.clone(),
             target: j.profile_name.clone(),
             result,
         });
     }
-    Ok(outcomes)
+    outcomes
 }
 
 pub fn build(g: Global, a: BuildArgs) -> Result<i32> {
-    let outcomes = build_all(g, &a.opts, &a.target, None)?;
+    let projects = Project::load_many(&a.opts.project, a.workspace)?;
+    // One package after another: each cargo run builds one package for
+    // its boards, and the runs share the target dir and so every
+    // dependency built once.
+    let outcomes: Vec<Outcome> = projects
+        .iter()
+        .flat_map(|p| build_all(g, &a.opts, p, &a.target, None))
+        .collect();
+    let several = projects.len() > 1;
+    let label = |o: &Outcome| {
+        if several {
+            format!("{} ({})", o.target, o.package)
+        } else {
+            o.target.clone()
+        }
+    };
     let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
     let json = a.opts.message_format == MessageFormat::Json;
     if json {
         let list: Vec<_> = outcomes
             .iter()
             .map(|o| match &o.result {
-                Ok(p) => serde_json::json!({"target": o.target, "ok": true, "bundle": p}),
+                Ok(p) => {
+                    serde_json::json!({"package": o.package, "target": o.target, "ok": true, "bundle": p})
+                }
                 Err(e) => {
-                    serde_json::json!({"target": o.target, "ok": false, "error": e.to_string()})
+                    serde_json::json!({"package": o.package, "target": o.target, "ok": false, "error": e.to_string()})
                 }
             })
             .collect();
@@ -886,9 +990,9 @@ pub fn build(g: Global, a: BuildArgs) -> Result<i32> {
         );
         for o in &outcomes {
             match &o.result {
-                Ok(p) => eprintln!("  {:<16} ok      {}", o.target, crate::fsutil::shown(p)),
+                Ok(p) => eprintln!("  {:<16} ok      {}", label(o), crate::fsutil::shown(p)),
                 Err(e) => {
-                    eprintln!("  {:<16} FAILED  {}", o.target, e);
+                    eprintln!("  {:<16} FAILED  {}", label(o), e);
                     let h = e.hint();
                     if !h.is_empty() {
                         eprintln!(
@@ -923,7 +1027,8 @@ pub fn build_bundle_in(
     target: &str,
     kernel_dir: Option<&str>,
 ) -> Result<PathBuf> {
-    let mut outcomes = build_all(g, opts, &[target.to_string()], kernel_dir)?;
+    let project = Project::load(&opts.project)?;
+    let mut outcomes = build_all(g, opts, &project, &[target.to_string()], kernel_dir);
     match outcomes.pop() {
         Some(o) => o.result,
         None => Err(usage(format!("nothing was built for {target}"), "")),

@@ -139,6 +139,7 @@ pub fn entries(
 }
 
 pub fn config(a: ConfigArgs) -> Result<i32> {
+    crate::ops::build::one_package(&a.project)?;
     // Outside a project the package layer is simply absent.
     let project = crate::ops::build::Project::load(&a.project).ok();
     let boards = crate::ops::board_dirs(

@@ -146,6 +146,7 @@ fn plan<'a>(path: &Path, bundle: &'a Bundle, a: &InstallArgs) -> Result<Vec<Item
 }
 
 pub fn install(g: Global, a: InstallArgs) -> Result<i32> {
+    super::build::one_package(&a.project)?;
     let path = match (&a.bundle, &a.target) {
         (Some(b), _) => b.clone(),
         (None, Some(t)) => built_bundle(&a, t)?,

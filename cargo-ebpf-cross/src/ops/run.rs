@@ -43,6 +43,7 @@ pub struct RunReport {
 }
 
 pub fn run(g: Global, args: RunArgs) -> Result<i32> {
+    super::build::one_package(&args.build.project)?;
     if super::matrix::is_matrix(&args) {
         return super::matrix::run(g, args);
     }
