@@ -144,6 +144,16 @@ fn bundle_parts(tarball: &Path) -> (Vec<u8>, Vec<(String, Vec<u8>)>) {
     (loader, objs)
 }
 
+/// What `sha256sum -c SHA256SUMS` says in a board's out dir.
+fn sums_check(dir: &Path) -> String {
+    let st = std::process::Command::new("sha256sum")
+        .args(["-c", "SHA256SUMS"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&st.stdout).into_owned()
+}
+
 fn cargo_runs(stderr: &str) -> Vec<String> {
     stderr
         .lines()
@@ -211,13 +221,8 @@ fn two_loader_packages_in_one_target_dir_embed_only_their_own_objects() {
         );
     }
     // One SHA256SUMS beside the tarballs; each package owns its line.
-    let st = std::process::Command::new("sha256sum")
-        .args(["-c", "SHA256SUMS"])
-        .current_dir(&dir)
-        .output()
-        .unwrap();
     assert_eq!(
-        String::from_utf8_lossy(&st.stdout),
+        sums_check(&dir),
         "alpha-0.3.0-armv7.tar.gz: OK\nbeta-0.3.0-armv7.tar.gz: OK\n"
     );
 }
@@ -344,13 +349,8 @@ fn workspace_builds_every_loader_package_for_every_board() {
                 [own.as_str()]
             );
         }
-        let st = std::process::Command::new("sha256sum")
-            .args(["-c", "SHA256SUMS"])
-            .current_dir(&dir)
-            .output()
-            .unwrap();
         assert_eq!(
-            String::from_utf8_lossy(&st.stdout),
+            sums_check(&dir),
             format!("alpha-0.3.0-{board}.tar.gz: OK\nbeta-0.3.0-{board}.tar.gz: OK\n")
         );
     }
@@ -362,47 +362,21 @@ fn several_loader_packages_need_a_choice_and_other_commands_take_one() {
     let d = tempfile::tempdir().unwrap();
     let ws = two_loader_workspace(d.path());
     let build = ["build", "--target", "armv7", "--kernel-version", "6.1"];
-    let r = tool(&ws, &build, &[]);
-    r.fails();
-    assert!(
-        r.stderr
-            .contains("error: several loader packages: alpha, beta\n"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains("help: choose one with -p PKG (`build` also takes -p more than once, or --workspace for all of them)"),
-        "{}",
-        r.stderr
-    );
+    tool(&ws, &build, &[])
+        .fails()
+        .says("error: several loader packages: alpha, beta\n")
+        .says("help: choose one with -p PKG (`build` also takes -p more than once, or --workspace for all of them)");
     let mut named = build.to_vec();
     named.extend(["-p", "beta", "-p", "nope"]);
-    let r = tool(&ws, &named, &[]);
-    r.fails();
-    assert!(
-        r.stderr
-            .contains("error: package `nope` is not in the workspace\n"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains("help: members: alpha, beta, tools"),
-        "{}",
-        r.stderr
-    );
-    let r = tool(
-        &ws,
-        &["config", "--target", "armv7", "-p", "alpha", "-p", "beta"],
-        &[],
-    );
-    r.fails();
-    assert!(
-        r.stderr.contains(
-            "error: this command takes one loader package, and -p named 2: alpha, beta\n"
-        ),
-        "{}",
-        r.stderr
-    );
+    tool(&ws, &named, &[])
+        .fails()
+        .says("error: package `nope` is not in the workspace\n")
+        .says("help: members: alpha, beta, tools");
+    let config = ["config", "--target", "armv7", "-p", "alpha", "-p", "beta"];
+    tool(&ws, &config, &[])
+        .fails()
+        .says("error: this command takes one loader package, and -p named 2: alpha, beta\n")
+        .says("help: pass a single -p PKG; `build` is the command that builds several packages");
     // Nothing was compiled or bundled by the refused commands.
     assert!(!ws.join("target/ebpf-cross").exists());
 }

@@ -125,6 +125,15 @@ impl Run {
         assert!(!self.stderr.contains("panicked"), "panic: {}", self.stderr);
         self
     }
+    /// Asserts that stderr holds `text`, showing all of stderr if not.
+    pub fn says(&self, text: &str) -> &Self {
+        assert!(
+            self.stderr.contains(text),
+            "stderr lacks {text:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
 }
 
 fn to_run(o: Output) -> Run {
