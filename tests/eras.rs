@@ -97,23 +97,10 @@ Disassembly of section kprobe/do_sys_open:
 #[ignore = "needs scripts/setup.sh"]
 fn the_seed_compiles_unchanged_on_every_era_with_the_boards_registers() {
     let out = tempfile::tempdir().unwrap();
-    let seed = repo().join("tests/bpf/seed.c");
     for &(target, kernel) in TREES {
         let file = format!("{target}-{}.o", kernel.trim_start_matches("debian:"));
         let obj = out.path().join(&file);
-        let r = cached_tool(
-            &repo(),
-            &[
-                "compile",
-                "--target",
-                target,
-                "--kernel",
-                kernel,
-                seed.to_str().unwrap(),
-                "-o",
-                obj.to_str().unwrap(),
-            ],
-        );
+        let r = compile_seed(target, kernel, &obj);
         r.ok();
         assert!(
             !r.stderr.contains("warning"),

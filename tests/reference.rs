@@ -364,19 +364,7 @@ fn compile_with_each_reference_kernel_reads_the_targets_registers() {
         let obj = out
             .path()
             .join(format!("{target}-{kernel}.o").replace(':', "-"));
-        let r = cached_tool(
-            &repo(),
-            &[
-                "compile",
-                "--target",
-                target,
-                "--kernel",
-                kernel,
-                repo().join("tests/bpf/seed.c").to_str().unwrap(),
-                "-o",
-                obj.to_str().unwrap(),
-            ],
-        );
+        let r = common::compile_seed(target, kernel, &obj);
         r.ok();
         let want = if target == "armv7" {
             "r3 = *(u32 *)(r1 + 4)"

@@ -319,6 +319,23 @@ pub fn json(s: &str) -> serde_json::Value {
     serde_json::from_str(s.trim()).unwrap_or_else(|e| panic!("{e}: {s}"))
 }
 
+/// tests/bpf/seed.c compiled into `obj` against a kernel setup cached.
+pub fn compile_seed(target: &str, kernel: &str, obj: &Path) -> Run {
+    cached_tool(
+        &repo(),
+        &[
+            "compile",
+            "--target",
+            target,
+            "--kernel",
+            kernel,
+            repo().join("tests/bpf/seed.c").to_str().unwrap(),
+            "-o",
+            obj.to_str().unwrap(),
+        ],
+    )
+}
+
 /// `kernel fetch --json` of a kernel setup cached.
 pub fn fetched(target: &str, kernel: &str) -> serde_json::Value {
     json(

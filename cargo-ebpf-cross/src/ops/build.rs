@@ -112,17 +112,17 @@ fn select<'m>(
     meta: &'m cargo_metadata::Metadata,
     opts: &ProjectArgs,
 ) -> Result<&'m cargo_metadata::Package> {
+    one_package(opts)?;
     let members: Vec<&cargo_metadata::Package> = meta.workspace_packages();
-    match opts.package.as_slice() {
-        [name] => named(&members, name),
-        [] => match loader_packages(&members)?.as_slice() {
+    match opts.package.first() {
+        Some(name) => named(&members, name),
+        None => match loader_packages(&members)?.as_slice() {
             [one] => Ok(*one),
             many => Err(usage(
                 format!("several loader packages: {}", names(many)),
                 "choose one with -p PKG (`build` also takes -p more than once, or --workspace for all of them)",
             )),
         },
-        _ => Err(one_package(opts).expect_err("several -p")),
     }
 }
 
@@ -783,15 +783,14 @@ fn build_loaders(
         // target/<triple>/ dir, so each bundle is made before the next run.
         // Within a run, a board's bundle is made as soon as cargo reports
         // its loader, while cargo goes on with the others.
-        let made: Vec<std::sync::Mutex<Option<Result<Made>>>> =
-            run.iter().map(|_| std::sync::Mutex::new(None)).collect();
+        let made: Vec<std::sync::OnceLock<Result<Made>>> =
+            run.iter().map(|_| std::sync::OnceLock::new()).collect();
         let outcome = std::thread::scope(|s| {
             loader_build::run(&plan, |k, exe| {
                 let (slot, job, t) = (&made[k], jobs[ready[run[k]].0], &ready[run[k]].1);
                 let exe = exe.to_path_buf();
                 s.spawn(move || {
-                    let m = make_bundle(project, job, t, &exe);
-                    *slot.lock().expect("no panic while held") = Some(m);
+                    let _ = slot.set(make_bundle(project, job, t, &exe));
                 });
             })
         });
@@ -799,11 +798,9 @@ fn build_loaders(
             Ok(exes) => {
                 for ((&r, exe), slot) in run.iter().zip(exes).zip(made) {
                     let i = ready[r].0;
-                    let early = slot.into_inner().expect("threads joined");
-                    let m = exe.and_then(|e| match early {
-                        Some(m) => m,
-                        None => make_bundle(project, jobs[i], &ready[r].1, &e),
-                    });
+                    // `run` reports every executable it returns, so a board
+                    // with a loader has its bundle made by now.
+                    let m = exe.and_then(|_| slot.into_inner().expect("made when reported"));
                     if let Ok(m) = &m {
                         announce_bundle(project, opts, jobs[i], m);
                     }
