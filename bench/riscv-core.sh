@@ -22,7 +22,7 @@ trap 'rm -rf "$work"' EXIT
 bundle_for() {
 	"$bin" -q build --target "$1" --manifest-path "$repo/examples/open-example/Cargo.toml" \
 		--release --locked --target-dir "$target_dir" --message-format json 2>"$work/log" |
-		sed -n 's/.*"kind":"bundle","path":"\([^"]*\)".*/\1/p'
+		sed -n 's/.*"kind":"bundle".*"path":"\([^"]*\)".*/\1/p'
 }
 
 # usage: bench LABEL TARGET KERNEL OBJECT EXPECT

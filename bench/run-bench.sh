@@ -22,7 +22,7 @@ for pair in armv7:ARMHF aarch64:ARM64; do
 	bundle=$("$bin" -q build --target "$target" --kernel-src "${!src}" --kernel-build "${!build}" \
 		--manifest-path "$repo/examples/open-example/Cargo.toml" --release --locked \
 		--target-dir "$target_dir" --message-format json 2>"$log" |
-		sed -n 's/.*"kind":"bundle","path":"\([^"]*\)".*/\1/p')
+		sed -n 's/.*"kind":"bundle".*"path":"\([^"]*\)".*/\1/p')
 	[ -n "$bundle" ] || { cat "$log" >&2; echo "building the $target bundle failed" >&2; exit 1; }
 	times=()
 	for _ in $(seq "$runs"); do
