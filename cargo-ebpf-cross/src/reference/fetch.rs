@@ -84,10 +84,17 @@ struct Loaded {
 }
 
 /// The verified `Packages` index of one suite for `arch`, or None when the
-/// suite does not carry that arch (bookworm-security has no mipsel), or an
-/// optional suite's index cannot be had. The
-/// per-arch index is used because it lists arch-all packages too, and
-/// `binary-all` has been seen out of step with `InRelease`.
+/// suite's signed InRelease says it does not carry that arch
+/// (bookworm-security has no mipsel). The per-arch index is used because it
+/// lists arch-all packages too, and `binary-all` has been seen out of step
+/// with `InRelease`.
+///
+/// Every suite is required. An update suite that cannot be read (a digest
+/// mismatch, a 404, an HTML page) is an error, never a reason to go on with
+/// the other suites: anyone on the path to a plain-http mirror can break one
+/// file, and going on would hand them an older kernel. For the same reason
+/// a kept index whose digest the current InRelease no longer names is not
+/// used in place of the current one.
 fn load_suite(
     http: &Http,
     keys: &Keyring,
@@ -95,7 +102,6 @@ fn load_suite(
     base: &str,
     suite_name: &str,
     arch: &str,
-    required: bool,
 ) -> Result<Option<Loaded>> {
     let suite = Suite::open(http, keys, base, suite_name)?;
     if !suite.index.architectures.iter().any(|a| a == arch) {
@@ -107,40 +113,20 @@ fn load_suite(
         hint: "the mirror is incomplete or mid-sync; retry later or choose another with EBPF_CROSS_DEBIAN_MIRROR".into(),
     })?;
     // Indexes are kept by suite and arch, and reused while the signed
-    // InRelease still names the same digest. The kept copy was verified
-    // against the InRelease of its day, so when the mirror serves the
-    // current one out of step with its InRelease (seen for days on
-    // security mirrors) the last good one stands in.
+    // InRelease still names the same digest.
     let dir = cache.root.join("indexes");
     let kept = dir.join(format!("{suite_name}-{arch}-Packages.xz"));
-    let old = std::fs::read(&kept).ok();
-    let xz = match old {
+    let xz = match std::fs::read(&kept).ok() {
         Some(b) if crate::fsutil::sha256_hex(&b) == sha => b,
-        old => {
+        _ => {
             let file = format!("dists/{suite_name}/{path}");
             let label = format!("{suite_name} {arch} index");
-            match http.get_verified(&suite.urls(&path, &sha), &file, &sha, size, Some(&label)) {
-                Ok(b) => {
-                    std::fs::create_dir_all(&dir).map_err(write_err(&dir))?;
-                    crate::fsutil::write_atomic(&kept, &b)?;
-                    b
-                }
-                Err(e) => match old {
-                    Some(b) => {
-                        ui::warn(&format!(
-                            "{base} is inconsistent: {e}; using the last good {suite_name} {arch} index from the cache"
-                        ));
-                        b
-                    }
-                    None if !required => {
-                        ui::warn(&format!(
-                            "{base} is inconsistent: {e}; going on without {suite_name}, so a newer kernel published only there is not seen"
-                        ));
-                        return Ok(None);
-                    }
-                    None => return Err(e),
-                },
-            }
+            let b = http
+                .get_verified(&suite.urls(&path, &sha), &file, &sha, size, Some(&label))
+                .map_err(|e| in_update_suite(e, suite_name))?;
+            std::fs::create_dir_all(&dir).map_err(write_err(&dir))?;
+            crate::fsutil::write_atomic(&kept, &b)?;
+            b
         }
     };
     let mut text = String::new();
@@ -284,22 +270,16 @@ fn choose_packages<'a>(loaded: &'a [Loaded], w: &Wanted) -> Result<(String, Part
 }
 
 /// Downloads and verifies each package, unpacking its parts below `root`.
-/// A failure names the suite of the package that failed.
-fn download_and_unpack(
-    http: &Http,
-    parts: &Parts,
-    root: &Path,
-) -> std::result::Result<Vec<PackageRecord>, (Error, String)> {
+fn download_and_unpack(http: &Http, parts: &Parts, root: &Path) -> Result<Vec<PackageRecord>> {
     let mut packages = Vec::new();
     for (f, keep) in parts {
         let p = &f.pkg;
         let url = format!("{}/{}", f.suite.base, p.filename);
         let file = p.filename.rsplit('/').next().unwrap_or(&p.filename);
-        let in_suite = |e: Error| (e, f.suite.suite.clone());
         let deb = http
             .get_verified(&[url], file, &p.sha256, p.size, Some(file))
-            .map_err(in_suite)?;
-        super::deb::unpack(file, &deb, keep, root).map_err(in_suite)?;
+            .map_err(|e| in_update_suite(e, &f.suite.suite))?;
+        super::deb::unpack(file, &deb, keep, root)?;
         packages.push(PackageRecord {
             name: p.name.clone(),
             version: p.version.clone(),
@@ -309,6 +289,55 @@ fn download_and_unpack(
         });
     }
     Ok(packages)
+}
+
+/// A fetch failure keeps its own message; a plain failure to get a file
+/// (not a digest mismatch, which has its own advice) says why the tool
+/// stops instead of going on with the other suites.
+fn in_update_suite(e: Error, suite: &str) -> Error {
+    match e {
+        Error::Fetch { message, .. } => Error::Fetch {
+            message: format!("{suite}: {message}"),
+            hint: format!(
+                "nothing was cached. The kernel is never taken from the other suites alone, since that could be an older one than {suite} offers; retry later, or choose another mirror with EBPF_CROSS_DEBIAN_MIRROR / EBPF_CROSS_DEBIAN_SECURITY_MIRROR"
+            ),
+        },
+        other => other,
+    }
+}
+
+/// `--refresh` replaces a cached kernel, but never with an older one: an
+/// older kernel offered by the mirror is a replay or a broken archive, and
+/// the cached one stays until the user removes it.
+fn refuse_older(cache: &Cache, w: &Wanted, parts: &Parts) -> Result<()> {
+    let Some(old) = cache.lookup(&w.key())? else {
+        return Ok(());
+    };
+    let Some((image, _)) = parts.first() else {
+        return Ok(());
+    };
+    let Some(had) = old
+        .packages
+        .iter()
+        .find(|p| p.name.starts_with("linux-image-"))
+    else {
+        return Ok(());
+    };
+    let offered = &image.pkg;
+    if index::version_cmp(&offered.version, &had.version) == std::cmp::Ordering::Less {
+        return Err(Error::Fetch {
+            message: format!(
+                "the mirror offers {} {}, older than the cached {} {}",
+                offered.name, offered.version, had.name, had.version
+            ),
+            hint: format!(
+                "the cached kernel is kept. An archive that goes back in time is a replay or mid-sync; retry later. To take the older kernel on purpose, remove the cached one first (cargo ebpf-cross kernel remove --target {} --kernel {})",
+                w.profile,
+                w.describe()
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Where the unpacked kernel's pieces are.
@@ -371,36 +400,22 @@ pub fn fetch(cache: &Cache, w: &Wanted, refresh: bool, keyring: Option<&Path>) -
     let http = Http::new();
     let keys = Keyring::choose(keyring)?;
     let mut loaded = Vec::new();
-    for (i, s) in w.release.suites.iter().enumerate() {
+    for s in &w.release.suites {
         let base = release::mirror_url(s.mirror);
-        // The release's own suite must be there; the later ones only
-        // bring updates.
-        if let Some(l) = load_suite(&http, &keys, cache, &base, &s.suite, &w.arch, i == 0)? {
+        if let Some(l) = load_suite(&http, &keys, cache, &base, &s.suite, &w.arch)? {
             loaded.push(l);
         }
     }
-    let required = w.release.suites.first().map(|s| s.suite.clone());
-    let (abi, staged, root, packages) = loop {
-        let (abi, parts) = choose_packages(&loaded, w)?;
-        let staged = cache.staging(&key)?;
-        let root = staged.path().join("root");
-        std::fs::create_dir_all(&root).map_err(write_err(&root))?;
-        match download_and_unpack(&http, &parts, &root) {
-            Ok(packages) => break (abi, staged, root, packages),
-            // An update suite whose index names files its pool does not
-            // serve (seen: bullseye-security's signed arm64 images, 404)
-            // is dropped, and the newest kernel of the rest is taken; a
-            // pinned ABI is not silently swapped for another.
-            Err((e, suite)) if w.abi.is_none() && Some(&suite) != required.as_ref() => {
-                ui::warn(&format!(
-                    "{e}; going on without {suite}, so its newer kernel is not used"
-                ));
-                drop(parts);
-                loaded.retain(|l| l.suite.suite != suite);
-            }
-            Err((e, _)) => return Err(e),
-        }
-    };
+    let (abi, parts) = choose_packages(&loaded, w)?;
+    if refresh {
+        refuse_older(cache, w, &parts)?;
+    }
+    let staged = cache.staging(&key)?;
+    let root = staged.path().join("root");
+    std::fs::create_dir_all(&root).map_err(write_err(&root))?;
+    // The first file that fails ends the fetch, naming that file: the
+    // next-newest kernel of another suite is never taken instead.
+    let packages = download_and_unpack(&http, &parts, &root)?;
     let at = locate(&root, &abi, &w.flavour)?;
     let version = crate::kernel_tree::read_version(&at.source, &at.build)?.to_string();
     let record = Record {
