@@ -91,6 +91,35 @@ fetch riscv64 debian:6.12 ""
 fetch aarch64 debian:5.10 ""
 fetch aarch64 debian:6.12 ""
 echo "export EBPF_CROSS_REFERENCE_CACHE=$cache" >>"$tmp_env"
+
+# A real vendor Linux 4.19 for 32-bit ARM (the pre-5.2 world), which CI has
+# beside the checkout: verified against its SHA256SUMS, then unpacked once
+# (source and O= build trees, the zImage, the DWARF vmlinux). A missing or
+# altered copy stops setup: the tests that need it never skip.
+v419_from="${EBPF_CROSS_V419:-$root_dir/../shared/kernels/linux-4.19-armv7}"
+v419="$fixtures/linux-4.19-armv7"
+if [ ! -f "$v419_from/SHA256SUMS" ]; then
+  echo "setup: the Linux 4.19 fixture is missing: no $v419_from/SHA256SUMS (expected ../shared/kernels/linux-4.19-armv7 beside the checkout, or set EBPF_CROSS_V419)" >&2
+  exit 1
+fi
+v419_sums="$(sha256sum "$v419_from/SHA256SUMS" | cut -d' ' -f1)"
+if [ ! -e "$v419/.done" ] || [ "$(cat "$v419/.done")" != "$v419_sums" ]; then
+  (cd "$v419_from" && sha256sum --quiet -c SHA256SUMS)
+  rm -rf "$v419" "$v419.part"
+  mkdir -p "$v419.part"
+  tar -xJf "$v419_from/tree.tar.xz" -C "$v419.part"
+  cp "$v419_from/zImage" "$v419_from/config" "$v419.part/"
+  xz -dc "$v419_from/vmlinux.xz" >"$v419.part/vmlinux"
+  echo "$v419_sums" >"$v419.part/.done"
+  mv "$v419.part" "$v419"
+fi
+{
+  echo "export EBPF_CROSS_V419_SRC=$v419/src"
+  echo "export EBPF_CROSS_V419_BUILD=$v419/build"
+  echo "export EBPF_CROSS_V419_IMAGE=$v419/zImage"
+  echo "export EBPF_CROSS_V419_VMLINUX=$v419/vmlinux"
+} >>"$tmp_env"
+echo "setup: Linux 4.19 fixture in $v419"
 mv "$tmp_env" "$env_file"
 trap - EXIT
 echo "setup: fixtures described in $env_file ($(du -sh "$cache" | cut -f1) cached)"
