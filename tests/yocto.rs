@@ -877,3 +877,38 @@ fn install_refuses_a_damaged_bundle() {
     );
     assert_eq!(std::fs::read(image.join("usr/bin/p")).unwrap(), loader);
 }
+
+/// A crafted Cargo.lock (one comes with every pull request) whose version
+/// would run Python when bitbake parses the `-crates.inc` is refused, and
+/// no `-crates.inc` is written.
+#[test]
+fn a_crafted_lock_never_reaches_bitbake_syntax() {
+    let t = tempfile::tempdir().unwrap();
+    let lock = t.path().join("Cargo.lock");
+    let out = t.path().join("x-crates.inc");
+    std::fs::write(
+        &lock,
+        format!(
+            "version = 4\n\n[[package]]\nname = \"libc\"\nversion = \"0.2.1${{@bb.utils.remove('/tmp/x')}}\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"{}\"\n",
+            "0".repeat(64)
+        ),
+    )
+    .unwrap();
+    let o = tool_cmd()
+        .args(["--color", "never", "yocto", "crates-inc", "--lockfile"])
+        .arg(&lock)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        format!(
+            "error: {}: version \"0.2.1${{@bb.utils.remove('/tmp/x')}}\" is not one cargo accepts, so it is not written into bitbake syntax\n  \
+             help: the lock was edited by hand or crafted; regenerate it with `cargo generate-lockfile` and review where it came from\n",
+            lock.display()
+        )
+    );
+    assert!(!out.exists());
+}
