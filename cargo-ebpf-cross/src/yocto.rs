@@ -221,7 +221,10 @@ dependencies = ["aya", "libc"]
             "version = 4\n[[package]]\nname = \"a_b-c\"\nversion = \"1.0.0-rc.1+x.2\"\nsource = \"sparse+https://index.crates.io/\"\nchecksum = \"{}\"\n",
             "a".repeat(64)
         );
-        assert_eq!(locked_crates(&lock, Path::new("Cargo.lock")).unwrap().len(), 1);
+        assert_eq!(
+            locked_crates(&lock, Path::new("Cargo.lock")).unwrap().len(),
+            1
+        );
     }
 
     #[test]
