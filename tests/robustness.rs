@@ -441,3 +441,57 @@ fn a_reader_that_stops_early_ends_us_quietly() {
     // 13 is SIGPIPE on Linux: the default action, as for any filter.
     assert_eq!(o.status.signal(), Some(13), "{:?} {err}", o.status);
 }
+
+/// What `compile` refuses before any tool runs (issue 20 items 5, 12, 14):
+/// a text file (clang made an empty object of it), a header (clang exit 74
+/// with no diagnostic), two inputs that share an object name in one output
+/// dir, and a path with a newline. Nothing is written.
+#[test]
+fn compile_refuses_non_c_inputs_and_shared_object_names() {
+    let d = tempfile::tempdir().unwrap();
+    for (name, body) in [
+        ("NOTES.txt", "remember the milk\n"),
+        ("maps.h", "#define X 1\n"),
+        ("x.bpf.c", "int x;\n"),
+        ("x.c", "int y;\n"),
+        ("new\nline.c", "int z;\n"),
+    ] {
+        std::fs::write(d.path().join(name), body).unwrap();
+    }
+    let cases: [(&[&str], &str, &str); 5] = [
+        (
+            &["NOTES.txt"],
+            "error: `NOTES.txt` is not a C source (.c)\n",
+            "help: BPF programs are C files named *.bpf.c or *.c; in `programs`, use a glob that matches only those (bpf/*.bpf.c)\n",
+        ),
+        (
+            &["maps.h"],
+            "error: `maps.h` is a header, not a BPF program\n",
+            "help: compile the .c file that includes it; in `programs`, use a glob that matches only .c files (bpf/*.bpf.c)\n",
+        ),
+        (
+            &["x.bpf.c", "x.c"],
+            "error: `x.bpf.c` and `x.c` would both compile to x.o\n",
+            "help: rename one of them: an object is named after its source file, without .bpf.c or .c\n",
+        ),
+        (
+            &["x.c", "x.c"],
+            "error: `x.c` and `x.c` would both compile to x.o\n",
+            "help: rename one of them",
+        ),
+        (
+            &["new\nline.c"],
+            "error: \"new\\nline.c\" has a control character in its path\n",
+            "help: rename the file or the directory above it\n",
+        ),
+    ];
+    for (files, error, help) in cases {
+        let mut args = vec!["compile", "--target", "armv7", "--kernel-version", "6.1"];
+        args.extend_from_slice(files);
+        args.extend(["-o", "out/"]);
+        let r = tool(d.path(), &args, &[]);
+        r.fails().says(error).says(help);
+        assert_eq!(r.code, 1, "{files:?}");
+        assert!(!d.path().join("out").exists(), "{files:?} wrote out/");
+    }
+}
