@@ -495,3 +495,45 @@ fn compile_refuses_non_c_inputs_and_shared_object_names() {
         assert!(!d.path().join("out").exists(), "{files:?} wrote out/");
     }
 }
+
+/// Empty values are refused where they enter (issue 20 items 10 and 14):
+/// on the command line for any option, and as a board file's path, where
+/// `source = ""` named the board file's own directory. A bad `extends`
+/// names the file it came from.
+#[test]
+fn empty_values_and_bad_extends_are_refused_naming_where_they_came_from() {
+    let d = tempfile::tempdir().unwrap();
+    let cases: [&[&str]; 4] = [
+        &["compile", "--target", "armv7", "--kernel", "", "x.c"],
+        &["run", "--target", "armv7", "--expect", ""],
+        &["kernel", "fetch", "--target", "armv7", "--kernel", ""],
+        &["build", "--target", "armv7", "--kernel-version="],
+    ];
+    for (args, flag) in cases
+        .iter()
+        .zip(["--kernel", "--expect", "--kernel", "--kernel-version"])
+    {
+        let r = tool(d.path(), args, &[]);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        r.says(&format!(
+            "error: {flag} was given an empty value (an unset variable in a script?); give it a value, or leave the option out\n"
+        ));
+    }
+    let boards = d.path().join("boards");
+    std::fs::create_dir_all(&boards).unwrap();
+    std::fs::write(boards.join("typo.toml"), "extends = \"armv77\"\n").unwrap();
+    std::fs::write(
+        boards.join("empty.toml"),
+        "extends = \"armv7\"\n[kernel]\nsource = \"\"\n",
+    )
+    .unwrap();
+    tool(d.path(), &["config", "--target", "typo"], &[])
+        .fails()
+        .says("error: boards/typo.toml: `extends = \"armv77\"` names no profile\n")
+        .says("help: extend a built-in (armv7, ");
+    tool(d.path(), &["config", "--target", "empty"], &[])
+        .fails()
+        .says(
+            "error: boards/empty.toml: `[kernel] source` is empty\n  help: give `[kernel] source` a path, or delete the line to inherit it\n"
+        );
+}
