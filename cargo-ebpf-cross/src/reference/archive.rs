@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use pgp::composed::cleartext::CleartextSignedMessage;
 use pgp::composed::{Deserializable, SignedPublicKey};
+use pgp::types::PublicKeyTrait;
 
 use crate::error::{Error, Result};
 
@@ -59,6 +60,11 @@ const EMBEDDED_KEYS: &[(&str, &[u8])] = &[
 /// How often a file is fetched again when the transfer or its digest
 /// fails: a mirror mid-sync usually settles within seconds.
 const TRIES: u32 = 3;
+
+/// The most an unsigned download (an InRelease, before its signature is
+/// checked) may be. Debian's are under 200 KiB; a body that never ends
+/// must not fill memory first.
+pub const UNSIGNED_CAP: u64 = 16 << 20;
 
 /// The keys an `InRelease` must be signed with.
 pub struct Keyring {
@@ -147,6 +153,26 @@ impl Keyring {
                 .flat_map(|s| s.signature.issuer())
                 .map(|id| format!("{id:X}"))
                 .collect();
+            // A signature by one of our own keys that fails to verify means
+            // the text changed after signing: say that, not "unknown key",
+            // and keyring advice would send the user the wrong way.
+            let ours = |id: &String| {
+                self.keys.iter().any(|k| {
+                    format!("{:X}", k.key_id()) == *id
+                        || k.public_subkeys
+                            .iter()
+                            .any(|s| format!("{:X}", s.key_id()) == *id)
+                })
+            };
+            if let Some(id) = issuers.iter().find(|id| ours(id)) {
+                return Err(Error::Fetch {
+                    message: format!(
+                        "{url} is signed by {id}, one of {}, but the signature does not match its text: the file was altered after signing",
+                        self.origin
+                    ),
+                    hint: "a mirror, proxy or someone on the path changed it; nothing was cached. Retry later, or choose another mirror with EBPF_CROSS_DEBIAN_MIRROR".into(),
+                });
+            }
             return Err(fail(format!(
                 "no signature by a known key (signed by {})",
                 if issuers.is_empty() {
@@ -238,10 +264,13 @@ impl Http {
 
     /// The whole body of `url`, or an error naming it and whether asking
     /// again may help. `label` turns on progress for large files.
+    /// At most `limit` bytes are read: more is an error, whatever the
+    /// server's Content-Length said.
     fn get_once(
         &self,
         url: &str,
         label: Option<&str>,
+        limit: u64,
     ) -> std::result::Result<Vec<u8>, (Error, bool)> {
         let net = |message: String| {
             Error::Fetch {
@@ -256,9 +285,19 @@ impl Http {
             ureq::Error::Status(code, _) => (net(format!("{url}: HTTP {code}")), code >= 500),
             ureq::Error::Transport(t) => (net(format!("cannot fetch {url}: {t}")), true),
         })?;
+        let too_big = || {
+            Error::Fetch {
+                message: format!("{url} is larger than the {limit} bytes expected of it"),
+                hint: "a file past its signed size (or an endless one) is a broken or hostile mirror; nothing was cached. Retry later, or choose another mirror with EBPF_CROSS_DEBIAN_MIRROR".into(),
+            }
+        };
         let len: Option<u64> = resp.header("Content-Length").and_then(|v| v.parse().ok());
-        let mut body = Vec::with_capacity(len.unwrap_or(0).min(256 << 20) as usize);
-        let mut reader = resp.into_reader();
+        if len.is_some_and(|n| n > limit) {
+            return Err((too_big(), true));
+        }
+        let mut body = Vec::with_capacity(len.unwrap_or(0).min(limit) as usize);
+        // One byte past the limit tells "exactly the limit" from "more".
+        let mut reader = resp.into_reader().take(limit + 1);
         let progress = label.map(|l| super::fetch::Progress::start(l, len));
         let mut buf = vec![0u8; 64 << 10];
         loop {
@@ -269,6 +308,9 @@ impl Http {
                 break;
             }
             body.extend_from_slice(&buf[..n]);
+            if body.len() as u64 > limit {
+                return Err((too_big(), true));
+            }
             if let Some(p) = &progress {
                 p.advance(n as u64);
             }
@@ -279,14 +321,19 @@ impl Http {
         Ok(body)
     }
 
-    /// Like `get_once`, retried on transport errors.
+    /// Like `get_once`, retried on transport errors, for a file with no
+    /// signed size: at most [`UNSIGNED_CAP`].
     pub fn get(&self, url: &str, label: Option<&str>) -> Result<Vec<u8>> {
+        self.get_limited(url, label, UNSIGNED_CAP)
+    }
+
+    pub fn get_limited(&self, url: &str, label: Option<&str>, limit: u64) -> Result<Vec<u8>> {
         let mut last = None;
         for attempt in 0..TRIES {
             if attempt > 0 {
                 std::thread::sleep(Duration::from_secs(u64::from(attempt)));
             }
-            match self.get_once(url, label) {
+            match self.get_once(url, label, limit) {
                 Ok(b) => return Ok(b),
                 Err((e, false)) => return Err(e),
                 Err((e, true)) => last = Some(e),
@@ -311,7 +358,7 @@ impl Http {
         let mut other = None;
         for round in 0..TRIES {
             for url in urls {
-                match self.get(url, label) {
+                match self.get_limited(url, label, size) {
                     Ok(body) => {
                         let got = crate::fsutil::sha256_hex(&body);
                         if got == sha256 && body.len() as u64 == size {
@@ -369,6 +416,18 @@ impl Suite {
             message: format!("{url} is not text"),
             hint: "check EBPF_CROSS_DEBIAN_MIRROR points at a Debian archive".into(),
         })?;
+        // A proxy's error page or a captive portal answers 200 with HTML;
+        // that is not a signature problem, and keyring advice would mislead.
+        if !text.starts_with("-----BEGIN PGP SIGNED MESSAGE-----") {
+            let html = text.trim_start().starts_with('<');
+            return Err(Error::Fetch {
+                message: format!(
+                    "{url} is {}, not a clearsigned InRelease",
+                    if html { "an HTML page" } else { "some other file" }
+                ),
+                hint: "something other than a Debian archive answered: check EBPF_CROSS_DEBIAN_MIRROR / EBPF_CROSS_DEBIAN_SECURITY_MIRROR and any proxy (http_proxy) or captive portal on the way".into(),
+            });
+        }
         let signed = keys.verify(&url, &text)?;
         Ok(Suite {
             base: base.to_string(),

@@ -333,7 +333,7 @@ fn refuse_older(cache: &Cache, w: &Wanted, parts: &Parts) -> Result<()> {
             hint: format!(
                 "the cached kernel is kept. An archive that goes back in time is a replay or mid-sync; retry later. To take the older kernel on purpose, remove the cached one first (cargo ebpf-cross kernel remove --target {} --kernel {})",
                 w.profile,
-                w.describe()
+                w.spec()
             ),
         });
     }
