@@ -469,6 +469,8 @@ enum Tamper {
     InReleaseEndless,
     /// The kernel image package with a tail past its signed size.
     ImageTooLong,
+    /// The kernel image package sends half its body, then stalls.
+    ImageStalls,
 }
 
 struct Mirror {
@@ -543,6 +545,18 @@ fn serve(mut s: TcpStream, tamper: Tamper, m: &Mirror) {
             if s.write_all(&chunk).is_err() {
                 return;
             }
+        }
+        return;
+    }
+    if tamper == Tamper::ImageStalls && is_image {
+        if let Some(body) = upstream(&path) {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(&body[..body.len() / 2]);
+            std::thread::sleep(std::time::Duration::from_secs(120));
         }
         return;
     }
@@ -764,6 +778,84 @@ fn a_broken_file_anywhere_stops_the_fetch_with_its_own_reason() {
         }
         assert_no_kernel(cache.path(), tamper);
     }
+}
+
+/// Ctrl-C in the middle of a download exits 130 and leaves nothing in the
+/// cache's staging dir (issue 20 items 4 and 8); a leftover of a killed
+/// fetch (SIGKILL cannot be caught) is swept by `kernel remove --all`, and
+/// an entry whose record was edited to point outside itself is refused,
+/// yet still removable.
+#[test]
+#[ignore = "needs the network (deb.debian.org)"]
+fn an_interrupted_fetch_leaves_no_staging_and_leftovers_are_swept() {
+    let m = mirror(Tamper::ImageStalls);
+    let cache = tempfile::tempdir().unwrap();
+    let mut c = std::process::Command::new(common::bin());
+    common::sandbox_env(&mut c);
+    let mut child = c
+        .current_dir(repo())
+        .args(["kernel", "fetch", "--target", "armv7"])
+        .env("EBPF_CROSS_CACHE_DIR", cache.path())
+        .env("EBPF_CROSS_DEBIAN_MIRROR", &m.base)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let staging = cache.path().join("kernels/.staging");
+    let start = std::time::Instant::now();
+    // Until the image is being downloaded into a staging dir.
+    while !m
+        .paths
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|p| p.contains("/linux-image-"))
+    {
+        assert!(
+            start.elapsed().as_secs() < 300,
+            "the image was never asked for"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(std::fs::read_dir(&staging).unwrap().count(), 1);
+    unsafe {
+        libc_kill(child.id() as i32, 2);
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(std::fs::read_dir(&staging).unwrap().count(), 0);
+    // What SIGKILL would leave, and an edited record.
+    std::fs::create_dir_all(staging.join("debian-6.1-armhf-armmp@killed/root/usr")).unwrap();
+    let entry = cache.path().join("kernels/debian-6.1-armhf-armmp");
+    std::fs::create_dir_all(&entry).unwrap();
+    std::fs::write(
+        entry.join("record.json"),
+        r#"{"key":"debian-6.1-armhf-armmp","target":"armv7","release":"6.1","codename":"bookworm","arch":"armhf","flavour":"armmp","abi":"6.1.0-57","version":"6.1.192","source":"root/src","build":"root/build","image":"/etc/passwd","busybox":"root/bin/busybox","libbpf_include":"root/usr/include","packages":[],"fetched":1}"#,
+    )
+    .unwrap();
+    let env = [("EBPF_CROSS_CACHE_DIR", cache.path().to_str().unwrap())];
+    tool(&repo(), &["kernel", "list", "--target", "armv7"], &env)
+        .fails()
+        .says(&format!(
+            "error: cache record `{}` names `image = /etc/passwd`, outside its entry\n",
+            entry.join("record.json").display()
+        ));
+    tool(
+        &repo(),
+        &["kernel", "remove", "--target", "armv7", "--all"],
+        &env,
+    )
+    .ok()
+    .says("Removed 1 leftover(s) of interrupted fetches from the cache's staging dir\n")
+    .says(&format!("Removed {}\n", entry.display()));
+    assert!(!entry.exists());
+    assert_eq!(std::fs::read_dir(&staging).unwrap().count(), 0);
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
 }
 
 /// `--refresh` never replaces a cached kernel with an older one: the

@@ -390,6 +390,9 @@ fn locate(root: &Path, abi: &str, fl: &str) -> Result<Located> {
 pub fn fetch(cache: &Cache, w: &Wanted, refresh: bool, keyring: Option<&Path>) -> Result<Record> {
     let key = w.key();
     let _lock = cache.lock(&key)?;
+    // With the lock held, anything of this key in staging is a killed
+    // fetch's leftover.
+    cache.sweep(&key)?;
     // Another fetch may have finished while this one waited for the lock.
     if !refresh {
         if let Some(r) = cache.lookup(&key)? {
