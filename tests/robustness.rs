@@ -537,3 +537,19 @@ fn empty_values_and_bad_extends_are_refused_naming_where_they_came_from() {
             "error: boards/empty.toml: `[kernel] source` is empty\n  help: give `[kernel] source` a path, or delete the line to inherit it\n"
         );
 }
+
+/// `--target armv7 --target armv7` built and bundled the same board twice.
+#[test]
+fn the_same_board_twice_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let r = tool(
+        d.path(),
+        &[
+            "build", "--target", "armv7", "--target", "aarch64", "--target", "armv7",
+        ],
+        &[],
+    );
+    r.fails()
+        .says("error: --target armv7 is given twice\n  help: name each board once; two boards of one triple need two board files (boards/NAME.toml)\n");
+    assert_eq!(r.code, 1);
+}

@@ -918,6 +918,15 @@ fn build_all(
 }
 
 pub fn build(g: Global, a: BuildArgs) -> Result<i32> {
+    // The same board twice would build and bundle twice into one place.
+    for (i, t) in a.target.iter().enumerate() {
+        if a.target[..i].contains(t) {
+            return Err(usage(
+                format!("--target {t} is given twice"),
+                "name each board once; two boards of one triple need two board files (boards/NAME.toml)",
+            ));
+        }
+    }
     let projects = Project::load_many(&a.opts.project, a.workspace)?;
     // One package after another: each cargo run builds one package for
     // its boards, and the runs share the target dir and so every
