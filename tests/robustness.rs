@@ -553,3 +553,65 @@ fn the_same_board_twice_is_refused() {
         .says("error: --target armv7 is given twice\n  help: name each board once; two boards of one triple need two board files (boards/NAME.toml)\n");
     assert_eq!(r.code, 1);
 }
+
+/// A stray `clang-18` with no `llc-18` first on PATH no longer hides the
+/// clang-14/llc-14 pair behind it (issue 20 item 14): the plan uses the
+/// pair.
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn a_stray_newer_clang_without_its_llc_does_not_hide_a_working_pair() {
+    let d = tempfile::tempdir().unwrap();
+    let bin_dir = d.path().join("bin");
+    std::fs::create_dir_all(&bin_dir).unwrap();
+    let inc = d.path().join("clang18-include");
+    std::fs::create_dir_all(&inc).unwrap();
+    std::fs::write(inc.join("stddef.h"), "").unwrap();
+    script(
+        &bin_dir,
+        "clang-18",
+        &format!(
+            "case \"$1\" in\n  --version) echo 'clang version 18.1.8';;\n  -print-file-name=include) echo '{}';;\n  *) exit 1;;\nesac",
+            inc.display()
+        ),
+    );
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let real_clang = std::process::Command::new("which")
+        .arg("clang-14")
+        .output()
+        .unwrap();
+    let real_clang = String::from_utf8(real_clang.stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(
+        !real_clang.is_empty(),
+        "clang-14 missing: run scripts/setup.sh"
+    );
+    std::fs::write(d.path().join("p.bpf.c"), "int x;\n").unwrap();
+    let r = tool(
+        d.path(),
+        &[
+            "--dry-run",
+            "compile",
+            "--target",
+            "aarch64",
+            "--kernel-version",
+            "6.1",
+            "p.bpf.c",
+        ],
+        &[("PATH", &path), ("CLANG", ""), ("LLC", "")],
+    );
+    r.ok();
+    assert!(
+        r.stdout.starts_with(&format!("{real_clang} ")),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains(" | "), "{}", r.stdout);
+    let llc = r.stdout.split(" | ").nth(1).unwrap();
+    assert!(llc.contains("llc-14 ") || llc.contains("/llc "), "{llc}");
+}
