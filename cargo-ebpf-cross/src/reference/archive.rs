@@ -66,6 +66,24 @@ const TRIES: u32 = 3;
 /// must not fill memory first.
 pub const UNSIGNED_CAP: u64 = 16 << 20;
 
+/// How long a download may go without a byte before it counts as stalled:
+/// 30 s, or EBPF_CROSS_STALL_TIMEOUT seconds for a slow link.
+fn stall() -> Duration {
+    let secs = std::env::var("EBPF_CROSS_STALL_TIMEOUT")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|&s| s > 0)
+        .unwrap_or(30);
+    Duration::from_secs(secs)
+}
+
+fn stalled(url: &str) -> String {
+    format!(
+        "no data from {url} for {} s: the mirror or the network stalled (EBPF_CROSS_STALL_TIMEOUT sets the wait)",
+        stall().as_secs()
+    )
+}
+
 /// The keys an `InRelease` must be signed with.
 pub struct Keyring {
     keys: Vec<SignedPublicKey>,
@@ -248,7 +266,7 @@ impl Http {
         }
         let mut b = ureq::AgentBuilder::new()
             .timeout_connect(Duration::from_secs(15))
-            .timeout_read(Duration::from_secs(60))
+            .timeout_read(stall())
             .user_agent(concat!("cargo-ebpf-cross/", env!("CARGO_PKG_VERSION")));
         if let Some(p) = &proxy {
             let parsed = ureq::Proxy::new(p).map_err(|e| Error::Fetch {
@@ -283,6 +301,9 @@ impl Http {
             // A missing file will not appear by asking again; a server
             // error or a dropped connection may heal.
             ureq::Error::Status(code, _) => (net(format!("{url}: HTTP {code}")), code >= 500),
+            ureq::Error::Transport(t) if t.to_string().contains("timed out") => {
+                (net(stalled(url)), true)
+            }
             ureq::Error::Transport(t) => (net(format!("cannot fetch {url}: {t}")), true),
         })?;
         let too_big = || {
@@ -301,9 +322,12 @@ impl Http {
         let progress = label.map(|l| super::fetch::Progress::start(l, len));
         let mut buf = vec![0u8; 64 << 10];
         loop {
-            let n = reader
-                .read(&mut buf)
-                .map_err(|e| (net(format!("reading {url}: {e}")), true))?;
+            let n = reader.read(&mut buf).map_err(|e| match e.kind() {
+                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
+                    (net(stalled(url)), true)
+                }
+                _ => (net(format!("reading {url}: {e}")), true),
+            })?;
             if n == 0 {
                 break;
             }
@@ -336,7 +360,12 @@ impl Http {
             match self.get_once(url, label, limit) {
                 Ok(b) => return Ok(b),
                 Err((e, false)) => return Err(e),
-                Err((e, true)) => last = Some(e),
+                Err((e, true)) => {
+                    if attempt + 1 < TRIES {
+                        crate::ui::warn(&format!("{e}; trying again ({}/{TRIES})", attempt + 2));
+                    }
+                    last = Some(e)
+                }
             }
         }
         Err(last.expect("at least one try"))
@@ -356,9 +385,13 @@ impl Http {
     ) -> Result<Vec<u8>> {
         let mut mismatch = None;
         let mut other = None;
+        // Each URL once per round, and another round only while something
+        // may heal (a digest mid-sync, a stall): a 404 by hash and by path
+        // will not, and a stalled mirror costs TRIES stalls, not TRIES².
         for round in 0..TRIES {
+            let mut again = false;
             for url in urls {
-                match self.get_limited(url, label, size) {
+                match self.get_once(url, label, size) {
                     Ok(body) => {
                         let got = crate::fsutil::sha256_hex(&body);
                         if got == sha256 && body.len() as u64 == size {
@@ -377,14 +410,19 @@ impl Http {
                             expected: sha256.to_string(),
                             got,
                         });
+                        again = true;
                     }
-                    Err(e) => {
-                        if crate::ui::get().verbose {
+                    Err((e, heals)) => {
+                        if heals || crate::ui::get().verbose {
                             crate::ui::warn(&format!("{e}; trying the next source"));
                         }
+                        again |= heals;
                         other = Some(e)
                     }
                 }
+            }
+            if !again {
+                break;
             }
             if round + 1 < TRIES {
                 std::thread::sleep(Duration::from_secs(u64::from(round + 1)));
