@@ -615,3 +615,32 @@ fn a_stray_newer_clang_without_its_llc_does_not_hide_a_working_pair() {
     let llc = r.stdout.split(" | ").nth(1).unwrap();
     assert!(llc.contains("llc-14 ") || llc.contains("/llc "), "{llc}");
 }
+
+/// A kernel tree path that is not UTF-8 reached clang as U+FFFD (issue 20
+/// item 14); it is refused naming the flag's directory.
+#[test]
+fn a_kernel_path_that_is_not_utf8_is_refused() {
+    use std::os::unix::ffi::OsStrExt;
+    let d = tempfile::tempdir().unwrap();
+    let odd = d.path().join(std::ffi::OsStr::from_bytes(b"linux-\xff"));
+    std::fs::create_dir_all(&odd).unwrap();
+    std::fs::write(d.path().join("p.bpf.c"), "int x;\n").unwrap();
+    let mut c = Command::new(bin());
+    sandbox_env(&mut c);
+    let o = c
+        .current_dir(d.path())
+        .args(["compile", "--target", "armv7", "--kernel-src"])
+        .arg(&odd)
+        .arg("p.bpf.c")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "error: the kernel source directory `{}` is not a UTF-8 path\n  help: move or link the tree to a path of plain text (clang takes -I paths as text)\n",
+            odd.display()
+        )),
+        "{stderr}"
+    );
+}

@@ -413,12 +413,24 @@ fn guest_input_path(
 /// executable for the board's CPU, or it fails there with a bare
 /// "not found".
 fn check_guest_elf(path: &Path, bytes: &[u8], profile: &Profile, what: &str) -> Result<()> {
-    let fix = match what {
-        "busybox" => format!(
+    // A wrong CPU and a missing C library have different cures: a loader
+    // for another arch needs building for this board, not linking static.
+    let busybox = what == "busybox";
+    let fix = if busybox {
+        format!(
             "use Debian's busybox-static for {} (see `cargo ebpf-cross run --help`)",
             profile.arch.debian_arch
-        ),
-        _ => "build the loader static (the profile's [loader] static = true, which links with crt-static)".to_string(),
+        )
+    } else {
+        "build the loader static (the profile's [loader] static = true, which links with crt-static)".to_string()
+    };
+    let other_arch = if busybox {
+        fix.clone()
+    } else {
+        format!(
+            "build the loader for this board (cargo ebpf-cross build --target {}), or pass the bundle made for it",
+            profile.name
+        )
     };
     let facts = crate::elf_check::header(bytes).map_err(|_| Error::Run {
         message: format!("{what} `{}` is not an ELF executable", path.display()),
@@ -433,7 +445,7 @@ fn check_guest_elf(path: &Path, bytes: &[u8], profile: &Profile, what: &str) -> 
                 profile.name,
                 profile.arch.elf_machine
             ),
-            hint: fix,
+            hint: other_arch,
         });
     }
     if facts.interp {
@@ -748,7 +760,14 @@ mod tests {
         assert!(e.hint().contains("busybox-static for armhf"));
         let e = check_guest_elf(path, &elf32(183, false), &p, "loader").unwrap_err();
         assert!(e.to_string().contains("ELF machine 183"), "{e}");
-        assert!(e.hint().contains("static"));
+        // Another arch's loader needs building for this board; linking it
+        // static would not help.
+        assert_eq!(
+            e.hint(),
+            "build the loader for this board (cargo ebpf-cross build --target armv7), or pass the bundle made for it"
+        );
+        let e = check_guest_elf(path, &elf32(40, true), &p, "loader").unwrap_err();
+        assert!(e.hint().starts_with("build the loader static"), "{}", e.hint());
         let e = check_guest_elf(path, b"#!/bin/sh\n", &p, "busybox").unwrap_err();
         assert!(e.to_string().contains("not an ELF"), "{e}");
     }
