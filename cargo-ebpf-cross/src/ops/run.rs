@@ -767,7 +767,11 @@ mod tests {
             "build the loader for this board (cargo ebpf-cross build --target armv7), or pass the bundle made for it"
         );
         let e = check_guest_elf(path, &elf32(40, true), &p, "loader").unwrap_err();
-        assert!(e.hint().starts_with("build the loader static"), "{}", e.hint());
+        assert!(
+            e.hint().starts_with("build the loader static"),
+            "{}",
+            e.hint()
+        );
         let e = check_guest_elf(path, b"#!/bin/sh\n", &p, "busybox").unwrap_err();
         assert!(e.to_string().contains("not an ELF"), "{e}");
     }
