@@ -194,8 +194,6 @@ fn assert_passed_with_open_lines(v: &Verdict) {
     assert_eq!(r["matched"], serde_json::json!(["file /"]), "{r}");
     assert!(r["trace_lines"].as_u64().unwrap() > 0, "{r}");
     assert_eq!(r["timed_out"], false);
-    // The goal is 10 s; the bound leaves room for a loaded CI machine.
-    assert!(r["seconds"].as_f64().unwrap() < 30.0, "{r}");
     // The probe's lines are streamed as they come.
     assert!(
         v.run.stderr.contains("bpf_trace_printk: file /"),
