@@ -12,7 +12,24 @@ use serde::{Deserialize, Serialize};
 
 use crate::arch::{self, Arch, ArchSection};
 use crate::error::{Error, Result};
-use crate::reference::ReferenceSection;
+
+/// A profile's `[reference]` section: its default and, per release, the
+/// Debian architecture and kernel flavour to take.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferenceSection {
+    pub default: Option<String>,
+    #[serde(default)]
+    pub debian: Vec<DebianKernel>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DebianKernel {
+    pub release: String,
+    pub arch: String,
+    pub flavour: String,
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -319,7 +319,7 @@ impl Http {
         let mut body = Vec::with_capacity(len.unwrap_or(0).min(limit) as usize);
         // One byte past the limit tells "exactly the limit" from "more".
         let mut reader = resp.into_reader().take(limit + 1);
-        let progress = label.map(|l| super::fetch::Progress::start(l, len));
+        let progress = label.map(|l| super::progress::Progress::start(l, len));
         let mut buf = vec![0u8; 64 << 10];
         loop {
             let n = reader.read(&mut buf).map_err(|e| match e.kind() {
