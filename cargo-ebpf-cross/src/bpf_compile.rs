@@ -685,7 +685,11 @@ mod tests {
         assert!(old.contains(&"-DBPF_NO_GLOBAL_DATA".to_string()));
         let mut c = ctx("aarch64", None);
         c.version = Some(KernelVersion::new(5, 2, 0));
-        assert!(!flags(&c).clang.args.iter().any(|a| a == "-DBPF_NO_GLOBAL_DATA"));
+        assert!(!flags(&c)
+            .clang
+            .args
+            .iter()
+            .any(|a| a == "-DBPF_NO_GLOBAL_DATA"));
         let new = flags(&ctx("armv7", Some(tree_armmp()))).clang.args;
         assert!(!new.contains(&"-DBPF_NO_GLOBAL_DATA".to_string()));
     }

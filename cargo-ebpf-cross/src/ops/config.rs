@@ -117,7 +117,11 @@ pub fn entries(
         &q.kernel_image,
         from_ref(|r| r.image.clone()),
     );
-    let busybox = guest_input("EBPF_CROSS_BUSYBOX", &q.busybox, from_ref(|r| r.busybox.clone()));
+    let busybox = guest_input(
+        "EBPF_CROSS_BUSYBOX",
+        &q.busybox,
+        from_ref(|r| r.busybox.clone()),
+    );
     let helpers = helpers_entry(&choice, reference.as_ref());
     let arch = &profile.arch;
     let fact = |key, v: String| Entry {
@@ -198,8 +202,12 @@ fn helpers_entry(
                 "{} ({})",
                 h.dir.display(),
                 match reference {
-                    Some((r, _)) if from_reference && h.origin == crate::bpf_headers::Origin::Given =>
-                        format!("the reference kernel's own libbpf-dev, from {} {}", r.codename, r.release),
+                    Some((r, _))
+                        if from_reference && h.origin == crate::bpf_headers::Origin::Given =>
+                        format!(
+                            "the reference kernel's own libbpf-dev, from {} {}",
+                            r.codename, r.release
+                        ),
                     _ => h.why,
                 }
             )),
@@ -218,7 +226,11 @@ fn helpers_entry(
 
 /// `--kernel BOARD`, as `run` takes it: the board is the kernel, so its
 /// settings are the ones shown (a matrix runs that kernel as the board).
-fn board_as_kernel(a: &ConfigArgs, profile: Profile, boards: &[PathBuf]) -> Result<(ConfigArgs, Profile)> {
+fn board_as_kernel(
+    a: &ConfigArgs,
+    profile: Profile,
+    boards: &[PathBuf],
+) -> Result<(ConfigArgs, Profile)> {
     let named = &a.kernel.kernel;
     let is_board = named.len() == 1 && named[0] != "all" && !named[0].starts_with("debian:");
     if !is_board {
@@ -337,7 +349,12 @@ mod tests {
         std::fs::write(d.path().join("inc/bpf/bpf_helpers.h"), "").unwrap();
         let inc = d.path().join("inc");
         let p = Profile::load("armv7").unwrap();
-        let a = args(&["--kernel-src", "/k/src", "--libbpf-include", inc.to_str().unwrap()]);
+        let a = args(&[
+            "--kernel-src",
+            "/k/src",
+            "--libbpf-include",
+            inc.to_str().unwrap(),
+        ]);
         let list = entries(&a, &MapEnv(vec![]), &p, None).unwrap();
         let h = get(&list, "helpers");
         assert_eq!(
