@@ -86,7 +86,7 @@ fn main() -> ExitCode {
     };
 
     let running = KernelVersion::current().ok();
-    if running.map_or(true, |v| v < KernelVersion::new(5, 11, 0)) {
+    if running.is_none_or(|v| v < KernelVersion::new(5, 11, 0)) {
         raise_memlock(running);
     }
 
@@ -427,9 +427,8 @@ fn load_and_attach(source: &ObjectSource, ctx: &mut LoadContext) -> Result<Ebpf,
     let rewritten;
     let (data, has_btf) = match running {
         Some(kv) if info.has_btf && kv < KernelVersion::new(5, 0, 0) => {
-            let (bytes, maps) = without_btf(data).map_err(|e| {
-                LoadError::new(&object_name, "cannot drop BTF for this kernel", e)
-            })?;
+            let (bytes, maps) = without_btf(data)
+                .map_err(|e| LoadError::new(&object_name, "cannot drop BTF for this kernel", e))?;
             eprintln!(
                 "{NAME}: {object_name}: kernel {kv} predates BTF in BPF_PROG_LOAD (5.0): loading without the object's BTF, its {maps} BTF-defined map(s) as legacy map definitions"
             );
@@ -686,9 +685,7 @@ fn without_btf(data: &[u8]) -> Result<(Vec<u8>, usize), Box<dyn Error>> {
                 records.extend_from_slice(&elf.encode_u32(v));
             }
         }
-        while out.len() % 8 != 0 {
-            out.push(0);
-        }
+        out.resize(out.len().next_multiple_of(8), 0);
         let offset = out.len() as u64;
         out.extend_from_slice(&records);
         let shdr = elf.shdr(sec);
@@ -799,7 +796,10 @@ impl Elf64 {
         let strtab = usize::try_from(self.u64(b, self.shdr(self.shstrndx) + 24)?)?;
         let at = strtab + usize::try_from(self.u32(b, self.shdr(i))?)?;
         let rest = b.get(at..).ok_or("section name out of bounds")?;
-        let end = rest.iter().position(|&c| c == 0).ok_or("unterminated section name")?;
+        let end = rest
+            .iter()
+            .position(|&c| c == 0)
+            .ok_or("unterminated section name")?;
         Ok(std::str::from_utf8(&rest[..end])?)
     }
 
