@@ -156,6 +156,59 @@ pub struct CompilePlan {
     pub label: String,
 }
 
+/// What `compile` and `build` accept as BPF programs, checked before any
+/// tool runs: clang given a text file makes an empty object that would be
+/// bundled, and given a header fails with no diagnostic. Each source must
+/// be a `.c` file whose path is UTF-8 without control characters (a newline
+/// reaches clang as two arguments' worth of errors, and U+FFFD in place of
+/// a byte names another file), and no two may share an object name.
+pub fn check_sources(sources: &[PathBuf]) -> Result<()> {
+    for s in sources {
+        let Some(text) = s.to_str() else {
+            return Err(Error::Usage {
+                message: format!("`{}` is not a UTF-8 path", s.display()),
+                hint: "rename the file or a directory above it; clang and the manifest need the path as text".into(),
+            });
+        };
+        if text.chars().any(char::is_control) {
+            return Err(Error::Usage {
+                message: format!("{text:?} has a control character in its path"),
+                hint: "rename the file or the directory above it".into(),
+            });
+        }
+        let name = s
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
+        if name.ends_with(".h") {
+            return Err(Error::Usage {
+                message: format!("`{text}` is a header, not a BPF program"),
+                hint: "compile the .c file that includes it; in `programs`, use a glob that matches only .c files (bpf/*.bpf.c)".into(),
+            });
+        }
+        if !name.ends_with(".c") {
+            return Err(Error::Usage {
+                message: format!("`{text}` is not a C source (.c)"),
+                hint: "BPF programs are C files named *.bpf.c or *.c; in `programs`, use a glob that matches only those (bpf/*.bpf.c)".into(),
+            });
+        }
+    }
+    for (i, a) in sources.iter().enumerate() {
+        let stem = object_stem(a);
+        if let Some(b) = sources[i + 1..].iter().find(|b| object_stem(b) == stem) {
+            return Err(Error::Usage {
+                message: format!(
+                    "`{}` and `{}` would both compile to {stem}.o",
+                    a.display(),
+                    b.display()
+                ),
+                hint: "rename one of them: an object is named after its source file, without .bpf.c or .c".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// `x.bpf.c` and `x.c` both become `x`.
 pub fn object_stem(source: &Path) -> String {
     let name = source

@@ -1,12 +1,62 @@
 //! The command line, kept apart from the operations in `ops/`.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::error::{Error, Result};
 use crate::resolve::KernelOpts;
 use crate::toolchain::ToolOverrides;
+
+/// Options whose empty value means something: loader arguments are the
+/// loader's business, and `--features ""` is cargo's "no extra features".
+const EMPTY_ALLOWED: &[&str] = &["loader_args", "features"];
+
+/// Parses the command line, exiting as clap does on a usage error. An empty
+/// value given on the command line is refused for every other option:
+/// `--kernel ""` read as the default kernel, and `--expect ''` matched every
+/// line, so a script whose variable was unset lost its check unseen.
+pub fn parse_from(args: Vec<OsString>) -> Cli {
+    let mut cmd = Cli::command();
+    let matches = cmd.clone().get_matches_from(args);
+    if let Some(flag) = empty_value(&cmd, &matches) {
+        cmd.error(
+            clap::error::ErrorKind::InvalidValue,
+            format!("{flag} was given an empty value (an unset variable in a script?); give it a value, or leave the option out"),
+        )
+        .exit();
+    }
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+/// The first option (as the user spells it) given an empty value on the
+/// command line, in this subcommand or below.
+fn empty_value(cmd: &clap::Command, m: &ArgMatches) -> Option<String> {
+    for arg in cmd.get_arguments() {
+        let id = arg.get_id().as_str();
+        if EMPTY_ALLOWED.contains(&id) || m.value_source(id) != Some(ValueSource::CommandLine) {
+            continue;
+        }
+        let empty = m
+            .try_get_raw(id)
+            .ok()
+            .flatten()
+            .is_some_and(|mut v| v.any(|v| v.is_empty()));
+        if empty {
+            return Some(match arg.get_long() {
+                Some(long) => format!("--{long}"),
+                None => arg
+                    .get_value_names()
+                    .and_then(|n| n.first())
+                    .map_or_else(|| id.to_string(), |n| n.to_string()),
+            });
+        }
+    }
+    let (name, sub_m) = m.subcommand()?;
+    empty_value(cmd.find_subcommand(name)?, sub_m)
+}
 
 #[derive(Debug, Parser)]
 #[command(

@@ -255,7 +255,7 @@ impl Project {
                 "put BPF C sources in bpf/*.bpf.c, or set `programs = [\"...\"]` in [package.metadata.ebpf-cross]",
             ));
         }
-        refuse_shared_objects(&programs)?;
+        bpf_compile::check_sources(&programs)?;
         let bindings = expand(&pkg_dir, md.bindings.as_deref().unwrap_or(&[]), "bindings")?;
         let target_dir = opts
             .target_dir
@@ -295,29 +295,6 @@ fn expand(dir: &Path, patterns: &[String], key: &str) -> Result<Vec<PathBuf>> {
     }
     out.dedup();
     Ok(out)
-}
-
-/// `x.bpf.c` and `x.c` (or two `x.bpf.c` in different dirs) would both
-/// become `x.o`: one would overwrite the other, share its stamp and appear
-/// twice in the bundle.
-fn refuse_shared_objects(programs: &[PathBuf]) -> Result<()> {
-    for (i, a) in programs.iter().enumerate() {
-        let stem = bpf_compile::object_stem(a);
-        if let Some(b) = programs[i + 1..]
-            .iter()
-            .find(|b| bpf_compile::object_stem(b) == stem)
-        {
-            return Err(usage(
-                format!(
-                    "`{}` and `{}` would both compile to {stem}.o",
-                    a.display(),
-                    b.display()
-                ),
-                "rename one of them: an object is named after its source file, without .bpf.c or .c",
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// One board's worth of work.
@@ -941,6 +918,15 @@ fn build_all(
 }
 
 pub fn build(g: Global, a: BuildArgs) -> Result<i32> {
+    // The same board twice would build and bundle twice into one place.
+    for (i, t) in a.target.iter().enumerate() {
+        if a.target[..i].contains(t) {
+            return Err(usage(
+                format!("--target {t} is given twice"),
+                "name each board once; two boards of one triple need two board files (boards/NAME.toml)",
+            ));
+        }
+    }
     let projects = Project::load_many(&a.opts.project, a.workspace)?;
     // One package after another: each cargo run builds one package for
     // its boards, and the runs share the target dir and so every
