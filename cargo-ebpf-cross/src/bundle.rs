@@ -738,8 +738,13 @@ mod tests {
         t.append_data(&mut h, "t/bin/loader", std::io::repeat(0).take(size))
             .unwrap();
         t.into_inner().unwrap().finish().unwrap();
-        assert!(std::fs::metadata(&p).unwrap().len() < 64 << 10, "small on disk");
-        let e = read_entries(&p, max_file, max_total).unwrap_err().to_string();
+        assert!(
+            std::fs::metadata(&p).unwrap().len() < 64 << 10,
+            "small on disk"
+        );
+        let e = read_entries(&p, max_file, max_total)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.ends_with(&format!(
                 "`t/bin/loader` is {size} bytes, over the limit of {max_file} per file and {max_total} in all"
