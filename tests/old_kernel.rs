@@ -133,9 +133,11 @@ fn s(v: &[&str]) -> Vec<String> {
 }
 
 /// tests/bpf/NAME.bpf.c compiled for the board with no flags but the
-/// board itself; returns the object and the tool's run.
+/// board itself; returns the object and the tool's run. Each source gets a
+/// fresh dir of its own, so the run shows the real compile, never "Fresh".
 fn compile(name: &str) -> (PathBuf, Run) {
-    let out = shared_target().join("old-kernel-objects");
+    let out = objects_dir(name);
+    let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out).unwrap();
     let obj = out.join(format!("{name}.o"));
     let src = repo().join(format!("tests/bpf/{name}.bpf.c"));
@@ -154,6 +156,10 @@ fn compile(name: &str) -> (PathBuf, Run) {
     );
     r.ok();
     (obj, r)
+}
+
+fn objects_dir(name: &str) -> PathBuf {
+    shared_target().join("old-kernel-objects").join(name)
 }
 
 struct Verdict {
@@ -254,8 +260,7 @@ fn legacy_map_programs_fire_on_linux_4_19() {
     // The host's libbpf 1.x has no struct bpf_map_def: the staged wrapper
     // supplies the 4.x one.
     let staged = std::fs::read_to_string(
-        shared_target()
-            .join("old-kernel-objects/.ebpf-cross/vendor-4.19/include/bpf/bpf_helpers.h"),
+        objects_dir("map_def_legacy").join(".ebpf-cross/vendor-4.19/include/bpf/bpf_helpers.h"),
     )
     .unwrap();
     assert_has(
