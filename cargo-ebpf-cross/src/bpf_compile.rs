@@ -103,6 +103,12 @@ pub fn flags(ctx: &Context) -> Flags {
         // Without a tree there is no generated version.h to include.
         clang = clang.arg(format!("-DLINUX_VERSION_CODE={}", v.code()));
     }
+    if ctx.version.is_some_and(|v| !v.at_least(5, 2)) {
+        // Global data (.rodata/.data/.bss maps) arrived in 5.2. libbpf's
+        // bpf_printk then keeps its format on the stack, as the 4.x
+        // helpers did, instead of in a .rodata map the kernel cannot load.
+        clang = clang.arg("-DBPF_NO_GLOBAL_DATA");
+    }
     clang = clang
         .args(["-fno-stack-protector", "-Wno-int-conversion", "-O2"])
         // A PT_REGS_* macro the headers lack would otherwise only warn and
@@ -416,6 +422,15 @@ pub fn run(p: &CompilePlan, ctx: &Context) -> Result<Outcome> {
             let mut llc = llc.clone();
             *llc.args.last_mut().expect("llc has -o OUT") = tmp_path;
             pipe(&clang, &llc, &p.source)?;
+            let first = std::fs::read(tmp.path()).map_err(crate::error::read_err(tmp.path()))?;
+            if elf_check::btf_maps_without_btf(&first) {
+                // A BTF-defined map is described only by BTF, which llc's
+                // BPF backend emits from debug info. Only such programs pay
+                // for -g: it grows every object several times over.
+                let at = clang.args.len() - 2;
+                clang.args.insert(at, "-g".into());
+                pipe(&clang, &llc, &p.source)?;
+            }
         }
         None => {
             *clang.args.last_mut().expect("clang has -o OUT") = tmp_path;
@@ -591,6 +606,7 @@ mod tests {
             helpers: Helpers {
                 dir: "/usr/include/bpf".into(),
                 origin: Origin::Host,
+                why: String::new(),
             },
             staged_include: "/t/ebpf-cross/armv7/include".into(),
             extra_cflags: Vec::new(),
@@ -712,6 +728,23 @@ mod tests {
             .unwrap();
         assert_eq!(a[kconfig + 1], "-I/s/arch/mips/include/asm/mach-generic");
         assert!(a.contains(&"-I/s/arch/mips/include".to_string()));
+    }
+
+    #[test]
+    fn kernels_before_5_2_get_no_global_data() {
+        let mut t = tree_armmp();
+        t.version = KernelVersion::new(4, 19, 131);
+        let old = flags(&ctx("armv7", Some(t))).clang.args;
+        assert!(old.contains(&"-DBPF_NO_GLOBAL_DATA".to_string()));
+        let mut c = ctx("aarch64", None);
+        c.version = Some(KernelVersion::new(5, 2, 0));
+        assert!(!flags(&c)
+            .clang
+            .args
+            .iter()
+            .any(|a| a == "-DBPF_NO_GLOBAL_DATA"));
+        let new = flags(&ctx("armv7", Some(tree_armmp()))).clang.args;
+        assert!(!new.contains(&"-DBPF_NO_GLOBAL_DATA".to_string()));
     }
 
     #[test]

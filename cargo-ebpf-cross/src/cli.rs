@@ -325,7 +325,7 @@ pub struct DoctorArgs {
     pub kernel: KernelArgs,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(
     after_help = "Precedence, highest first: flag > env > [package.metadata.ebpf-cross] > profile (board file or built-in) > default."
 )]
