@@ -10,9 +10,11 @@ use crate::error::{Error, Result};
 use crate::resolve::KernelOpts;
 use crate::toolchain::ToolOverrides;
 
-/// Options whose empty value means something: loader arguments are the
-/// loader's business, and `--features ""` is cargo's "no extra features".
-const EMPTY_ALLOWED: &[&str] = &["loader_args", "features"];
+/// Options whose empty value means something, or gets a better error
+/// later: loader arguments are the loader's business, `--features ""` is
+/// cargo's "no extra features", and `new`/`init` explain what a project
+/// name must be.
+const EMPTY_ALLOWED: &[&str] = &["loader_args", "features", "name"];
 
 /// Parses the command line, exiting as clap does on a usage error. An empty
 /// value given on the command line is refused for every other option:
