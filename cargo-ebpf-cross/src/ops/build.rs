@@ -41,26 +41,11 @@ fn usage(message: String, hint: &str) -> Error {
     }
 }
 
-/// `cargo metadata`, run through our own door (so `-v` shows it) and
-/// parsed by cargo_metadata.
 fn metadata(opts: &ProjectArgs) -> Result<cargo_metadata::Metadata> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd =
-        crate::plan::Cmd::new(cargo).args(["metadata", "--format-version", "1", "--no-deps"]);
-    if let Some(m) = &opts.manifest_path {
-        cmd = cmd.arg("--manifest-path").arg(m.display().to_string());
-    }
-    let unreadable = |why: String| {
-        usage(
-            format!("cannot read the cargo project: {why}"),
-            "run inside the loader's package, or pass --manifest-path path/to/Cargo.toml",
-        )
-    };
-    let out = cmd.output().map_err(|e| match e {
-        Error::CommandFailed { stderr, .. } => unreadable(stderr.trim().to_string()),
-        other => other,
-    })?;
-    cargo_metadata::MetadataCommand::parse(out.stdout_text()).map_err(|e| unreadable(e.to_string()))
+    super::cargo_metadata(
+        opts.manifest_path.as_deref(),
+        "run inside the loader's package, or pass --manifest-path path/to/Cargo.toml",
+    )
 }
 
 fn names(packages: &[&cargo_metadata::Package]) -> String {
