@@ -336,6 +336,8 @@ struct TargetJob {
     rust_target: String,
     /// `static`, resolved once: the spec check and the cargo run agree.
     static_: Setting<bool>,
+    /// What the kernel capability check lets through.
+    allow: Option<Setting<Vec<String>>>,
 }
 
 /// `kernel_dir` keys a kernel of a matrix: two kernels of one board share
@@ -397,6 +399,7 @@ fn prepare(
         out_dir,
         rust_target,
         static_,
+        allow: choice.allow.clone(),
     })
 }
 
@@ -918,6 +921,7 @@ fn build_all(
                     &j.work_dir.join("compile_commands.json"),
                     &entries,
                 )
+                .and_then(|_| super::compile::check_kernel(&j.plans, &j.ctx, j.allow.as_ref()))
             }
         };
         match ok {
