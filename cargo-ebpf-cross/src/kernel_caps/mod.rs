@@ -354,36 +354,34 @@ impl Allow {
             if i.is_empty() {
                 continue;
             }
-            let norm = match i.split_once(':') {
-                None if ["all", "global-data", "loops"].contains(&i) => i.to_string(),
-                Some(("helper", n)) if !n.is_empty() => {
-                    format!("helper:{}", n.strip_prefix("bpf_").unwrap_or(n))
-                }
-                Some(("map", n)) if !n.is_empty() => {
-                    format!("map:{}", strip(n, "BPF_MAP_TYPE_"))
-                }
-                Some(("program", n)) if !n.is_empty() => {
-                    format!("program:{}", strip(n, "BPF_PROG_TYPE_"))
-                }
-                Some(("attach", n)) if !n.is_empty() => format!("attach:{}", strip(n, "BPF_")),
-                Some(("config", n)) if !n.is_empty() => format!("config:{}", strip(n, "CONFIG_")),
-                _ => {
-                    return Err(Error::Usage {
-                        message: format!(
-                            "`{i}` (from {origin}) is not something the kernel check can allow"
-                        ),
-                        hint: format!("allow one of: {}", Allow::ITEMS),
-                    })
-                }
-            };
-            out.insert(norm);
+            out.insert(normalise(i).ok_or_else(|| Error::Usage {
+                message: format!(
+                    "`{i}` (from {origin}) is not something the kernel check can allow"
+                ),
+                hint: format!("allow one of: {}", Allow::ITEMS),
+            })?);
         }
         Ok(Allow { items: out })
     }
 
     fn covers(&self, item: &str) -> bool {
-        self.items.contains("all") || self.items.contains(item)
+        self.items.contains("all") || normalise(item).is_some_and(|n| self.items.contains(&n))
     }
+}
+
+/// One spelling per item: `helper:bpf_x` and `helper:x` are the same, as
+/// are `config:CONFIG_X` and `config:x`.
+fn normalise(i: &str) -> Option<String> {
+    Some(match i.split_once(':') {
+        None if ["all", "global-data", "loops"].contains(&i) => i.to_string(),
+        Some((_, "")) | None => return None,
+        Some(("helper", n)) => format!("helper:{}", n.strip_prefix("bpf_").unwrap_or(n)),
+        Some(("map", n)) => format!("map:{}", strip(n, "BPF_MAP_TYPE_")),
+        Some(("program", n)) => format!("program:{}", strip(n, "BPF_PROG_TYPE_")),
+        Some(("attach", n)) => format!("attach:{}", strip(n, "BPF_")),
+        Some(("config", n)) => format!("config:{}", strip(n, "CONFIG_")),
+        Some(_) => return None,
+    })
 }
 
 fn strip(n: &str, prefix: &str) -> String {
@@ -402,6 +400,8 @@ pub struct Refusal {
 
 /// The target as the check sees it: the tree's header read once.
 pub struct Target<'a> {
+    /// The profile, for the `doctor --target` a hint names.
+    pub profile: String,
     pub version: Option<KernelVersion>,
     pub tree: Option<&'a KernelTree>,
     pub uapi: Option<Uapi>,
@@ -419,6 +419,7 @@ impl<'a> Target<'a> {
             None => None,
         };
         Ok(Target {
+            profile: ctx.profile.name.clone(),
             version: ctx.version,
             tree: ctx.tree.as_ref(),
             uapi,
@@ -438,6 +439,10 @@ pub fn read_uapi(path: &Path) -> Result<Uapi> {
         path: path.to_path_buf(),
         problem,
     })
+}
+
+fn doctor_hint(profile: &str) -> String {
+    format!("enable it in the board's kernel: `cargo ebpf-cross doctor --target {profile}` prints the config fragment to add")
 }
 
 /// How a program is named in a message.
@@ -489,8 +494,8 @@ pub fn refusals(uses: &ObjectUse, target: &Target, allow: &Allow) -> Vec<Refusal
                             k.what,
                             crate::fsutil::shown(&tree.build.join(".config"))
                         ),
-                        hint: "enable it in the board's kernel: `cargo ebpf-cross doctor --target TARGET` prints the config fragment to add".into(),
-                        allow: format!("config:{c}"),
+                        hint: doctor_hint(&target.profile),
+                        allow: format!("config:CONFIG_{c}"),
                     });
                 }
             }
@@ -581,8 +586,8 @@ pub fn refusals(uses: &ObjectUse, target: &Target, allow: &Allow) -> Vec<Refusal
                     "loading any program needs CONFIG_BPF_SYSCALL (the bpf() system call), and {linux} is configured without it ({})",
                     crate::fsutil::shown(&tree.build.join(".config"))
                 ),
-                hint: "enable it in the board's kernel: `cargo ebpf-cross doctor --target TARGET` prints the config fragment to add".into(),
-                allow: "config:BPF_SYSCALL".into(),
+                hint: doctor_hint(&target.profile),
+                allow: "config:CONFIG_BPF_SYSCALL".into(),
             });
         }
     }
@@ -727,6 +732,7 @@ mod tests {
     #[test]
     fn version_rules_and_the_escape_hatch() {
         let t = Target {
+            profile: "armv7".into(),
             version: Some(KernelVersion::new(4, 19, 131)),
             tree: None,
             uapi: None,
@@ -758,6 +764,7 @@ mod tests {
         )
         .unwrap();
         let t = Target {
+            profile: "armv7".into(),
             version: Some(KernelVersion::new(4, 19, 131)),
             tree: None,
             uapi: Some(u),

@@ -379,6 +379,7 @@ fn prepare(
         Some(&project.manifest),
         &profile,
     )?;
+    crate::kernel_caps::allow_of(choice.allow.as_ref())?;
     let name = profile.name.clone();
     let policy = Policy::for_build(opts.offline || opts.frozen, g.dry_run);
     let ctx = resolve::context(profile, &choice, &kopts.tools, &state, policy)?;

@@ -60,6 +60,8 @@ pub fn compile(g: Global, a: CompileArgs) -> Result<i32> {
         None,
         &profile,
     )?;
+    // A typo in the allow list fails before anything is compiled.
+    crate::kernel_caps::allow_of(choice.allow.as_ref())?;
     let policy = crate::reference::Policy::for_build(false, g.dry_run);
     let ctx = resolve::context(
         profile,
