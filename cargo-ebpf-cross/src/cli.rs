@@ -281,6 +281,9 @@ pub struct DoctorArgs {
     pub target: String,
     #[command(flatten)]
     pub kernel: KernelArgs,
+    /// BPF C sources or objects whose kernel config needs to check [default: bpf/*.bpf.c here, else a kprobe and a tracepoint]
+    #[arg(value_name = "PROGRAM")]
+    pub programs: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]
