@@ -501,8 +501,12 @@ fn parse_layer(project: &Path, tclibc: &str) -> String {
     String::from_utf8(o.stdout).unwrap()
 }
 
+/// The kernel bbappend, applied to tests/yocto/minimal's linux-yocto.
+const KERNEL_APPEND: &str = "linux-yocto + recipes-kernel/linux/linux-yocto_%.bbappend";
+
 /// What bitbake's parser makes of the class, the recipe and the native
-/// recipe (both variants): every line is one variable or task as parsed.
+/// recipe (both variants), and of the kernel bbappend applied to a
+/// linux-yocto: every line is one variable or task as parsed.
 #[test]
 #[ignore = "needs scripts/setup.sh"]
 fn generated_layer_parses_with_bitbakes_parser() {
@@ -579,6 +583,9 @@ my-probe: export LIBCLANG_PATH = {w}/recipe-sysroot-native/usr/lib
 my-probe: export CARGO_PROFILE_RELEASE_STRIP = false
 my-probe: ebpf_cross_do_compile = if [ -z \"armv7\" ]; then bbfatal \"set EBPF_CROSS_TARGET (armv7, aarch64, boards/<board>.toml, ...)\" fi export RUSTFLAGS=\" -L {w}/recipe-sysroot/usr/lib/rustlib\" cargo-ebpf-cross build --target \"armv7\" \\ --manifest-path \"{s}//Cargo.toml\" \\ --rust-target \"arm-poky-linux-gnueabi\" \\ --static=\"0\" \\ --libbpf-include \"{w}/recipe-sysroot/usr/include\" \\ --release --frozen --no-rustup --target-dir \"{w}/build/target\"
 my-probe: ebpf_cross_do_install = cargo-ebpf-cross install --target \"armv7\" \\ --manifest-path \"{s}//Cargo.toml\" --target-dir \"{w}/build/target\" \\ --destdir \"{w}/image\" --bindir \"/usr/bin\" --datadir \"/usr/share\"
+{KERNEL_APPEND}: SRC_URI = git://git.yoctoproject.org/linux-yocto.git;branch=v6.6/standard/base;name=machine file://ebpf.cfg
+{KERNEL_APPEND}: FILESEXTRAPATHS = recipes-kernel/linux/files __default
+{KERNEL_APPEND}: file://ebpf.cfg = recipes-kernel/linux/files/ebpf.cfg
 "
     );
     let expected = format!(
@@ -633,6 +640,7 @@ fn generated_layer_lints_clean_with_oelint() {
                 ),
                 "classes/ebpf_cross.bbclass",
                 "conf/layer.conf",
+                "recipes-kernel/linux/linux-yocto_%.bbappend",
             ])
             .env("HOME", t.path())
             .output()

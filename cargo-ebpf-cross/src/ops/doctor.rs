@@ -329,21 +329,28 @@ fn program_sections(programs: &[PathBuf]) -> Result<Vec<(String, String)>> {
                 .map(|p| p.section)
                 .collect()
         } else {
-            sec_names(&String::from_utf8_lossy(&bytes))
+            source_sections(&String::from_utf8_lossy(&bytes))
         };
         out.extend(sections.into_iter().map(|s| (shown.clone(), s)));
     }
     Ok(out)
 }
 
-/// The `SEC("...")` names of a C source, read as text: enough to know the
-/// program kinds without compiling.
-fn sec_names(text: &str) -> Vec<String> {
-    text.split("SEC(\"")
-        .skip(1)
-        .filter_map(|rest| rest.split('"').next())
-        .map(str::to_string)
-        .collect()
+/// The program sections of a C source, read as text: each string literal
+/// that names a program kind with a `/` (`"kprobe/do_sys_open"`), which
+/// also finds a section given through a macro, as the template's is.
+pub fn source_sections(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (i, lit) in text.split('"').enumerate() {
+        if i % 2 == 1
+            && lit.contains('/')
+            && kernel_caps::kind_of(lit).is_some()
+            && !out.iter().any(|o| o == lit)
+        {
+            out.push(lit.to_string());
+        }
+    }
+    out
 }
 
 /// What the target kernel can run, read from its tree; returns the config
@@ -422,4 +429,23 @@ fn check_capabilities(
         r.ok("kernel config", &format!("{} on", needed.join(", ")));
     }
     Ok(lacking)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fragment the generated Yocto layer ships is what the template's
+    /// program needs, by the same rules as the kernel check.
+    #[test]
+    fn the_yocto_fragment_is_what_the_template_program_needs() {
+        let program = include_str!("../../templates/project/bpf/NAME.bpf.c");
+        let sections = source_sections(program);
+        assert_eq!(sections, ["kprobe/do_sys_openat2", "kprobe/do_sys_open"]);
+        let needs = kernel_caps::config_needs(sections.iter().map(String::as_str));
+        assert_eq!(
+            kernel_caps::config_fragment(&needs),
+            include_str!("../../templates/yocto/recipes-kernel/linux/files/ebpf.cfg")
+        );
+    }
 }
