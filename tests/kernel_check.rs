@@ -479,3 +479,69 @@ fn build_refuses_what_4_19_cannot_run_and_bundles_it_for_6_1() {
         assert!(names.contains(&format!("/bpf/{name}.o\n")), "{names}");
     }
 }
+
+/// Item 6: `doctor` says what the kernel can run, read from its tree, and
+/// prints the config the programs need and the tree lacks as a fragment.
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn doctor_shows_what_4_19_can_run_and_the_missing_config() {
+    let d = tempfile::tempdir().unwrap();
+    let s = v419("EBPF_CROSS_V419_SRC");
+    let nokp = build_without_kprobe_events(d.path());
+    let prog = caps("kprobe_open.bpf.c");
+    let r = tool(
+        d.path(),
+        &[
+            "doctor",
+            "--target",
+            "armv7",
+            "--kernel-src",
+            &s,
+            "--kernel-build",
+            nokp.to_str().unwrap(),
+            &prog,
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let block = format!(
+        "  -        kernel                 linux 4.19.131
+  ok       highest helper id      83 (bpf_skb_ancestor_cgroup_id), from {s}/include/uapi/linux/bpf.h
+  -        BTF                    loads BTF (4.18+), no vmlinux BTF (CONFIG_DEBUG_INFO_BTF is off and needs 5.2): CO-RE needs an external BTF
+  -        global data            no (5.2+): keep values in maps; libbpf's bpf_printk needs BPF_NO_GLOBAL_DATA
+  -        bounded loops          no (5.3+): unroll loops
+  -        kprobe PMU             yes (perf_kprobe, 4.17+): kprobes attach through perf_event_open
+  -        memlock                map memory is charged to RLIMIT_MEMLOCK (before 5.11): the loader must raise it
+  MISSING  kernel config          CONFIG_KPROBE_EVENTS is off; {prog} needs it (kprobe/do_sys_open)
+                                  fix: add the fragment below to the board's kernel config (`make olddefconfig` after), or build with --kernel-allow config:OPTION if the board's kernel has it
+"
+    );
+    assert!(r.stdout.contains(&block), "{}", r.stdout);
+    assert!(
+        r.stdout.ends_with("kernel config fragment (what the programs need and the tree lacks; a Yocto layer's recipes-kernel/linux/files/ebpf.cfg):\nCONFIG_KPROBE_EVENTS=y\n1 problem(s)\n"),
+        "{}",
+        r.stdout
+    );
+    // Debian's 6.1 has all of it, but for vmlinux BTF: armmp is built
+    // without CONFIG_DEBUG_INFO_BTF.
+    let r = cached_tool(
+        d.path(),
+        &[
+            "doctor",
+            "--target",
+            "armv7",
+            "--kernel",
+            "debian:6.1",
+            &prog,
+        ],
+    );
+    let tail = "  -        BTF                    loads BTF (4.18+), no vmlinux BTF (CONFIG_DEBUG_INFO_BTF is off): CO-RE needs an external BTF
+  -        global data            yes (5.2+)
+  -        bounded loops          yes (5.3+)
+  -        kprobe PMU             yes (perf_kprobe, 4.17+): kprobes attach through perf_event_open
+  -        memlock                map memory is charged to the memory cgroup (5.11+)
+  ok       kernel config          CONFIG_BPF_SYSCALL, CONFIG_BPF_EVENTS, CONFIG_KPROBES, CONFIG_KPROBE_EVENTS on
+";
+    assert!(r.stdout.contains(tail), "{}", r.stdout);
+    assert!(!r.stdout.contains("kernel config fragment"), "{}", r.stdout);
+}
