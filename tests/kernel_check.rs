@@ -545,3 +545,57 @@ fn doctor_shows_what_4_19_can_run_and_the_missing_config() {
     assert!(r.stdout.contains(tail), "{}", r.stdout);
     assert!(!r.stdout.contains("kernel config fragment"), "{}", r.stdout);
 }
+
+/// The ```toml blocks of docs/old-kernels.md.
+fn doc_toml_blocks() -> Vec<String> {
+    let doc = std::fs::read_to_string(repo().join("docs/old-kernels.md")).unwrap();
+    doc.split("```toml\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap().to_string())
+        .collect()
+}
+
+/// Every board file the page shows is one the tool reads (unknown keys
+/// are refused, so a renamed key fails here).
+#[test]
+fn the_old_kernels_page_board_file_parses() {
+    let blocks = doc_toml_blocks();
+    assert_eq!(blocks.len(), 1);
+    for b in &blocks {
+        cargo_ebpf_cross::profile::parse(b, Path::new("docs/old-kernels.md"))
+            .unwrap_or_else(|e| panic!("{e}\n{b}"));
+    }
+}
+
+/// The page's board file, pointed at the real 4.19 tree with its `allow`
+/// line uncommented, lets the vendor's "backports" through.
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn the_old_kernels_page_board_file_builds_for_the_4_19_tree() {
+    let d = tempfile::tempdir().unwrap();
+    let board = doc_toml_blocks()[0]
+        .replace("../bsp/linux-4.19/src", &v419("EBPF_CROSS_V419_SRC"))
+        .replace("../bsp/linux-4.19/build", &v419("EBPF_CROSS_V419_BUILD"))
+        .replace("../bsp/linux-4.19/zImage", &fx("EBPF_CROSS_V419_IMAGE"))
+        .replace("# allow = ", "allow = ");
+    let path = d.path().join("vendor.toml");
+    std::fs::write(&path, board).unwrap();
+    let t = path.to_str().unwrap();
+    for f in ["global_var.bpf.c", "boot_ns.bpf.c"] {
+        tool(
+            d.path(),
+            &["compile", "--target", t, &caps(f), "-o", "out/"],
+            &[],
+        )
+        .ok();
+    }
+    let r = tool(d.path(), &["config", "--target", t], &[]);
+    r.ok();
+    assert!(
+        r.stdout.contains(&format!(
+            "kernel_allow       global-data,helper:bpf_ktime_get_boot_ns\n                   from profile {t}\n"
+        )),
+        "{}",
+        r.stdout
+    );
+}
