@@ -434,7 +434,10 @@ impl<'a> Target<'a> {
 }
 
 pub fn read_uapi(path: &Path) -> Result<Uapi> {
-    let text = std::fs::read_to_string(path).map_err(crate::error::read_err(path))?;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::KernelHeader {
+        path: path.to_path_buf(),
+        problem: e.to_string(),
+    })?;
     Uapi::parse(&text).map_err(|problem| Error::KernelHeader {
         path: path.to_path_buf(),
         problem,
@@ -561,11 +564,18 @@ pub fn refusals(uses: &ObjectUse, target: &Target, allow: &Allow) -> Vec<Refusal
             if u.map_types.contains_key(&t) {
                 continue;
             }
-            let name = known
-                .map_types
-                .get(&t)
-                .cloned()
-                .unwrap_or_else(|| format!("unknown map type {t}"));
+            let (name, is) = match known.map_types.get(&t) {
+                Some(n) => (
+                    n.clone(),
+                    format!("is a {n} map (type {t}), which {linux} does not have"),
+                ),
+                None => (
+                    t.to_string(),
+                    format!(
+                        "has map type {t}, which no kernel this tool knows has, nor does {linux}"
+                    ),
+                ),
+            };
             let (last, last_name) = u
                 .map_types
                 .iter()
@@ -573,7 +583,7 @@ pub fn refusals(uses: &ObjectUse, target: &Target, allow: &Allow) -> Vec<Refusal
                 .map(|(k, v)| (*k, v.as_str()))
                 .unwrap_or((0, "BPF_MAP_TYPE_UNSPEC"));
             push(Refusal {
-                message: format!("map `{}` is a {name} map (type {t}), which {linux} does not have: its include/uapi/linux/bpf.h ends enum bpf_map_type at {last_name} ({last})", m.name),
+                message: format!("map `{}` {is}: its include/uapi/linux/bpf.h ends enum bpf_map_type at {last_name} ({last})", m.name),
                 hint: "use a map type the kernel has, or build for a newer kernel".into(),
                 allow: format!("map:{}", strip(&name, "BPF_MAP_TYPE_")),
             });

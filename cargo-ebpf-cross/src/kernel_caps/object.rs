@@ -157,8 +157,14 @@ fn legacy_maps(file: &object::File, little: bool) -> Result<Vec<MapUse>, String>
             continue;
         }
         let name = s.name().unwrap_or_default().to_string();
-        let at = (s.address() - base) as usize;
-        let map_type = data.get(at..at + 4).map(|w| {
+        // Addresses come from the file: a symbol outside the section has no
+        // type to read, rather than an overflow.
+        let at = s
+            .address()
+            .checked_sub(base)
+            .and_then(|a| usize::try_from(a).ok())
+            .unwrap_or(usize::MAX);
+        let map_type = data.get(at..at.saturating_add(4)).map(|w| {
             let w = [w[0], w[1], w[2], w[3]];
             if little {
                 u32::from_le_bytes(w)
