@@ -172,7 +172,17 @@ fn helper_ids(text: &str) -> Result<Vec<Option<String>>, String> {
         }
     }
     if entries.is_empty() {
-        return Err("no `#define __BPF_FUNC_MAPPER(FN)` list of helpers (`FN(unspec), FN(map_lookup_elem), ...`)".into());
+        // A header that spells the enum out (`BPF_FUNC_unspec = 0, ...`),
+        // as a trimmed vendor or test header may.
+        if let Ok(spelled) = enum_values(text, "bpf_func_id") {
+            for (name, id) in spelled {
+                let name = name.strip_prefix("BPF_FUNC_").unwrap_or(&name).to_string();
+                entries.push((name, Some(id)));
+            }
+        }
+    }
+    if entries.is_empty() {
+        return Err("no `#define __BPF_FUNC_MAPPER(FN)` list of helpers (`FN(unspec), FN(map_lookup_elem), ...`) and no spelled-out `enum bpf_func_id`".into());
     }
     let mut ids: Vec<Option<String>> = Vec::new();
     for (pos, (name, id)) in entries.into_iter().enumerate() {
@@ -322,6 +332,18 @@ enum bpf_attach_type { BPF_CGROUP_INET_INGRESS, BPF_TRACE_FENTRY = 24, };
     }
 
     #[test]
+    fn a_spelled_out_enum_is_read_too() {
+        let text = OLD.replace(
+            "__BPF_FUNC_MAPPER(__BPF_ENUM_FN)\n\t__BPF_FUNC_MAX_ID,",
+            "BPF_FUNC_unspec = 0,\n\tBPF_FUNC_probe_read = 4,\n\t__BPF_FUNC_MAX_ID,",
+        )
+        .replace("#define __BPF_FUNC_MAPPER(FN)", "#define UNUSED_LIST(FN)");
+        let u = Uapi::parse(&text).unwrap();
+        assert_eq!(u.last_helper(), Some((4, "probe_read")));
+        assert_eq!(u.helper(1), None);
+    }
+
+    #[test]
     fn the_embedded_header_is_6_12() {
         let k = Uapi::known();
         assert_eq!(k.last_helper(), Some((211, "cgrp_storage_delete")));
@@ -341,7 +363,7 @@ enum bpf_attach_type { BPF_CGROUP_INET_INGRESS, BPF_TRACE_FENTRY = 24, };
         let no_helpers = OLD.replace("__BPF_FUNC_MAPPER(FN)", "__BPF_FUNC_LIST(X)");
         assert_eq!(
             Uapi::parse(&no_helpers).unwrap_err(),
-            "no `#define __BPF_FUNC_MAPPER(FN)` list of helpers (`FN(unspec), FN(map_lookup_elem), ...`)"
+            "no `#define __BPF_FUNC_MAPPER(FN)` list of helpers (`FN(unspec), FN(map_lookup_elem), ...`) and no spelled-out `enum bpf_func_id`"
         );
         let bad_id = NEW.replace("FN(map_lookup_elem, 1,", "FN(map_lookup_elem, one,");
         assert_eq!(
