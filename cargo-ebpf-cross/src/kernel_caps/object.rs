@@ -127,13 +127,9 @@ fn decode(section: &str, data: &[u8], little: bool) -> ProgramUse {
         if class == 0x05 || class == 0x06 {
             match op {
                 // BPF_CALL: src 0 is a helper, 1 a bpf-to-bpf call, 2 a kfunc.
-                0x80 => {
-                    if class == 0x05 && src == 0 {
-                        p.helpers.push((imm as u32, i as u64));
-                    }
-                }
-                // BPF_EXIT.
-                0x90 => {}
+                0x80 if class == 0x05 && src == 0 => p.helpers.push((imm as u32, i as u64)),
+                // Other calls, and BPF_EXIT.
+                0x80 | 0x90 => {}
                 _ if off < 0 => p.back_jumps.push(i as u64),
                 _ => {}
             }

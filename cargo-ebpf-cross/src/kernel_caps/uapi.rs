@@ -333,11 +333,12 @@ enum bpf_attach_type { BPF_CGROUP_INET_INGRESS, BPF_TRACE_FENTRY = 24, };
 
     #[test]
     fn a_spelled_out_enum_is_read_too() {
-        let text = OLD.replace(
-            "__BPF_FUNC_MAPPER(__BPF_ENUM_FN)\n\t__BPF_FUNC_MAX_ID,",
-            "BPF_FUNC_unspec = 0,\n\tBPF_FUNC_probe_read = 4,\n\t__BPF_FUNC_MAX_ID,",
-        )
-        .replace("#define __BPF_FUNC_MAPPER(FN)", "#define UNUSED_LIST(FN)");
+        let text = OLD
+            .replace(
+                "__BPF_FUNC_MAPPER(__BPF_ENUM_FN)\n\t__BPF_FUNC_MAX_ID,",
+                "BPF_FUNC_unspec = 0,\n\tBPF_FUNC_probe_read = 4,\n\t__BPF_FUNC_MAX_ID,",
+            )
+            .replace("#define __BPF_FUNC_MAPPER(FN)", "#define UNUSED_LIST(FN)");
         let u = Uapi::parse(&text).unwrap();
         assert_eq!(u.last_helper(), Some((4, "probe_read")));
         assert_eq!(u.helper(1), None);
