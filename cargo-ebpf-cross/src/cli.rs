@@ -58,7 +58,7 @@ pub enum Command {
     Targets(TargetsArgs),
     /// Print the exact clang and llc argv for a target, for Makefiles/CMake/Yocto
     Flags(FlagsArgs),
-    /// Check every tool, Rust target and kernel-tree file a target needs
+    /// Check every tool, Rust target and kernel-tree file a target needs, and what its kernel can run
     Doctor(DoctorArgs),
     /// Show every setting a target resolves to, and where each came from
     Config(ConfigArgs),
