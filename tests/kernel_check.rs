@@ -599,3 +599,50 @@ fn the_old_kernels_page_board_file_builds_for_the_4_19_tree() {
         r.stdout
     );
 }
+
+/// What the tree cannot show falls back to version rules: a loop (5.3) and
+/// a format string read from .rodata.str1.1 (5.2), both in one error, one
+/// line per program; the same source compiles for 6.1.
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn version_rules_refuse_a_loop_and_a_literal_on_4_19() {
+    let d = tempfile::tempdir().unwrap();
+    let build = v419("EBPF_CROSS_V419_BUILD");
+    let src = caps("loop_literal.bpf.c");
+    let r = compile_419(d.path(), &build, &src, "ll.o", &[]);
+    r.fails();
+    assert_eq!(
+        r.stderr,
+        format!(
+            "{}error: ll.o: program `tracepoint/syscalls/sys_enter_openat` (function `spin`) jumps backwards at instruction 11 (a loop), which needs Linux 5.3 (bounded loops); the target is Linux 4.19.131
+ll.o: program `tracepoint/syscalls/sys_enter_close` (function `say`) uses a constant in .rodata.str1.1 (a string literal or other constant), which needs Linux 5.2 (global data); the target is Linux 4.19.131
+  help: unroll the loop: give it a constant bound and `#pragma unroll`
+  keep the value in a map (an array map of one entry) or on the stack; for bpf_printk, define BPF_NO_GLOBAL_DATA so its format stays on the stack
+{}",
+            compiling(&src, "armv7"),
+            allow_line("loops,global-data")
+        )
+    );
+    compile_419(
+        d.path(),
+        &build,
+        &src,
+        "ll.o",
+        &["--kernel-allow", "loops,global-data"],
+    )
+    .ok();
+    cached_tool(
+        d.path(),
+        &[
+            "compile",
+            "--target",
+            "armv7",
+            "--kernel",
+            "debian:6.1",
+            &src,
+            "-o",
+            "ll61.o",
+        ],
+    )
+    .ok();
+}
