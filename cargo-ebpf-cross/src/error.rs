@@ -174,7 +174,7 @@ impl Error {
                 known.join(", ")
             ),
             Error::ProfileSyntax { .. } => {
-                "fix the profile file; its keys are documented in README.md (Target profiles)".into()
+                "fix the profile file; its keys are documented in docs/profiles.md".into()
             }
             Error::ProfileIncomplete { .. } => {
                 "add `extends = \"<built-in>\"` (for example `extends = \"armv7\"`) or set the key".into()
