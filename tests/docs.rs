@@ -115,9 +115,15 @@ fn every_toml_block_parses_and_every_board_file_loads() {
             }
         }
     }
-    assert!(failed.is_empty(), "toml blocks that do not parse:\n{failed:#?}");
+    assert!(
+        failed.is_empty(),
+        "toml blocks that do not parse:\n{failed:#?}"
+    );
     assert!(!parsed.is_empty(), "no toml block found");
-    let files: BTreeSet<&str> = parsed.iter().map(|a| a.split(':').next().unwrap()).collect();
+    let files: BTreeSet<&str> = parsed
+        .iter()
+        .map(|a| a.split(':').next().unwrap())
+        .collect();
     for f in [
         "docs/profiles.md",
         "docs/kernel-trees.md",
@@ -155,6 +161,12 @@ fn every_toml_block_parses_and_every_board_file_loads() {
             .unwrap_or_else(|| panic!("{at}: no target row in {}", r.stdout));
         assert_eq!(target["value"], format!("board{i}"), "{at}");
     }
+    eprintln!(
+        "{} toml blocks parse; {} board files load: {:?}",
+        parsed.len(),
+        boards.len(),
+        boards.iter().map(|b| &b.0).collect::<Vec<_>>()
+    );
 }
 
 /// The subcommand names a `--help` page lists under "Commands:".
@@ -176,73 +188,176 @@ fn help(path: &[String]) -> Run {
     tool(&repo(), &args, &[])
 }
 
-/// The argv (after `cargo ebpf-cross`) of a quoted help command, given the
-/// text of an inline code span or a code line that holds `--help`. Only the
-/// leading words before the first option name subcommands, so
-/// `build --target armv7 --help` is `build`. A span without our prefix
-/// counts only if it starts with one of our subcommands.
-fn quoted_help(text: &str, subcommands: &[String]) -> Option<Vec<String>> {
-    let words: Vec<&str> = text.split_whitespace().collect();
-    let at = words.iter().position(|w| *w == "--help")?;
-    let mut w = &words[..at];
+/// The command lines a page quotes, with the line each starts on: every
+/// line of a code block (a line ending in `\` continues on the next; a
+/// ` #` comment is dropped), and every inline code span of the prose (a
+/// span may wrap onto the next line).
+fn quoted_commands(doc: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let mut prose = String::new();
+    let mut prose_lines = Vec::new();
+    let mut cont: Option<(usize, String)> = None;
+    for l in lines(doc) {
+        if !l.in_code {
+            prose.push_str(l.text);
+            prose.push('\n');
+            prose_lines.push(l.no);
+            continue;
+        }
+        if l.text.trim_start().starts_with("```") {
+            continue;
+        }
+        let text = l.text.split(" #").next().unwrap();
+        let (no, mut acc) = cont.take().unwrap_or((l.no, String::new()));
+        match text.trim_end().strip_suffix('\\') {
+            Some(head) => {
+                acc.push_str(head);
+                acc.push(' ');
+                cont = Some((no, acc));
+            }
+            None => {
+                acc.push_str(text);
+                out.push((no, acc));
+            }
+        }
+    }
+    let mut offset = 0;
+    for (i, piece) in prose.split('`').enumerate() {
+        if i % 2 == 1 {
+            let line = prose[..offset].matches('\n').count();
+            out.push((prose_lines[line], piece.replace('\n', " ")));
+        }
+        offset += piece.len() + 1;
+    }
+    out
+}
+
+/// A quoted command of ours: the subcommand path after `cargo ebpf-cross`
+/// (`kernel fetch`) and the option names it uses (`--kernel`, `-o`), up to
+/// a bare `--`. A span without the `cargo ebpf-cross` prefix counts when it
+/// starts with one of our subcommands and uses an option (`run --help`,
+/// `config --target armv7`).
+fn our_command(
+    text: &str,
+    subcommands: &BTreeMap<String, Vec<String>>,
+) -> Option<(Vec<String>, Vec<String>)> {
+    let mut w: Vec<&str> = text.split_whitespace().collect();
     if w.first() == Some(&"$") {
-        w = &w[1..];
+        w.remove(0);
     }
     let prefixed = if w.starts_with(&["cargo", "ebpf-cross"]) {
-        w = &w[2..];
+        w.drain(..2);
         true
     } else if w.first() == Some(&"cargo-ebpf-cross") {
-        w = &w[1..];
+        w.remove(0);
         true
     } else {
         false
     };
-    let path: Vec<String> = w
-        .iter()
-        .take_while(|x| !x.starts_with('-'))
-        .map(|x| x.to_string())
-        .collect();
-    let ours = path.first().is_some_and(|p| subcommands.contains(p));
-    (prefixed || ours).then_some(path)
+    let mut path = Vec::new();
+    if let Some(first) = w.first().filter(|x| !x.starts_with('-')) {
+        path.push(first.to_string());
+        if let Some(second) = w.get(1) {
+            if subcommands
+                .get(*first)
+                .is_some_and(|n| n.iter().any(|s| s == second))
+            {
+                path.push(second.to_string());
+            }
+        }
+    }
+    let mut options = Vec::new();
+    for word in w.iter().skip(path.len()) {
+        if *word == "--" {
+            break;
+        }
+        // `--kernel-src/--kernel-build`, `[--lockfile`, `--static=${X}`
+        for part in word.split('/') {
+            let part = part.trim_start_matches(['[', '(']);
+            let name: String = part
+                .chars()
+                .take_while(|c| *c == '-' || c.is_ascii_alphanumeric())
+                .collect();
+            let long = name.len() > 2 && name.starts_with("--") && !name.starts_with("---");
+            let short = name.len() == 2
+                && name.starts_with('-')
+                && name.as_bytes()[1].is_ascii_alphabetic()
+                && part.len() == 2;
+            if long || short {
+                options.push(name);
+            }
+        }
+    }
+    let ours = path.first().is_some_and(|p| subcommands.contains_key(p));
+    (prefixed || (ours && !options.is_empty())).then_some((path, options))
 }
 
 #[test]
-fn every_quoted_help_runs_and_the_readme_lists_every_command() {
+fn every_quoted_command_and_option_exists_and_the_readme_lists_every_command() {
     let top = help(&[]);
     top.ok();
-    let subcommands = listed_commands(&top.stdout);
+    let subcommands: BTreeMap<String, Vec<String>> = listed_commands(&top.stdout)
+        .into_iter()
+        .map(|c| {
+            let nested = listed_commands(&help(&[c.clone()]).stdout);
+            (c, nested)
+        })
+        .collect();
     assert!(
-        subcommands.contains(&"build".to_string()) && subcommands.contains(&"run".to_string()),
+        subcommands.contains_key("build") && subcommands.contains_key("run"),
         "{}",
         top.stdout
     );
 
-    let mut quoted: BTreeMap<Vec<String>, String> = BTreeMap::new();
+    // Each quoted path's --help, once: it must run, show that usage, and
+    // name every option quoted with that path.
+    let mut helps: BTreeMap<Vec<String>, Run> = BTreeMap::new();
+    let mut quoted_help = BTreeSet::new();
+    let mut wrong = Vec::new();
+    let mut commands = 0;
     for f in doc_files() {
-        let doc = read(&f);
-        for l in lines(&doc).iter().filter(|l| l.text.contains("--help")) {
-            let spans: Vec<&str> = if l.in_code {
-                vec![l.text.split(" #").next().unwrap()]
-            } else {
-                l.text.split('`').skip(1).step_by(2).collect()
+        for (no, text) in quoted_commands(&read(&f)) {
+            let Some((path, options)) = our_command(&text, &subcommands) else {
+                continue;
             };
-            for s in spans {
-                if let Some(p) = quoted_help(s, &subcommands) {
-                    quoted.entry(p).or_insert(format!("{f}:{}", l.no));
+            commands += 1;
+            if options.iter().any(|o| o == "--help") {
+                quoted_help.insert(path.clone());
+            }
+            let r = helps.entry(path.clone()).or_insert_with(|| help(&path));
+            let shown = format!("cargo ebpf-cross {}", path.join(" "));
+            let usage = format!("Usage: {}", shown.trim_end());
+            if r.code != 0 || !r.stdout.contains(&usage) {
+                wrong.push(format!("{f}:{no}: `{shown} --help` fails: {}", r.stderr));
+                continue;
+            }
+            for o in options {
+                let named = r.stdout.contains(&format!("{o} "))
+                    || r.stdout.contains(&format!("{o},"))
+                    || r.stdout.contains(&format!("{o}["))
+                    || r.stdout.contains(&format!("{o}\n"));
+                if !named {
+                    wrong.push(format!("{f}:{no}: `{shown}` has no option {o} ({text})"));
                 }
             }
         }
     }
-    for must in [["build"], ["run"]] {
-        let must: Vec<String> = must.iter().map(|s| s.to_string()).collect();
-        assert!(quoted.contains_key(&must), "the docs quote no `cargo ebpf-cross {} --help`", must[0]);
+    assert!(
+        wrong.is_empty(),
+        "quoted commands that do not exist:\n{wrong:#?}"
+    );
+    for must in ["build", "run"] {
+        assert!(
+            quoted_help.contains(&vec![must.to_string()]),
+            "the docs quote no `cargo ebpf-cross {must} --help`"
+        );
     }
-    for (path, at) in &quoted {
-        let r = help(path);
-        assert_eq!(r.code, 0, "{at}: `cargo ebpf-cross {} --help`:\n{}", path.join(" "), r.stderr);
-        let usage = format!("Usage: cargo ebpf-cross {}", path.join(" "));
-        assert!(r.stdout.contains(usage.trim_end()), "{at}: no {usage:?} in\n{}", r.stdout);
-    }
+    assert!(commands > 30, "only {commands} quoted commands found");
+    eprintln!(
+        "{commands} quoted commands check out, over {} subcommand paths; --help quoted for {:?}",
+        helps.len(),
+        quoted_help
+    );
 
     // The README's command table: one row per subcommand (nested ones as
     // `kernel fetch`), each one short line.
@@ -261,22 +376,30 @@ fn every_quoted_help_runs_and_the_readme_lists_every_command() {
         .map(|row| row.split('|').nth(1).unwrap())
         .collect();
     let mut missing = Vec::new();
-    for c in &subcommands {
-        let nested = listed_commands(&help(&[c.clone()]).stdout);
+    for (c, nested) in &subcommands {
         let names: Vec<String> = if nested.is_empty() {
             vec![c.clone()]
         } else {
             nested.iter().map(|n| format!("{c} {n}")).collect()
         };
         for n in names {
-            if !first_cells.iter().any(|cell| cell.contains(&format!("`{n}`"))) {
+            if !first_cells
+                .iter()
+                .any(|cell| cell.contains(&format!("`{n}`")))
+            {
                 missing.push(n);
             }
         }
     }
-    assert!(missing.is_empty(), "the README's command table lacks {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "the README's command table lacks {missing:?}"
+    );
     let long: Vec<&&str> = table.iter().filter(|r| r.chars().count() > 200).collect();
-    assert!(long.is_empty(), "command rows over 200 characters: {long:#?}");
+    assert!(
+        long.is_empty(),
+        "command rows over 200 characters: {long:#?}"
+    );
 }
 
 /// GitHub's anchor for a heading: lower case, punctuation dropped, spaces
