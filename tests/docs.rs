@@ -299,7 +299,7 @@ fn every_quoted_command_and_option_exists_and_the_readme_lists_every_command() {
     let subcommands: BTreeMap<String, Vec<String>> = listed_commands(&top.stdout)
         .into_iter()
         .map(|c| {
-            let nested = listed_commands(&help(&[c.clone()]).stdout);
+            let nested = listed_commands(&help(std::slice::from_ref(&c)).stdout);
             (c, nested)
         })
         .collect();
