@@ -71,6 +71,10 @@ pub struct Arch {
     /// A kernel without CONFIG_KPROBES_ON_FTRACE refuses a kprobe there,
     /// and the loader then probes just past it.
     pub ftrace_entry_macro: Option<String>,
+    /// What `uname -m` says on a board that runs this arch's loaders, for
+    /// `run --ssh` to check a board before copying to it. Empty: unknown,
+    /// and the check is skipped with a note.
+    pub uname_machines: Vec<String>,
 }
 
 /// The `[arch]` section as written; every key optional so a board file can
@@ -96,6 +100,7 @@ pub struct ArchSection {
     pub kernel_includes: Option<Vec<String>>,
     pub config_define: Option<Vec<ConfigDefine>>,
     pub ftrace_entry_macro: Option<String>,
+    pub uname_machines: Option<Vec<String>>,
 }
 
 macro_rules! overlay {
@@ -127,7 +132,8 @@ impl ArchSection {
             defines,
             kernel_includes,
             config_define,
-            ftrace_entry_macro
+            ftrace_entry_macro,
+            uname_machines
         );
     }
 
@@ -156,6 +162,7 @@ impl ArchSection {
             kernel_includes: self.kernel_includes.clone().unwrap_or_default(),
             config_defines: self.config_define.clone().unwrap_or_default(),
             ftrace_entry_macro: self.ftrace_entry_macro.clone(),
+            uname_machines: self.uname_machines.clone().unwrap_or_default(),
         })
     }
 }

@@ -134,6 +134,15 @@ impl KernelTree {
         })
     }
 
+    /// UTS_RELEASE: the release `uname -r` reports on a board running
+    /// this kernel. None when the tree was never prepared that far.
+    pub fn release(&self) -> Option<String> {
+        let t = std::fs::read_to_string(self.build.join("include/generated/utsrelease.h")).ok()?;
+        let v = define_value(&t, "UTS_RELEASE")?;
+        let v = v.trim_matches('"').trim();
+        (!v.is_empty()).then(|| v.to_string())
+    }
+
     pub fn is_split(&self) -> bool {
         self.src != self.build
     }
