@@ -461,6 +461,19 @@ pub struct RunArgs {
     /// Copy FILE into the guest as /extra/<its name>, for example an object to pass to the loader; repeatable
     #[arg(long, value_name = "FILE")]
     pub extra: Vec<PathBuf>,
+    /// Run on a real board over your OpenSSH client instead of QEMU: an alias from ~/.ssh/config, [user@]host, or ssh://[user@]host[:port] (see docs/running-on-a-board.md)
+    #[arg(long, value_name = "HOST")]
+    pub ssh: Option<String>,
+    /// With --ssh: the ssh config file to use (`ssh -F`) instead of ~/.ssh/config
+    #[arg(long, env = "EBPF_CROSS_SSH_CONFIG", value_name = "PATH")]
+    pub ssh_config: Option<PathBuf>,
+    /// With --ssh: seconds to wait for the board to answer (ssh's ConnectTimeout)
+    #[arg(long, default_value_t = 10, value_name = "SECS", requires = "ssh",
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub connect_timeout: u64,
+    /// With --ssh: run a native-mode bundle on a board whose `uname -r` is not the release it was built against (a warning instead of a refusal)
+    #[arg(long, requires = "ssh")]
+    pub allow_kernel_mismatch: bool,
     #[command(flatten)]
     pub build: BuildOpts,
     /// Arguments for the loader in the guest, after `--` (for example `-- /extra/x.o`)

@@ -24,6 +24,7 @@ pub mod bundle;
 pub mod initramfs;
 pub mod loader_build;
 pub mod qemu;
+pub mod ssh;
 pub mod scaffold;
 pub mod yocto;
 

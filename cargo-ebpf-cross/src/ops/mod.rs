@@ -1,6 +1,7 @@
 //! Operations behind each subcommand. Each takes parsed arguments and
 //! returns an exit code or a typed error; printing the error is main's job.
 
+pub mod board;
 pub mod build;
 pub mod compile;
 pub mod config;
