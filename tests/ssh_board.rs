@@ -1,0 +1,655 @@
+//! Issue 18: `run --ssh HOST` against a real SSH server on a real kernel.
+//! The board is a QEMU guest on 32-bit ARM (Debian's armmp 6.1 kernel under
+//! `-M virt`) whose initramfs holds only busybox, Debian's armhf dropbear
+//! with its libraries, and the virtio network modules from the kernel's own
+//! package. It is reached only through QEMU's user network, forwarded from
+//! 127.0.0.1, with a host key and a client key made here and an ssh config
+//! of the test's own, given to the tool through EBPF_CROSS_SSH_CONFIG
+//! (OpenSSH reads ~/.ssh/config from the passwd home, not $HOME).
+//!
+//! Needs scripts/setup.sh (the kernel, busybox, the board's packages in
+//! .fixtures/board/root, dropbearkey, ssh-keygen, ssh); without them these
+//! tests fail rather than skip.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use common::*;
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use cargo_ebpf_cross::initramfs::Cpio;
+
+/// The board's kernel modules, in load order: virtio-mmio carries the
+/// network device on `-M virt`, and virtio_net needs net_failover, which
+/// needs failover.
+const MODULES: &[&str] = &[
+    "kernel/drivers/virtio/virtio_mmio.ko",
+    "kernel/net/core/failover.ko",
+    "kernel/drivers/net/net_failover.ko",
+    "kernel/drivers/net/virtio_net.ko",
+];
+
+/// The board's /init: modules, network, dropbear, then nothing. tracefs is
+/// left unmounted, as on many boards, so the tool's mount is exercised.
+const BOARD_INIT: &str = r#"#!/bin/busybox sh
+/bin/busybox mount -t devtmpfs devtmpfs /dev
+exec 0</dev/console 1>/dev/console 2>&1
+/bin/busybox --install -s /bin
+export PATH=/bin:/usr/sbin:/usr/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+for m in $(cat /etc/board-modules); do insmod /lib/modules/$(uname -r)/$m || echo "BOARD-FAIL insmod $m"; done
+ifconfig lo 127.0.0.1 up
+ifconfig eth0 10.0.2.15 netmask 255.255.255.0 up || echo "BOARD-FAIL eth0"
+route add default gw 10.0.2.2
+# -F foreground, -E log to the console, -s no passwords, -j -k no
+# forwarding, -r the test's host key.
+dropbear -F -E -s -j -k -p 22 -r /etc/dropbear/host_key &
+echo "BOARD-READY $(uname -r)"
+while true; do sleep 3600; done
+"#;
+
+struct Board {
+    dir: PathBuf,
+    port: u16,
+    /// The ssh config whose `board` alias reaches the guest.
+    config: PathBuf,
+    known_hosts: PathBuf,
+    console: PathBuf,
+    boot_seconds: f64,
+}
+
+/// One board for the whole file, and one test on it at a time: the checks
+/// look at what is left running on it.
+fn board() -> MutexGuard<'static, Board> {
+    static B: OnceLock<Mutex<Board>> = OnceLock::new();
+    B.get_or_init(|| Mutex::new(boot_board()))
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+}
+
+fn run_ok(c: &mut Command) -> String {
+    let o = c.output().unwrap_or_else(|e| panic!("{c:?}: {e}"));
+    assert!(
+        o.status.success(),
+        "{c:?}: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn board_root() -> PathBuf {
+    let r = PathBuf::from(fx("EBPF_CROSS_BOARD_ROOT"));
+    assert!(
+        r.join("usr/sbin/dropbear").is_file(),
+        "{} has no usr/sbin/dropbear: run scripts/setup.sh",
+        r.display()
+    );
+    r
+}
+
+/// Adds `from` (a file of the board's unpacked packages) at `to`,
+/// following symlinks so the guest gets the bytes.
+fn add_file(c: &mut Cpio, from: &Path, to: &str, mode: u32) {
+    let data = std::fs::read(from).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+    c.file(to, mode, data).unwrap();
+}
+
+fn initramfs(dir: &Path, host_key: &[u8], authorized: &str) -> PathBuf {
+    let root = board_root();
+    let release = fx("EBPF_CROSS_ARMHF_ABI") + "-armmp";
+    let mut c = Cpio::new();
+    for d in ["bin", "dev", "proc", "sys", "etc/dropbear", "usr/sbin", "var/log"] {
+        c.dir(d, 0o755).unwrap();
+    }
+    c.dir("tmp", 0o1777).unwrap();
+    c.dir("root", 0o700).unwrap();
+    c.dir("root/.ssh", 0o700).unwrap();
+    add_file(&mut c, Path::new(&fx("EBPF_CROSS_ARMHF_BUSYBOX")), "bin/busybox", 0o755);
+    c.symlink("bin/sh", "busybox").unwrap();
+    c.file("init", 0o755, BOARD_INIT.as_bytes().to_vec()).unwrap();
+    c.file("etc/passwd", 0o644, b"root:x:0:0:root:/root:/bin/sh\n".to_vec())
+        .unwrap();
+    c.file("etc/group", 0o644, b"root:x:0:\n".to_vec()).unwrap();
+    c.file("etc/shells", 0o644, b"/bin/sh\n".to_vec()).unwrap();
+    c.file("etc/nsswitch.conf", 0o644, b"passwd: files\ngroup: files\nshadow: files\n".to_vec())
+        .unwrap();
+    c.file("etc/hostname", 0o644, b"board\n".to_vec()).unwrap();
+    c.file(
+        "etc/board-modules",
+        0o644,
+        MODULES.join("\n").into_bytes(),
+    )
+    .unwrap();
+    c.file("etc/dropbear/host_key", 0o600, host_key.to_vec())
+        .unwrap();
+    c.file("root/.ssh/authorized_keys", 0o600, authorized.as_bytes().to_vec())
+        .unwrap();
+    add_file(&mut c, &root.join("usr/sbin/dropbear"), "usr/sbin/dropbear", 0o755);
+    // The loader and libraries dropbear links against, where Debian's
+    // armhf ld.so looks for them.
+    for lib_dir in ["lib/arm-linux-gnueabihf", "usr/lib/arm-linux-gnueabihf"] {
+        for e in std::fs::read_dir(root.join(lib_dir)).unwrap() {
+            let e = e.unwrap();
+            let name = e.file_name().to_string_lossy().into_owned();
+            let wanted = ["ld-linux-armhf.so.3", "libc.so.6", "libcrypt.so.1", "libz.so.1", "libtomcrypt.so.1", "libtommath.so.1", "libgcc_s.so.1"];
+            if wanted.contains(&name.as_str()) {
+                add_file(&mut c, &e.path(), &format!("{lib_dir}/{name}"), 0o755);
+            }
+        }
+    }
+    c.symlink("lib/ld-linux-armhf.so.3", "arm-linux-gnueabihf/ld-linux-armhf.so.3")
+        .unwrap();
+    for m in MODULES {
+        add_file(
+            &mut c,
+            &root.join(format!("lib/modules/{release}/{m}")),
+            &format!("lib/modules/{release}/{m}"),
+            0o644,
+        );
+    }
+    let p = dir.join("board.cpio.gz");
+    std::fs::write(&p, c.to_gzip()).unwrap();
+    p
+}
+
+fn boot_board() -> Board {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ssh-board");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // The board's host key, made by dropbear's own tool; its public half
+    // goes in known_hosts.
+    let host_key = dir.join("host_key");
+    let out = run_ok(
+        Command::new("dropbearkey")
+            .args(["-t", "ed25519", "-f"])
+            .arg(&host_key),
+    );
+    let host_pub = out
+        .lines()
+        .find(|l| l.starts_with("ssh-ed25519 "))
+        .expect("dropbearkey prints the public key")
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let id = dir.join("id_ed25519");
+    run_ok(
+        Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", "ebpf-cross-test", "-f"])
+            .arg(&id),
+    );
+    let authorized = std::fs::read_to_string(dir.join("id_ed25519.pub")).unwrap();
+    let initrd = initramfs(&dir, &std::fs::read(&host_key).unwrap(), &authorized);
+
+    let port = free_port();
+    let known_hosts = dir.join("known_hosts");
+    std::fs::write(&known_hosts, format!("[127.0.0.1]:{port} {host_pub}\n")).unwrap();
+    let config = dir.join("ssh_config");
+    std::fs::write(
+        &config,
+        format!(
+            "Host board\n  HostName 127.0.0.1\n  Port {port}\n  User root\n  IdentityFile {id}\n  IdentitiesOnly yes\n  UserKnownHostsFile {kh}\n  GlobalKnownHostsFile /dev/null\n",
+            id = id.display(),
+            kh = known_hosts.display()
+        ),
+    )
+    .unwrap();
+
+    let console = dir.join("console.log");
+    let t = Instant::now();
+    let mut qemu = Command::new("qemu-system-arm");
+    qemu.args(["-M", "virt", "-cpu", "cortex-a15", "-m", "512", "-smp", "1"])
+        .args(["-display", "none", "-monitor", "none", "-no-reboot"])
+        .arg("-serial")
+        .arg(format!("file:{}", console.display()))
+        .arg("-kernel")
+        .arg(fx("EBPF_CROSS_ARMHF_IMAGE"))
+        .arg("-initrd")
+        .arg(&initrd)
+        .args(["-append", "console=ttyAMA0 rdinit=/init quiet panic=-1"])
+        // The only way in: user networking, forwarded from 127.0.0.1, and
+        // the guest reaches nothing outside (restrict=on).
+        .arg("-netdev")
+        .arg(format!(
+            "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{port}-:22"
+        ))
+        .args(["-device", "virtio-net-device,netdev=n0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    spawn_for_the_process(qemu);
+    let deadline = t + Duration::from_secs(240);
+    loop {
+        let log = std::fs::read_to_string(&console).unwrap_or_default();
+        if log.contains("BOARD-READY") {
+            assert!(!log.contains("BOARD-FAIL"), "{log}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the board did not boot:\n{log}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let b = Board {
+        dir,
+        port,
+        config,
+        known_hosts,
+        console,
+        boot_seconds: t.elapsed().as_secs_f64(),
+    };
+    // dropbear may take a moment after the line; wait until a login works.
+    let t = Instant::now();
+    loop {
+        let o = ssh_out(&b, "echo up");
+        if o.trim() == "up" {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "no login on the board: {o}\n{}",
+            std::fs::read_to_string(&b.console).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    eprintln!("[bench] board booted in {:.1}s", b.boot_seconds);
+    b
+}
+
+/// QEMU lives as long as this test process: it is started from a thread
+/// that never ends, and asks the kernel for SIGKILL when that thread (so,
+/// the process) goes.
+fn spawn_for_the_process(mut c: Command) {
+    use std::os::unix::process::CommandExt;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // SAFETY: prctl is async-signal-safe and touches no memory of ours.
+        unsafe {
+            c.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = c.spawn().expect("qemu-system-arm (run scripts/setup.sh)");
+        let mut err = child.stderr.take().unwrap();
+        tx.send(()).unwrap();
+        let st = child.wait();
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        eprintln!("the board's QEMU ended: {st:?} {s}");
+        loop {
+            std::thread::park();
+        }
+    });
+    rx.recv().unwrap();
+}
+
+/// A command on the board, through the test's own ssh (not the tool).
+fn ssh_out(b: &Board, remote: &str) -> String {
+    let o = Command::new("ssh")
+        .arg("-F")
+        .arg(&b.config)
+        .args(["-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "board", remote])
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        if o.status.success() {
+            String::new()
+        } else {
+            format!("(ssh failed: {})", String::from_utf8_lossy(&o.stderr))
+        }
+    )
+}
+
+/// What of ours is still on the board: processes of the loader or of our
+/// script, and run directories.
+fn leftovers(b: &Board) -> Vec<String> {
+    let ps = ssh_out(b, "ps -o pid,args; echo; ls -d /tmp/ebpf-cross.* 2>/dev/null; true");
+    ps.lines()
+        .filter(|l| {
+            (l.contains("open-example") || l.contains("ebpf-cross"))
+                && !l.contains("ps -o pid,args")
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// Leftovers, given the board a few seconds to finish cleaning up (the
+/// watchdog's last `sleep 1` may linger that long).
+fn assert_clean(b: &Board) {
+    let t = Instant::now();
+    loop {
+        let l = leftovers(b);
+        if l.is_empty() {
+            return;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "left on the board: {l:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The bundle
+
+fn shared_target() -> PathBuf {
+    repo().join("target/e2e")
+}
+
+/// The example's armv7 bundle, built by the tool against the board's
+/// kernel tree.
+fn bundle() -> PathBuf {
+    static P: OnceLock<PathBuf> = OnceLock::new();
+    P.get_or_init(|| {
+        let e = shared_target().join("ssh-open-example");
+        fresh_example(&e);
+        let r = tool(
+            &e,
+            &[
+                "build",
+                "--target",
+                "armv7",
+                "--kernel-src",
+                &fx_dir("EBPF_CROSS_ARMHF_SRC"),
+                "--kernel-build",
+                &fx_dir("EBPF_CROSS_ARMHF_BUILD"),
+                "--release",
+                "--locked",
+                "--target-dir",
+                shared_target().to_str().unwrap(),
+                "--message-format",
+                "json",
+            ],
+            &[],
+        );
+        r.ok();
+        bundle_path(&r.stdout)
+    })
+    .clone()
+}
+
+/// The same bundle with its manifest saying it was built for another
+/// kernel release (and mode): what a board on another kernel looks like to
+/// the preflight, which reads only the manifest and `uname -r`.
+fn bundle_claiming(release: &str, mode: &str) -> PathBuf {
+    use cargo_ebpf_cross::bundle::{self, Bundle, Content};
+    let b = Bundle::open(&bundle()).unwrap();
+    let mut m = b.manifest.clone();
+    m.kernel_release = Some(release.into());
+    m.bpf_mode = Some(mode.into());
+    let contents: Vec<Content> = b
+        .files
+        .iter()
+        .filter(|f| f.path != "manifest.json")
+        .map(|f| Content {
+            path: f.path.clone(),
+            bytes: f.data.clone(),
+            executable: f.path == m.loader,
+        })
+        .collect();
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("ssh-bundle-{release}-{mode}"));
+    bundle::write(&dir, &b.top, &m, contents).unwrap().0
+}
+
+struct Verdict {
+    run: Run,
+    report: Option<serde_json::Value>,
+    wall: f64,
+}
+
+fn run_on(b: &Board, host: &str, bundle: &Path, more: &[&str]) -> Verdict {
+    let mut args = vec![
+        "run",
+        "--target",
+        "armv7",
+        "--ssh",
+        host,
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--message-format",
+        "json",
+    ];
+    args.extend_from_slice(more);
+    let config = b.config.display().to_string();
+    let t = Instant::now();
+    let r = tool(
+        &repo(),
+        &args,
+        &[("EBPF_CROSS_SSH_CONFIG", config.as_str()), ("SSH_AUTH_SOCK", "")],
+    );
+    let wall = t.elapsed().as_secs_f64();
+    let report = r
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|m| m["kind"] == "run");
+    Verdict { run: r, report, wall }
+}
+
+// ---------------------------------------------------------------------------
+// The checks
+
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn the_examples_probe_lines_come_back_from_the_board_and_expect_passes() {
+    let bundle = bundle();
+    let b = board();
+    let v = run_on(&b, "board", &bundle, &["--expect", "file /"]);
+    v.run.ok();
+    let r = v.report.as_ref().expect("a run report");
+    assert_eq!(r["passed"], true, "{r}");
+    assert_eq!(r["attached"], true, "{r}");
+    assert_eq!(r["matched"], serde_json::json!(["file /"]));
+    assert_eq!(r["kernel"], format!("{}-armmp", fx("EBPF_CROSS_ARMHF_ABI")));
+    assert_eq!(r["timed_out"], false);
+    assert!(r["trace_lines"].as_u64().unwrap() > 0, "{r}");
+    let e = &v.run.stderr;
+    let connected = format!(
+        "Connected board: linux {}-armmp (armv7l)",
+        fx("EBPF_CROSS_ARMHF_ABI")
+    );
+    for want in [
+        connected.as_str(),
+        "note: mounted /sys/kernel/tracing for this run (unmounted after)",
+        "Copied 3 files, sha256 verified on the board (3 checked against the manifest)",
+        "Running loader",
+        "bpf_trace_printk: file /",
+        "Passed armv7 on linux 6.1.0-",
+    ] {
+        assert!(e.contains(want), "missing {want:?} in:\n{e}");
+    }
+    eprintln!(
+        "[bench] run --ssh (QEMU board): {}s to the verdict, wall {:.1}s",
+        r["seconds"], v.wall
+    );
+    assert_clean(&b);
+    // tracefs was mounted for the run only.
+    assert_eq!(
+        ssh_out(&b, "grep -c ' /sys/kernel/tracing ' /proc/mounts || true").trim(),
+        "0"
+    );
+}
+
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn a_miss_fails_with_exit_1_and_no_loader_is_left_on_the_board() {
+    let bundle = bundle();
+    let b = board();
+    let v = run_on(&b, "board", &bundle, &["--expect", "never printed"]);
+    assert_eq!(v.run.code, 1, "{}", v.run.stderr);
+    let r = v.report.as_ref().expect("a run report");
+    assert_eq!(r["passed"], false);
+    assert_eq!(r["attached"], true, "{r}");
+    assert_eq!(r["missing"], serde_json::json!(["never printed"]));
+    let e = &v.run.stderr;
+    for want in [
+        "run report for armv7:",
+        "probe attached: yes",
+        "board output tail (last",
+        "error: run failed on armv7: no trace line held \"never printed\"",
+    ] {
+        assert!(e.contains(want), "missing {want:?} in:\n{e}");
+    }
+    assert_clean(&b);
+}
+
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn ctrl_c_exits_130_and_leaves_nothing_on_the_board() {
+    let bundle = bundle();
+    let b = board();
+    let mut c = Command::new(bin());
+    c.current_dir(repo())
+        .args(["run", "--target", "armv7", "--ssh", "board", "--bundle"])
+        .arg(&bundle)
+        .args(["--workload", "sleep 100", "--timeout", "200"])
+        .env("EBPF_CROSS_SSH_CONFIG", &b.config)
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    sandbox_env(&mut c);
+    let mut child = c.spawn().unwrap();
+    // Wait until the workload runs on the board, then press Ctrl-C.
+    let mut err = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        let mut all = String::new();
+        while let Ok(n) = err.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            all.push_str(&String::from_utf8_lossy(&buf[..n]));
+            let _ = tx.send(all.clone());
+        }
+    });
+    let t = Instant::now();
+    let mut seen = String::new();
+    while !seen.contains("Tracing workload: sleep 100") {
+        assert!(t.elapsed() < Duration::from_secs(120), "{seen}");
+        if let Ok(s) = rx.recv_timeout(Duration::from_millis(200)) {
+            seen = s;
+        }
+    }
+    assert!(!leftovers(&b).is_empty(), "the run is on the board before the interrupt");
+    // SAFETY: the pid of our own child, not yet reaped.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let pressed = Instant::now();
+    let st = child.wait().unwrap();
+    let took = pressed.elapsed().as_secs_f64();
+    while let Ok(s) = rx.recv_timeout(Duration::from_millis(500)) {
+        seen = s;
+    }
+    assert_eq!(st.code(), Some(130), "{seen}");
+    assert!(seen.contains("error: run on armv7 interrupted"), "{seen}");
+    assert!(seen.contains("help: the run on the board was stopped"), "{seen}");
+    assert!(!seen.contains("did not confirm its cleanup"), "{seen}");
+    eprintln!("[bench] Ctrl-C to exit: {took:.1}s");
+    assert!(took < 15.0, "{took}");
+    // Nothing left, at once: the tool waited for the board to clean up.
+    assert!(leftovers(&b).is_empty(), "{:#?}", leftovers(&b));
+}
+
+/// A bundle whose loader is only an ARM ELF header: enough for the checks
+/// made before any connection, for the tests that never get that far.
+fn header_only_bundle() -> PathBuf {
+    use cargo_ebpf_cross::bundle::{self, Content, Manifest};
+    let mut elf = vec![0u8; 52 + 32];
+    elf[..4].copy_from_slice(b"\x7fELF");
+    elf[4] = 1;
+    elf[5] = 1;
+    elf[18..20].copy_from_slice(&40u16.to_le_bytes());
+    let contents = vec![Content {
+        path: "bin/loader".into(),
+        bytes: elf,
+        executable: true,
+    }];
+    let m = Manifest {
+        tool: "cargo-ebpf-cross".into(),
+        tool_version: "0.1.0".into(),
+        package: "loader".into(),
+        package_version: "0.1.0".into(),
+        target: "armv7".into(),
+        base_target: "armv7".into(),
+        arch: "arm".into(),
+        rust_target: "armv7-unknown-linux-gnueabihf".into(),
+        clang_target: "armv7a-linux-gnueabihf".into(),
+        endian: "little".into(),
+        kernel_version: Some("6.1.192".into()),
+        reference_kernel: None,
+        kernel_release: Some("6.1.0-57-armmp".into()),
+        bpf_mode: Some("native".into()),
+        llvm_version: "14.0.6".into(),
+        loader: "bin/loader".into(),
+        objects: vec![],
+        files: contents
+            .iter()
+            .map(|c| bundle::file_entry(&c.path, &c.bytes))
+            .collect(),
+    };
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ssh-header-only");
+    bundle::write(&dir, "loader-0.1.0-armv7", &m, contents).unwrap().0
+}
+
+#[test]
+fn an_unreachable_port_fails_clearly_within_the_connect_timeout() {
+    let bundle = header_only_bundle();
+    let b = bundle.to_str().unwrap();
+    // Nothing listens: refused at once.
+    let port = free_port();
+    let host = format!("ssh://root@127.0.0.1:{port}");
+    let r = tool(
+        &repo(),
+        &["run", "--target", "armv7", "--ssh", &host, "--bundle", b, "--connect-timeout", "3"],
+        &[("SSH_AUTH_SOCK", "")],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    r.says(&format!(
+        "error: ssh to {host} failed (exit status: 255): ssh: connect to host 127.0.0.1 port {port}: Connection refused\n"
+    ));
+    r.says("help: nothing listens there: check the host and port");
+
+    // Something accepts the connection but never speaks SSH: ssh gives up
+    // at its ConnectTimeout, which covers the banner exchange too.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let host = format!("ssh://root@127.0.0.1:{port}");
+    let t = Instant::now();
+    let r = tool(
+        &repo(),
+        &["run", "--target", "armv7", "--ssh", &host, "--bundle", b, "--connect-timeout", "3"],
+        &[("SSH_AUTH_SOCK", "")],
+    );
+    let took = t.elapsed().as_secs_f64();
+    drop(silent);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    r.says(&format!(
+        "error: ssh to {host} failed (exit status: 255): Connection timed out during banner exchange\n"
+    ));
+    r.says("help: the board did not answer within the connect timeout");
+    assert!((3.0..8.0).contains(&took), "took {took:.1}s with --connect-timeout 3");
+}
