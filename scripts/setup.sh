@@ -128,7 +128,7 @@ echo "setup: Linux 4.19 fixture in $v419"
 board="$fixtures/board"
 armhf_abi="$(sed -n 's/^export EBPF_CROSS_ARMHF_ABI=//p' "$tmp_env")"
 board_pkgs=(dropbear-bin:armhf libc6:armhf libcrypt1:armhf libtomcrypt1:armhf
-  libtommath1:armhf zlib1g:armhf libgcc-s1:armhf "linux-image-$armhf_abi-armmp:armhf")
+  libtommath1:armhf libgmp10:armhf zlib1g:armhf libgcc-s1:armhf "linux-image-$armhf_abi-armmp:armhf")
 if [ ! -e "$board/.done" ] || [ "$(cat "$board/.done")" != "${board_pkgs[*]}" ]; then
   if ! dpkg --print-foreign-architectures | grep -qx armhf; then
     $sudo dpkg --add-architecture armhf

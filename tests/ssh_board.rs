@@ -146,7 +146,7 @@ fn initramfs(dir: &Path, host_key: &[u8], authorized: &str) -> PathBuf {
         for e in std::fs::read_dir(root.join(lib_dir)).unwrap() {
             let e = e.unwrap();
             let name = e.file_name().to_string_lossy().into_owned();
-            let wanted = ["ld-linux-armhf.so.3", "libc.so.6", "libcrypt.so.1", "libz.so.1", "libtomcrypt.so.1", "libtommath.so.1", "libgcc_s.so.1"];
+            let wanted = ["ld-linux-armhf.so.3", "libc.so.6", "libcrypt.so.1", "libz.so.1", "libtomcrypt.so.1", "libtommath.so.1", "libgmp.so.10", "libgcc_s.so.1"];
             if wanted.contains(&name.as_str()) {
                 add_file(&mut c, &e.path(), &format!("{lib_dir}/{name}"), 0o755);
             }
@@ -456,6 +456,7 @@ fn the_examples_probe_lines_come_back_from_the_board_and_expect_passes() {
     let bundle = bundle();
     let b = board();
     let v = run_on(&b, "board", &bundle, &["--expect", "file /"]);
+    eprintln!("{}", v.run.stderr);
     v.run.ok();
     let r = v.report.as_ref().expect("a run report");
     assert_eq!(r["passed"], true, "{r}");
@@ -652,4 +653,146 @@ fn an_unreachable_port_fails_clearly_within_the_connect_timeout() {
     ));
     r.says("help: the board did not answer within the connect timeout");
     assert!((3.0..8.0).contains(&took), "took {took:.1}s with --connect-timeout 3");
+}
+
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn a_wrong_host_key_is_refused_and_known_hosts_is_unchanged() {
+    let bundle = bundle();
+    let b = board();
+    // Another key for the board's address: what a changed (or spoofed)
+    // board looks like.
+    let other = b.dir.join("other_key");
+    let _ = std::fs::remove_file(&other);
+    let _ = std::fs::remove_file(other.with_extension("pub"));
+    run_ok(
+        Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", "x", "-f"])
+            .arg(&other),
+    );
+    let other_pub = std::fs::read_to_string(other.with_extension("pub")).unwrap();
+    let other_pub: Vec<&str> = other_pub.split_whitespace().take(2).collect();
+    let config = std::fs::read_to_string(&b.config).unwrap();
+    for (case, known) in [
+        ("changed", format!("[127.0.0.1]:{} {}\n", b.port, other_pub.join(" "))),
+        ("unknown", String::new()),
+    ] {
+        let kh = b.dir.join(format!("known_hosts_{case}"));
+        std::fs::write(&kh, &known).unwrap();
+        let cfg = b.dir.join(format!("ssh_config_{case}"));
+        std::fs::write(
+            &cfg,
+            config.replace(
+                &b.known_hosts.display().to_string(),
+                &kh.display().to_string(),
+            ),
+        )
+        .unwrap();
+        let cfg_s = cfg.display().to_string();
+        let r = tool(
+            &repo(),
+            &[
+                "run", "--target", "armv7", "--ssh", "board", "--bundle",
+                bundle.to_str().unwrap(),
+            ],
+            &[("EBPF_CROSS_SSH_CONFIG", cfg_s.as_str()), ("SSH_AUTH_SOCK", "")],
+        );
+        assert_eq!(r.code, 1, "{case}: {}", r.stderr);
+        match case {
+            "changed" => {
+                r.says("error: ssh to board failed (exit status: 255): WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!\n");
+                r.says("  | Host key verification failed.\n");
+                r.says("help: the board's host key is not the one known_hosts holds for it, so ssh refused.");
+                r.says("`ssh-keygen -R board`");
+            }
+            _ => {
+                r.says(&format!("error: ssh to board failed (exit status: 255): No ED25519 host key is known for [127.0.0.1]:{} and you have requested strict checking.\n", b.port));
+                r.says("help: known_hosts has no key for the board, and nothing can be asked here (BatchMode)");
+            }
+        }
+        assert!(!r.stderr.contains("Copied"), "{}", r.stderr);
+        assert_eq!(
+            std::fs::read_to_string(&kh).unwrap(),
+            known,
+            "{case}: known_hosts changed"
+        );
+    }
+    assert_clean(&b);
+}
+
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn a_board_on_another_kernel_is_refused_in_native_mode_and_warned_in_core_mode() {
+    let abi = fx("EBPF_CROSS_ARMHF_ABI");
+    let native = bundle_claiming("6.1.0-99-armmp", "native");
+    let core = bundle_claiming("6.1.0-99-armmp", "core");
+    let b = board();
+
+    let v = run_on(&b, "board", &native, &["--expect", "file /"]);
+    assert_eq!(v.run.code, 1, "{}", v.run.stderr);
+    assert!(v.report.is_none(), "refused before running: {}", v.run.stdout);
+    v.run.says(&format!(
+        "error: board cannot run this bundle: the board runs linux {abi}-armmp, but the bundle was built against 6.1.0-99-armmp in native mode, whose objects fit that kernel only\n"
+    ));
+    v.run.says(&format!("help: build against the board's own kernel tree (its UTS_RELEASE is {abi}-armmp), use CO-RE mode ([bpf] mode = \"core\"), or pass --allow-kernel-mismatch to run anyway"));
+    assert!(!v.run.stderr.contains("Copied"), "{}", v.run.stderr);
+    assert_clean(&b);
+
+    let v = run_on(
+        &b,
+        "board",
+        &native,
+        &["--expect", "file /", "--allow-kernel-mismatch"],
+    );
+    v.run.ok();
+    v.run.says(&format!("warning: the board runs linux {abi}-armmp, the bundle was built against 6.1.0-99-armmp in native mode; running anyway (--allow-kernel-mismatch)"));
+    assert_eq!(v.report.as_ref().unwrap()["passed"], true);
+
+    let v = run_on(&b, "board", &core, &["--expect", "file /"]);
+    v.run.ok();
+    v.run.says(&format!("warning: the board runs linux {abi}-armmp, the bundle was built against 6.1.0-99-armmp; its objects are CO-RE, so they relocate to the board's kernel through its BTF\n"));
+    assert_eq!(v.report.as_ref().unwrap()["passed"], true);
+    assert_clean(&b);
+}
+
+/// The measure: seconds from command to verdict on the board,
+/// against `run` under QEMU on the same kernel with the same bundle. The
+/// goal is at most 2 s more.
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn seconds_to_the_verdict_over_ssh_against_qemu_run() {
+    let bundle = bundle();
+    let b = board();
+    let mut ssh = Vec::new();
+    let mut qemu = Vec::new();
+    for _ in 0..2 {
+        let v = run_on(&b, "board", &bundle, &["--expect", "file /"]);
+        v.run.ok();
+        ssh.push(v.report.unwrap()["seconds"].as_f64().unwrap());
+        let image = fx("EBPF_CROSS_ARMHF_IMAGE");
+        let busybox = fx("EBPF_CROSS_ARMHF_BUSYBOX");
+        let r = tool(
+            &repo(),
+            &[
+                "run", "--target", "armv7", "--bundle", bundle.to_str().unwrap(),
+                "--kernel-image", &image, "--busybox", &busybox,
+                "--expect", "file /", "--message-format", "json",
+            ],
+            &[],
+        );
+        r.ok();
+        let report = r
+            .stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|m| m["kind"] == "run")
+            .unwrap();
+        qemu.push(report["seconds"].as_f64().unwrap());
+    }
+    eprintln!("[bench] seconds to the verdict: run --ssh {ssh:?}, run (QEMU) {qemu:?}");
+    let best = |v: &[f64]| v.iter().cloned().fold(f64::MAX, f64::min);
+    assert!(
+        best(&ssh) <= best(&qemu) + 2.0,
+        "run --ssh {ssh:?} vs run {qemu:?}"
+    );
 }
