@@ -326,6 +326,9 @@ old_printk=$(cat $T/events/bpf_trace/bpf_trace_printk/enable 2>/dev/null)
 echo 1 >$T/events/bpf_trace/bpf_trace_printk/enable 2>/dev/null
 old_stats=$(cat /proc/sys/kernel/bpf_stats_enabled 2>/dev/null)
 echo 1 >/proc/sys/kernel/bpf_stats_enabled 2>/dev/null
+# trace_pipe is shared and may hold an earlier run's lines: the host counts
+# only those after this mark.
+echo "ebpf-cross run $D" >$T/trace_marker 2>/dev/null && echo "{board} mark ebpf-cross run $D"
 
 {steps}finish
 "#,
@@ -366,6 +369,8 @@ pub struct Copy {
     pub bad: Vec<String>,
     pub problem: Option<String>,
     pub done: bool,
+    /// What the board wrote to trace_marker before the loader started.
+    pub mark: Option<String>,
 }
 
 /// One `@@EBPF-CROSS:BOARD@@ key value` line.
@@ -403,6 +408,7 @@ pub fn take_fact(facts: &mut Facts, copy: &mut Copy, rest: &str) {
             copy.problem = Some("the board's `tar -x` could not unpack the copy".into())
         }
         "copied" => copy.done = true,
+        "mark" if !value.is_empty() => copy.mark = Some(value),
         _ => {}
     }
 }

@@ -205,6 +205,10 @@ struct Progress {
     refused: Option<Error>,
     /// The board said it cleaned up.
     cleaned: bool,
+    /// The board's mark in trace_pipe was seen, and how many lines came
+    /// before it.
+    past_mark: bool,
+    stale: usize,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -283,10 +287,22 @@ fn on_board(
             }
             return false;
         }
-        if let Some((marker::STATE, rest)) = marker::parse(line) {
-            if rest == "cleaned" {
-                p.cleaned = true;
+        match marker::parse(line) {
+            Some((marker::STATE, "cleaned")) => p.cleaned = true,
+            // trace_pipe is the board's, and may hold lines from before
+            // this run (an earlier run's probe): only what follows the
+            // board's mark counts.
+            Some((marker::TRACE, rest)) if !p.past_mark => {
+                if let Some(mark) = &p.copy.mark {
+                    if rest.contains(mark.as_str()) {
+                        p.past_mark = true;
+                    } else if !rest.trim().is_empty() {
+                        p.stale += 1;
+                    }
+                    return false;
+                }
             }
+            _ => {}
         }
         let ev = observer.feed(line);
         stream.event(&ev, start, args.workload.as_deref());
@@ -333,6 +349,11 @@ fn on_board(
         }
     }
     drop(say);
+    // The handler raises the flag before it stops ssh, but ssh ending may
+    // have ended the loop first.
+    if crate::interrupt::interrupted() {
+        end.interrupted = true;
+    }
     if !end.interrupted {
         let settle = Instant::now() + Duration::from_secs(1);
         while Instant::now() < settle {
@@ -354,8 +375,8 @@ fn on_board(
     end.stderr = err_reader.join().unwrap_or_default();
     end.seconds = start.elapsed().as_secs_f64();
 
-    if end.interrupted {
-        clean_after_interrupt(client, &p.facts);
+    if end.interrupted && clean_after_interrupt(client, &p.facts) {
+        p.cleaned = true;
     }
     if let Some(e) = p.refused {
         return Err(e);
@@ -370,6 +391,12 @@ fn on_board(
                 hint: "the board's disk may be full or its tmp dir read-only (set TMPDIR for the login); retry, and check `df` on the board".into(),
             });
         }
+    }
+    if p.stale > 0 {
+        ui::note(&format!(
+            "{} trace line(s) from before this run were in the board's trace_pipe and were not counted",
+            p.stale
+        ));
     }
     if (end.timed_out || end.interrupted) && !p.cleaned {
         ui::warn(&format!(
@@ -501,26 +528,36 @@ fn not_connected(client: &Client, f: &Facts, end: &RunEnd, timeout: u64) -> Erro
 /// stdin close. A second, short connection waits for that and finishes the
 /// job if the board did not, so that the exit (130) means the board is
 /// clean.
-fn clean_after_interrupt(client: &Client, f: &Facts) {
+/// True when the board is known to be clean.
+fn clean_after_interrupt(client: &Client, f: &Facts) -> bool {
     let Some(dir) = f.dir.as_deref().filter(|d| ssh::is_run_dir(d)) else {
-        return;
+        // Interrupted before the board made anything.
+        return true;
     };
     ui::status("Cleaning", &format!("{dir} on {}", client.host.given));
     let cmd = client.command(&ssh::cleanup_script(dir));
     match cmd.output_any() {
-        Ok((st, out)) if st.success() => {
-            let said = out.stdout_text();
-            if said.trim() == "removed" {
+        Ok((st, out)) if st.success() => match out.stdout_text().trim() {
+            "gone" => true,
+            "removed" => {
                 ui::note(&format!(
                     "the board had not cleaned up by itself; {dir} and its loader were removed"
                 ));
+                true
             }
+            _ => false,
+        },
+        Ok((_, out)) => {
+            ui::warn(&format!(
+                "could not reach {} to check its cleanup: {}",
+                client.host.given,
+                ssh::reason(&String::from_utf8_lossy(&out.stderr))
+            ));
+            false
         }
-        Ok((_, out)) => ui::warn(&format!(
-            "could not reach {} to check its cleanup ({}); its watchdog ends the run there",
-            client.host.given,
-            ssh::reason(&String::from_utf8_lossy(&out.stderr))
-        )),
-        Err(e) => ui::warn(&format!("could not run ssh to check the cleanup: {e}")),
+        Err(e) => {
+            ui::warn(&format!("could not run ssh to check the cleanup: {e}"));
+            false
+        }
     }
 }
