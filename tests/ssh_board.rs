@@ -796,3 +796,73 @@ fn seconds_to_the_verdict_over_ssh_against_qemu_run() {
         "run --ssh {ssh:?} vs run {qemu:?}"
     );
 }
+
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn a_timeout_fails_and_the_board_cleans_up() {
+    let bundle = bundle();
+    let b = board();
+    let v = run_on(
+        &b,
+        "board",
+        &bundle,
+        &["--workload", "sleep 100", "--timeout", "12"],
+    );
+    assert_eq!(v.run.code, 1, "{}", v.run.stderr);
+    let r = v.report.as_ref().expect("a run report");
+    assert_eq!(r["timed_out"], true, "{r}");
+    assert_eq!(r["passed"], false);
+    v.run
+        .says("error: run failed on armv7: timed out after 12s; no trace line was seen");
+    assert!(!v.run.stderr.contains("did not confirm"), "{}", v.run.stderr);
+    // The board confirmed its cleanup within the grace the host gives it.
+    assert!(v.wall < 12.0 + 10.0, "took {:.1}s", v.wall);
+    assert!(leftovers(&b).is_empty(), "{:#?}", leftovers(&b));
+}
+
+/// The host vanishes without a word (SIGKILL: no handler runs; the kernel
+/// kills ssh with it): the board sees its stdin close and ends the run by
+/// itself.
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn a_dropped_connection_ends_the_run_on_the_board_by_itself() {
+    let bundle = bundle();
+    let b = board();
+    let mut c = Command::new(bin());
+    c.current_dir(repo())
+        .args(["run", "--target", "armv7", "--ssh", "board", "--bundle"])
+        .arg(&bundle)
+        .args(["--workload", "sleep 100", "--timeout", "200"])
+        .env("EBPF_CROSS_SSH_CONFIG", &b.config)
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    sandbox_env(&mut c);
+    let mut child = c.spawn().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        let mut all = String::new();
+        while let Ok(n) = err.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            all.push_str(&String::from_utf8_lossy(&buf[..n]));
+            let _ = tx.send(all.clone());
+        }
+    });
+    let t = Instant::now();
+    let mut seen = String::new();
+    while !seen.contains("Tracing workload: sleep 100") {
+        assert!(t.elapsed() < Duration::from_secs(120), "{seen}");
+        if let Ok(s) = rx.recv_timeout(Duration::from_millis(200)) {
+            seen = s;
+        }
+    }
+    assert!(!leftovers(&b).is_empty(), "the run is on the board");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_clean(&b);
+}
