@@ -113,47 +113,86 @@ fn initramfs(dir: &Path, host_key: &[u8], authorized: &str) -> PathBuf {
     let root = board_root();
     let release = fx("EBPF_CROSS_ARMHF_ABI") + "-armmp";
     let mut c = Cpio::new();
-    for d in ["bin", "dev", "proc", "sys", "etc/dropbear", "usr/sbin", "var/log"] {
+    for d in [
+        "bin",
+        "dev",
+        "proc",
+        "sys",
+        "etc/dropbear",
+        "usr/sbin",
+        "var/log",
+    ] {
         c.dir(d, 0o755).unwrap();
     }
     c.dir("tmp", 0o1777).unwrap();
     c.dir("root", 0o700).unwrap();
     c.dir("root/.ssh", 0o700).unwrap();
-    add_file(&mut c, Path::new(&fx("EBPF_CROSS_ARMHF_BUSYBOX")), "bin/busybox", 0o755);
+    add_file(
+        &mut c,
+        Path::new(&fx("EBPF_CROSS_ARMHF_BUSYBOX")),
+        "bin/busybox",
+        0o755,
+    );
     c.symlink("bin/sh", "busybox").unwrap();
-    c.file("init", 0o755, BOARD_INIT.as_bytes().to_vec()).unwrap();
-    c.file("etc/passwd", 0o644, b"root:x:0:0:root:/root:/bin/sh\n".to_vec())
+    c.file("init", 0o755, BOARD_INIT.as_bytes().to_vec())
         .unwrap();
-    c.file("etc/group", 0o644, b"root:x:0:\n".to_vec()).unwrap();
-    c.file("etc/shells", 0o644, b"/bin/sh\n".to_vec()).unwrap();
-    c.file("etc/nsswitch.conf", 0o644, b"passwd: files\ngroup: files\nshadow: files\n".to_vec())
-        .unwrap();
-    c.file("etc/hostname", 0o644, b"board\n".to_vec()).unwrap();
     c.file(
-        "etc/board-modules",
+        "etc/passwd",
         0o644,
-        MODULES.join("\n").into_bytes(),
+        b"root:x:0:0:root:/root:/bin/sh\n".to_vec(),
     )
     .unwrap();
+    c.file("etc/group", 0o644, b"root:x:0:\n".to_vec()).unwrap();
+    c.file("etc/shells", 0o644, b"/bin/sh\n".to_vec()).unwrap();
+    c.file(
+        "etc/nsswitch.conf",
+        0o644,
+        b"passwd: files\ngroup: files\nshadow: files\n".to_vec(),
+    )
+    .unwrap();
+    c.file("etc/hostname", 0o644, b"board\n".to_vec()).unwrap();
+    c.file("etc/board-modules", 0o644, MODULES.join("\n").into_bytes())
+        .unwrap();
     c.file("etc/dropbear/host_key", 0o600, host_key.to_vec())
         .unwrap();
-    c.file("root/.ssh/authorized_keys", 0o600, authorized.as_bytes().to_vec())
-        .unwrap();
-    add_file(&mut c, &root.join("usr/sbin/dropbear"), "usr/sbin/dropbear", 0o755);
+    c.file(
+        "root/.ssh/authorized_keys",
+        0o600,
+        authorized.as_bytes().to_vec(),
+    )
+    .unwrap();
+    add_file(
+        &mut c,
+        &root.join("usr/sbin/dropbear"),
+        "usr/sbin/dropbear",
+        0o755,
+    );
     // The loader and libraries dropbear links against, where Debian's
     // armhf ld.so looks for them.
     for lib_dir in ["lib/arm-linux-gnueabihf", "usr/lib/arm-linux-gnueabihf"] {
         for e in std::fs::read_dir(root.join(lib_dir)).unwrap() {
             let e = e.unwrap();
             let name = e.file_name().to_string_lossy().into_owned();
-            let wanted = ["ld-linux-armhf.so.3", "libc.so.6", "libcrypt.so.1", "libz.so.1", "libtomcrypt.so.1", "libtommath.so.1", "libgmp.so.10", "libgcc_s.so.1"];
+            let wanted = [
+                "ld-linux-armhf.so.3",
+                "libc.so.6",
+                "libcrypt.so.1",
+                "libz.so.1",
+                "libtomcrypt.so.1",
+                "libtommath.so.1",
+                "libgmp.so.10",
+                "libgcc_s.so.1",
+            ];
             if wanted.contains(&name.as_str()) {
                 add_file(&mut c, &e.path(), &format!("{lib_dir}/{name}"), 0o755);
             }
         }
     }
-    c.symlink("lib/ld-linux-armhf.so.3", "arm-linux-gnueabihf/ld-linux-armhf.so.3")
-        .unwrap();
+    c.symlink(
+        "lib/ld-linux-armhf.so.3",
+        "arm-linux-gnueabihf/ld-linux-armhf.so.3",
+    )
+    .unwrap();
     for m in MODULES {
         add_file(
             &mut c,
@@ -190,7 +229,16 @@ fn boot_board() -> Board {
     let id = dir.join("id_ed25519");
     run_ok(
         Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", "", "-C", "ebpf-cross-test", "-f"])
+            .args([
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                "ebpf-cross-test",
+                "-f",
+            ])
             .arg(&id),
     );
     let authorized = std::fs::read_to_string(dir.join("id_ed25519.pub")).unwrap();
@@ -304,7 +352,14 @@ fn ssh_out(b: &Board, remote: &str) -> String {
     let o = Command::new("ssh")
         .arg("-F")
         .arg(&b.config)
-        .args(["-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "board", remote])
+        .args([
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=10",
+            "board",
+            remote,
+        ])
         .env_remove("SSH_AUTH_SOCK")
         .stdin(Stdio::null())
         .output()
@@ -323,7 +378,10 @@ fn ssh_out(b: &Board, remote: &str) -> String {
 /// What of ours is still on the board: processes of the loader or of our
 /// script, and run directories.
 fn leftovers(b: &Board) -> Vec<String> {
-    let ps = ssh_out(b, "ps -o pid,args; echo; ls -d /tmp/ebpf-cross.* 2>/dev/null; true");
+    let ps = ssh_out(
+        b,
+        "ps -o pid,args; echo; ls -d /tmp/ebpf-cross.* 2>/dev/null; true",
+    );
     ps.lines()
         .filter(|l| {
             (l.contains("open-example") || l.contains("ebpf-cross"))
@@ -436,7 +494,10 @@ fn run_on(b: &Board, host: &str, bundle: &Path, more: &[&str]) -> Verdict {
     let r = tool(
         &repo(),
         &args,
-        &[("EBPF_CROSS_SSH_CONFIG", config.as_str()), ("SSH_AUTH_SOCK", "")],
+        &[
+            ("EBPF_CROSS_SSH_CONFIG", config.as_str()),
+            ("SSH_AUTH_SOCK", ""),
+        ],
     );
     let wall = t.elapsed().as_secs_f64();
     let report = r
@@ -444,7 +505,11 @@ fn run_on(b: &Board, host: &str, bundle: &Path, more: &[&str]) -> Verdict {
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .find(|m| m["kind"] == "run");
-    Verdict { run: r, report, wall }
+    Verdict {
+        run: r,
+        report,
+        wall,
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -554,7 +619,10 @@ fn ctrl_c_exits_130_and_leaves_nothing_on_the_board() {
             seen = s;
         }
     }
-    assert!(!leftovers(&b).is_empty(), "the run is on the board before the interrupt");
+    assert!(
+        !leftovers(&b).is_empty(),
+        "the run is on the board before the interrupt"
+    );
     // SAFETY: the pid of our own child, not yet reaped.
     unsafe {
         libc::kill(child.id() as i32, libc::SIGINT);
@@ -567,7 +635,10 @@ fn ctrl_c_exits_130_and_leaves_nothing_on_the_board() {
     }
     assert_eq!(st.code(), Some(130), "{seen}");
     assert!(seen.contains("error: run on armv7 interrupted"), "{seen}");
-    assert!(seen.contains("help: the run on the board was stopped"), "{seen}");
+    assert!(
+        seen.contains("help: the run on the board was stopped"),
+        "{seen}"
+    );
     assert!(!seen.contains("did not confirm its cleanup"), "{seen}");
     eprintln!("[bench] Ctrl-C to exit: {took:.1}s");
     assert!(took < 15.0, "{took}");
@@ -613,7 +684,9 @@ fn header_only_bundle() -> PathBuf {
             .collect(),
     };
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ssh-header-only");
-    bundle::write(&dir, "loader-0.1.0-armv7", &m, contents).unwrap().0
+    bundle::write(&dir, "loader-0.1.0-armv7", &m, contents)
+        .unwrap()
+        .0
 }
 
 #[test]
@@ -625,7 +698,17 @@ fn an_unreachable_port_fails_clearly_within_the_connect_timeout() {
     let host = format!("ssh://root@127.0.0.1:{port}");
     let r = tool(
         &repo(),
-        &["run", "--target", "armv7", "--ssh", &host, "--bundle", b, "--connect-timeout", "3"],
+        &[
+            "run",
+            "--target",
+            "armv7",
+            "--ssh",
+            &host,
+            "--bundle",
+            b,
+            "--connect-timeout",
+            "3",
+        ],
         &[("SSH_AUTH_SOCK", "")],
     );
     assert_eq!(r.code, 1, "{}", r.stderr);
@@ -642,7 +725,17 @@ fn an_unreachable_port_fails_clearly_within_the_connect_timeout() {
     let t = Instant::now();
     let r = tool(
         &repo(),
-        &["run", "--target", "armv7", "--ssh", &host, "--bundle", b, "--connect-timeout", "3"],
+        &[
+            "run",
+            "--target",
+            "armv7",
+            "--ssh",
+            &host,
+            "--bundle",
+            b,
+            "--connect-timeout",
+            "3",
+        ],
         &[("SSH_AUTH_SOCK", "")],
     );
     let took = t.elapsed().as_secs_f64();
@@ -652,7 +745,10 @@ fn an_unreachable_port_fails_clearly_within_the_connect_timeout() {
         "error: ssh to {host} failed (exit status: 255): Connection timed out during banner exchange\n"
     ));
     r.says("help: the board did not answer within the connect timeout");
-    assert!((3.0..8.0).contains(&took), "took {took:.1}s with --connect-timeout 3");
+    assert!(
+        (3.0..8.0).contains(&took),
+        "took {took:.1}s with --connect-timeout 3"
+    );
 }
 
 #[test]
@@ -674,7 +770,10 @@ fn a_wrong_host_key_is_refused_and_known_hosts_is_unchanged() {
     let other_pub: Vec<&str> = other_pub.split_whitespace().take(2).collect();
     let config = std::fs::read_to_string(&b.config).unwrap();
     for (case, known) in [
-        ("changed", format!("[127.0.0.1]:{} {}\n", b.port, other_pub.join(" "))),
+        (
+            "changed",
+            format!("[127.0.0.1]:{} {}\n", b.port, other_pub.join(" ")),
+        ),
         ("unknown", String::new()),
     ] {
         let kh = b.dir.join(format!("known_hosts_{case}"));
@@ -692,10 +791,18 @@ fn a_wrong_host_key_is_refused_and_known_hosts_is_unchanged() {
         let r = tool(
             &repo(),
             &[
-                "run", "--target", "armv7", "--ssh", "board", "--bundle",
+                "run",
+                "--target",
+                "armv7",
+                "--ssh",
+                "board",
+                "--bundle",
                 bundle.to_str().unwrap(),
             ],
-            &[("EBPF_CROSS_SSH_CONFIG", cfg_s.as_str()), ("SSH_AUTH_SOCK", "")],
+            &[
+                ("EBPF_CROSS_SSH_CONFIG", cfg_s.as_str()),
+                ("SSH_AUTH_SOCK", ""),
+            ],
         );
         assert_eq!(r.code, 1, "{case}: {}", r.stderr);
         match case {
@@ -730,7 +837,11 @@ fn a_board_on_another_kernel_is_refused_in_native_mode_and_warned_in_core_mode()
 
     let v = run_on(&b, "board", &native, &["--expect", "file /"]);
     assert_eq!(v.run.code, 1, "{}", v.run.stderr);
-    assert!(v.report.is_none(), "refused before running: {}", v.run.stdout);
+    assert!(
+        v.report.is_none(),
+        "refused before running: {}",
+        v.run.stdout
+    );
     v.run.says(&format!(
         "error: board cannot run this bundle: the board runs linux {abi}-armmp, but the bundle was built against 6.1.0-99-armmp in native mode, whose objects fit that kernel only\n"
     ));
@@ -774,9 +885,19 @@ fn seconds_to_the_verdict_over_ssh_against_qemu_run() {
         let r = tool(
             &repo(),
             &[
-                "run", "--target", "armv7", "--bundle", bundle.to_str().unwrap(),
-                "--kernel-image", &image, "--busybox", &busybox,
-                "--expect", "file /", "--message-format", "json",
+                "run",
+                "--target",
+                "armv7",
+                "--bundle",
+                bundle.to_str().unwrap(),
+                "--kernel-image",
+                &image,
+                "--busybox",
+                &busybox,
+                "--expect",
+                "file /",
+                "--message-format",
+                "json",
             ],
             &[],
         );
@@ -814,7 +935,11 @@ fn a_timeout_fails_and_the_board_cleans_up() {
     assert_eq!(r["passed"], false);
     v.run
         .says("error: run failed on armv7: timed out after 12s; no trace line was seen");
-    assert!(!v.run.stderr.contains("did not confirm"), "{}", v.run.stderr);
+    assert!(
+        !v.run.stderr.contains("did not confirm"),
+        "{}",
+        v.run.stderr
+    );
     // The board confirmed its cleanup within the grace the host gives it.
     assert!(v.wall < 12.0 + 10.0, "took {:.1}s", v.wall);
     assert!(leftovers(&b).is_empty(), "{:#?}", leftovers(&b));

@@ -53,7 +53,7 @@ pub enum Command {
     /// Build BPF objects and the cross-built loader, and bundle them per board
     Build(BuildArgs),
     /// Boot the board's kernel under QEMU, run the bundle, and check the trace
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List built-in target profiles (and a project's boards)
     Targets(TargetsArgs),
     /// Print the exact clang and llc argv for a target, for Makefiles/CMake/Yocto
@@ -413,6 +413,14 @@ Verdict:
   --message-format json prints one result object, {\"kind\":\"run\", \"passed\",
   \"attached\", \"matched\", \"missing\", \"trace_lines\", \"seconds\",
   \"timed_out\", ...}, after any messages of the build.
+
+On a board (--ssh HOST):
+  The same run, verdict and exit codes on a real board over your OpenSSH
+  client (BatchMode; host keys checked as your config says): the board is
+  checked (arch, kernel release, root, tracefs), the bundle is copied over
+  the SSH channel and verified with sha256sum, and the loader runs as root
+  in a temporary directory that is removed however the run ends. See
+  docs/running-on-a-board.md.
 
 In the guest:
   /bundle/      the bundle (/bundle/bin/<loader>, /bundle/bpf/*.o); without

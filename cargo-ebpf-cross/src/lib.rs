@@ -24,8 +24,8 @@ pub mod bundle;
 pub mod initramfs;
 pub mod loader_build;
 pub mod qemu;
-pub mod ssh;
 pub mod scaffold;
+pub mod ssh;
 pub mod yocto;
 
 pub mod cli;

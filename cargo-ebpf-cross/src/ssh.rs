@@ -47,8 +47,7 @@ pub struct Host {
 fn bad_host(given: &str, why: &str) -> Error {
     Error::Usage {
         message: format!("--ssh `{given}` is not a destination: {why}"),
-        hint: "give an alias from ~/.ssh/config, [user@]host, or ssh://[user@]host[:port]"
-            .into(),
+        hint: "give an alias from ~/.ssh/config, [user@]host, or ssh://[user@]host[:port]".into(),
     }
 }
 
@@ -65,7 +64,10 @@ impl Host {
             .chars()
             .any(|c| c.is_whitespace() || c.is_control() || c == '\'' || c == '"')
         {
-            return Err(bad_host(given, "it holds a space, a quote or a control character"));
+            return Err(bad_host(
+                given,
+                "it holds a space, a quote or a control character",
+            ));
         }
         let Some(rest) = given.strip_prefix("ssh://") else {
             if given.contains("://") {
@@ -398,12 +400,7 @@ pub fn take_fact(facts: &mut Facts, copy: &mut Copy, rest: &str) {
         "verified" => copy.verified = value.trim().parse().ok(),
         "unverified" => copy.unverified = true,
         "bad-sum" => copy.bad.push(value),
-        "short" => {
-            copy.problem = Some(format!(
-                "the copy arrived short ({} bytes)",
-                value.trim()
-            ))
-        }
+        "short" => copy.problem = Some(format!("the copy arrived short ({} bytes)", value.trim())),
         "untar-failed" => {
             copy.problem = Some("the board's `tar -x` could not unpack the copy".into())
         }
@@ -545,8 +542,7 @@ pub fn is_run_dir(d: &str) -> bool {
         && name.starts_with(DIR_PREFIX)
         && name.len() > DIR_PREFIX.len()
         && !parent.split('/').any(|c| c == "..")
-        && d
-            .bytes()
+        && d.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"/._-".contains(&b))
 }
 
@@ -652,7 +648,8 @@ pub fn advice(stderr: &str, host: &Host, config: Option<&Path>) -> String {
             "the board's host key is not the one known_hosts holds for it, so ssh refused. If the board was reinstalled, check its new key out of band, then `ssh-keygen -R {}` and connect once by hand{cfg}. Host key checking is never turned off",
             host.dest.rsplit('@').next().unwrap_or(&host.dest)
         )
-    } else if stderr.contains("host key is known") || stderr.contains("Host key verification failed")
+    } else if stderr.contains("host key is known")
+        || stderr.contains("Host key verification failed")
     {
         format!(
             "known_hosts has no key for the board, and nothing can be asked here (BatchMode). Connect once by hand{cfg} and check the key it shows, or add the board's key to known_hosts"
@@ -707,7 +704,8 @@ mod tests {
         ] {
             let e = Host::parse(bad).unwrap_err();
             assert!(
-                e.to_string().starts_with(&format!("--ssh `{bad}` is not a destination")),
+                e.to_string()
+                    .starts_with(&format!("--ssh `{bad}` is not a destination")),
                 "{bad}: {e}"
             );
             assert!(e.hint().contains("ssh://[user@]host[:port]"));
@@ -1011,11 +1009,17 @@ mod tests {
     #[test]
     fn openssh_reasons_and_advice() {
         let changed = "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\nIT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!\nHost key verification failed.\n";
-        assert_eq!(reason(changed), "WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!");
+        assert_eq!(
+            reason(changed),
+            "WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!"
+        );
         let h = Host::parse("root@board").unwrap();
         assert!(advice(changed, &h, None).contains("ssh-keygen -R board"));
         let refused = "ssh: connect to host 127.0.0.1 port 9: Connection refused\n";
-        assert_eq!(reason(refused), "ssh: connect to host 127.0.0.1 port 9: Connection refused");
+        assert_eq!(
+            reason(refused),
+            "ssh: connect to host 127.0.0.1 port 9: Connection refused"
+        );
         assert!(advice(refused, &h, None).starts_with("nothing listens there"));
         assert_eq!(reason(""), "ssh printed nothing");
     }

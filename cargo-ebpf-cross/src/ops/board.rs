@@ -119,7 +119,9 @@ pub fn run(g: Global, args: &RunArgs) -> Result<i32> {
         core: bundle.manifest.bpf_mode.as_deref() == Some("core"),
         allow_kernel_mismatch: args.allow_kernel_mismatch,
     };
-    let proof = on_board(&client, &cmd, &wanted, payload, files, args, &profile, start)?;
+    let proof = on_board(
+        &client, &cmd, &wanted, payload, files, args, &profile, start,
+    )?;
     if args.build.message_format == MessageFormat::Json {
         let _ = writeln!(
             std::io::stdout().lock(),
@@ -153,7 +155,10 @@ fn check_bundle(path: &Path, b: &Bundle, profile: &Profile) -> Result<()> {
         .expect("Bundle::open checked the loader");
     let fix = "build the bundle for this target (`cargo ebpf-cross build --target ...`)";
     let facts = crate::elf_check::header(&loader.data).map_err(|_| Error::Run {
-        message: format!("the bundle's loader `{}` is not an ELF executable", b.manifest.loader),
+        message: format!(
+            "the bundle's loader `{}` is not an ELF executable",
+            b.manifest.loader
+        ),
         hint: fix.into(),
     })?;
     if facts.machine != profile.arch.elf_machine {
@@ -253,11 +258,11 @@ fn on_board(
     // cleanup: after DONE, a refusal, a timeout.
     let mut wind_down: Option<Instant> = None;
     let take = |line: &str,
-                    p: &mut Progress,
-                    observer: &mut Observer,
-                    stream: &mut Stream,
-                    say: &mut Option<mpsc::Sender<Say>>,
-                    payload: &mut Option<Vec<u8>>|
+                p: &mut Progress,
+                observer: &mut Observer,
+                stream: &mut Stream,
+                say: &mut Option<mpsc::Sender<Say>>,
+                payload: &mut Option<Vec<u8>>|
      -> bool {
         if let Some((marker::BOARD, rest)) = marker::parse(line) {
             let was_end = p.facts.end;
@@ -332,7 +337,14 @@ fn on_board(
             .min(Duration::from_millis(100));
         match rx.recv_timeout(wait) {
             Ok(line) => {
-                let stop = take(&line, &mut p, &mut observer, &mut stream, &mut say, &mut payload);
+                let stop = take(
+                    &line,
+                    &mut p,
+                    &mut observer,
+                    &mut stream,
+                    &mut say,
+                    &mut payload,
+                );
                 if stop && wind_down.is_none() {
                     say = None;
                     // A refused board still has its cleanup to do.
@@ -369,7 +381,14 @@ fn on_board(
     let _ = writer.join();
     let mut none = None;
     for line in rx.try_iter() {
-        take(&line, &mut p, &mut observer, &mut stream, &mut none, &mut payload);
+        take(
+            &line,
+            &mut p,
+            &mut observer,
+            &mut stream,
+            &mut none,
+            &mut payload,
+        );
     }
     stream.finish();
     end.stderr = err_reader.join().unwrap_or_default();
@@ -417,7 +436,10 @@ fn on_board(
 fn preflight(f: &Facts, w: &ssh::Wanted, host: &Host, start: Instant) -> Result<()> {
     if let Some(why) = &f.failed {
         return Err(Error::Run {
-            message: format!("{} could not make a temporary directory ({why})", host.given),
+            message: format!(
+                "{} could not make a temporary directory ({why})",
+                host.given
+            ),
             hint: "the board needs a writable tmp dir (/tmp, or TMPDIR for the login)".into(),
         });
     }
@@ -463,7 +485,9 @@ fn announce_copy(c: &Copy, files: usize) {
     match (c.verified, c.unverified) {
         (Some(n), _) => ui::status(
             "Copied",
-            &format!("{files} files, sha256 verified on the board ({n} checked against the manifest)"),
+            &format!(
+                "{files} files, sha256 verified on the board ({n} checked against the manifest)"
+            ),
         ),
         (None, true) => {
             ui::status("Copied", &format!("{files} files"));

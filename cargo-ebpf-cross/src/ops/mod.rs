@@ -38,7 +38,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Compile(a) => compile::compile(g, a),
         Command::Build(a) => build::build(g, a),
-        Command::Run(a) => run::run(g, a),
+        Command::Run(a) => run::run(g, *a),
         Command::Targets(a) => targets::targets(a),
         Command::Flags(a) => flags::flags(g, a),
         Command::Doctor(a) => doctor::doctor(a),

@@ -651,14 +651,7 @@ fn quoted_list(v: &[String]) -> String {
         .join(", ")
 }
 
-fn print_failure(
-    target: &str,
-    why: &str,
-    o: &Observer,
-    end: &RunEnd,
-    r: &RunReport,
-    via: Via,
-) {
+fn print_failure(target: &str, why: &str, o: &Observer, end: &RunEnd, r: &RunReport, via: Via) {
     let hint = if o.loader_failed {
         "the loader's output above says why (a verifier rejection shows the verifier's log)"
     } else if !o.attached() && o.kernel.is_some() {
