@@ -991,3 +991,83 @@ fn a_dropped_connection_ends_the_run_on_the_board_by_itself() {
     child.wait().unwrap();
     assert_clean(&b);
 }
+
+/// The example's loader, out of its bundle, as cargo would hand it to a
+/// runner.
+fn loader_exe() -> PathBuf {
+    use cargo_ebpf_cross::bundle::Bundle;
+    let b = Bundle::open(&bundle()).unwrap();
+    let f = b.file(&b.manifest.loader).unwrap();
+    let p = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ssh-runner-open-example");
+    std::fs::write(&p, &f.data).unwrap();
+    p
+}
+
+fn runner(b: &Board, args: &[&str]) -> Command {
+    let mut c = Command::new(bin());
+    c.current_dir(repo())
+        .args(["runner", "--ssh", "board"])
+        .args(args);
+    sandbox_env(&mut c);
+    c.env("EBPF_CROSS_SSH_CONFIG", &b.config)
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(Stdio::null());
+    c
+}
+
+/// `target.<triple>.runner = ["cargo-ebpf-cross", "runner", "--ssh", HOST]`:
+/// the program's output and exit status come back as its own; Ctrl-C stops
+/// it on the board.
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn the_cargo_runner_runs_a_program_on_the_board_with_its_status() {
+    let exe = loader_exe();
+    let exe = exe.to_str().unwrap();
+    let b = board();
+    let o = runner(&b, &[exe, "--version"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "open-example 0.1.0\n");
+    let o = runner(&b, &[exe, "--frob"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "open-example: unknown option '--frob'\nTry 'open-example --help' for more information.\n"
+    );
+    assert_clean(&b);
+
+    let mut child = runner(&b, &[exe])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        let mut all = String::new();
+        while let Ok(n) = out.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            all.push_str(&String::from_utf8_lossy(&buf[..n]));
+            let _ = tx.send(all.clone());
+        }
+    });
+    let t = Instant::now();
+    let mut seen = String::new();
+    while !seen.contains("running; press Ctrl-C to stop") {
+        assert!(t.elapsed() < Duration::from_secs(60), "{seen}");
+        if let Ok(s) = rx.recv_timeout(Duration::from_millis(200)) {
+            seen = s;
+        }
+    }
+    assert!(seen.contains("attached kprobe/do_sys_openat2"), "{seen}");
+    assert!(!leftovers(&b).is_empty(), "the loader runs on the board");
+    // SAFETY: the pid of our own child, not yet reaped.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let st = child.wait().unwrap();
+    assert_eq!(st.code(), Some(130));
+    assert_clean(&b);
+}

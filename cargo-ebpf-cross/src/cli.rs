@@ -74,6 +74,8 @@ pub enum Command {
     /// Fetch, list and remove reference kernels (Debian's kernels, verified and cached)
     #[command(subcommand)]
     Kernel(KernelCommand),
+    /// Run a program on a board over ssh, as cargo's target runner: `runner = ["cargo-ebpf-cross", "runner", "--ssh", "HOST"]`
+    Runner(RunnerArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -523,6 +525,29 @@ pub struct NewArgs {
     /// The directory to create (default: ./NAME)
     #[arg(long, value_name = "DIR")]
     pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunnerArgs {
+    /// The board: an alias from ~/.ssh/config, [user@]host, or ssh://[user@]host[:port]
+    #[arg(long, value_name = "HOST")]
+    pub ssh: String,
+    /// The ssh config file to use (`ssh -F`) instead of ~/.ssh/config
+    #[arg(long, env = "EBPF_CROSS_SSH_CONFIG", value_name = "PATH")]
+    pub ssh_config: Option<PathBuf>,
+    /// Seconds to wait for the board to answer (ssh's ConnectTimeout)
+    #[arg(long, default_value_t = 10, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub connect_timeout: u64,
+    /// The program cargo built, then its arguments
+    #[arg(value_name = "PROGRAM")]
+    pub program: PathBuf,
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ARGS"
+    )]
+    pub args: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -344,6 +344,77 @@ echo "ebpf-cross run $D" >$T/trace_marker 2>/dev/null && echo "{board} mark ebpf
     )
 }
 
+/// The script of `runner`: one program copied (`size` bytes on stdin,
+/// checked against `sha256` where the board has sha256sum) into a fresh
+/// directory and run there as root with `args`, its output going straight
+/// back. ssh's exit status is the program's; the script's own failures
+/// exit 125. Ctrl-C on the host (or a dropped connection) closes stdin,
+/// which stops the program and removes the directory.
+pub fn runner_script(size: u64, sha256: &str, args: &[String]) -> String {
+    let argv = std::iter::once("./program".to_string())
+        .chain(args.iter().map(|a| sh_quote(a)))
+        .collect::<Vec<_>>()
+        .join(" ");
+    format!(
+        r#"trap '' PIPE HUP
+D=
+pid=
+sw=
+cleanup() {{
+	trap '' INT TERM
+	[ -n "$sw" ] && kill $sw 2>/dev/null
+	if [ -n "$pid" ]; then
+		kill -TERM $pid 2>/dev/null
+		i=0
+		# A stopped child stays a zombie (which kill -0 still finds) until
+		# it is waited for, so its state is what tells.
+		while [ $i -lt 30 ] && [ -e /proc/$pid ] && ! grep -q '^State:[[:space:]]*Z' /proc/$pid/status 2>/dev/null; do
+			usleep 100000
+			i=$((i + 1))
+		done
+		kill -KILL $pid 2>/dev/null
+	fi
+	cd /
+	[ -n "$D" ] && rm -rf "$D"
+}}
+fail() {{
+	echo "cargo-ebpf-cross runner: $*" >&2
+	cleanup
+	exit 125
+}}
+trap 'cleanup; exit 130' INT TERM
+[ "$(sed -n 's/^Uid:[[:space:]]*\([0-9]*\).*/\1/p' /proc/self/status)" = 0 ] || fail "the login is not root; loading BPF programs needs root"
+D=$(mktemp -d "${{TMPDIR:-/tmp}}/{prefix}XXXXXX" 2>/dev/null)
+case "$D" in
+""|*[!A-Za-z0-9/._-]*) D=; fail "mktemp -d failed";;
+esac
+cd "$D" || fail "cannot enter $D"
+head -c {size} >program
+n=$(wc -c <program)
+[ $n -eq {size} ] || fail "the copy arrived short ($n of {size} bytes)"
+if command -v sha256sum >/dev/null 2>&1; then
+	echo "{sha256}  program" | sha256sum -c >/dev/null 2>&1 || fail "the copy's sha256 is not the program's"
+fi
+chmod 755 program
+exec 3<&0 0</dev/null
+(
+	cat <&3 >/dev/null
+	kill -TERM $$ 2>/dev/null
+) &
+sw=$!
+exec 3<&-
+{argv} &
+pid=$!
+wait $pid
+rc=$?
+pid=
+cleanup
+exit $rc
+"#,
+        prefix = DIR_PREFIX,
+    )
+}
+
 /// What the board said about itself before anything was copied.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Facts {
@@ -1004,6 +1075,17 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn runner_passes_arguments_as_data() {
+        let s = runner_script(42, "ab12", &["-v".into(), "$(halt)".into(), "a b".into()]);
+        assert!(
+            s.contains("\n./program '-v' '$(halt)' 'a b' &\npid=$!\n"),
+            "{s}"
+        );
+        assert!(s.contains("head -c 42 >program\n"));
+        assert!(s.contains("echo \"ab12  program\" | sha256sum -c"));
     }
 
     #[test]

@@ -175,8 +175,8 @@ fn check_bundle(path: &Path, b: &Bundle, profile: &Profile) -> Result<()> {
 
 /// What the writer thread is told.
 enum Say {
-    /// "go", then the payload; stdin stays open until the sender drops.
-    Go(Vec<u8>),
+    /// Bytes to write; stdin then stays open until the sender drops.
+    Send(Vec<u8>),
 }
 
 /// Holds the board's stdin on a thread of its own, so that a slow link
@@ -187,10 +187,21 @@ fn stdin_writer(
 ) -> (mpsc::Sender<Say>, std::thread::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel::<Say>();
     let h = std::thread::spawn(move || {
-        if let Ok(Say::Go(payload)) = rx.recv() {
-            let ok = stdin.write_all(b"go\n").is_ok()
-                && stdin.write_all(&payload).is_ok()
-                && stdin.flush().is_ok();
+        // ssh may be gone before it read everything (the board refused, the
+        // connection failed): the write must fail with EPIPE, not raise a
+        // SIGPIPE, whose default action (main restores it for `| head`)
+        // would end the whole tool. A write's SIGPIPE goes to the thread
+        // that wrote, so blocking it here is enough.
+        // SAFETY: sigset_t is plain data, initialised by sigemptyset before
+        // use; pthread_sigmask changes this thread's mask only.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGPIPE);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        }
+        if let Ok(Say::Send(bytes)) = rx.recv() {
+            let ok = stdin.write_all(&bytes).is_ok() && stdin.flush().is_ok();
             if ok {
                 // Open until the host says otherwise.
                 while rx.recv().is_ok() {}
@@ -277,7 +288,9 @@ fn on_board(
                     Ok(()) => {
                         observer.kernel = p.facts.release.clone();
                         if let (Some(tx), Some(bytes)) = (say.as_ref(), payload.take()) {
-                            let _ = tx.send(Say::Go(bytes));
+                            // The board reads one line, "go", then exactly
+                            // the payload's bytes.
+                            let _ = tx.send(Say::Send([b"go\n".as_slice(), &bytes].concat()));
                         }
                     }
                     Err(e) => {
@@ -584,4 +597,56 @@ fn clean_after_interrupt(client: &Client, f: &Facts) -> bool {
             false
         }
     }
+}
+
+/// `cargo-ebpf-cross runner --ssh HOST PROGRAM [ARGS]`: cargo's target
+/// runner. The program is copied over the connection and run as root on
+/// the board; its output comes straight back and its exit status is ours.
+pub fn runner(g: Global, args: crate::cli::RunnerArgs) -> Result<i32> {
+    let client = Client {
+        program: if g.dry_run {
+            PathBuf::from("ssh")
+        } else {
+            which::which("ssh").map_err(|_| Error::ToolMissing {
+                tool: "ssh".into(),
+                hint: "install OpenSSH's client (`apt-get install openssh-client`)".into(),
+            })?
+        },
+        config: args.ssh_config.clone(),
+        connect_timeout: args.connect_timeout,
+        host: Host::parse(&args.ssh)?,
+    };
+    let program = std::fs::read(&args.program).map_err(crate::error::read_err(&args.program))?;
+    let script = ssh::runner_script(
+        program.len() as u64,
+        &crate::fsutil::sha256_hex(&program),
+        &args.args,
+    );
+    let cmd = client.command(&script);
+    if g.dry_run {
+        let _ = writeln!(std::io::stdout().lock(), "{}", cmd.display());
+        return Ok(0);
+    }
+    let _graceful = crate::interrupt::Graceful::enter();
+    let mut child = cmd.start(Stdio::piped(), Stdio::inherit(), Stdio::inherit())?;
+    let stdin = child.child().stdin.take().expect("stdin is piped");
+    let (say, writer) = stdin_writer(stdin);
+    let _ = say.send(Say::Send(program));
+    let status = loop {
+        if crate::interrupt::interrupted() {
+            break None;
+        }
+        match child.child().try_wait() {
+            Ok(Some(st)) => break Some(st),
+            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+            Err(_) => break None,
+        }
+    };
+    drop(say);
+    drop(child);
+    let _ = writer.join();
+    if crate::interrupt::interrupted() {
+        return Ok(130);
+    }
+    Ok(status.and_then(|s| s.code()).unwrap_or(1))
 }

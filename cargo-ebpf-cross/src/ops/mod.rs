@@ -48,6 +48,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Install(a) => install::install(g, a),
         Command::Yocto(a) => yocto::yocto(a),
         Command::Kernel(k) => kernel::kernel(k),
+        Command::Runner(a) => board::runner(g, a),
     }
 }
 
