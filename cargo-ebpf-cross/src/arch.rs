@@ -246,6 +246,7 @@ mod tests {
         assert_eq!(a.bits, 32);
         assert_eq!(a.target_arch_define(), "__TARGET_ARCH_arm");
         assert_eq!(a.cross_gcc(), "arm-linux-gnueabihf-gcc");
+        assert_eq!(a.uname_machines, ["armv7l", "armv8l"]);
     }
 
     #[test]
@@ -272,6 +273,10 @@ mod tests {
         for name in builtin_names() {
             let p = crate::profile::Profile::load(&name).unwrap();
             assert!(!p.description.is_empty(), "{name}");
+        }
+        for name in builtin_names() {
+            let p = crate::profile::Profile::load(&name).unwrap();
+            assert!(!p.arch.uname_machines.is_empty(), "{name}: uname_machines");
         }
         let mips = crate::profile::Profile::load("mips").unwrap().arch;
         assert_eq!(mips.bpf_march(), "bpfeb");

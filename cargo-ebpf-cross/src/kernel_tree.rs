@@ -436,6 +436,31 @@ mod tests {
     }
 
     #[test]
+    fn release_is_uts_release_as_the_board_reports_it() {
+        let d = tempfile::tempdir().unwrap();
+        let (s, b) = fake_split(d.path(), false);
+        let tree = |build: &Path| KernelTree {
+            src: s.clone(),
+            build: build.to_path_buf(),
+            version: KernelVersion::new(6, 1, 192),
+            config: BTreeMap::new(),
+        };
+        std::fs::write(
+            b.join("include/generated/utsrelease.h"),
+            "#define UTS_RELEASE \"6.1.0-57-armmp\"\n",
+        )
+        .unwrap();
+        assert_eq!(tree(&b).release().as_deref(), Some("6.1.0-57-armmp"));
+        std::fs::write(
+            b.join("include/generated/utsrelease.h"),
+            "#define UTS_RELEASE \"\"\n",
+        )
+        .unwrap();
+        assert_eq!(tree(&b).release(), None);
+        assert_eq!(tree(&d.path().join("none")).release(), None);
+    }
+
+    #[test]
     fn utsrelease_is_the_last_resort() {
         let d = tempfile::tempdir().unwrap();
         let (s, b) = fake_split(d.path(), false);
