@@ -876,7 +876,8 @@ fn seconds_to_the_verdict_over_ssh_against_qemu_run() {
     let b = board();
     let mut ssh = Vec::new();
     let mut qemu = Vec::new();
-    for _ in 0..2 {
+    // Interleaved rounds, so a busy moment of the shared machine hits both.
+    for _ in 0..3 {
         let v = run_on(&b, "board", &bundle, &["--expect", "file /"]);
         v.run.ok();
         ssh.push(v.report.unwrap()["seconds"].as_f64().unwrap());
@@ -911,11 +912,13 @@ fn seconds_to_the_verdict_over_ssh_against_qemu_run() {
         qemu.push(report["seconds"].as_f64().unwrap());
     }
     eprintln!("[bench] seconds to the verdict: run --ssh {ssh:?}, run (QEMU) {qemu:?}");
-    let best = |v: &[f64]| v.iter().cloned().fold(f64::MAX, f64::min);
-    assert!(
-        best(&ssh) <= best(&qemu) + 2.0,
-        "run --ssh {ssh:?} vs run {qemu:?}"
-    );
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (s, q) = (median(&mut ssh), median(&mut qemu));
+    eprintln!("[bench] medians: run --ssh {s}s, run (QEMU) {q}s");
+    assert!(s <= q + 2.0, "run --ssh {ssh:?} vs run {qemu:?}");
 }
 
 #[test]
