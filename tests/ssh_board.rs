@@ -1074,3 +1074,82 @@ fn the_cargo_runner_runs_a_program_on_the_board_with_its_status() {
     assert_eq!(st.code(), Some(130));
     assert_clean(&b);
 }
+
+/// The link hangs without closing (the host and its ssh frozen, as behind
+/// a pulled cable): no end of stdin ever reaches the board, and its own
+/// watchdog ends the run --timeout + 30 s after it began.
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn a_hung_link_is_ended_by_the_boards_watchdog() {
+    let bundle = bundle();
+    let b = board();
+    let mut c = Command::new(bin());
+    c.current_dir(repo())
+        .args(["run", "--target", "armv7", "--ssh", "board", "--bundle"])
+        .arg(&bundle)
+        .args(["--workload", "sleep 100", "--timeout", "10"])
+        .env("EBPF_CROSS_SSH_CONFIG", &b.config)
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    sandbox_env(&mut c);
+    let mut child = c.spawn().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        let mut all = String::new();
+        while let Ok(n) = err.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            all.push_str(&String::from_utf8_lossy(&buf[..n]));
+            let _ = tx.send(all.clone());
+        }
+    });
+    let t = Instant::now();
+    let mut seen = String::new();
+    while !seen.contains("Tracing workload: sleep 100") {
+        assert!(t.elapsed() < Duration::from_secs(60), "{seen}");
+        if let Ok(s) = rx.recv_timeout(Duration::from_millis(100)) {
+            seen = s;
+        }
+    }
+    // Freeze the tool and its ssh (the tool's only child).
+    let pid = child.id();
+    let mut frozen = vec![pid as i32];
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let kids =
+            std::fs::read_to_string(task.unwrap().path().join("children")).unwrap_or_default();
+        frozen.extend(
+            kids.split_whitespace()
+                .filter_map(|k| k.parse::<i32>().ok()),
+        );
+    }
+    assert!(frozen.len() >= 2, "ssh is the tool's child: {frozen:?}");
+    for p in &frozen {
+        // SAFETY: our child and its own child, both alive (frozen, not
+        // reaped) until the SIGKILL below.
+        unsafe {
+            libc::kill(*p, libc::SIGSTOP);
+        }
+    }
+    let frozen_at = Instant::now();
+    assert!(!leftovers(&b).is_empty(), "the run is on the board");
+    let mut gone_after = None;
+    while frozen_at.elapsed() < Duration::from_secs(120) {
+        if leftovers(&b).is_empty() {
+            gone_after = Some(frozen_at.elapsed().as_secs_f64());
+            break;
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let gone_after = gone_after.expect("the board's watchdog did not end the run");
+    eprintln!("[bench] hung link: the board was clean {gone_after:.0}s after the freeze");
+    // The watchdog counts from the script's start, a few seconds before
+    // the freeze: --timeout 10 + 30.
+    assert!(gone_after > 20.0, "ended before the watchdog: {gone_after}");
+}
