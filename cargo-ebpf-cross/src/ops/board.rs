@@ -247,10 +247,9 @@ fn on_board(
     let stdin = child.child().stdin.take().expect("stdin is piped");
     let stdout = child.child().stdout.take().expect("stdout is piped");
     let stderr = child.child().stderr.take().expect("stderr is piped");
-    let (mut say, writer) = {
-        let (tx, h) = stdin_writer(stdin);
-        (Some(tx), h)
-    };
+    let (tx, writer) = stdin_writer(stdin);
+    // Dropping it closes the board's stdin.
+    let mut say = Some(tx);
     let (rx, reader) = crate::qemu::line_reader(stdout);
     let err_reader = std::thread::spawn(move || {
         let mut s = String::new();
