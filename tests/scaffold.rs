@@ -117,7 +117,7 @@ fn new_renders_names_and_target() {
     );
     assert!(recipe.contains("\ninherit ebpf_cross\n"), "{recipe}");
     assert!(
-        recipe.contains("\nrequire my-probe-crates.inc\n"),
+        recipe.contains("\ninclude my-probe-crates.inc\n"),
         "{recipe}"
     );
     let layer = read(d.join("yocto/conf/layer.conf"));

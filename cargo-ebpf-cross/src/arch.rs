@@ -75,6 +75,9 @@ pub struct Arch {
     /// `run --ssh` to check a board before copying to it. Empty: unknown,
     /// and the check is skipped with a note.
     pub uname_machines: Vec<String>,
+    /// The arch lacks ARCH_HAVE_NMI_SAFE_CMPXCHG and runs kprobe handlers
+    /// as NMIs, so their bpf_trace_printk lines never reach trace_pipe.
+    pub kprobe_trace_dropped: bool,
 }
 
 /// The `[arch]` section as written; every key optional so a board file can
@@ -101,6 +104,7 @@ pub struct ArchSection {
     pub config_define: Option<Vec<ConfigDefine>>,
     pub ftrace_entry_macro: Option<String>,
     pub uname_machines: Option<Vec<String>>,
+    pub kprobe_trace_dropped: Option<bool>,
 }
 
 macro_rules! overlay {
@@ -133,7 +137,8 @@ impl ArchSection {
             kernel_includes,
             config_define,
             ftrace_entry_macro,
-            uname_machines
+            uname_machines,
+            kprobe_trace_dropped
         );
     }
 
@@ -163,6 +168,7 @@ impl ArchSection {
             config_defines: self.config_define.clone().unwrap_or_default(),
             ftrace_entry_macro: self.ftrace_entry_macro.clone(),
             uname_machines: self.uname_machines.clone().unwrap_or_default(),
+            kprobe_trace_dropped: self.kprobe_trace_dropped.unwrap_or(false),
         })
     }
 }

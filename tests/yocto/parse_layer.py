@@ -135,6 +135,8 @@ def show(label, d, srcdir):
             put(exported + var, words(d.getVar(var)))
         put("ebpf_cross_do_compile", words(d.getVar("ebpf_cross_do_compile")))
         put("ebpf_cross_do_install", words(d.getVar("ebpf_cross_do_install")))
+        put("do_fetch[prefuncs]", words(d.getVarFlag("do_fetch", "prefuncs")))
+        put("missing crates", d.expand("${@ebpf_cross_missing_crates(d)}"))
     return lines
 
 

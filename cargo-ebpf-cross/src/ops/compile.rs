@@ -51,6 +51,7 @@ pub fn compile(g: Global, a: CompileArgs) -> Result<i32> {
             return Err(Error::SourceMissing(f.clone()));
         }
     }
+    bpf_compile::check_sources(&a.files)?;
     let (out_dir, outs) = outputs(&a.files, a.output.as_deref())?;
     let state_dir = out_dir.join(".ebpf-cross").join(&profile.name);
     let choice = resolve::layer(
