@@ -285,7 +285,7 @@ elif command -v zcat >/dev/null 2>&1; then
 else
 	echo "{board} kconfig unreadable"
 fi
-for c in head tar sha256sum usleep; do
+for c in head tar sha256sum usleep stat; do
 	command -v $c >/dev/null 2>&1 && echo "{board} has $c"
 done
 echo "{board} end"
@@ -594,11 +594,16 @@ pub fn judge(f: &Facts, w: &Wanted, host: &str) -> Verdict {
             ));
         }
     }
-    if !f.tools.iter().any(|t| t == "usleep") {
-        v.refusals.push((
-            "the board has no `usleep`, which the run's waits use".into(),
-            "the board needs busybox with the usleep applet".into(),
-        ));
+    for (tool, why) in [
+        ("usleep", "the run's waits use"),
+        ("stat", "the trace drain uses"),
+    ] {
+        if !f.tools.iter().any(|t| t == tool) {
+            v.refusals.push((
+                format!("the board has no `{tool}`, which {why}"),
+                format!("the board needs busybox with the {tool} applet"),
+            ));
+        }
     }
     v
 }
@@ -914,6 +919,7 @@ mod tests {
             "has tar",
             "has sha256sum",
             "has usleep",
+            "has stat",
             "end",
         ])
     }
@@ -935,7 +941,7 @@ mod tests {
         assert_eq!(f.dir.as_deref(), Some("/tmp/ebpf-cross.AbC123"));
         assert_eq!(f.tracefs.as_deref(), Some("/sys/kernel/tracing"));
         assert!(!f.tracefs_mounted && f.end);
-        assert_eq!(f.tools, ["head", "tar", "sha256sum", "usleep"]);
+        assert_eq!(f.tools, ["head", "tar", "sha256sum", "usleep", "stat"]);
         let f = facts(&["tracefs /sys/kernel/debug/tracing mounted", "tracefs none"]);
         assert_eq!(f.tracefs, None);
         let f = facts(&["tracefs /sys/kernel/debug/tracing mounted"]);
