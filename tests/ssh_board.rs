@@ -813,7 +813,11 @@ fn a_wrong_host_key_is_refused_and_known_hosts_is_unchanged() {
                 r.says("error: ssh to board failed (exit status: 255): WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!\n");
                 r.says("  | Host key verification failed.\n");
                 r.says("help: the board's host key is not the one known_hosts holds for it, so ssh refused.");
-                r.says("`ssh-keygen -R board`");
+                r.says(&format!(
+                    "then `ssh-keygen -f \"{}\" -R \"[127.0.0.1]:{}\"` and connect once by hand",
+                    kh.display(),
+                    b.port
+                ));
             }
             _ => {
                 r.says("error: ssh to board failed (exit status: 255): Host key verification failed.\n");

@@ -720,9 +720,23 @@ pub fn advice(stderr: &str, host: &Host, config: Option<&Path>) -> String {
         None => String::new(),
     };
     if stderr.contains("REMOTE HOST IDENTIFICATION HAS CHANGED") {
+        // OpenSSH names the exact entry (file and `[host]:port` form) on
+        // the line after "remove with:"; an alias is not that name.
+        let remove = stderr
+            .lines()
+            .skip_while(|l| !l.contains("remove with:"))
+            .nth(1)
+            .map(str::trim)
+            .filter(|l| l.starts_with("ssh-keygen "))
+            .map(str::to_string)
+            .unwrap_or_else(|| {
+                format!(
+                    "ssh-keygen -R {}",
+                    host.dest.rsplit('@').next().unwrap_or(&host.dest)
+                )
+            });
         format!(
-            "the board's host key is not the one known_hosts holds for it, so ssh refused. If the board was reinstalled, check its new key out of band, then `ssh-keygen -R {}` and connect once by hand{cfg}. Host key checking is never turned off",
-            host.dest.rsplit('@').next().unwrap_or(&host.dest)
+            "the board's host key is not the one known_hosts holds for it, so ssh refused. If the board was reinstalled, check its new key out of band, then `{remove}` and connect once by hand{cfg}. Host key checking is never turned off"
         )
     } else if stderr.contains("host key is known")
         || stderr.contains("Host key verification failed")
@@ -1102,7 +1116,10 @@ mod tests {
             "WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!"
         );
         let h = Host::parse("root@board").unwrap();
-        assert!(advice(changed, &h, None).contains("ssh-keygen -R board"));
+        assert!(advice(changed, &h, None).contains("`ssh-keygen -R board`"));
+        let named = format!("{changed}Offending ED25519 key in /k/known_hosts:1\n  remove with:\n  ssh-keygen -f \"/k/known_hosts\" -R \"[127.0.0.1]:2222\"\n");
+        assert!(advice(&named, &h, None)
+            .contains("then `ssh-keygen -f \"/k/known_hosts\" -R \"[127.0.0.1]:2222\"` and connect once by hand"));
         let refused = "ssh: connect to host 127.0.0.1 port 9: Connection refused\n";
         assert_eq!(
             reason(refused),
