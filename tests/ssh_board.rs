@@ -1163,3 +1163,54 @@ fn a_hung_link_is_ended_by_the_boards_watchdog() {
     // the freeze: --timeout 10 + 30.
     assert!(gone_after > 20.0, "ended before the watchdog: {gone_after}");
 }
+
+/// `--extra` and `-- LOADER ARGS` as for the QEMU run: the object lands in
+/// the run directory's extra/, and the guest path `/extra/x.o` names it.
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn an_extra_object_named_as_in_the_guest_runs_on_the_board() {
+    let objs = shared_target().join("ssh-objects");
+    tool(
+        &repo(),
+        &[
+            "compile",
+            "--target",
+            "armv7",
+            "--kernel-src",
+            &fx_dir("EBPF_CROSS_ARMHF_SRC"),
+            "--kernel-build",
+            &fx_dir("EBPF_CROSS_ARMHF_BUILD"),
+            repo()
+                .join("tests/bpf/tp_legacy_map.bpf.c")
+                .to_str()
+                .unwrap(),
+            "-o",
+            &format!("{}/", objs.display()),
+        ],
+        &[],
+    )
+    .ok();
+    let obj = objs.join("tp_legacy_map.o");
+    let bundle = bundle();
+    let b = board();
+    let v = run_on(
+        &b,
+        "board",
+        &bundle,
+        &[
+            "--extra",
+            obj.to_str().unwrap(),
+            "--expect",
+            "tp openat count",
+            "--",
+            "/extra/tp_legacy_map.o",
+        ],
+    );
+    v.run.ok();
+    assert_eq!(v.report.as_ref().unwrap()["passed"], true);
+    v.run
+        .says("Copied 4 files, sha256 verified on the board (4 checked: the bundle's against its manifest, 1 --extra against the host's)");
+    v.run
+        .says("attached tracepoint/syscalls/sys_enter_openat (tp_legacy_map.o)");
+    assert_clean(&b);
+}

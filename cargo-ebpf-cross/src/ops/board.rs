@@ -300,7 +300,7 @@ fn on_board(
                 }
             }
             if p.copy.done && !was_copied {
-                announce_copy(&p.copy, files);
+                announce_copy(&p.copy, files, args.extra.len());
             }
             return false;
         }
@@ -493,12 +493,18 @@ fn preflight(f: &Facts, w: &ssh::Wanted, host: &Host, start: Instant) -> Result<
     }
 }
 
-fn announce_copy(c: &Copy, files: usize) {
+fn announce_copy(c: &Copy, files: usize, extra: usize) {
     match (c.verified, c.unverified) {
-        (Some(n), _) => ui::status(
+        (Some(n), _) if extra == 0 => ui::status(
             "Copied",
             &format!(
                 "{files} files, sha256 verified on the board ({n} checked against the manifest)"
+            ),
+        ),
+        (Some(n), _) => ui::status(
+            "Copied",
+            &format!(
+                "{files} files, sha256 verified on the board ({n} checked: the bundle's against its manifest, {extra} --extra against the host's)"
             ),
         ),
         (None, true) => {
