@@ -59,6 +59,8 @@ fn new_files() -> Vec<String> {
         "yocto/conf/layer.conf",
         "yocto/recipes-devtools/cargo-ebpf-cross/cargo-ebpf-cross-crates.inc",
         "yocto/recipes-ebpf/demo/demo_git.bb",
+        "yocto/recipes-kernel/linux/files/ebpf.cfg",
+        "yocto/recipes-kernel/linux/linux-yocto_%.bbappend",
     ]
     .iter()
     .map(|s| s.to_string())

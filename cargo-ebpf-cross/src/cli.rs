@@ -110,7 +110,7 @@ pub enum Command {
     Targets(TargetsArgs),
     /// Print the exact clang and llc argv for a target, for Makefiles/CMake/Yocto
     Flags(FlagsArgs),
-    /// Check every tool, Rust target and kernel-tree file a target needs
+    /// Check every tool, Rust target and kernel-tree file a target needs, and what its kernel can run
     Doctor(DoctorArgs),
     /// Show every setting a target resolves to, and where each came from
     Config(ConfigArgs),
@@ -239,6 +239,12 @@ pub struct KernelArgs {
     /// target's LINUX_VERSION_CODE, for loaders that do not substitute it
     #[arg(long)]
     pub stamp_version: bool,
+    /// Let the kernel check pass what the board's kernel has despite its tree or version (a vendor backport): global-data, loops, helper:NAME, map:TYPE, program:TYPE, attach:TYPE, config:OPTION, all; comma list, repeatable [env: EBPF_CROSS_KERNEL_ALLOW]
+    #[arg(long, value_name = "ITEM,...")]
+    pub kernel_allow: Vec<String>,
+    /// Skip the kernel capability check (same as --kernel-allow all)
+    #[arg(long, conflicts_with = "kernel_allow")]
+    pub no_kernel_check: bool,
 }
 
 impl KernelArgs {
@@ -262,6 +268,8 @@ impl KernelArgs {
             libbpf_include: self.libbpf_include.clone(),
             reference: self.kernel.first().cloned(),
             stamp_version: self.stamp_version,
+            allow: self.kernel_allow.clone(),
+            no_kernel_check: self.no_kernel_check,
             tools: ToolOverrides {
                 clang: self.clang.clone().filter(|s| !s.is_empty()),
                 llc: self.llc.clone().filter(|s| !s.is_empty()),
@@ -327,6 +335,9 @@ pub struct DoctorArgs {
     pub target: String,
     #[command(flatten)]
     pub kernel: KernelArgs,
+    /// BPF C sources or objects whose kernel config needs to check [default: bpf/*.bpf.c here, else a kprobe and a tracepoint]
+    #[arg(value_name = "PROGRAM")]
+    pub programs: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -82,6 +82,14 @@ pub const TEMPLATES: &[Template] = &[
         "yocto/recipes-devtools/cargo-ebpf-cross/cargo-ebpf-cross-crates.inc",
         "yocto/recipes-devtools/cargo-ebpf-cross/cargo-ebpf-cross-crates.inc"
     ),
+    template!(
+        "yocto/recipes-kernel/linux/linux-yocto_%.bbappend",
+        "yocto/recipes-kernel/linux/linux-yocto_%.bbappend"
+    ),
+    template!(
+        "yocto/recipes-kernel/linux/files/ebpf.cfg",
+        "yocto/recipes-kernel/linux/files/ebpf.cfg"
+    ),
     template!(".github/workflows/ebpf-cross.yml", "ci/github-workflow.yml"),
     template!(".gitlab-ci.yml", "ci/gitlab-ci.yml"),
 ];

@@ -298,6 +298,8 @@ struct TargetJob {
     rust_target: String,
     /// `static`, resolved once: the spec check and the cargo run agree.
     static_: Setting<bool>,
+    /// What the kernel capability check lets through.
+    allow: Option<Setting<Vec<String>>>,
 }
 
 /// `kernel_dir` keys a kernel of a matrix: two kernels of one board share
@@ -339,6 +341,7 @@ fn prepare(
         Some(&project.manifest),
         &profile,
     )?;
+    crate::kernel_caps::allow_of(choice.allow.as_ref())?;
     let name = profile.name.clone();
     let policy = Policy::for_build(opts.offline || opts.frozen, g.dry_run);
     let ctx = resolve::context(profile, &choice, &kopts.tools, &state, policy)?;
@@ -359,6 +362,7 @@ fn prepare(
         out_dir,
         rust_target,
         static_,
+        allow: choice.allow.clone(),
     })
 }
 
@@ -888,6 +892,7 @@ fn build_all(
                     &j.work_dir.join("compile_commands.json"),
                     &entries,
                 )
+                .and_then(|_| super::compile::check_kernel(&j.plans, &j.ctx, j.allow.as_ref()))
             }
         };
         match ok {
