@@ -136,10 +136,11 @@ fn initramfs(dir: &Path, host_key: &[u8], authorized: &str) -> PathBuf {
     c.symlink("bin/sh", "busybox").unwrap();
     c.file("init", 0o755, BOARD_INIT.as_bytes().to_vec())
         .unwrap();
+    // pi: a login that is not root, for the preflight's refusal.
     c.file(
         "etc/passwd",
         0o644,
-        b"root:x:0:0:root:/root:/bin/sh\n".to_vec(),
+        b"root:x:0:0:root:/root:/bin/sh\npi:x:1000:1000:pi:/home/pi:/bin/sh\n".to_vec(),
     )
     .unwrap();
     c.file("etc/group", 0o644, b"root:x:0:\n".to_vec()).unwrap();
@@ -155,6 +156,13 @@ fn initramfs(dir: &Path, host_key: &[u8], authorized: &str) -> PathBuf {
         .unwrap();
     c.file("etc/dropbear/host_key", 0o600, host_key.to_vec())
         .unwrap();
+    c.dir("home/pi/.ssh", 0o755).unwrap();
+    c.file(
+        "home/pi/.ssh/authorized_keys",
+        0o644,
+        authorized.as_bytes().to_vec(),
+    )
+    .unwrap();
     c.file(
         "root/.ssh/authorized_keys",
         0o600,
@@ -1212,5 +1220,25 @@ fn an_extra_object_named_as_in_the_guest_runs_on_the_board() {
         .says("Copied 4 files, sha256 verified on the board (4 checked: the bundle's against its manifest, 1 --extra against the host's)");
     v.run
         .says("attached tracepoint/syscalls/sys_enter_openat (tp_legacy_map.o)");
+    assert_clean(&b);
+}
+
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn a_login_that_is_not_root_is_refused_before_anything_is_copied() {
+    let bundle = bundle();
+    let b = board();
+    let v = run_on(&b, "pi@board", &bundle, &["--expect", "file /"]);
+    assert_eq!(v.run.code, 1, "{}", v.run.stderr);
+    assert!(
+        v.report.is_none(),
+        "refused before running: {}",
+        v.run.stdout
+    );
+    v.run.says("error: pi@board cannot run this bundle: the board's login is not root (uid 1000); loading BPF programs needs root\n");
+    v.run.says(
+        "help: log in as root: `User root` for pi@board in ~/.ssh/config, or --ssh root@HOST",
+    );
+    assert!(!v.run.stderr.contains("Copied"), "{}", v.run.stderr);
     assert_clean(&b);
 }

@@ -552,7 +552,8 @@ pub fn judge(f: &Facts, w: &Wanted, host: &str) -> Verdict {
             ),
         )),
     }
-    if f.uid.as_deref() != Some("0") {
+    let root = f.uid.as_deref() == Some("0");
+    if !root {
         v.refusals.push((
             format!(
                 "the board's login is not root (uid {}); loading BPF programs needs root",
@@ -562,6 +563,8 @@ pub fn judge(f: &Facts, w: &Wanted, host: &str) -> Verdict {
         ));
     }
     match (&f.tracefs, f.tracefs_mounted) {
+        // Only root may mount it: without root, its absence says nothing.
+        (None, _) if !root => {}
         (None, _) => v.refusals.push((
             "the board has no trace_pipe: tracefs is neither mounted nor mountable at /sys/kernel/tracing, nor debugfs at /sys/kernel/debug".into(),
             "the kernel needs CONFIG_FTRACE (and TRACEFS or DEBUG_FS); as root, `mount -t tracefs tracefs /sys/kernel/tracing` must work".into(),
@@ -1006,11 +1009,16 @@ mod tests {
             [
                 "the board is aarch64 (uname -m), but the bundle is for `armv7` (armv7l, armv8l)",
                 "the board's login is not root (uid 1000); loading BPF programs needs root",
-                "the board has no trace_pipe: tracefs is neither mounted nor mountable at /sys/kernel/tracing, nor debugfs at /sys/kernel/debug",
                 "the board's kernel has no bpf() syscall (/proc/config.gz: CONFIG_BPF_SYSCALL is not set)",
                 "the board has no `tar`, which the copy needs",
             ]
         );
+        f.uid = Some("0".into());
+        let v = judge(&f, &wanted(Some("6.1.0-57-armmp"), false, false), "b");
+        assert!(v
+            .refusals
+            .iter()
+            .any(|(m, _)| m.starts_with("the board has no trace_pipe")));
         f.kconfig.push("CONFIG_BPF_SYSCALL=y".into());
         f.kconfig.retain(|l| l != "CONFIG_KPROBES=y");
         let v = judge(&f, &wanted(Some("6.1.0-57-armmp"), false, false), "b");
