@@ -865,6 +865,8 @@ fn install_refuses_a_damaged_bundle() {
         endian: "little".into(),
         kernel_version: Some("6.1.176".into()),
         reference_kernel: None,
+        kernel_release: None,
+        bpf_mode: None,
         llvm_version: "14.0.6".into(),
         loader: "bin/p".into(),
         objects: vec!["bpf/p.o".into()],

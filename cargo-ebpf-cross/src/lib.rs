@@ -26,6 +26,7 @@ pub mod initramfs;
 pub mod loader_build;
 pub mod qemu;
 pub mod scaffold;
+pub mod ssh;
 pub mod yocto;
 
 pub mod cli;

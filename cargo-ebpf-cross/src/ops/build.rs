@@ -605,6 +605,14 @@ fn make_bundle(
                 r.release, r.abi, r.arch, r.flavour, r.version
             )
         }),
+        kernel_release: job.ctx.tree.as_ref().and_then(|t| t.release()),
+        bpf_mode: Some(
+            match job.ctx.profile.bpf.mode.unwrap_or_default() {
+                crate::profile::BpfMode::Native => "native",
+                crate::profile::BpfMode::Core => "core",
+            }
+            .into(),
+        ),
         llvm_version: job.ctx.toolchain.clang.version.clone(),
         loader: format!("bin/{}", project.bin),
         objects: contents[1..].iter().map(|c| c.path.clone()).collect(),
