@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# Checks the BR2_EXTERNAL tree `cargo ebpf-cross new` writes against a real
+# Buildroot checkout, offline: configuration, olddefconfig, show-info and
+# printvars. A developer's check, not CI's: CI has no Buildroot and this
+# script never downloads one.
+#
+#   bash scripts/check-buildroot.sh BUILDROOT_DIR [WORK_DIR]
+#
+# BUILDROOT_DIR is a Buildroot source tree (git checkout or archive).
+# WORK_DIR (default: a new temporary directory) gets the generated project
+# and Buildroot's output directories; it must be outside this repository.
+# The tool is taken from PATH, or from target/debug after a `cargo build`.
+#
+# Buildroot runs with no network at all when `unshare -n` works (root, or
+# unprivileged user namespaces), and BR2_DL_DIR is checked to be empty at
+# the end: nothing was fetched. No package is built (that would download
+# the toolchain and kernel sources).
+set -euo pipefail
+
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then
+  echo "usage: $0 BUILDROOT_DIR [WORK_DIR]" >&2
+  exit 2
+fi
+br="$(cd "$1" && pwd)"
+[ -f "$br/Makefile" ] && [ -d "$br/package/rustc" ] || {
+  echo "$br is not a Buildroot tree (no Makefile or package/rustc)" >&2
+  exit 2
+}
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+work="${2:-$(mktemp -d)}"
+mkdir -p "$work"
+work="$(cd "$work" && pwd)"
+case "$work/" in
+  "$repo"/*) echo "WORK_DIR must be outside the repository ($repo)" >&2; exit 2 ;;
+esac
+
+if command -v cargo-ebpf-cross >/dev/null; then
+  tool=cargo-ebpf-cross
+elif [ -x "$repo/target/debug/cargo-ebpf-cross" ]; then
+  tool="$repo/target/debug/cargo-ebpf-cross"
+else
+  echo "no cargo-ebpf-cross on PATH or in target/debug; run cargo build first" >&2
+  exit 2
+fi
+
+# Without a network namespace the checks still run, but nothing then
+# proves Buildroot did not reach out; the empty download dir still does.
+offline=()
+if unshare -n true 2>/dev/null; then
+  offline=(unshare -n)
+else
+  echo "note: unshare -n is not available; running with the network up" >&2
+fi
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+# my_probe: a name whose Buildroot spelling differs (my-probe, MY_PROBE).
+rm -rf "$work/my_probe"
+"$tool" --color never new my_probe --target armv7 --path "$work/my_probe" >/dev/null
+ext="$work/my_probe/buildroot"
+dl="$work/dl"
+mkdir -p "$dl"
+
+brmake() {
+  local out="$1"
+  shift
+  "${offline[@]}" make -s -C "$br" O="$out" "$@"
+}
+
+# Appends a fragment to a defconfig'd output dir and settles it.
+configure() {
+  local out="$1" fragment="$2"
+  rm -rf "$out"
+  brmake "$out" BR2_EXTERNAL="$ext" qemu_arm_vexpress_defconfig >/dev/null
+  printf '%s\n' "BR2_DL_DIR=\"$dl\"" "$fragment" >>"$out/.config"
+  brmake "$out" olddefconfig >/dev/null
+}
+
+has() {
+  grep -qx -- "$2" "$1/.config" || fail "$1/.config lacks '$2'"
+}
+
+echo "== glibc, kernel, the package and CO-RE support"
+out="$work/out-glibc"
+configure "$out" 'BR2_TOOLCHAIN_BUILDROOT_GLIBC=y
+BR2_PACKAGE_MY_PROBE=y
+BR2_PACKAGE_MY_PROBE_CORE=y'
+for line in BR2_EXTERNAL_NAMES=\"MY_PROBE\" BR2_TOOLCHAIN_USES_GLIBC=y BR2_LINUX_KERNEL=y \
+  BR2_PACKAGE_HOST_RUSTC=y BR2_PACKAGE_MY_PROBE=y BR2_PACKAGE_MY_PROBE_TARGET=\"armv7\" \
+  BR2_PACKAGE_MY_PROBE_CORE=y BR2_LINUX_KERNEL_NEEDS_HOST_PAHOLE=y; do
+  has "$out" "$line"
+done
+grep -E '^BR2_(EXTERNAL_NAMES|TOOLCHAIN_USES_GLIBC|LINUX_KERNEL|PACKAGE_HOST_RUSTC|PACKAGE_MY_PROBE[A-Z_]*|LINUX_KERNEL_NEEDS_HOST_PAHOLE)=' "$out/.config"
+
+echo "== olddefconfig again keeps it"
+brmake "$out" olddefconfig >/dev/null
+has "$out" BR2_PACKAGE_MY_PROBE=y
+
+echo "== show-info"
+brmake "$out" my-probe-show-info host-cargo-ebpf-cross-show-info >"$work/show-info.json"
+python3 - "$work/show-info.json" <<'EOF'
+import json, sys
+text = open(sys.argv[1]).read()
+# Each show-info target prints one JSON object; two targets print two.
+decoder, info, at = json.JSONDecoder(), {}, 0
+while at < len(text):
+    if text[at].isspace():
+        at += 1
+        continue
+    obj, at = decoder.raw_decode(text, at)
+    info.update(obj)
+pkg, host = info["my-probe"], info["host-cargo-ebpf-cross"]
+for want in ("linux", "host-cargo-ebpf-cross", "host-rustc", "host-libbpf"):
+    assert want in pkg["dependencies"], f"my-probe lacks {want}: {pkg['dependencies']}"
+assert pkg["type"] == "target", pkg["type"]
+assert host["type"] == "host", host["type"]
+assert "host-rustc" in host["dependencies"], host["dependencies"]
+print("my-probe:", pkg["type"], "dependencies", pkg["dependencies"])
+print("host-cargo-ebpf-cross:", host["type"], "dependencies", host["dependencies"])
+print("my-probe downloads:", [d["source"] for d in pkg["downloads"]])
+EOF
+
+echo "== printvars"
+brmake "$out" printvars VARS='MY_PROBE_BUILD_CMDS MY_PROBE_INSTALL_TARGET_CMDS MY_PROBE_LINUX_CONFIG_FIXUPS HOST_CARGO_EBPF_CROSS_CARGO_BUILD_OPTS' >"$work/printvars.txt"
+linux_dir="$(brmake "$out" printvars VARS=LINUX_DIR | sed -n 's/^LINUX_DIR=//p')"
+[ -n "$linux_dir" ] || fail "Buildroot printed no LINUX_DIR"
+build="$(grep '^MY_PROBE_BUILD_CMDS=' "$work/printvars.txt")"
+for want in "$out/host/bin/cargo-ebpf-cross build --target 'armv7'" \
+  "--kernel-src $linux_dir --kernel-build $linux_dir" \
+  "--rust-target armv7-unknown-linux-gnueabihf" "--release --frozen --no-rustup" \
+  "CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_LINKER=arm-buildroot-linux-gnueabihf-gcc" \
+  "--static=false"; do
+  case "$build" in *"$want"*) ;; *) fail "MY_PROBE_BUILD_CMDS lacks '$want'" ;; esac
+done
+install="$(grep '^MY_PROBE_INSTALL_TARGET_CMDS=' "$work/printvars.txt")"
+case "$install" in
+  *"cargo-ebpf-cross install --target 'armv7'"*"--destdir $out/target --bindir /usr/bin --datadir /usr/share"*) ;;
+  *) fail "MY_PROBE_INSTALL_TARGET_CMDS: $install" ;;
+esac
+fixups="$(sed -n '/^MY_PROBE_LINUX_CONFIG_FIXUPS=/,/^[A-Z_]*=/p' "$work/printvars.txt")"
+for opt in BPF_SYSCALL KPROBES KPROBE_EVENTS BPF_EVENTS DEBUG_FS DEBUG_INFO_BTF; do
+  grep -q "echo 'CONFIG_$opt=y'" <<<"$fixups" || fail "the kernel fixups lack CONFIG_$opt"
+done
+grep -q '^HOST_CARGO_EBPF_CROSS_CARGO_BUILD_OPTS=--no-default-features$' "$work/printvars.txt" \
+  || fail "host-cargo-ebpf-cross is not built --no-default-features"
+echo "LINUX_DIR=$linux_dir"
+sed 's/^\(.\{300\}\).*/\1 .../' "$work/printvars.txt"
+
+echo "== uClibc-ng (Buildroot's default) hides the package"
+out_uclibc="$work/out-uclibc"
+configure "$out_uclibc" 'BR2_TOOLCHAIN_BUILDROOT_UCLIBC=y
+BR2_PACKAGE_MY_PROBE=y'
+has "$out_uclibc" BR2_TOOLCHAIN_USES_UCLIBC=y
+if grep -q '^BR2_PACKAGE_MY_PROBE=y' "$out_uclibc/.config"; then
+  fail "the package stayed selected on uClibc-ng"
+fi
+echo "BR2_PACKAGE_MY_PROBE is not set"
+
+echo "== without a kernel the package is hidden too"
+out_nokernel="$work/out-nokernel"
+configure "$out_nokernel" 'BR2_TOOLCHAIN_BUILDROOT_GLIBC=y
+# BR2_LINUX_KERNEL is not set
+BR2_PACKAGE_MY_PROBE=y'
+if grep -q '^BR2_PACKAGE_MY_PROBE=y' "$out_nokernel/.config"; then
+  fail "the package stayed selected without BR2_LINUX_KERNEL"
+fi
+echo "BR2_PACKAGE_MY_PROBE is not set"
+
+if [ -n "$(ls -A "$dl")" ]; then
+  fail "Buildroot downloaded into $dl: $(ls -A "$dl")"
+fi
+echo "== nothing downloaded ($dl is empty)"
+echo "check-buildroot: all passed (Buildroot $(cd "$br" && (git describe --always 2>/dev/null || echo unknown)), work dir $work)"
