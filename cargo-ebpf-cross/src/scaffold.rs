@@ -255,7 +255,9 @@ pub fn check_name(name: &str) -> Result<(), String> {
     }
     let package = name.to_ascii_lowercase().replace('_', "-");
     if package.starts_with("host-") {
-        return Err("Buildroot keeps names starting with `host-` for its host packages".to_string());
+        return Err(
+            "Buildroot keeps names starting with `host-` for its host packages".to_string(),
+        );
     }
     if BUILDROOT_TAKEN.contains(&package.as_str()) {
         return Err(format!(
