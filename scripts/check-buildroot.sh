@@ -149,6 +149,12 @@ grep -q '^HOST_CARGO_EBPF_CROSS_CARGO_BUILD_OPTS=--no-default-features$' "$work/
 echo "LINUX_DIR=$linux_dir"
 sed 's/^\(.\{300\}\).*/\1 .../' "$work/printvars.txt"
 
+# Kconfig writes the comments it shows into .config.
+comment='# my-probe needs a glibc or musl toolchain and a Linux kernel'
+if grep -qx -- "$comment" "$out/.config"; then
+  fail "the package's comment shows although it is selectable"
+fi
+
 echo "== uClibc-ng (Buildroot's default) hides the package"
 out_uclibc="$work/out-uclibc"
 configure "$out_uclibc" 'BR2_TOOLCHAIN_BUILDROOT_UCLIBC=y
@@ -158,6 +164,7 @@ if grep -q '^BR2_PACKAGE_MY_PROBE=y' "$out_uclibc/.config"; then
   fail "the package stayed selected on uClibc-ng"
 fi
 echo "BR2_PACKAGE_MY_PROBE is not set"
+has "$out_uclibc" "$comment"
 
 echo "== without a kernel the package is hidden too"
 out_nokernel="$work/out-nokernel"
@@ -168,6 +175,8 @@ if grep -q '^BR2_PACKAGE_MY_PROBE=y' "$out_nokernel/.config"; then
   fail "the package stayed selected without BR2_LINUX_KERNEL"
 fi
 echo "BR2_PACKAGE_MY_PROBE is not set"
+has "$out_nokernel" "$comment"
+echo "$comment"
 
 if [ -n "$(ls -A "$dl")" ]; then
   fail "Buildroot downloaded into $dl: $(ls -A "$dl")"

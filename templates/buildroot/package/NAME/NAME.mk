@@ -72,8 +72,9 @@ endef
 # What the programs need of the kernel: the bpf() syscall, kprobes and
 # their trace events, BPF programs on those events, and debugfs for
 # trace_pipe. The options these depend on are named too, or olddefconfig
-# would drop them again: kprobes needed MODULES before 6.9, kprobe events
-# sit under FTRACE, and BPF_EVENTS needs PERF_EVENTS.
+# would drop them again: KPROBES depends on MODULES in older kernels (4.19
+# for one), kprobe events sit under FTRACE, and BPF_EVENTS needs
+# PERF_EVENTS.
 define {{br_upper}}_LINUX_CONFIG_FIXUPS
 	$(call KCONFIG_ENABLE_OPT,CONFIG_BPF)
 	$(call KCONFIG_ENABLE_OPT,CONFIG_BPF_SYSCALL)
