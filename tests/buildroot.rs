@@ -13,10 +13,11 @@
 //! checkout (configuration, show-info, printvars), offline.
 //!
 //! Buildroot builds the kernel in its source directory, so LINUX_DIR is one
-//! tree. The Linux 4.19 fixture is split (src/ and build/, `make O=`); the
-//! test joins the two into one tree of symbolic links, the build side's
-//! files over the source side's (except the top Makefile, which in a split
-//! build dir only forwards to the source).
+//! tree. The Linux 4.19 fixture (src/ and build/, `make O=`) and Debian's
+//! 6.1 headers (-common and -armmp) are split; the tests join each into one
+//! tree of symbolic links, the build side's files over the source side's
+//! (except the top Makefile, which in a split build dir only forwards to
+//! the source).
 
 #[path = "common/mod.rs"]
 mod common;
@@ -344,25 +345,51 @@ $(PKG_BUILD_DIR)/.print-%:
 	@:$(info $($*))
 "#;
 
+/// Buildroot's kernel build for 4.19: bpf_helpers.h comes from the tree's
+/// selftests, as for every kernel before 5.5.
 #[test]
 #[ignore = "needs scripts/setup.sh"]
-fn package_builds_and_installs_as_buildroot_would() {
-    let v419_src = PathBuf::from(common::fx_dir("EBPF_CROSS_V419_SRC"));
-    let v419_build = PathBuf::from(common::fx_dir("EBPF_CROSS_V419_BUILD"));
+fn package_builds_and_installs_against_4_19_as_buildroot_would() {
+    let src = PathBuf::from(common::fx_dir("EBPF_CROSS_V419_SRC"));
+    let build = PathBuf::from(common::fx_dir("EBPF_CROSS_V419_BUILD"));
+    // version.h of 4.19 has only LINUX_VERSION_CODE; kbuild's release file
+    // has the whole version.
+    let version = read(build.join("include/config/kernel.release"))
+        .trim()
+        .to_string();
+    assert_eq!(version, "4.19.131");
+    build_and_install(&src, &build, &version, None);
+}
+
+/// A 6.1 kernel, whose tree has no usable bpf_helpers.h: the headers come
+/// from host-libbpf in $(HOST_DIR)/include, played here by the build
+/// machine's libbpf-dev headers linked there.
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn package_builds_and_installs_against_6_1_with_host_libbpf() {
+    let src = PathBuf::from(common::fx_dir("EBPF_CROSS_ARMHF_SRC"));
+    let build = common::fx_dir("EBPF_CROSS_ARMHF_BUILD");
+    let version = common::tree_version(&build);
+    let libbpf = Path::new("/usr/include/bpf");
+    assert!(
+        libbpf.join("bpf_helpers.h").is_file(),
+        "no /usr/include/bpf/bpf_helpers.h: install libbpf-dev (scripts/setup.sh does)"
+    );
+    build_and_install(&src, Path::new(&build), &version, Some(libbpf));
+}
+
+/// `new my_probe`, then the package's build and install steps in
+/// Buildroot's output layout, with LINUX_DIR the joined tree of `src` and
+/// `build`, and `libbpf` (a bpf/ header dir) as host-libbpf's headers.
+fn build_and_install(src: &Path, build: &Path, version: &str, libbpf: Option<&Path>) {
     let started = Instant::now();
     let t = tempfile::tempdir().unwrap();
     let out = t.path();
     let project = new_project(out, "my_probe");
 
     // Buildroot's output/ layout.
-    // version.h of 4.19 has only LINUX_VERSION_CODE; kbuild's release file
-    // has the whole version.
-    let version = read(v419_build.join("include/config/kernel.release"))
-        .trim()
-        .to_string();
-    assert_eq!(version, "4.19.131");
     let linux_dir = out.join(format!("build/linux-{version}"));
-    join_trees(&v419_src, &v419_build, &linux_dir, true);
+    join_trees(src, build, &linux_dir, true);
     let host_dir = out.join("host");
     let staging_dir = host_dir.join("arm-buildroot-linux-gnueabihf/sysroot");
     let target_dir = out.join("target");
@@ -375,6 +402,10 @@ fn package_builds_and_installs_as_buildroot_would() {
     }
     // What host-cargo-ebpf-cross's `cargo install --root $(HOST_DIR)` leaves.
     std::os::unix::fs::symlink(BIN, host_dir.join("bin/cargo-ebpf-cross")).unwrap();
+    if let Some(dir) = libbpf {
+        std::fs::create_dir_all(host_dir.join("include")).unwrap();
+        std::os::unix::fs::symlink(dir, host_dir.join("include/bpf")).unwrap();
+    }
 
     // The package's source as Buildroot extracts it into
     // $(BUILD_DIR)/<pkg>-<version>, after its cargo download post-process
@@ -405,8 +436,9 @@ fn package_builds_and_installs_as_buildroot_would() {
         text(&vendor)
     );
     // Compiled dependencies are kept between runs; the project and its
-    // bundle are built anew each time.
-    let shared_target = common::repo().join("target/buildroot-e2e");
+    // bundle are built anew each time. One directory per kernel, so the two
+    // tests can run at once.
+    let shared_target = common::repo().join("target/buildroot-e2e").join(version);
     std::fs::create_dir_all(&shared_target).unwrap();
     std::os::unix::fs::symlink(&shared_target, pkg_dir.join("target")).unwrap();
     let stale = shared_target.join("ebpf-cross/armv7/my_probe-0.1.0-armv7.tar.gz");
@@ -486,7 +518,7 @@ fn package_builds_and_installs_as_buildroot_would() {
         format!("--kernel-src {0} --kernel-build {0} ", linux_dir.display()),
         "--rust-target armv7-unknown-linux-gnueabihf ".to_string(),
         "--clang 'clang-14' --llc 'llc-14' ".to_string(),
-        format!("--libbpf-include {}/usr/include ", host_dir.display()),
+        format!("--libbpf-include {}/include ", host_dir.display()),
         "--static=false --release --frozen --no-rustup".to_string(),
         "CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_LINKER=arm-linux-gnueabihf-gcc ".to_string(),
         format!(
@@ -543,7 +575,7 @@ fn package_builds_and_installs_as_buildroot_would() {
     let mpath = target_dir.join("usr/share/ebpf/my_probe/manifest.json");
     assert_eq!(mode(&mpath), 0o644);
     let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&mpath).unwrap()).unwrap();
-    assert_eq!(m["kernel_version"], version.as_str());
+    assert_eq!(m["kernel_version"], version);
     assert_eq!(m["target"], "armv7");
     assert_eq!(m["rust_target"], "armv7-unknown-linux-gnueabihf");
     assert_eq!(m["package"], "my_probe");

@@ -51,7 +51,7 @@ define {{br_upper}}_BUILD_CMDS
 			--rust-target $(RUSTC_TARGET_NAME) \
 			--clang '$({{br_upper}}_CLANG)' \
 			--llc '$({{br_upper}}_LLC)' \
-			--libbpf-include $(HOST_DIR)/usr/include \
+			--libbpf-include $(HOST_DIR)/include \
 			--static=$(if $(BR2_STATIC_LIBS),true,false) \
 			--release --frozen --no-rustup
 endef
