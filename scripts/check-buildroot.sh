@@ -182,4 +182,4 @@ if [ -n "$(ls -A "$dl")" ]; then
   fail "Buildroot downloaded into $dl: $(ls -A "$dl")"
 fi
 echo "== nothing downloaded ($dl is empty)"
-echo "check-buildroot: all passed (Buildroot $(cd "$br" && (git describe --always 2>/dev/null || echo unknown)), work dir $work)"
+echo "check-buildroot: all passed (Buildroot $("${offline[@]}" make -s -C "$br" print-version), work dir $work)"
