@@ -86,6 +86,28 @@ has() {
   grep -qx -- "$2" "$1/.config" || fail "$1/.config lacks '$2'"
 }
 
+echo "== utils/check-package, Buildroot's own lint for package files"
+lint_note="check-package"
+# The first Python that has check-package's modules (a pyenv python3 on
+# PATH may lack Debian's python3-magic).
+lint_py=""
+for py in python3 /usr/bin/python3; do
+  if "$py" -c 'import magic, flake8' 2>/dev/null; then
+    lint_py="$py"
+    break
+  fi
+done
+if [ -n "$lint_py" ]; then
+  (cd "$ext" && find . -type f -print0 | sort -z | xargs -0 "$lint_py" "$br/utils/check-package" -b) \
+    >"$work/check-package.log" 2>&1 || { cat "$work/check-package.log" >&2; fail "check-package found problems"; }
+  cat "$work/check-package.log"
+  grep -q '^0 warnings generated$' "$work/check-package.log" || fail "check-package warned"
+  lint_note="$lint_note passed"
+else
+  lint_note="$lint_note was skipped: it needs Python's magic and flake8 (Debian: python3-magic python3-flake8)"
+  echo "note: $lint_note" >&2
+fi
+
 echo "== glibc, kernel, the package and CO-RE support"
 out="$work/out-glibc"
 configure "$out" 'BR2_TOOLCHAIN_BUILDROOT_GLIBC=y
@@ -258,4 +280,4 @@ if [ -n "$fetched" ]; then
   fail "Buildroot downloaded into $dl: $(head <<<"$fetched")"
 fi
 echo "== nothing downloaded (no file in $dl but cargo's lock files)"
-echo "check-buildroot: all passed; $build_note (Buildroot $("${offline[@]}" make -s -C "$br" print-version), work dir $work)"
+echo "check-buildroot: all passed; $lint_note; $build_note (Buildroot $("${offline[@]}" make -s -C "$br" print-version), work dir $work)"

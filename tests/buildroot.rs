@@ -112,8 +112,8 @@ fn new_writes_the_buildroot_tree() {
             "config BR2_PACKAGE_MY_PROBE",
             "\tbool \"my-probe\"",
             "\tdepends on BR2_PACKAGE_HOST_RUSTC_TARGET_ARCH_SUPPORTS",
-            "\t# Rust's std exists for glibc and musl only: uClibc-ng, Buildroot's",
-            "\t# default C library, hides this package.",
+            "\t# Buildroot builds Rust for glibc and musl targets only: uClibc-ng,",
+            "\t# Buildroot's default C library, hides this package.",
             "\tdepends on BR2_TOOLCHAIN_USES_GLIBC || BR2_TOOLCHAIN_USES_MUSL",
             "\t# The programs are compiled against the kernel Buildroot builds.",
             "\tdepends on BR2_LINUX_KERNEL",
@@ -122,7 +122,7 @@ fn new_writes_the_buildroot_tree() {
     );
     for line in [
         "\t  /usr/bin and the objects in /usr/share/ebpf/my_probe/.",
-        "\t  target, so with Buildroot's default uClibc-ng this option",
+        "\t  uClibc-ng target, so with Buildroot's default uClibc-ng",
         "config BR2_PACKAGE_MY_PROBE_TARGET",
         "\tdefault \"armv7\"",
         "config BR2_PACKAGE_MY_PROBE_CLANG",
