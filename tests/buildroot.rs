@@ -8,7 +8,9 @@
 //! TARGET_CROSS, HOST_DIR, STAGING_DIR, TARGET_DIR, RUSTC_TARGET_NAME, the
 //! cargo environment) and a rule per step that runs the package's
 //! <PKG>_BUILD_CMDS and <PKG>_INSTALL_TARGET_CMDS in its build directory.
-//! The commands are the .mk's own text, expanded by make, not a copy.
+//! The commands are the .mk's own text, expanded by make, not a copy. The
+//! kernel fixups are expanded the same way and given to the 4.19 kernel's
+//! own kconfig.
 //! scripts/check-buildroot.sh checks the same tree against a real Buildroot
 //! checkout (configuration, show-info, printvars), offline.
 //!
@@ -300,6 +302,9 @@ const STUB_MK: &str = r#"
 UPPERCASE = $(shell echo '$(1)' | tr 'a-z-' 'A-Z_')
 qstrip = $(strip $(subst ",,$(1)))
 cargo-package =
+# Each kernel fixup as a word pair the test applies itself.
+KCONFIG_ENABLE_OPT = enable $(strip $(1))
+KCONFIG_DISABLE_OPT = disable $(strip $(1))
 
 TARGET_MAKE_ENV = PATH="$(HOST_DIR)/bin:$(PATH)"
 TARGET_CONFIGURE_OPTS = \
@@ -588,4 +593,135 @@ fn build_and_install(src: &Path, build: &Path, version: &str, libbpf: Option<&Pa
         "buildroot package build + install: {:.1} s",
         started.elapsed().as_secs_f64()
     );
+}
+
+/// The kernel options MY_PROBE_LINUX_CONFIG_FIXUPS sets, as make expands
+/// the generated .mk: ("enable" | "disable", option) in order.
+fn fixups(core: bool) -> Vec<(String, String)> {
+    let t = tempfile::tempdir().unwrap();
+    let project = new_project(t.path(), "my_probe");
+    let stub = t.path().join("buildroot-stub.mk");
+    std::fs::write(&stub, STUB_MK).unwrap();
+    let mk = project.join("buildroot/package/my-probe/my-probe.mk");
+    let mut c = Command::new("make");
+    c.arg("-f")
+        .arg(&stub)
+        .arg(format!("PACKAGE_MK={}", mk.display()))
+        .arg(format!("PKG_BUILD_DIR={}", project.display()))
+        .arg(format!(
+            "BR2_PACKAGE_MY_PROBE_CORE={}",
+            if core { "y" } else { "" }
+        ))
+        .arg(format!(
+            "{}/.print-MY_PROBE_LINUX_CONFIG_FIXUPS",
+            project.display()
+        ));
+    let o = c.output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| l.trim().split_once(' '))
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+#[test]
+fn kernel_fixups_name_the_options_and_their_dependencies() {
+    let native: Vec<(String, String)> = [
+        "BPF",
+        "BPF_SYSCALL",
+        "MODULES",
+        "KPROBES",
+        "FTRACE",
+        "KPROBE_EVENTS",
+        "PERF_EVENTS",
+        "BPF_EVENTS",
+        "DEBUG_FS",
+    ]
+    .iter()
+    .map(|o| ("enable".to_string(), format!("CONFIG_{o}")))
+    .collect();
+    assert_eq!(fixups(false), native);
+    let mut core = native;
+    for (what, o) in [
+        ("enable", "DEBUG_INFO"),
+        ("enable", "DEBUG_INFO_DWARF_TOOLCHAIN_DEFAULT"),
+        ("disable", "DEBUG_INFO_REDUCED"),
+        ("disable", "DEBUG_INFO_SPLIT"),
+        ("enable", "DEBUG_INFO_BTF"),
+    ] {
+        core.push((what.to_string(), format!("CONFIG_{o}")));
+    }
+    assert_eq!(fixups(true), core);
+}
+
+/// The fixups on a 4.19 configuration that has none of the options: after
+/// the kernel's own `olddefconfig` (its kconfig, as Buildroot runs it after
+/// the fixups) every one is still on, so none lacks a dependency.
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn kernel_fixups_survive_olddefconfig_on_4_19() {
+    let src = PathBuf::from(common::fx_dir("EBPF_CROSS_V419_SRC"));
+    let build = PathBuf::from(common::fx_dir("EBPF_CROSS_V419_BUILD"));
+    let conf = build.join("scripts/kconfig/conf");
+    assert!(conf.is_file(), "{} missing", conf.display());
+    let fixups = fixups(false);
+    let t = tempfile::tempdir().unwrap();
+    let dot_config = t.path().join(".config");
+    let off = |o: &str| format!("# {o} is not set");
+    let is_opt = |line: &str, o: &str| {
+        line.strip_prefix("# ")
+            .unwrap_or(line)
+            .strip_prefix(o)
+            .is_some_and(|rest| rest.starts_with('=') || rest.starts_with(' '))
+    };
+    // The fixture's configuration with every option off.
+    let mut lines: Vec<String> = read(build.join(".config"))
+        .lines()
+        .filter(|l| !fixups.iter().any(|(_, o)| is_opt(l, o)))
+        .map(str::to_string)
+        .collect();
+    lines.extend(fixups.iter().map(|(_, o)| off(o)));
+    let run_conf = |lines: &[String]| {
+        std::fs::write(&dot_config, lines.join("\n") + "\n").unwrap();
+        let o = Command::new(&conf)
+            .current_dir(&src)
+            .env("srctree", ".")
+            .env("ARCH", "arm")
+            .env("SRCARCH", "arm")
+            .env("CC", "arm-linux-gnueabihf-gcc")
+            .env("HOSTCC", "gcc")
+            .env("KERNELVERSION", "4.19.131")
+            .env("KCONFIG_CONFIG", &dot_config)
+            .args(["--olddefconfig", "Kconfig"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "conf failed:\n{}", text(&o));
+        read(&dot_config)
+    };
+    // Without the fixups, kprobes and their events are gone.
+    let before = run_conf(&lines);
+    for o in [
+        "CONFIG_KPROBES",
+        "CONFIG_KPROBE_EVENTS",
+        "CONFIG_BPF_EVENTS",
+    ] {
+        assert!(
+            !before.lines().any(|l| l == format!("{o}=y")),
+            "{o} on before the fixups"
+        );
+    }
+    // KCONFIG_ENABLE_OPT: drop the option's line, append it set.
+    for (what, o) in &fixups {
+        assert_eq!(what, "enable");
+        lines.retain(|l| !is_opt(l, o));
+        lines.push(format!("{o}=y"));
+    }
+    let after = run_conf(&lines);
+    for (_, o) in &fixups {
+        assert!(
+            after.lines().any(|l| l == format!("{o}=y")),
+            "{o} is not =y after olddefconfig"
+        );
+    }
 }
