@@ -56,9 +56,12 @@ define {{br_upper}}_BUILD_CMDS
 			--release --frozen --no-rustup
 endef
 
+# install reads the project with `cargo metadata`, so cargo sees the same
+# home and settings as at build time.
 define {{br_upper}}_INSTALL_TARGET_CMDS
 	cd $(@D) && \
 	$(TARGET_MAKE_ENV) \
+		$(PKG_CARGO_ENV) \
 		$({{br_upper}}_EBPF_CROSS_ENV) \
 		$(HOST_DIR)/bin/cargo-ebpf-cross install \
 			--target '$({{br_upper}}_EBPF_CROSS_TARGET)' \
