@@ -25,10 +25,10 @@ if [ $# -lt 1 ] || [ $# -gt 2 ]; then
   exit 2
 fi
 br="$(cd "$1" && pwd)"
-[ -f "$br/Makefile" ] && [ -d "$br/package/rustc" ] || {
+if [ ! -f "$br/Makefile" ] || [ ! -d "$br/package/rustc" ]; then
   echo "$br is not a Buildroot tree (no Makefile or package/rustc)" >&2
   exit 2
-}
+fi
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 work="${2:-$(mktemp -d)}"
 mkdir -p "$work"
