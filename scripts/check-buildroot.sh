@@ -9,7 +9,9 @@
 # BUILDROOT_DIR is a Buildroot source tree (git checkout or archive).
 # WORK_DIR (default: a new temporary directory) gets the generated project
 # and Buildroot's output directories; it must be outside this repository.
-# The tool is taken from PATH, or from target/debug after a `cargo build`.
+# The tool is taken from PATH, or from target/debug after a `cargo build`;
+# with CHECK_BUILDROOT_HOST_TOOL=1, Buildroot builds it (host-cargo-ebpf-cross,
+# from the repository's last commit, several minutes) for the package build.
 #
 # Buildroot runs with no network at all when `unshare -n` works (root, or
 # unprivileged user namespaces), and BR2_DL_DIR is checked to hold no file
@@ -243,7 +245,27 @@ BR2_PACKAGE_MY_PROBE_LLC="llc-14"'
       ln -sf "/usr/bin/arm-linux-gnueabihf-$t" "$cross$t"
     fi
   done
-  ln -sf "$(command -v "$tool")" "$host/bin/cargo-ebpf-cross"
+  if [ "${CHECK_BUILDROOT_HOST_TOOL:-0}" = 1 ]; then
+    # Buildroot builds host-cargo-ebpf-cross itself, from this repository's
+    # last commit, with its crates vendored as its download step would.
+    echo "== Buildroot builds and installs host-cargo-ebpf-cross (HEAD of $repo)"
+    toolsrc="$work/cargo-ebpf-cross-src"
+    rm -rf "$toolsrc"
+    mkdir -p "$toolsrc/.cargo"
+    git -C "$repo" archive HEAD | tar -x -C "$toolsrc"
+    (cd "$toolsrc" && cargo vendor --locked VENDOR >.cargo/config.toml 2>"$work/vendor-tool.log") \
+      || fail "cargo vendor of the tool: $(cat "$work/vendor-tool.log")"
+    printf 'CARGO_EBPF_CROSS_OVERRIDE_SRCDIR = %s\n' "$toolsrc" >>"$out_run/local.mk"
+    brmake "$out_run" HOST_CARGO_EBPF_CROSS_FINAL_DEPENDENCIES= \
+      HOST_CARGO_EBPF_CROSS_FINAL_DOWNLOAD_DEPENDENCIES= host-cargo-ebpf-cross \
+      >"$work/build-tool.log" 2>&1 \
+      || { tail -30 "$work/build-tool.log" >&2; fail "make host-cargo-ebpf-cross failed (log: $work/build-tool.log)"; }
+    grep -a '>>> host-cargo-ebpf-cross\|Installed package' "$work/build-tool.log" | sed 's/\x1b\[[0-9]*m//g'
+    [ -x "$host/bin/cargo-ebpf-cross" ] || fail "no $host/bin/cargo-ebpf-cross"
+    build_note="host-cargo-ebpf-cross's build by Buildroot passed; $build_note"
+  else
+    ln -sf "$(command -v "$tool")" "$host/bin/cargo-ebpf-cross"
+  fi
   cp -rs "$EBPF_CROSS_V419_SRC/." "$linux/"
   cp -rs --remove-destination "$EBPF_CROSS_V419_BUILD/." "$linux/"
   # A split build dir's Makefile only forwards to the source's.
