@@ -183,10 +183,6 @@ fn core_fires_on(target: &'static str, kernel: &str) {
     let (pid, ppid) = line.split_once(" ppid ").unwrap();
     let (pid, ppid): (u32, u32) = (pid.trim().parse().unwrap(), ppid.trim().parse().unwrap());
     assert!(pid > 1 && ppid >= 1 && pid != ppid, "{line}");
-    assert!(
-        report["seconds"].as_f64().unwrap() < 30.0,
-        "goal 10 s: {report}"
-    );
 }
 
 #[test]

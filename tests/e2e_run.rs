@@ -194,8 +194,6 @@ fn assert_passed_with_open_lines(v: &Verdict) {
     assert_eq!(r["matched"], serde_json::json!(["file /"]), "{r}");
     assert!(r["trace_lines"].as_u64().unwrap() > 0, "{r}");
     assert_eq!(r["timed_out"], false);
-    // The goal is 10 s; the bound leaves room for a loaded CI machine.
-    assert!(r["seconds"].as_f64().unwrap() < 30.0, "{r}");
     // The probe's lines are streamed as they come.
     assert!(
         v.run.stderr.contains("bpf_trace_printk: file /"),
@@ -573,4 +571,104 @@ fn a_tampered_bundle_is_refused_before_it_boots() {
         r.stderr
     );
     assert!(!r.stderr.contains("Booting"), "{}", r.stderr);
+}
+
+/// An `--expect` that never matches lists the lines the run did see, and
+/// blames neither the probe nor another arch's NMI drops (issue 20 item 7).
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn an_expect_that_never_matches_lists_the_lines_it_saw() {
+    let b = ARMV7;
+    let mut args = vec!["--bundle".to_string(), bundle(b).display().to_string()];
+    args.extend(b.guest_args());
+    args.extend(
+        ["--expect", "no such text", "--timeout", "60"]
+            .iter()
+            .map(|s| s.to_string()),
+    );
+    let v = run(b, &args, &[]);
+    v.run.fails();
+    let seen = v.report["trace_lines"].as_u64().unwrap();
+    assert!(seen > 0, "{}", v.report);
+    let e = &v.run.stderr;
+    v.run
+        .says(&format!(
+            "  trace lines seen (first {} of {seen}):\n",
+            seen.min(20)
+        ))
+        .says("bpf_trace_printk: file /")
+        .says(&format!(
+            "help: {seen} trace lines came, none holding \"no such text\": compare the --expect text with the lines listed above\n"
+        ));
+    assert!(!e.contains("NMI"), "{e}");
+    assert!(!e.contains("riscv64"), "{e}");
+}
+
+/// Ctrl-C at a terminal signals the whole process group, QEMU included:
+/// the run ends with 130 and says it was interrupted, not "QEMU failed:
+/// terminating on signal 2" with exit 1 (issue 20 item 4).
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn ctrl_c_during_a_boot_exits_130_and_says_interrupted() {
+    use std::os::unix::process::CommandExt;
+    let b = ARMV7;
+    let bundle = bundle(b);
+    let _g = one_guest();
+    let d = tempfile::tempdir().unwrap();
+    let log = d.path().join("stderr");
+    let mut c = std::process::Command::new(common::bin());
+    common::sandbox_env(&mut c);
+    let mut args = vec![
+        "run".to_string(),
+        "--target".into(),
+        b.target.into(),
+        "--bundle".into(),
+        bundle.display().to_string(),
+    ];
+    args.extend(b.guest_args());
+    args.extend([
+        "--workload".into(),
+        "sleep 600".into(),
+        "--timeout".into(),
+        "300".into(),
+    ]);
+    let mut child = c
+        .current_dir(example_project())
+        .args(&args)
+        .process_group(0)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("Tracing")
+    {
+        assert!(
+            start.elapsed().as_secs() < 240,
+            "never reached the workload:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let pgid = child.id() as i32;
+    // SAFETY: kill(2) on the process group we just made.
+    unsafe {
+        libc_kill(-pgid, 2);
+    }
+    let status = child.wait().unwrap();
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("error: run on armv7 interrupted\n"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("QEMU failed"), "{stderr}");
+    assert!(!stderr.contains("run report"), "{stderr}");
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
 }

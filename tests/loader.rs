@@ -432,6 +432,31 @@ fn x_bpf_c_and_x_c_are_refused_with_both_names() {
     assert!(!p.join("target/ebpf-cross").exists());
 }
 
+/// A `programs` glob that also matches a notes file or a header is refused
+/// naming the file, where clang would have bundled an empty object.
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn a_programs_glob_that_matches_a_non_c_file_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let p = project(d.path(), "tiny", &["x.bpf.c"], "programs = [\"bpf/*\"]");
+    std::fs::write(p.join("bpf/NOTES.txt"), "todo\n").unwrap();
+    let args = ["build", "--target", "aarch64", "--kernel-version", "6.1"];
+    tool(&p, &args, &[])
+        .fails()
+        .says(&format!(
+            "error: `{}` is not a C source (.c)\n",
+            p.join("bpf/NOTES.txt").display()
+        ))
+        .says("help: BPF programs are C files named *.bpf.c or *.c; in `programs`, use a glob that matches only those (bpf/*.bpf.c)\n");
+    std::fs::remove_file(p.join("bpf/NOTES.txt")).unwrap();
+    std::fs::write(p.join("bpf/maps.h"), "#define N 1\n").unwrap();
+    tool(&p, &args, &[]).fails().says(&format!(
+        "error: `{}` is a header, not a BPF program\n",
+        p.join("bpf/maps.h").display()
+    ));
+    assert!(!p.join("target/ebpf-cross").exists());
+}
+
 // ---- issue 11: linker and flags ----
 
 #[test]

@@ -65,6 +65,8 @@ fn new_files() -> Vec<String> {
         "yocto/conf/layer.conf",
         "yocto/recipes-devtools/cargo-ebpf-cross/cargo-ebpf-cross-crates.inc",
         "yocto/recipes-ebpf/demo/demo_git.bb",
+        "yocto/recipes-kernel/linux/files/ebpf.cfg",
+        "yocto/recipes-kernel/linux/linux-yocto_%.bbappend",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -123,7 +125,7 @@ fn new_renders_names_and_target() {
     );
     assert!(recipe.contains("\ninherit ebpf_cross\n"), "{recipe}");
     assert!(
-        recipe.contains("\nrequire my-probe-crates.inc\n"),
+        recipe.contains("\ninclude my-probe-crates.inc\n"),
         "{recipe}"
     );
     let layer = read(d.join("yocto/conf/layer.conf"));

@@ -501,8 +501,12 @@ fn parse_layer(project: &Path, tclibc: &str) -> String {
     String::from_utf8(o.stdout).unwrap()
 }
 
+/// The kernel bbappend, applied to tests/yocto/minimal's linux-yocto.
+const KERNEL_APPEND: &str = "linux-yocto + recipes-kernel/linux/linux-yocto_%.bbappend";
+
 /// What bitbake's parser makes of the class, the recipe and the native
-/// recipe (both variants): every line is one variable or task as parsed.
+/// recipe (both variants), and of the kernel bbappend applied to a
+/// linux-yocto: every line is one variable or task as parsed.
 #[test]
 #[ignore = "needs scripts/setup.sh"]
 fn generated_layer_parses_with_bitbakes_parser() {
@@ -579,6 +583,11 @@ my-probe: export LIBCLANG_PATH = {w}/recipe-sysroot-native/usr/lib
 my-probe: export CARGO_PROFILE_RELEASE_STRIP = false
 my-probe: ebpf_cross_do_compile = if [ -z \"armv7\" ]; then bbfatal \"set EBPF_CROSS_TARGET (armv7, aarch64, boards/<board>.toml, ...)\" fi export RUSTFLAGS=\" -L {w}/recipe-sysroot/usr/lib/rustlib\" cargo-ebpf-cross build --target \"armv7\" \\ --manifest-path \"{s}//Cargo.toml\" \\ --rust-target \"arm-poky-linux-gnueabi\" \\ --static=\"0\" \\ --libbpf-include \"{w}/recipe-sysroot/usr/include\" \\ --release --frozen --no-rustup --target-dir \"{w}/build/target\"
 my-probe: ebpf_cross_do_install = cargo-ebpf-cross install --target \"armv7\" \\ --manifest-path \"{s}//Cargo.toml\" --target-dir \"{w}/build/target\" \\ --destdir \"{w}/image\" --bindir \"/usr/bin\" --datadir \"/usr/share\"
+my-probe: do_fetch[prefuncs] = ebpf_cross_check_crates
+my-probe: missing crates = 
+{KERNEL_APPEND}: SRC_URI = git://git.yoctoproject.org/linux-yocto.git;branch=v6.6/standard/base;name=machine file://ebpf.cfg
+{KERNEL_APPEND}: FILESEXTRAPATHS = recipes-kernel/linux/files __default
+{KERNEL_APPEND}: file://ebpf.cfg = recipes-kernel/linux/files/ebpf.cfg
 "
     );
     let expected = format!(
@@ -600,6 +609,45 @@ layer: LAYERDEPENDS_my-probe = core openembedded-layer
                 "my-probe: EBPF_CROSS_STATIC = 1\n"
             )
             .replace("--static=\"0\"", "--static=\"1\"")
+    );
+}
+
+/// The layer `new` writes parses before `yocto crates-inc` has ever run (a
+/// failed `require` would stop bitbake's parse of every recipe), and the
+/// recipe's own fetch says what to run.
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn a_fresh_layer_parses_and_its_fetch_says_to_write_the_crates_inc() {
+    let t = tempfile::tempdir().unwrap();
+    let o = tool_cmd()
+        .current_dir(t.path())
+        .args(["--color", "never", "new", "my_probe", "--target", "armv7"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let p = t.path().join("my_probe");
+    let recipe_dir = p.join("yocto/recipes-ebpf/my-probe");
+    assert!(!recipe_dir.join("my-probe-crates.inc").exists());
+    let parsed = parse_layer(&p, "glibc");
+    let mine: Vec<&str> = parsed
+        .lines()
+        .filter(|l| {
+            l.starts_with("my-probe: SRC_URI crates")
+                || l.starts_with("my-probe: do_fetch")
+                || l.starts_with("my-probe: missing")
+        })
+        .collect();
+    assert_eq!(
+        mine,
+        [
+            "my-probe: SRC_URI crates = 0".to_string(),
+            "my-probe: SRC_URI crates without sha256sum = 0".to_string(),
+            "my-probe: do_fetch[prefuncs] = ebpf_cross_check_crates".to_string(),
+            format!(
+                "my-probe: missing crates = my-probe has no my-probe-crates.inc yet, so its crates cannot be fetched: in the project, run `cargo ebpf-cross yocto crates-inc -o {}/my-probe-crates.inc` and commit that file",
+                recipe_dir.display()
+            ),
+        ]
     );
 }
 
@@ -633,6 +681,7 @@ fn generated_layer_lints_clean_with_oelint() {
                 ),
                 "classes/ebpf_cross.bbclass",
                 "conf/layer.conf",
+                "recipes-kernel/linux/linux-yocto_%.bbappend",
             ])
             .env("HOME", t.path())
             .output()
@@ -876,4 +925,39 @@ fn install_refuses_a_damaged_bundle() {
         ]
     );
     assert_eq!(std::fs::read(image.join("usr/bin/p")).unwrap(), loader);
+}
+
+/// A crafted Cargo.lock (one comes with every pull request) whose version
+/// would run Python when bitbake parses the `-crates.inc` is refused, and
+/// no `-crates.inc` is written.
+#[test]
+fn a_crafted_lock_never_reaches_bitbake_syntax() {
+    let t = tempfile::tempdir().unwrap();
+    let lock = t.path().join("Cargo.lock");
+    let out = t.path().join("x-crates.inc");
+    std::fs::write(
+        &lock,
+        format!(
+            "version = 4\n\n[[package]]\nname = \"libc\"\nversion = \"0.2.1${{@bb.utils.remove('/tmp/x')}}\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"{}\"\n",
+            "0".repeat(64)
+        ),
+    )
+    .unwrap();
+    let o = tool_cmd()
+        .args(["--color", "never", "yocto", "crates-inc", "--lockfile"])
+        .arg(&lock)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        format!(
+            "error: {}: version \"0.2.1${{@bb.utils.remove('/tmp/x')}}\" is not one cargo accepts, so it is not written into bitbake syntax\n  \
+             help: the lock was edited by hand or crafted; regenerate it with `cargo generate-lockfile` and review where it came from\n",
+            lock.display()
+        )
+    );
+    assert!(!out.exists());
 }

@@ -71,6 +71,9 @@ pub struct Arch {
     /// A kernel without CONFIG_KPROBES_ON_FTRACE refuses a kprobe there,
     /// and the loader then probes just past it.
     pub ftrace_entry_macro: Option<String>,
+    /// The arch lacks ARCH_HAVE_NMI_SAFE_CMPXCHG and runs kprobe handlers
+    /// as NMIs, so their bpf_trace_printk lines never reach trace_pipe.
+    pub kprobe_trace_dropped: bool,
 }
 
 /// The `[arch]` section as written; every key optional so a board file can
@@ -96,6 +99,7 @@ pub struct ArchSection {
     pub kernel_includes: Option<Vec<String>>,
     pub config_define: Option<Vec<ConfigDefine>>,
     pub ftrace_entry_macro: Option<String>,
+    pub kprobe_trace_dropped: Option<bool>,
 }
 
 macro_rules! overlay {
@@ -127,7 +131,8 @@ impl ArchSection {
             defines,
             kernel_includes,
             config_define,
-            ftrace_entry_macro
+            ftrace_entry_macro,
+            kprobe_trace_dropped
         );
     }
 
@@ -156,6 +161,7 @@ impl ArchSection {
             kernel_includes: self.kernel_includes.clone().unwrap_or_default(),
             config_defines: self.config_define.clone().unwrap_or_default(),
             ftrace_entry_macro: self.ftrace_entry_macro.clone(),
+            kprobe_trace_dropped: self.kprobe_trace_dropped.unwrap_or(false),
         })
     }
 }

@@ -103,6 +103,12 @@ pub fn flags(ctx: &Context) -> Flags {
         // Without a tree there is no generated version.h to include.
         clang = clang.arg(format!("-DLINUX_VERSION_CODE={}", v.code()));
     }
+    if ctx.version.is_some_and(|v| !v.at_least(5, 2)) {
+        // Global data (.rodata/.data/.bss maps) arrived in 5.2. libbpf's
+        // bpf_printk then keeps its format on the stack, as the 4.x
+        // helpers did, instead of in a .rodata map the kernel cannot load.
+        clang = clang.arg("-DBPF_NO_GLOBAL_DATA");
+    }
     clang = clang
         .args(["-fno-stack-protector", "-Wno-int-conversion", "-O2"])
         // A PT_REGS_* macro the headers lack would otherwise only warn and
@@ -148,6 +154,59 @@ pub struct CompilePlan {
     pub stamp: PathBuf,
     /// For progress lines.
     pub label: String,
+}
+
+/// What `compile` and `build` accept as BPF programs, checked before any
+/// tool runs: clang given a text file makes an empty object that would be
+/// bundled, and given a header fails with no diagnostic. Each source must
+/// be a `.c` file whose path is UTF-8 without control characters (a newline
+/// reaches clang as two arguments' worth of errors, and U+FFFD in place of
+/// a byte names another file), and no two may share an object name.
+pub fn check_sources(sources: &[PathBuf]) -> Result<()> {
+    for s in sources {
+        let Some(text) = s.to_str() else {
+            return Err(Error::Usage {
+                message: format!("`{}` is not a UTF-8 path", s.display()),
+                hint: "rename the file or a directory above it; clang and the manifest need the path as text".into(),
+            });
+        };
+        if text.chars().any(char::is_control) {
+            return Err(Error::Usage {
+                message: format!("{text:?} has a control character in its path"),
+                hint: "rename the file or the directory above it".into(),
+            });
+        }
+        let name = s
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
+        if name.ends_with(".h") {
+            return Err(Error::Usage {
+                message: format!("`{text}` is a header, not a BPF program"),
+                hint: "compile the .c file that includes it; in `programs`, use a glob that matches only .c files (bpf/*.bpf.c)".into(),
+            });
+        }
+        if !name.ends_with(".c") {
+            return Err(Error::Usage {
+                message: format!("`{text}` is not a C source (.c)"),
+                hint: "BPF programs are C files named *.bpf.c or *.c; in `programs`, use a glob that matches only those (bpf/*.bpf.c)".into(),
+            });
+        }
+    }
+    for (i, a) in sources.iter().enumerate() {
+        let stem = object_stem(a);
+        if let Some(b) = sources[i + 1..].iter().find(|b| object_stem(b) == stem) {
+            return Err(Error::Usage {
+                message: format!(
+                    "`{}` and `{}` would both compile to {stem}.o",
+                    a.display(),
+                    b.display()
+                ),
+                hint: "rename one of them: an object is named after its source file, without .bpf.c or .c".into(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// `x.bpf.c` and `x.c` both become `x`.
@@ -363,6 +422,17 @@ pub fn run(p: &CompilePlan, ctx: &Context) -> Result<Outcome> {
             let mut llc = llc.clone();
             *llc.args.last_mut().expect("llc has -o OUT") = tmp_path;
             pipe(&clang, &llc, &p.source)?;
+            let first = std::fs::read(tmp.path()).map_err(crate::error::read_err(tmp.path()))?;
+            // A user's explicit -g0 stands (the kernel check then says what
+            // the object lacks), since flags given win over our defaults.
+            if elf_check::btf_maps_without_btf(&first) && !clang.args.iter().any(|a| a == "-g0") {
+                // A BTF-defined map is described only by BTF, which llc's
+                // BPF backend emits from debug info. Only such programs pay
+                // for -g: it grows every object several times over.
+                let at = clang.args.len() - 2;
+                clang.args.insert(at, "-g".into());
+                pipe(&clang, &llc, &p.source)?;
+            }
         }
         None => {
             *clang.args.last_mut().expect("clang has -o OUT") = tmp_path;
@@ -538,6 +608,7 @@ mod tests {
             helpers: Helpers {
                 dir: "/usr/include/bpf".into(),
                 origin: Origin::Host,
+                why: String::new(),
             },
             staged_include: "/t/ebpf-cross/armv7/include".into(),
             extra_cflags: Vec::new(),
@@ -659,6 +730,23 @@ mod tests {
             .unwrap();
         assert_eq!(a[kconfig + 1], "-I/s/arch/mips/include/asm/mach-generic");
         assert!(a.contains(&"-I/s/arch/mips/include".to_string()));
+    }
+
+    #[test]
+    fn kernels_before_5_2_get_no_global_data() {
+        let mut t = tree_armmp();
+        t.version = KernelVersion::new(4, 19, 131);
+        let old = flags(&ctx("armv7", Some(t))).clang.args;
+        assert!(old.contains(&"-DBPF_NO_GLOBAL_DATA".to_string()));
+        let mut c = ctx("aarch64", None);
+        c.version = Some(KernelVersion::new(5, 2, 0));
+        assert!(!flags(&c)
+            .clang
+            .args
+            .iter()
+            .any(|a| a == "-DBPF_NO_GLOBAL_DATA"));
+        let new = flags(&ctx("armv7", Some(tree_armmp()))).clang.args;
+        assert!(!new.contains(&"-DBPF_NO_GLOBAL_DATA".to_string()));
     }
 
     #[test]

@@ -1,12 +1,64 @@
 //! The command line, kept apart from the operations in `ops/`.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::error::{Error, Result};
 use crate::resolve::KernelOpts;
 use crate::toolchain::ToolOverrides;
+
+/// Options whose empty value means something, or gets a better error
+/// later: loader arguments are the loader's business, `--features ""` is
+/// cargo's "no extra features", and `new`/`init` explain what a project
+/// name must be.
+const EMPTY_ALLOWED: &[&str] = &["loader_args", "features", "name"];
+
+/// Parses the command line, exiting as clap does on a usage error. An empty
+/// value given on the command line is refused for every other option:
+/// `--kernel ""` read as the default kernel, and `--expect ''` matched every
+/// line, so a script whose variable was unset lost its check unseen.
+pub fn parse_from(args: Vec<OsString>) -> Cli {
+    let mut cmd = Cli::command();
+    let matches = cmd.clone().get_matches_from(args);
+    if let Some(flag) = empty_value(&cmd, &matches) {
+        cmd.error(
+            clap::error::ErrorKind::InvalidValue,
+            format!("{flag} was given an empty value (an unset variable in a script?); give it a value, or leave the option out"),
+        )
+        .exit();
+    }
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+/// The first option (as the user spells it) given an empty value on the
+/// command line, in this subcommand or below.
+fn empty_value(cmd: &clap::Command, m: &ArgMatches) -> Option<String> {
+    for arg in cmd.get_arguments() {
+        let id = arg.get_id().as_str();
+        if EMPTY_ALLOWED.contains(&id) || m.value_source(id) != Some(ValueSource::CommandLine) {
+            continue;
+        }
+        let empty = m
+            .try_get_raw(id)
+            .ok()
+            .flatten()
+            .is_some_and(|mut v| v.any(|v| v.is_empty()));
+        if empty {
+            return Some(match arg.get_long() {
+                Some(long) => format!("--{long}"),
+                None => arg
+                    .get_value_names()
+                    .and_then(|n| n.first())
+                    .map_or_else(|| id.to_string(), |n| n.to_string()),
+            });
+        }
+    }
+    let (name, sub_m) = m.subcommand()?;
+    empty_value(cmd.find_subcommand(name)?, sub_m)
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -58,7 +110,7 @@ pub enum Command {
     Targets(TargetsArgs),
     /// Print the exact clang and llc argv for a target, for Makefiles/CMake/Yocto
     Flags(FlagsArgs),
-    /// Check every tool, Rust target and kernel-tree file a target needs
+    /// Check every tool, Rust target and kernel-tree file a target needs, and what its kernel can run
     Doctor(DoctorArgs),
     /// Show every setting a target resolves to, and where each came from
     Config(ConfigArgs),
@@ -185,6 +237,12 @@ pub struct KernelArgs {
     /// target's LINUX_VERSION_CODE, for loaders that do not substitute it
     #[arg(long)]
     pub stamp_version: bool,
+    /// Let the kernel check pass what the board's kernel has despite its tree or version (a vendor backport): global-data, loops, helper:NAME, map:TYPE, program:TYPE, attach:TYPE, config:OPTION, all; comma list, repeatable [env: EBPF_CROSS_KERNEL_ALLOW]
+    #[arg(long, value_name = "ITEM,...")]
+    pub kernel_allow: Vec<String>,
+    /// Skip the kernel capability check (same as --kernel-allow all)
+    #[arg(long, conflicts_with = "kernel_allow")]
+    pub no_kernel_check: bool,
 }
 
 impl KernelArgs {
@@ -208,6 +266,8 @@ impl KernelArgs {
             libbpf_include: self.libbpf_include.clone(),
             reference: self.kernel.first().cloned(),
             stamp_version: self.stamp_version,
+            allow: self.kernel_allow.clone(),
+            no_kernel_check: self.no_kernel_check,
             tools: ToolOverrides {
                 clang: self.clang.clone().filter(|s| !s.is_empty()),
                 llc: self.llc.clone().filter(|s| !s.is_empty()),
@@ -273,9 +333,12 @@ pub struct DoctorArgs {
     pub target: String,
     #[command(flatten)]
     pub kernel: KernelArgs,
+    /// BPF C sources or objects whose kernel config needs to check [default: bpf/*.bpf.c here, else a kprobe and a tracepoint]
+    #[arg(value_name = "PROGRAM")]
+    pub programs: Vec<PathBuf>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(
     after_help = "Precedence, highest first: flag > env > [package.metadata.ebpf-cross] > profile (board file or built-in) > default."
 )]

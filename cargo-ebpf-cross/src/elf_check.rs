@@ -156,6 +156,16 @@ pub fn stamp_version(bytes: &mut [u8], code: u32, endian: Endian) -> bool {
     true
 }
 
+/// Whether the object declares BTF-defined maps (`SEC(".maps")`) without
+/// the `.BTF` that describes them: loaders cannot read such maps.
+pub fn btf_maps_without_btf(bytes: &[u8]) -> bool {
+    let Ok(file) = object::File::parse(bytes) else {
+        return false;
+    };
+    let has = |name: &str| file.sections().any(|s| s.name() == Ok(name));
+    has(".maps") && !has(".BTF")
+}
+
 /// Section names of programs in a BPF object, for the manifest.
 pub fn bpf_sections(bytes: &[u8]) -> Vec<String> {
     let Ok(file) = object::File::parse(bytes) else {

@@ -149,6 +149,20 @@ pub enum Error {
 
     #[error("{message}")]
     Fetch { message: String, hint: String },
+
+    /// The capability check: what the object uses that the target kernel
+    /// cannot run, one line each.
+    #[error("{}", refusals.iter().map(|r| format!("{file}: {}", r.message)).collect::<Vec<_>>().join("\n"))]
+    KernelRefuses {
+        file: String,
+        refusals: Vec<crate::kernel_caps::Refusal>,
+    },
+
+    #[error("cannot read what `{path}` says the kernel has: {problem}")]
+    KernelHeader { path: PathBuf, problem: String },
+
+    #[error("`{path}` cannot be checked against the target kernel: {problem}")]
+    BadObject { path: PathBuf, problem: String },
 }
 
 impl Error {
@@ -208,7 +222,7 @@ impl Error {
             Error::SourceMissing(_) => "check the path; globs in `programs` are relative to the package".into(),
             Error::CompileFailed { .. } => "the compiler's diagnostics are above".into(),
             Error::BadOutput { .. } => "check CLANG/LLC: the output must be an eBPF ELF object".into(),
-            Error::Write { .. } => "check the directory exists and is writable, or choose another with -o / --target-dir".into(),
+            Error::Write { source, .. } => write_hint(source).into(),
             Error::Read { .. } => String::new(),
             Error::BadBundle { .. } => "rebuild it with `cargo ebpf-cross build` (one top directory holding manifest.json, bin/ and bpf/), or fetch it again and check it against SHA256SUMS".into(),
             Error::Usage { hint, .. } | Error::Loader { hint, .. } | Error::Run { hint, .. } => hint.clone(),
@@ -224,7 +238,56 @@ impl Error {
             Error::ReferenceNotCached { fetch, .. } => format!("run `{fetch}` once while online, or pass your board's tree with --kernel-src DIR (and --kernel-build DIR)"),
             Error::Digest { .. } => "the mirror served a file that does not match its signed index (a mirror mid-sync, or tampering): nothing was cached. Retry later, or choose another mirror with EBPF_CROSS_DEBIAN_MIRROR".into(),
             Error::Fetch { hint, .. } => hint.clone(),
+            Error::KernelRefuses { refusals, .. } => {
+                let mut lines: Vec<String> = Vec::new();
+                for r in refusals {
+                    if !lines.contains(&r.hint) {
+                        lines.push(r.hint.clone());
+                    }
+                }
+                let mut allow: Vec<&str> = Vec::new();
+                for r in refusals {
+                    if !allow.contains(&r.allow.as_str()) {
+                        allow.push(&r.allow);
+                    }
+                }
+                lines.push(format!(
+                    "if the board's kernel has it after all (a vendor backport), let it through: --kernel-allow {} (or EBPF_CROSS_KERNEL_ALLOW, or `allow = [...]` in [package.metadata.ebpf-cross.kernel] or the board file's [kernel]); --no-kernel-check skips the check",
+                    allow.join(",")
+                ));
+                lines.join("\n")
+            }
+            Error::KernelHeader { .. } => "the kernel check reads enum bpf_func_id, bpf_map_type and bpf_prog_type from the tree's include/uapi/linux/bpf.h: point --kernel-src at the board's unmodified tree, or skip the check with --no-kernel-check".into(),
+            Error::BadObject { .. } => "a `.maps` map is described by BTF: compile with -g (add \"-g\" to [bpf] cflags), or declare the map old-style, `struct bpf_map_def SEC(\"maps\")`".into(),
         }
+    }
+}
+
+/// The OS error behind an io::Error, looking through wrappers (the tar
+/// crate wraps the write error of an entry in one of its own).
+pub fn os_error(e: &std::io::Error) -> Option<i32> {
+    if let Some(code) = e.raw_os_error() {
+        return Some(code);
+    }
+    let mut next: Option<&(dyn std::error::Error + 'static)> = e.get_ref().map(|r| r as _);
+    while let Some(inner) = next {
+        if let Some(io) = inner.downcast_ref::<std::io::Error>() {
+            if let Some(code) = io.raw_os_error() {
+                return Some(code);
+            }
+        }
+        next = inner.source();
+    }
+    None
+}
+
+/// What to do about a failed write, by why it failed: a full disk is not a
+/// missing directory, and a read-only cache is no reason to pass -o.
+fn write_hint(e: &std::io::Error) -> &'static str {
+    match os_error(e) {
+        Some(libc::ENOSPC) | Some(libc::EDQUOT) => "the disk that holds it is full: free some space (`df -h` shows it), or write elsewhere (EBPF_CROSS_CACHE_DIR for the kernel cache; -o or --target-dir for builds); nothing half-written was kept",
+        Some(libc::EROFS) | Some(libc::EACCES) | Some(libc::EPERM) => "it is not writable (a read-only filesystem or permissions): write elsewhere (EBPF_CROSS_CACHE_DIR for the kernel cache; -o or --target-dir for builds)",
+        _ => "check the directory exists and is writable (EBPF_CROSS_CACHE_DIR for the kernel cache; -o or --target-dir for builds)",
     }
 }
 

@@ -62,11 +62,15 @@ fn remove_temps() {
         .lock()
         .map(|t| t.iter().cloned().collect())
         .unwrap_or_default();
+    remove_paths(&paths);
+}
+
+fn remove_paths(paths: &[PathBuf]) {
     for p in paths {
         if p.is_dir() {
-            let _ = std::fs::remove_dir_all(&p);
+            let _ = std::fs::remove_dir_all(p);
         } else {
-            let _ = std::fs::remove_file(&p);
+            let _ = std::fs::remove_file(p);
         }
     }
 }
@@ -125,7 +129,16 @@ mod tests {
         std::fs::write(&f, b"half").unwrap();
         remember_temp(&f);
         assert!(TEMPS.lock().unwrap().contains(&f));
-        remove_temps();
+        // Only this test's path: the whole set also holds the temp files
+        // of tests running beside this one.
+        let mine: Vec<PathBuf> = TEMPS
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|p| **p == f)
+            .cloned()
+            .collect();
+        remove_paths(&mine);
         assert!(!f.exists(), "a remembered temp is removed on interrupt");
         forget_temp(&f);
         assert!(!TEMPS.lock().unwrap().contains(&f));

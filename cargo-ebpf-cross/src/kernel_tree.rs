@@ -30,6 +30,31 @@ pub struct Given<T> {
 }
 
 fn exists_dir(what: &'static str, p: &Path) -> Result<PathBuf> {
+    // clang's -I and the generated headers take the path as text: a byte
+    // that is not UTF-8 would become U+FFFD and name another directory,
+    // and a newline would split a line of compile_commands.json.
+    match p.to_str() {
+        None => {
+            return Err(Error::Usage {
+                message: format!(
+                    "the kernel {what} directory `{}` is not a UTF-8 path",
+                    p.display()
+                ),
+                hint:
+                    "move or link the tree to a path of plain text (clang takes -I paths as text)"
+                        .into(),
+            })
+        }
+        Some(t) if t.chars().any(char::is_control) => {
+            return Err(Error::Usage {
+                message: format!(
+                    "the kernel {what} directory {t:?} has a control character in its path"
+                ),
+                hint: "move or link the tree to a path without one".into(),
+            })
+        }
+        Some(_) => {}
+    }
     if p.is_dir() {
         // Absolute, because the paths end up in generated headers and
         // compile_commands.json, read from other directories.

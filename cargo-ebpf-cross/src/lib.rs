@@ -13,6 +13,7 @@ pub mod bpf_compile;
 pub mod bpf_headers;
 pub mod elf_check;
 pub mod kernel_btf;
+pub mod kernel_caps;
 pub mod kernel_tree;
 pub mod kprobe_site;
 pub mod resolve;

@@ -1,8 +1,6 @@
 //! `cargo ebpf-cross`: the CLI edge. Errors become a friendly report and a
 //! non-zero exit here, and nowhere else.
 
-use clap::Parser;
-
 fn main() {
     // A reader that stops early (`| head`, `| grep -q`) should end us the
     // way it ends any Unix filter, not with a panic from println!. Rust
@@ -16,7 +14,7 @@ fn main() {
     if args.get(1).is_some_and(|a| a == "ebpf-cross") {
         args.remove(1);
     }
-    let cli = cargo_ebpf_cross::cli::Cli::parse_from(args);
+    let cli = cargo_ebpf_cross::cli::parse_from(args);
     // Before any child or temp file exists, so none escapes a Ctrl-C.
     cargo_ebpf_cross::interrupt::install();
     let code = match cargo_ebpf_cross::ops::dispatch(cli) {

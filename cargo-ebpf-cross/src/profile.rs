@@ -12,7 +12,24 @@ use serde::{Deserialize, Serialize};
 
 use crate::arch::{self, Arch, ArchSection};
 use crate::error::{Error, Result};
-use crate::reference::ReferenceSection;
+
+/// A profile's `[reference]` section: its default and, per release, the
+/// Debian architecture and kernel flavour to take.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferenceSection {
+    pub default: Option<String>,
+    #[serde(default)]
+    pub debian: Vec<DebianKernel>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DebianKernel {
+    pub release: String,
+    pub arch: String,
+    pub flavour: String,
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,6 +41,9 @@ pub struct KernelSection {
     /// A reference kernel (`debian:6.1`): tree, version, helpers, image and
     /// busybox as one unit, in place of `source`/`build`.
     pub reference: Option<String>,
+    /// What the kernel capability check lets through (a vendor backport):
+    /// `global-data`, `loops`, `helper:NAME`, `config:OPTION`, ... or `all`.
+    pub allow: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,7 +151,16 @@ impl KernelSection {
             self.source = None;
             self.build = None;
         }
-        overlay_opt!(self, o, source, build, version, libbpf_include, reference);
+        overlay_opt!(
+            self,
+            o,
+            source,
+            build,
+            version,
+            libbpf_include,
+            reference,
+            allow
+        );
     }
 }
 impl BpfSection {
@@ -197,26 +226,36 @@ fn is_path_like(spec: &str) -> bool {
 }
 
 /// Makes relative paths in a file's sections relative to that file's dir.
-fn anchor_paths(pf: &mut ProfileFile, dir: &Path) {
-    let fix = |p: &mut Option<PathBuf>| {
+/// An empty path is refused: joined to the dir it would silently name the
+/// board file's own directory as a kernel tree or image.
+fn anchor_paths(pf: &mut ProfileFile, dir: &Path, file: &Path) -> Result<()> {
+    let fix = |p: &mut Option<PathBuf>, key: &str| -> Result<()> {
         if let Some(x) = p {
+            if x.as_os_str().is_empty() {
+                return Err(Error::Usage {
+                    message: format!("{}: `{key}` is empty", file.display()),
+                    hint: format!("give `{key}` a path, or delete the line to inherit it"),
+                });
+            }
             if x.is_relative() {
                 *x = dir.join(&*x);
             }
         }
+        Ok(())
     };
     if let Some(k) = pf.kernel.as_mut() {
-        fix(&mut k.source);
-        fix(&mut k.build);
-        fix(&mut k.libbpf_include);
+        fix(&mut k.source, "[kernel] source")?;
+        fix(&mut k.build, "[kernel] build")?;
+        fix(&mut k.libbpf_include, "[kernel] libbpf_include")?;
     }
     if let Some(b) = pf.bpf.as_mut() {
-        fix(&mut b.btf);
+        fix(&mut b.btf, "[bpf] btf")?;
     }
     if let Some(q) = pf.qemu.as_mut() {
-        fix(&mut q.kernel_image);
-        fix(&mut q.busybox);
+        fix(&mut q.kernel_image, "[qemu] kernel_image")?;
+        fix(&mut q.busybox, "[qemu] busybox")?;
     }
+    Ok(())
 }
 
 enum Located {
@@ -272,8 +311,19 @@ impl Profile {
         let mut chain: Vec<(ProfileFile, String, Option<PathBuf>)> = Vec::new();
         let mut next = Some((spec.to_string(), None::<PathBuf>));
         let mut seen: Vec<String> = Vec::new();
+        // The file whose `extends` named the next profile, for errors.
+        let mut extended_by: Option<PathBuf> = None;
         while let Some((s, rel)) = next.take() {
-            let located = locate(&s, boards, rel.as_deref())?;
+            let located = locate(&s, boards, rel.as_deref()).map_err(|e| match (e, &extended_by) {
+                (Error::UnknownTarget { name, known }, Some(f)) => Error::Usage {
+                    message: format!("{}: `extends = \"{name}\"` names no profile", f.display()),
+                    hint: format!(
+                        "extend a built-in ({}), a board name found in the boards dir, or a path relative to that file",
+                        known.join(", ")
+                    ),
+                },
+                (e, _) => e,
+            })?;
             let (mut pf, name, file) = match located {
                 Located::Builtin(name, text) => (
                     parse(text, Path::new(&format!("<built-in {name}>")))?,
@@ -303,11 +353,13 @@ impl Profile {
             seen.push(key);
             if let Some(f) = &file {
                 let dir = f.parent().unwrap_or(Path::new(".")).to_path_buf();
-                anchor_paths(&mut pf, &dir);
+                anchor_paths(&mut pf, &dir, f)?;
+                extended_by = Some(f.clone());
                 if let Some(e) = &pf.extends {
                     next = Some((e.clone(), Some(dir)));
                 }
             } else if let Some(e) = &pf.extends {
+                extended_by = None;
                 next = Some((e.clone(), None));
             }
             chain.push((pf, name, file));

@@ -368,6 +368,17 @@ pub fn boot(
     }
     end.stderr = err_reader.join().unwrap_or_default();
     end.seconds = start.elapsed().as_secs_f64();
+    // Ctrl-C at a terminal signals QEMU too, and QEMU may exit before our
+    // handler has raised the flag: its own "terminating on signal 2" (or
+    // 15) is the same interrupt, not a QEMU failure.
+    if !end.timed_out
+        && (crate::interrupt::interrupted()
+            || end.stderr.lines().any(|l| {
+                l.ends_with("terminating on signal 2") || l.contains("terminating on signal 15")
+            }))
+    {
+        end.interrupted = true;
+    }
     Ok(end)
 }
 

@@ -83,6 +83,14 @@ pub const TEMPLATES: &[Template] = &[
         "yocto/recipes-devtools/cargo-ebpf-cross/cargo-ebpf-cross-crates.inc",
         "yocto/recipes-devtools/cargo-ebpf-cross/cargo-ebpf-cross-crates.inc"
     ),
+    template!(
+        "yocto/recipes-kernel/linux/linux-yocto_%.bbappend",
+        "yocto/recipes-kernel/linux/linux-yocto_%.bbappend"
+    ),
+    template!(
+        "yocto/recipes-kernel/linux/files/ebpf.cfg",
+        "yocto/recipes-kernel/linux/files/ebpf.cfg"
+    ),
     template!("buildroot/external.desc", "buildroot/external.desc"),
     template!("buildroot/external.mk", "buildroot/external.mk"),
     template!("buildroot/Config.in", "buildroot/Config.in"),

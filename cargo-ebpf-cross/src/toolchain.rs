@@ -180,7 +180,39 @@ pub fn find(ov: &ToolOverrides) -> Result<Toolchain> {
     result
 }
 
+/// With neither tool named, the newest clang that has an llc of its own
+/// major wins: a stray `clang-18` without `llc-18` first on PATH must not
+/// hide a working clang-14/llc-14 pair.
+fn first_pair(prober: &mut Prober) -> Result<Option<Toolchain>> {
+    let mut clangs: Vec<PathBuf> = suffixed("clang")
+        .filter_map(|n| which::which(n).ok())
+        .collect();
+    clangs.dedup();
+    for p in clangs {
+        let (clang, resource) = prober.probe(&p, true)?;
+        let names = std::iter::once(format!("llc-{}", clang.major)).chain(suffixed("llc"));
+        for n in names {
+            if let Ok(lp) = which::which(&n) {
+                let (llc, _) = prober.probe(&lp, false)?;
+                if llc.major == clang.major {
+                    return Ok(Some(Toolchain {
+                        clang,
+                        llc,
+                        resource_include: resource.unwrap_or_default(),
+                    }));
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
 fn find_with(ov: &ToolOverrides, prober: &mut Prober) -> Result<Toolchain> {
+    if ov.clang.is_none() && ov.llc.is_none() {
+        if let Some(t) = first_pair(prober)? {
+            return Ok(t);
+        }
+    }
     let (clang, resource) = match &ov.clang {
         Some(c) => {
             let p = resolve_override("clang", "CLANG", c)?;

@@ -41,26 +41,11 @@ fn usage(message: String, hint: &str) -> Error {
     }
 }
 
-/// `cargo metadata`, run through our own door (so `-v` shows it) and
-/// parsed by cargo_metadata.
 fn metadata(opts: &ProjectArgs) -> Result<cargo_metadata::Metadata> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd =
-        crate::plan::Cmd::new(cargo).args(["metadata", "--format-version", "1", "--no-deps"]);
-    if let Some(m) = &opts.manifest_path {
-        cmd = cmd.arg("--manifest-path").arg(m.display().to_string());
-    }
-    let unreadable = |why: String| {
-        usage(
-            format!("cannot read the cargo project: {why}"),
-            "run inside the loader's package, or pass --manifest-path path/to/Cargo.toml",
-        )
-    };
-    let out = cmd.output().map_err(|e| match e {
-        Error::CommandFailed { stderr, .. } => unreadable(stderr.trim().to_string()),
-        other => other,
-    })?;
-    cargo_metadata::MetadataCommand::parse(out.stdout_text()).map_err(|e| unreadable(e.to_string()))
+    super::cargo_metadata(
+        opts.manifest_path.as_deref(),
+        "run inside the loader's package, or pass --manifest-path path/to/Cargo.toml",
+    )
 }
 
 fn names(packages: &[&cargo_metadata::Package]) -> String {
@@ -255,7 +240,7 @@ impl Project {
                 "put BPF C sources in bpf/*.bpf.c, or set `programs = [\"...\"]` in [package.metadata.ebpf-cross]",
             ));
         }
-        refuse_shared_objects(&programs)?;
+        bpf_compile::check_sources(&programs)?;
         let bindings = expand(&pkg_dir, md.bindings.as_deref().unwrap_or(&[]), "bindings")?;
         let target_dir = opts
             .target_dir
@@ -297,29 +282,6 @@ fn expand(dir: &Path, patterns: &[String], key: &str) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// `x.bpf.c` and `x.c` (or two `x.bpf.c` in different dirs) would both
-/// become `x.o`: one would overwrite the other, share its stamp and appear
-/// twice in the bundle.
-fn refuse_shared_objects(programs: &[PathBuf]) -> Result<()> {
-    for (i, a) in programs.iter().enumerate() {
-        let stem = bpf_compile::object_stem(a);
-        if let Some(b) = programs[i + 1..]
-            .iter()
-            .find(|b| bpf_compile::object_stem(b) == stem)
-        {
-            return Err(usage(
-                format!(
-                    "`{}` and `{}` would both compile to {stem}.o",
-                    a.display(),
-                    b.display()
-                ),
-                "rename one of them: an object is named after its source file, without .bpf.c or .c",
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// One board's worth of work.
 struct TargetJob {
     profile_name: String,
@@ -336,6 +298,8 @@ struct TargetJob {
     rust_target: String,
     /// `static`, resolved once: the spec check and the cargo run agree.
     static_: Setting<bool>,
+    /// What the kernel capability check lets through.
+    allow: Option<Setting<Vec<String>>>,
 }
 
 /// `kernel_dir` keys a kernel of a matrix: two kernels of one board share
@@ -377,6 +341,7 @@ fn prepare(
         Some(&project.manifest),
         &profile,
     )?;
+    crate::kernel_caps::allow_of(choice.allow.as_ref())?;
     let name = profile.name.clone();
     let policy = Policy::for_build(opts.offline || opts.frozen, g.dry_run);
     let ctx = resolve::context(profile, &choice, &kopts.tools, &state, policy)?;
@@ -397,6 +362,7 @@ fn prepare(
         out_dir,
         rust_target,
         static_,
+        allow: choice.allow.clone(),
     })
 }
 
@@ -918,6 +884,7 @@ fn build_all(
                     &j.work_dir.join("compile_commands.json"),
                     &entries,
                 )
+                .and_then(|_| super::compile::check_kernel(&j.plans, &j.ctx, j.allow.as_ref()))
             }
         };
         match ok {
@@ -941,6 +908,15 @@ fn build_all(
 }
 
 pub fn build(g: Global, a: BuildArgs) -> Result<i32> {
+    // The same board twice would build and bundle twice into one place.
+    for (i, t) in a.target.iter().enumerate() {
+        if a.target[..i].contains(t) {
+            return Err(usage(
+                format!("--target {t} is given twice"),
+                "name each board once; two boards of one triple need two board files (boards/NAME.toml)",
+            ));
+        }
+    }
     let projects = Project::load_many(&a.opts.project, a.workspace)?;
     // One package after another: each cargo run builds one package for
     // its boards, and the runs share the target dir and so every

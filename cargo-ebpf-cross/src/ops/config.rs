@@ -90,21 +90,39 @@ pub fn entries(
         LinkerSource::Default => Origin::Default,
     };
     let q = profile.qemu.clone().unwrap_or_default();
-    let image = Layers::new()
-        .env(
-            "EBPF_CROSS_KERNEL_IMAGE",
-            env.var("EBPF_CROSS_KERNEL_IMAGE")
-                .map(|v| from_cwd(v.into())),
-        )
-        .profile(&pname, q.kernel_image.clone())
-        .resolve();
-    let busybox = Layers::new()
-        .env(
-            "EBPF_CROSS_BUSYBOX",
-            env.var("EBPF_CROSS_BUSYBOX").map(|v| from_cwd(v.into())),
-        )
-        .profile(&pname, q.busybox.clone())
-        .resolve();
+    // `run` boots a reference kernel's own image: named, it beats the
+    // profile's [qemu] one; as the default, it only fills in. Only a cached
+    // kernel is shown: `config` never downloads.
+    let reference = cached_reference(&choice, profile);
+    let from_ref = |get: fn(&crate::reference::Record) -> PathBuf| {
+        reference.as_ref().map(|(r, origin)| Setting {
+            value: get(r),
+            origin: origin.clone(),
+        })
+    };
+    let guest_input = |var: &str, from_profile: &Option<PathBuf>, r: Option<Setting<PathBuf>>| {
+        let env_value = Layers::new()
+            .env(var, env.var(var).map(|v| from_cwd(v.into())))
+            .resolve();
+        let profile_value = Layers::new()
+            .profile(&pname, from_profile.clone())
+            .resolve();
+        match r {
+            Some(r) if r.origin != Origin::Default => env_value.or(Some(r)),
+            r => env_value.or(profile_value).or(r),
+        }
+    };
+    let image = guest_input(
+        "EBPF_CROSS_KERNEL_IMAGE",
+        &q.kernel_image,
+        from_ref(|r| r.image.clone()),
+    );
+    let busybox = guest_input(
+        "EBPF_CROSS_BUSYBOX",
+        &q.busybox,
+        from_ref(|r| r.busybox.clone()),
+    );
+    let helpers = helpers_entry(&choice, reference.as_ref());
     let arch = &profile.arch;
     let fact = |key, v: String| Entry {
         key,
@@ -126,7 +144,9 @@ pub fn entries(
         entry("kernel_reference", choice.reference, |s| s.to_string()),
         entry("kernel_version", choice.version, String::clone),
         entry("libbpf_include", choice.libbpf_include, |p| shown(p)),
+        helpers,
         entry("stamp_version", Some(choice.stamp_version), bool::to_string),
+        entry("kernel_allow", choice.allow, |a| a.join(",")),
         entry("static", Some(static_), bool::to_string),
         Entry {
             key: "linker",
@@ -138,6 +158,96 @@ pub fn entries(
     ])
 }
 
+/// The reference kernel the choice names, if the cache has it.
+fn cached_reference(
+    choice: &resolve::KernelChoice,
+    profile: &Profile,
+) -> Option<(crate::reference::Record, Origin)> {
+    let rc = choice.reference.as_ref()?;
+    let w = crate::reference::wanted(profile, &rc.value).ok()?;
+    let r = crate::reference::obtain(&w, crate::reference::Policy::Report).ok()?;
+    Some((r, rc.origin.clone()))
+}
+
+/// Which helper header set a compile would stage, and why: the search of
+/// `bpf_headers::find` over the same tree and include the build would use.
+fn helpers_entry(
+    choice: &resolve::KernelChoice,
+    reference: Option<&(crate::reference::Record, Origin)>,
+) -> Entry {
+    let mut given = choice.libbpf_include.clone();
+    let from_reference = given.is_none() && reference.is_some();
+    let tree = match reference {
+        Some((r, origin)) => {
+            // As `resolve::materialise`: the release's own libbpf-dev.
+            given = given.or(Some(Setting::new(r.libbpf_include.clone(), origin.clone())));
+            Some((r.source.clone(), r.build.clone()))
+        }
+        None => choice.tree.as_ref().and_then(|t| match &t.value {
+            (Some(s), Some(b)) => Some((s.clone(), b.clone())),
+            (Some(s), None) => Some((s.clone(), s.clone())),
+            // The source behind a lone build dir is found when the tree is
+            // opened; its `source` link is where a build dir keeps it.
+            (None, Some(b)) => Some((b.join("source"), b.clone())),
+            (None, None) => None,
+        }),
+    };
+    let found = crate::bpf_headers::find_for(
+        tree.as_ref().map(|(s, b)| (s.as_path(), b.as_path())),
+        given.as_ref().map(|g| g.value.as_path()),
+    );
+    match found {
+        Ok(h) => Entry {
+            key: "helpers",
+            value: Some(format!(
+                "{} ({})",
+                h.dir.display(),
+                match reference {
+                    Some((r, _))
+                        if from_reference && h.origin == crate::bpf_headers::Origin::Given =>
+                        format!(
+                            "the reference kernel's own libbpf-dev, from {} {}",
+                            r.codename, r.release
+                        ),
+                    _ => h.why,
+                }
+            )),
+            origin: Some(match (h.origin, given) {
+                (crate::bpf_headers::Origin::Given, Some(g)) => g.origin,
+                _ => Origin::Default,
+            }),
+        },
+        Err(e) => Entry {
+            key: "helpers",
+            value: Some(format!("none: {e}")),
+            origin: None,
+        },
+    }
+}
+
+/// `--kernel BOARD`, as `run` takes it: the board is the kernel, so its
+/// settings are the ones shown (a matrix runs that kernel as the board).
+fn board_as_kernel(
+    a: &ConfigArgs,
+    profile: Profile,
+    boards: &[PathBuf],
+) -> Result<(ConfigArgs, Profile)> {
+    let named = &a.kernel.kernel;
+    let is_board = named.len() == 1 && named[0] != "all" && !named[0].starts_with("debian:");
+    if !is_board {
+        return Ok((a.clone(), profile));
+    }
+    let mut base = a.kernel.clone();
+    base.kernel.clear();
+    let entry = crate::ops::matrix::entries(&profile, named, boards, &base)?
+        .pop()
+        .expect("one board, one entry");
+    let board = Profile::load_with(&entry.target, boards)?;
+    let mut a = a.clone();
+    a.kernel = base;
+    Ok((a, board))
+}
+
 pub fn config(a: ConfigArgs) -> Result<i32> {
     crate::ops::build::one_package(&a.project)?;
     // Outside a project the package layer is simply absent.
@@ -147,6 +257,7 @@ pub fn config(a: ConfigArgs) -> Result<i32> {
         project.as_ref().map(|p| p.manifest.as_path()),
     );
     let profile = Profile::load_with(&a.target, &boards)?;
+    let (a, profile) = board_as_kernel(&a, profile, &boards)?;
     let list = entries(&a, &ProcessEnv, &profile, project.as_ref())?;
     if a.json {
         println!(
@@ -230,5 +341,33 @@ mod tests {
         let sv = get(&list, "stamp_version");
         assert_eq!(sv.origin, Some(Origin::Default));
         assert_eq!(get(&list, "libbpf_include").value, None);
+    }
+
+    #[test]
+    fn a_given_include_is_the_helper_set_and_says_why() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("inc/bpf")).unwrap();
+        std::fs::write(d.path().join("inc/bpf/bpf_helpers.h"), "").unwrap();
+        let inc = d.path().join("inc");
+        let p = Profile::load("armv7").unwrap();
+        let a = args(&[
+            "--kernel-src",
+            "/k/src",
+            "--libbpf-include",
+            inc.to_str().unwrap(),
+        ]);
+        let list = entries(&a, &MapEnv(vec![]), &p, None).unwrap();
+        let h = get(&list, "helpers");
+        assert_eq!(
+            h.value.as_deref(),
+            Some(
+                format!(
+                    "{} (libbpf_include was given; it wins over the tree's own headers)",
+                    inc.join("bpf").display()
+                )
+                .as_str()
+            )
+        );
+        assert_eq!(h.origin, Some(Origin::Flag("--libbpf-include".into())));
     }
 }

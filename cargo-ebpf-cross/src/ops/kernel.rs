@@ -222,17 +222,28 @@ fn remove(a: KernelRemoveArgs) -> Result<i32> {
     let p = profile(&a.target, a.boards.as_deref())?;
     let cache = Cache::open()?;
     let keys: Vec<String> = if a.all {
-        // Pinned entries too: everything this profile's table names.
+        // Pinned entries too: everything this profile's table names. Told
+        // by the key alone, so an entry whose record no longer reads (or
+        // was refused) can still be removed.
         let table = p.reference.clone().unwrap_or_default().debian;
+        let swept = cache.sweep_all()?;
+        if swept > 0 {
+            crate::ui::status(
+                "Removed",
+                &format!("{swept} leftover(s) of interrupted fetches from the cache's staging dir"),
+            );
+        }
         cache
-            .list()?
+            .keys()?
             .into_iter()
-            .filter(|r| {
-                table
-                    .iter()
-                    .any(|k| k.release == r.release && k.arch == r.arch && k.flavour == r.flavour)
+            .filter(|key| {
+                table.iter().any(|k| {
+                    let tail = format!("-{}-{}", k.arch, k.flavour);
+                    *key == format!("debian-{}{tail}", k.release)
+                        || (key.starts_with(&format!("debian-{}@", k.release))
+                            && key.ends_with(&tail))
+                })
             })
-            .map(|r| r.key)
             .collect()
     } else {
         vec![chosen(&p, a.kernel.as_deref())?.key()]

@@ -15,7 +15,7 @@ pub mod targets;
 pub mod yocto;
 
 use crate::cli::{Cli, Color, Command};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ui;
 
 /// Global switches every operation sees.
@@ -114,4 +114,28 @@ pub fn parallel<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R 
         .into_iter()
         .map(|r| r.expect("every item ran"))
         .collect()
+}
+
+/// `cargo metadata --no-deps`, run through our own door (so `-v` shows it
+/// and Ctrl-C stops it) and parsed by cargo_metadata. `hint` says where to
+/// run instead when cargo cannot read the project.
+pub(crate) fn cargo_metadata(
+    manifest: Option<&std::path::Path>,
+    hint: &str,
+) -> Result<cargo_metadata::Metadata> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd =
+        crate::plan::Cmd::new(cargo).args(["metadata", "--format-version", "1", "--no-deps"]);
+    if let Some(m) = manifest {
+        cmd = cmd.arg("--manifest-path").arg(m.display().to_string());
+    }
+    let unreadable = |why: String| Error::Usage {
+        message: format!("cannot read the cargo project: {why}"),
+        hint: hint.to_string(),
+    };
+    let out = cmd.output().map_err(|e| match e {
+        Error::CommandFailed { stderr, .. } => unreadable(stderr.trim().to_string()),
+        other => other,
+    })?;
+    cargo_metadata::MetadataCommand::parse(out.stdout_text()).map_err(|e| unreadable(e.to_string()))
 }

@@ -316,7 +316,7 @@ fn announce(profile: &Profile, observer: &Observer, end: &RunEnd, report: &RunRe
             &format!("run on {} interrupted", profile.name),
             "QEMU was stopped",
         ),
-        Some(why) => print_failure(&profile.name, why, observer, end, report),
+        Some(why) => print_failure(profile, why, observer, end, report),
     }
 }
 
@@ -413,12 +413,24 @@ fn guest_input_path(
 /// executable for the board's CPU, or it fails there with a bare
 /// "not found".
 fn check_guest_elf(path: &Path, bytes: &[u8], profile: &Profile, what: &str) -> Result<()> {
-    let fix = match what {
-        "busybox" => format!(
+    // A wrong CPU and a missing C library have different cures: a loader
+    // for another arch needs building for this board, not linking static.
+    let busybox = what == "busybox";
+    let fix = if busybox {
+        format!(
             "use Debian's busybox-static for {} (see `cargo ebpf-cross run --help`)",
             profile.arch.debian_arch
-        ),
-        _ => "build the loader static (the profile's [loader] static = true, which links with crt-static)".to_string(),
+        )
+    } else {
+        "build the loader static (the profile's [loader] static = true, which links with crt-static)".to_string()
+    };
+    let other_arch = if busybox {
+        fix.clone()
+    } else {
+        format!(
+            "build the loader for this board (cargo ebpf-cross build --target {}), or pass the bundle made for it",
+            profile.name
+        )
     };
     let facts = crate::elf_check::header(bytes).map_err(|_| Error::Run {
         message: format!("{what} `{}` is not an ELF executable", path.display()),
@@ -433,7 +445,7 @@ fn check_guest_elf(path: &Path, bytes: &[u8], profile: &Profile, what: &str) -> 
                 profile.name,
                 profile.arch.elf_machine
             ),
-            hint: fix,
+            hint: other_arch,
         });
     }
     if facts.interp {
@@ -615,18 +627,42 @@ fn quoted_list(v: &[String]) -> String {
         .join(", ")
 }
 
-fn print_failure(target: &str, why: &str, o: &Observer, end: &RunEnd, r: &RunReport) {
-    let hint = if o.loader_failed {
-        "the loader's output above says why (a verifier rejection shows the verifier's log)"
-    } else if !o.attached() && o.kernel.is_some() {
-        "the loader never said it attached: check its output and the console tail"
+/// How many of the trace lines a failed `--expect` saw the report lists.
+const SEEN_LINES: usize = 20;
+
+/// What to do next, from what the run saw; each case only where its
+/// premise holds (no "the probe attached" for a guest that never booted).
+fn failure_hint(profile: &Profile, o: &Observer, end: &RunEnd, r: &RunReport) -> String {
+    let ran = o.program_runs.is_some_and(|n| n > 0);
+    if o.kernel.is_none() {
+        "the guest never reached /init: QEMU's stderr and the console tail above say why".into()
+    } else if o.loader_failed {
+        "the loader's output above says why (a verifier rejection shows the verifier's log)".into()
+    } else if !o.attached() {
+        "the loader never said it attached: check its output and the console tail".into()
+    } else if !r.missing.is_empty() && !o.trace.is_empty() {
+        format!(
+            "{} trace lines came, none holding {}: compare the --expect text with the lines listed above",
+            o.trace.len(),
+            quoted_list(&r.missing)
+        )
     } else if end.timed_out {
-        "raise --timeout, or look at the console tail for where the guest stopped"
-    } else if o.program_runs.is_some_and(|n| n > 0) {
-        "the programs ran, so their output was dropped: where a kprobe handler runs as an NMI and the arch lacks ARCH_HAVE_NMI_SAFE_CMPXCHG (riscv64), the trace ring buffer takes no writes from it; print from a tracepoint instead, fed through a map (see tests/bpf/kprobe_relay.bpf.c)"
+        "raise --timeout, or look at the console tail for where the guest stopped".into()
+    } else if ran && profile.arch.kprobe_trace_dropped {
+        format!(
+            "the programs ran, so their output was dropped: {} kprobe handlers run as NMIs, and the trace ring buffer takes no writes from them there (no ARCH_HAVE_NMI_SAFE_CMPXCHG); print from a tracepoint instead, fed through a map (see tests/bpf/kprobe_relay.bpf.c)",
+            profile.name
+        )
+    } else if ran {
+        "the programs ran but printed nothing to trace_pipe: check that they call bpf_printk (bpf_trace_printk) on the path that runs".into()
     } else {
-        "the probe attached but its trace lines were not seen: check the attach point exists and is called on this kernel (for example do_sys_open is inlined on 6.1; do_sys_openat2 fires), or change --workload"
-    };
+        "the probe attached but never fired: check the attach point exists and is called on this kernel (for example do_sys_open is inlined on 6.1; do_sys_openat2 fires), or change --workload".into()
+    }
+}
+
+fn print_failure(profile: &Profile, why: &str, o: &Observer, end: &RunEnd, r: &RunReport) {
+    let target = &profile.name;
+    let hint = failure_hint(profile, o, end, r);
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "run report for {target}:");
     let _ = writeln!(
@@ -654,6 +690,17 @@ fn print_failure(target: &str, why: &str, o: &Observer, end: &RunEnd, r: &RunRep
     }
     if !r.missing.is_empty() {
         let _ = writeln!(err, "  missing:        {}", quoted_list(&r.missing));
+        if !o.trace.is_empty() {
+            let _ = writeln!(
+                err,
+                "  trace lines seen (first {} of {}):",
+                o.trace.len().min(SEEN_LINES),
+                o.trace.len()
+            );
+            for l in o.trace.iter().take(SEEN_LINES) {
+                let _ = writeln!(err, "    | {l}");
+            }
+        }
     }
     let _ = writeln!(
         err,
@@ -682,7 +729,7 @@ fn print_failure(target: &str, why: &str, o: &Observer, end: &RunEnd, r: &RunRep
         let _ = writeln!(err, "    | {l}");
     }
     drop(err);
-    ui::error(&format!("run failed on {target}: {why}"), hint);
+    ui::error(&format!("run failed on {target}: {why}"), &hint);
 }
 
 #[cfg(test)]
@@ -713,7 +760,18 @@ mod tests {
         assert!(e.hint().contains("busybox-static for armhf"));
         let e = check_guest_elf(path, &elf32(183, false), &p, "loader").unwrap_err();
         assert!(e.to_string().contains("ELF machine 183"), "{e}");
-        assert!(e.hint().contains("static"));
+        // Another arch's loader needs building for this board; linking it
+        // static would not help.
+        assert_eq!(
+            e.hint(),
+            "build the loader for this board (cargo ebpf-cross build --target armv7), or pass the bundle made for it"
+        );
+        let e = check_guest_elf(path, &elf32(40, true), &p, "loader").unwrap_err();
+        assert!(
+            e.hint().starts_with("build the loader static"),
+            "{}",
+            e.hint()
+        );
         let e = check_guest_elf(path, b"#!/bin/sh\n", &p, "busybox").unwrap_err();
         assert!(e.to_string().contains("not an ELF"), "{e}");
     }

@@ -11,15 +11,10 @@ use crate::yocto;
 
 /// Cargo.lock sits at the workspace root, which only cargo knows for sure.
 fn workspace_lock(manifest: Option<&PathBuf>) -> Result<PathBuf> {
-    let mut cmd = cargo_metadata::MetadataCommand::new();
-    cmd.no_deps();
-    if let Some(m) = manifest {
-        cmd.manifest_path(m);
-    }
-    let meta = cmd.exec().map_err(|e| Error::Usage {
-        message: format!("cannot read the cargo project: {e}"),
-        hint: "run inside the project, or pass --manifest-path path/to/Cargo.toml or --lockfile path/to/Cargo.lock".into(),
-    })?;
+    let meta = super::cargo_metadata(
+        manifest.map(PathBuf::as_path),
+        "run inside the project, or pass --manifest-path path/to/Cargo.toml or --lockfile path/to/Cargo.lock",
+    )?;
     Ok(meta.workspace_root.as_std_path().join("Cargo.lock"))
 }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use pgp::composed::cleartext::CleartextSignedMessage;
 use pgp::composed::{Deserializable, SignedPublicKey};
+use pgp::types::PublicKeyTrait;
 
 use crate::error::{Error, Result};
 
@@ -59,6 +60,29 @@ const EMBEDDED_KEYS: &[(&str, &[u8])] = &[
 /// How often a file is fetched again when the transfer or its digest
 /// fails: a mirror mid-sync usually settles within seconds.
 const TRIES: u32 = 3;
+
+/// The most an unsigned download (an InRelease, before its signature is
+/// checked) may be. Debian's are under 200 KiB; a body that never ends
+/// must not fill memory first.
+pub const UNSIGNED_CAP: u64 = 16 << 20;
+
+/// How long a download may go without a byte before it counts as stalled:
+/// 30 s, or EBPF_CROSS_STALL_TIMEOUT seconds for a slow link.
+fn stall() -> Duration {
+    let secs = std::env::var("EBPF_CROSS_STALL_TIMEOUT")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|&s| s > 0)
+        .unwrap_or(30);
+    Duration::from_secs(secs)
+}
+
+fn stalled(url: &str) -> String {
+    format!(
+        "no data from {url} for {} s: the mirror or the network stalled (EBPF_CROSS_STALL_TIMEOUT sets the wait)",
+        stall().as_secs()
+    )
+}
 
 /// The keys an `InRelease` must be signed with.
 pub struct Keyring {
@@ -147,6 +171,26 @@ impl Keyring {
                 .flat_map(|s| s.signature.issuer())
                 .map(|id| format!("{id:X}"))
                 .collect();
+            // A signature by one of our own keys that fails to verify means
+            // the text changed after signing: say that, not "unknown key",
+            // and keyring advice would send the user the wrong way.
+            let ours = |id: &String| {
+                self.keys.iter().any(|k| {
+                    format!("{:X}", k.key_id()) == *id
+                        || k.public_subkeys
+                            .iter()
+                            .any(|s| format!("{:X}", s.key_id()) == *id)
+                })
+            };
+            if let Some(id) = issuers.iter().find(|id| ours(id)) {
+                return Err(Error::Fetch {
+                    message: format!(
+                        "{url} is signed by {id}, one of {}, but the signature does not match its text: the file was altered after signing",
+                        self.origin
+                    ),
+                    hint: "a mirror, proxy or someone on the path changed it; nothing was cached. Retry later, or choose another mirror with EBPF_CROSS_DEBIAN_MIRROR".into(),
+                });
+            }
             return Err(fail(format!(
                 "no signature by a known key (signed by {})",
                 if issuers.is_empty() {
@@ -222,7 +266,7 @@ impl Http {
         }
         let mut b = ureq::AgentBuilder::new()
             .timeout_connect(Duration::from_secs(15))
-            .timeout_read(Duration::from_secs(60))
+            .timeout_read(stall())
             .user_agent(concat!("cargo-ebpf-cross/", env!("CARGO_PKG_VERSION")));
         if let Some(p) = &proxy {
             let parsed = ureq::Proxy::new(p).map_err(|e| Error::Fetch {
@@ -238,10 +282,13 @@ impl Http {
 
     /// The whole body of `url`, or an error naming it and whether asking
     /// again may help. `label` turns on progress for large files.
+    /// At most `limit` bytes are read: more is an error, whatever the
+    /// server's Content-Length said.
     fn get_once(
         &self,
         url: &str,
         label: Option<&str>,
+        limit: u64,
     ) -> std::result::Result<Vec<u8>, (Error, bool)> {
         let net = |message: String| {
             Error::Fetch {
@@ -254,21 +301,40 @@ impl Http {
             // A missing file will not appear by asking again; a server
             // error or a dropped connection may heal.
             ureq::Error::Status(code, _) => (net(format!("{url}: HTTP {code}")), code >= 500),
+            ureq::Error::Transport(t) if t.to_string().contains("timed out") => {
+                (net(stalled(url)), true)
+            }
             ureq::Error::Transport(t) => (net(format!("cannot fetch {url}: {t}")), true),
         })?;
+        let too_big = || {
+            Error::Fetch {
+                message: format!("{url} is larger than the {limit} bytes expected of it"),
+                hint: "a file past its signed size (or an endless one) is a broken or hostile mirror; nothing was cached. Retry later, or choose another mirror with EBPF_CROSS_DEBIAN_MIRROR".into(),
+            }
+        };
         let len: Option<u64> = resp.header("Content-Length").and_then(|v| v.parse().ok());
-        let mut body = Vec::with_capacity(len.unwrap_or(0).min(256 << 20) as usize);
-        let mut reader = resp.into_reader();
-        let progress = label.map(|l| super::fetch::Progress::start(l, len));
+        if len.is_some_and(|n| n > limit) {
+            return Err((too_big(), true));
+        }
+        let mut body = Vec::with_capacity(len.unwrap_or(0).min(limit) as usize);
+        // One byte past the limit tells "exactly the limit" from "more".
+        let mut reader = resp.into_reader().take(limit + 1);
+        let progress = label.map(|l| super::progress::Progress::start(l, len));
         let mut buf = vec![0u8; 64 << 10];
         loop {
-            let n = reader
-                .read(&mut buf)
-                .map_err(|e| (net(format!("reading {url}: {e}")), true))?;
+            let n = reader.read(&mut buf).map_err(|e| match e.kind() {
+                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
+                    (net(stalled(url)), true)
+                }
+                _ => (net(format!("reading {url}: {e}")), true),
+            })?;
             if n == 0 {
                 break;
             }
             body.extend_from_slice(&buf[..n]);
+            if body.len() as u64 > limit {
+                return Err((too_big(), true));
+            }
             if let Some(p) = &progress {
                 p.advance(n as u64);
             }
@@ -279,17 +345,27 @@ impl Http {
         Ok(body)
     }
 
-    /// Like `get_once`, retried on transport errors.
+    /// Like `get_once`, retried on transport errors, for a file with no
+    /// signed size: at most [`UNSIGNED_CAP`].
     pub fn get(&self, url: &str, label: Option<&str>) -> Result<Vec<u8>> {
+        self.get_limited(url, label, UNSIGNED_CAP)
+    }
+
+    pub fn get_limited(&self, url: &str, label: Option<&str>, limit: u64) -> Result<Vec<u8>> {
         let mut last = None;
         for attempt in 0..TRIES {
             if attempt > 0 {
                 std::thread::sleep(Duration::from_secs(u64::from(attempt)));
             }
-            match self.get_once(url, label) {
+            match self.get_once(url, label, limit) {
                 Ok(b) => return Ok(b),
                 Err((e, false)) => return Err(e),
-                Err((e, true)) => last = Some(e),
+                Err((e, true)) => {
+                    if attempt + 1 < TRIES {
+                        crate::ui::warn(&format!("{e}; trying again ({}/{TRIES})", attempt + 2));
+                    }
+                    last = Some(e)
+                }
             }
         }
         Err(last.expect("at least one try"))
@@ -309,9 +385,13 @@ impl Http {
     ) -> Result<Vec<u8>> {
         let mut mismatch = None;
         let mut other = None;
+        // Each URL once per round, and another round only while something
+        // may heal (a digest mid-sync, a stall): a 404 by hash and by path
+        // will not, and a stalled mirror costs TRIES stalls, not TRIES².
         for round in 0..TRIES {
+            let mut again = false;
             for url in urls {
-                match self.get(url, label) {
+                match self.get_once(url, label, size) {
                     Ok(body) => {
                         let got = crate::fsutil::sha256_hex(&body);
                         if got == sha256 && body.len() as u64 == size {
@@ -330,14 +410,19 @@ impl Http {
                             expected: sha256.to_string(),
                             got,
                         });
+                        again = true;
                     }
-                    Err(e) => {
-                        if crate::ui::get().verbose {
+                    Err((e, heals)) => {
+                        if heals || crate::ui::get().verbose {
                             crate::ui::warn(&format!("{e}; trying the next source"));
                         }
+                        again |= heals;
                         other = Some(e)
                     }
                 }
+            }
+            if !again {
+                break;
             }
             if round + 1 < TRIES {
                 std::thread::sleep(Duration::from_secs(u64::from(round + 1)));
@@ -369,6 +454,18 @@ impl Suite {
             message: format!("{url} is not text"),
             hint: "check EBPF_CROSS_DEBIAN_MIRROR points at a Debian archive".into(),
         })?;
+        // A proxy's error page or a captive portal answers 200 with HTML;
+        // that is not a signature problem, and keyring advice would mislead.
+        if !text.starts_with("-----BEGIN PGP SIGNED MESSAGE-----") {
+            let html = text.trim_start().starts_with('<');
+            return Err(Error::Fetch {
+                message: format!(
+                    "{url} is {}, not a clearsigned InRelease",
+                    if html { "an HTML page" } else { "some other file" }
+                ),
+                hint: "something other than a Debian archive answered: check EBPF_CROSS_DEBIAN_MIRROR / EBPF_CROSS_DEBIAN_SECURITY_MIRROR and any proxy (http_proxy) or captive portal on the way".into(),
+            });
+        }
         let signed = keys.verify(&url, &text)?;
         Ok(Suite {
             base: base.to_string(),

@@ -109,8 +109,64 @@ impl Cache {
                 dir.display()
             ),
         })?;
+        // What the cache promises: every path a record names stays inside
+        // its entry, so an edited record cannot point a build at another
+        // tree or `run` at another image (`image = /etc/passwd`).
+        for (name, p) in [
+            ("source", &r.source),
+            ("build", &r.build),
+            ("image", &r.image),
+            ("busybox", &r.busybox),
+            ("libbpf_include", &r.libbpf_include),
+        ] {
+            let confined = p
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)));
+            if !confined || p.as_os_str().is_empty() {
+                return Err(Error::Fetch {
+                    message: format!(
+                        "cache record `{}` names `{name} = {}`, outside its entry",
+                        file.display(),
+                        p.display()
+                    ),
+                    hint: format!(
+                        "the record was edited; nothing of it is used. Remove the entry (cargo ebpf-cross kernel remove, or delete {}) and fetch again",
+                        dir.display()
+                    ),
+                });
+            }
+        }
+        if r.key != key {
+            return Err(Error::Fetch {
+                message: format!(
+                    "cache record `{}` is for `{}`, not `{key}`",
+                    file.display(),
+                    r.key
+                ),
+                hint: format!(
+                    "the entry was copied or edited; remove it (delete {}) and fetch again",
+                    dir.display()
+                ),
+            });
+        }
         r.map_paths(|p| dir.join(p));
         Ok(Some(r))
+    }
+
+    /// The key of every entry, whether or not its record reads.
+    pub fn keys(&self) -> Result<Vec<String>> {
+        let rd = match std::fs::read_dir(self.kernels()) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(read_err(self.kernels())(e)),
+        };
+        let mut keys: Vec<String> = rd
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        keys.sort();
+        Ok(keys)
     }
 
     /// Every cached kernel, by key.
@@ -143,15 +199,65 @@ impl Cache {
         Ok(Lock { _file: file })
     }
 
+    fn staging_dir(&self) -> PathBuf {
+        self.kernels().join(".staging")
+    }
+
     /// A fresh dir inside the cache (same filesystem, so the final rename
-    /// is atomic), removed on drop unless installed.
+    /// is atomic), removed on drop or interrupt unless installed. Named
+    /// `<key>@...`, so a leftover can be told to belong to `key`.
     pub fn staging(&self, key: &str) -> Result<tempfile::TempDir> {
-        let dir = self.kernels().join(".staging");
+        let dir = self.staging_dir();
         std::fs::create_dir_all(&dir).map_err(write_err(&dir))?;
-        tempfile::Builder::new()
-            .prefix(&format!("{key}-"))
+        let t = tempfile::Builder::new()
+            .prefix(&format!("{key}@"))
             .tempdir_in(&dir)
-            .map_err(write_err(&dir))
+            .map_err(write_err(&dir))?;
+        crate::interrupt::remember_temp(t.path());
+        Ok(t)
+    }
+
+    /// Removes what a killed fetch or remove of `key` left in staging
+    /// (SIGKILL, a power cut). Call with the key's lock held: no live
+    /// writer of that key can own any of it then. Returns how many
+    /// leftovers went.
+    pub fn sweep(&self, key: &str) -> Result<usize> {
+        let dir = self.staging_dir();
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            return Ok(0);
+        };
+        let mine = format!("{key}@");
+        let mut swept = 0;
+        for e in rd.flatten() {
+            if e.file_name().to_string_lossy().starts_with(&mine) {
+                let p = e.path();
+                std::fs::remove_dir_all(&p).map_err(write_err(&p))?;
+                swept += 1;
+            }
+        }
+        Ok(swept)
+    }
+
+    /// Sweeps the leftovers of every key, each under its own lock.
+    pub fn sweep_all(&self) -> Result<usize> {
+        let Ok(rd) = std::fs::read_dir(self.staging_dir()) else {
+            return Ok(0);
+        };
+        let mut keys: Vec<String> = rd
+            .flatten()
+            .filter_map(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                n.rsplit_once('@').map(|(k, _)| k.to_string())
+            })
+            .collect();
+        keys.sort();
+        keys.dedup();
+        let mut swept = 0;
+        for k in keys {
+            let _lock = self.lock(&k)?;
+            swept += self.sweep(&k)?;
+        }
+        Ok(swept)
     }
 
     /// Writes the record into the staged dir and renames it into place,
@@ -164,16 +270,15 @@ impl Cache {
         let json = serde_json::to_vec_pretty(&stored).expect("a record serialises");
         crate::fsutil::write_atomic(&dir.join(RECORD), &json)?;
         let dest = self.entry(&record.key);
-        let old = self.kernels().join(".staging").join(format!(
-            "{}-old-{}",
-            record.key,
-            std::process::id()
-        ));
+        let old = self
+            .staging_dir()
+            .join(format!("{}@old-{}", record.key, std::process::id()));
         let had_old = dest.exists();
         if had_old {
             std::fs::rename(&dest, &old).map_err(write_err(&dest))?;
         }
         let staged = staged.keep();
+        crate::interrupt::forget_temp(&staged);
         if let Err(e) = std::fs::rename(&staged, &dest) {
             if had_old {
                 let _ = std::fs::rename(&old, &dest);
@@ -193,6 +298,7 @@ impl Cache {
     /// Deletes one entry; false when it was not cached.
     pub fn remove(&self, key: &str) -> Result<bool> {
         let _lock = self.lock(key)?;
+        self.sweep(key)?;
         let dest = self.entry(key);
         if !dest.exists() {
             return Ok(false);
@@ -201,7 +307,7 @@ impl Cache {
         let doomed = self
             .kernels()
             .join(".staging")
-            .join(format!("{key}-removed-{}", std::process::id()));
+            .join(format!("{key}@removed-{}", std::process::id()));
         std::fs::create_dir_all(self.kernels().join(".staging"))
             .map_err(write_err(self.kernels()))?;
         std::fs::rename(&dest, &doomed).map_err(write_err(&dest))?;
@@ -263,5 +369,74 @@ mod tests {
         assert!(cache.remove("k").unwrap());
         assert!(!cache.remove("k").unwrap());
         assert_eq!(cache.list().unwrap(), vec![]);
+    }
+
+    #[test]
+    fn a_record_naming_paths_outside_its_entry_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let cache = Cache {
+            root: d.path().to_path_buf(),
+        };
+        let staged = cache.staging("k").unwrap();
+        let r = record("k", staged.path());
+        cache.install(staged, &r).unwrap();
+        let file = cache.entry("k").join(RECORD);
+        let good = std::fs::read_to_string(&file).unwrap();
+        for (from, to, shown) in [
+            (
+                "\"image\": \"root/boot/vmlinuz-6.1.0-50-armmp\"",
+                "\"image\": \"/etc/passwd\"",
+                "image = /etc/passwd",
+            ),
+            (
+                "\"source\": \"root/usr/src/linux-headers-6.1.0-50-common\"",
+                "\"source\": \"../../..\"",
+                "source = ../../..",
+            ),
+            (
+                "\"busybox\": \"root/bin/busybox\"",
+                "\"busybox\": \"root/../../x\"",
+                "busybox = root/../../x",
+            ),
+        ] {
+            std::fs::write(&file, good.replace(from, to)).unwrap();
+            let e = cache.lookup("k").unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "cache record `{}` names `{shown}`, outside its entry",
+                    file.display()
+                )
+            );
+        }
+        std::fs::write(&file, good.replace("\"key\": \"k\"", "\"key\": \"other\"")).unwrap();
+        assert_eq!(
+            cache.lookup("k").unwrap_err().to_string(),
+            format!("cache record `{}` is for `other`, not `k`", file.display())
+        );
+    }
+
+    #[test]
+    fn sweep_removes_only_that_keys_leftovers() {
+        let d = tempfile::tempdir().unwrap();
+        let cache = Cache {
+            root: d.path().to_path_buf(),
+        };
+        let staging = cache.kernels().join(".staging");
+        for n in ["k@abc", "k@old-12", "k-pinned@x", "k2@def"] {
+            std::fs::create_dir_all(staging.join(n).join("root")).unwrap();
+        }
+        let _l = cache.lock("k").unwrap();
+        assert_eq!(cache.sweep("k").unwrap(), 2);
+        drop(_l);
+        let mut left: Vec<String> = std::fs::read_dir(&staging)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["k-pinned@x", "k2@def"]);
+        assert_eq!(cache.sweep_all().unwrap(), 2);
+        assert_eq!(std::fs::read_dir(&staging).unwrap().count(), 0);
     }
 }

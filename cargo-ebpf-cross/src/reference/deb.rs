@@ -5,7 +5,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::{os_error, Error, Result};
 
 fn bad(deb: &str, why: String) -> Error {
     Error::Fetch {
@@ -60,9 +60,15 @@ fn untar(name: &str, reader: impl Read, keep: &[&str], root: &Path) -> Result<us
         }
         // unpack_in refuses `..` and absolute paths, so a hostile archive
         // cannot write outside the staging dir.
-        let wrote = entry
-            .unpack_in(root)
-            .map_err(|e| bad(name, format!("{rel}: {e}")))?;
+        // A write that fails for a reason of the OS (a full disk, a
+        // read-only cache) is that, not a strange archive.
+        let wrote = entry.unpack_in(root).map_err(|e| match os_error(&e) {
+            Some(code) => Error::Write {
+                path: root.join(rel),
+                source: std::io::Error::from_raw_os_error(code),
+            },
+            None => bad(name, format!("{rel}: {e}")),
+        })?;
         if wrote {
             n += 1;
         }

@@ -3,7 +3,7 @@
 //! unpack them into a staging dir in the cache, and install that with one
 //! rename.
 
-use std::io::{IsTerminal, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::error::{write_err, Error, Result};
@@ -14,55 +14,6 @@ use super::cache::{Cache, PackageRecord, Record};
 use super::index::{self, Package};
 use super::release;
 use super::Wanted;
-
-/// Progress for one download: a bar on a terminal, one line otherwise.
-pub struct Progress {
-    bar: Option<indicatif::ProgressBar>,
-}
-
-impl Progress {
-    pub fn start(label: &str, len: Option<u64>) -> Progress {
-        let u = ui::get();
-        if u.quiet {
-            return Progress { bar: None };
-        }
-        if std::io::stderr().is_terminal() {
-            let bar = indicatif::ProgressBar::with_draw_target(
-                len,
-                indicatif::ProgressDrawTarget::stderr(),
-            );
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{prefix:>12} {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
-                )
-                .expect("a valid template")
-                .progress_chars("=> "),
-            );
-            bar.set_prefix("Downloading");
-            bar.set_message(label.to_string());
-            return Progress { bar: Some(bar) };
-        }
-        let size = len.map(|n| format!(" ({})", mib(n))).unwrap_or_default();
-        ui::status("Downloading", &format!("{label}{size}"));
-        Progress { bar: None }
-    }
-
-    pub fn advance(&self, n: u64) {
-        if let Some(b) = &self.bar {
-            b.inc(n);
-        }
-    }
-
-    pub fn finish(self) {
-        if let Some(b) = self.bar {
-            b.finish_and_clear();
-        }
-    }
-}
-
-fn mib(n: u64) -> String {
-    format!("{:.1} MiB", n as f64 / (1024.0 * 1024.0))
-}
 
 /// The packages a reference kernel is made of.
 fn wanted_package(name: &str) -> bool {
@@ -104,6 +55,7 @@ fn load_suite(
     arch: &str,
 ) -> Result<Option<Loaded>> {
     let suite = Suite::open(http, keys, base, suite_name)?;
+    refuse_replay(cache, base, &suite)?;
     if !suite.index.architectures.iter().any(|a| a == arch) {
         return Ok(None);
     }
@@ -138,6 +90,55 @@ fn load_suite(
         })?;
     let packages = index::parse_packages(&text, wanted_package);
     Ok(Some(Loaded { suite, packages }))
+}
+
+/// A signed InRelease can still be an old one served again: past its
+/// `Valid-Until`, or dated before the newest this cache has seen of that
+/// suite. Either is refused, since an old index leads to an old kernel;
+/// a newer date is remembered.
+fn refuse_replay(cache: &Cache, base: &str, suite: &Suite) -> Result<()> {
+    let url = format!("{base}/dists/{}/InRelease", suite.suite);
+    let show = |t: i64| {
+        chrono::DateTime::from_timestamp(t, 0)
+            .map(|d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+            .unwrap_or_else(|| t.to_string())
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    if let Some(until) = suite.index.valid_until.filter(|&u| u < now) {
+        return Err(Error::Fetch {
+            message: format!("{url} expired at {} (its Valid-Until)", show(until)),
+            hint: "a mirror serving an expired index is stale or replaying an old one; nothing was cached. Retry later, or choose another mirror with EBPF_CROSS_DEBIAN_MIRROR / EBPF_CROSS_DEBIAN_SECURITY_MIRROR (and check this machine's clock)".into(),
+        });
+    }
+    let Some(date) = suite.index.date else {
+        return Ok(());
+    };
+    let dir = cache.root.join("indexes");
+    let seen_file = dir.join(format!("{}-InRelease-date", suite.suite));
+    let seen: Option<i64> = std::fs::read_to_string(&seen_file)
+        .ok()
+        .and_then(|t| t.trim().parse().ok());
+    match seen {
+        Some(seen) if date < seen => Err(Error::Fetch {
+            message: format!(
+                "{url} is dated {}, older than the {} already seen here",
+                show(date),
+                show(seen)
+            ),
+            hint: format!(
+                "an archive that goes back in time is a replay or a mirror behind the others; nothing was cached. Retry later, or choose another mirror; if this mirror is right, delete {}",
+                seen_file.display()
+            ),
+        }),
+        Some(seen) if date == seen => Ok(()),
+        _ => {
+            std::fs::create_dir_all(&dir).map_err(write_err(&dir))?;
+            crate::fsutil::write_atomic(&seen_file, date.to_string().as_bytes())
+        }
+    }
 }
 
 /// `6.1.0-50` or `6.12.57+deb13`: the series, then digits, dots and dashes,
@@ -333,7 +334,7 @@ fn refuse_older(cache: &Cache, w: &Wanted, parts: &Parts) -> Result<()> {
             hint: format!(
                 "the cached kernel is kept. An archive that goes back in time is a replay or mid-sync; retry later. To take the older kernel on purpose, remove the cached one first (cargo ebpf-cross kernel remove --target {} --kernel {})",
                 w.profile,
-                w.describe()
+                w.spec()
             ),
         });
     }
@@ -390,6 +391,9 @@ fn locate(root: &Path, abi: &str, fl: &str) -> Result<Located> {
 pub fn fetch(cache: &Cache, w: &Wanted, refresh: bool, keyring: Option<&Path>) -> Result<Record> {
     let key = w.key();
     let _lock = cache.lock(&key)?;
+    // With the lock held, anything of this key in staging is a killed
+    // fetch's leftover.
+    cache.sweep(&key)?;
     // Another fetch may have finished while this one waited for the lock.
     if !refresh {
         if let Some(r) = cache.lookup(&key)? {
@@ -456,6 +460,59 @@ pub fn fetch(cache: &Cache, w: &Wanted, refresh: bool, keyring: Option<&Path>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn suite(date: Option<i64>, valid_until: Option<i64>) -> Suite {
+        Suite {
+            base: "http://m/debian".into(),
+            suite: "bookworm-security".into(),
+            index: super::super::index::ReleaseIndex {
+                date,
+                valid_until,
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn an_expired_or_older_inrelease_is_refused_as_a_replay() {
+        let d = tempfile::tempdir().unwrap();
+        let cache = Cache {
+            root: d.path().to_path_buf(),
+        };
+        let day = 86_400;
+        // 2026-12-02 23:13:43 UTC, as bookworm-security was dated.
+        let t = index::release_time("Wed, 02 Dec 2026 23:13:43 UTC").unwrap();
+        assert_eq!(t, 1_796_253_223);
+        let e = refuse_replay(
+            &cache,
+            "http://m/debian",
+            &suite(Some(t - 30 * day), Some(t - 23 * day)),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "http://m/debian/dists/bookworm-security/InRelease expired at 2026-11-09 23:13:43 UTC (its Valid-Until)"
+        );
+        // Seen first: remembered. Newer: remembered. Older: refused.
+        let future = t + 3650 * day;
+        refuse_replay(&cache, "http://m/debian", &suite(Some(t), Some(future))).unwrap();
+        refuse_replay(
+            &cache,
+            "http://m/debian",
+            &suite(Some(t + day), Some(future)),
+        )
+        .unwrap();
+        let e =
+            refuse_replay(&cache, "http://m/debian", &suite(Some(t), Some(future))).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "http://m/debian/dists/bookworm-security/InRelease is dated 2026-12-02 23:13:43 UTC, older than the 2026-12-03 23:13:43 UTC already seen here"
+        );
+        // The same date again is the same index, and fine.
+        refuse_replay(&cache, "http://m/debian", &suite(Some(t + day), None)).unwrap();
+        // No date stated: nothing to compare.
+        refuse_replay(&cache, "http://m/debian", &suite(None, None)).unwrap();
+    }
 
     #[test]
     fn abi_excludes_other_flavours_and_meta_packages() {

@@ -8,10 +8,23 @@ use std::collections::BTreeMap;
 /// What a suite's `InRelease` says about its files.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ReleaseIndex {
+    /// `Date:`, seconds since the epoch.
+    pub date: Option<i64>,
+    /// `Valid-Until:`, where the suite has one (security suites do).
+    pub valid_until: Option<i64>,
     pub by_hash: bool,
     pub architectures: Vec<String>,
     /// Path below `dists/<suite>/` → (sha256, size).
     pub sha256: BTreeMap<String, (String, u64)>,
+}
+
+/// An InRelease time, `Sat, 11 Jul 2026 10:16:37 UTC`, in seconds since
+/// the epoch. Anything else is None, which the replay checks treat as
+/// "not stated" (they can only refuse what is stated).
+pub fn release_time(v: &str) -> Option<i64> {
+    chrono::NaiveDateTime::parse_from_str(v.trim(), "%a, %d %b %Y %H:%M:%S UTC")
+        .ok()
+        .map(|t| t.and_utc().timestamp())
 }
 
 /// Parses the signed text of an `InRelease`.
@@ -37,6 +50,8 @@ pub fn parse_release(text: &str) -> ReleaseIndex {
         };
         match k {
             "Acquire-By-Hash" => out.by_hash = v.trim() == "yes",
+            "Date" => out.date = release_time(v),
+            "Valid-Until" => out.valid_until = release_time(v),
             "Architectures" => {
                 out.architectures = v.split_whitespace().map(str::to_string).collect()
             }

@@ -19,31 +19,14 @@ pub mod deb;
 pub mod fetch;
 #[cfg(feature = "fetch")]
 pub mod index;
-
-use serde::{Deserialize, Serialize};
+#[cfg(feature = "fetch")]
+mod progress;
 
 use crate::error::{Error, Result};
 use crate::profile::Profile;
 
+pub use crate::profile::{DebianKernel, ReferenceSection};
 pub use cache::{Cache, Record};
-
-/// A profile's `[reference]` section: its default and, per release, the
-/// Debian architecture and kernel flavour to take.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReferenceSection {
-    pub default: Option<String>,
-    #[serde(default)]
-    pub debian: Vec<DebianKernel>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DebianKernel {
-    pub release: String,
-    pub arch: String,
-    pub flavour: String,
-}
 
 /// `debian:RELEASE[@ABI]`, as the user writes it.
 #[derive(Debug, Clone, PartialEq, Eq)]

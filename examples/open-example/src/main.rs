@@ -18,6 +18,17 @@
 //! handled by aya. A `version` section holding 0xFFFFFFFE ("any") makes aya
 //! pass the running kernel's LINUX_VERSION_CODE, which kernels before 5.0
 //! check for kprobes.
+//!
+//! Old kernels (a vendor 4.x BSP):
+//! - before 5.11 map memory is charged to RLIMIT_MEMLOCK (64 KiB by
+//!   default), so the limit is raised first;
+//! - before 5.0 `BPF_PROG_LOAD` knows no BTF fields (`prog_btf_fd`,
+//!   func/line info), and any non-zero byte past the end of the kernel's own
+//!   `bpf_attr` is refused with E2BIG. An object with `.BTF` is therefore
+//!   rewritten before aya sees it: its BTF is hidden and its BTF-defined
+//!   `.maps` become a legacy `maps` section of `struct bpf_map_def` records;
+//! - kprobes attach through the perf kprobe PMU from 4.17 (aya's choice),
+//!   through tracefs `kprobe_events` before.
 
 use std::collections::HashMap;
 use std::error::Error;
@@ -73,6 +84,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+
+    let running = KernelVersion::current().ok();
+    if running.is_none_or(|v| v < KernelVersion::new(5, 11, 0)) {
+        raise_memlock(running);
+    }
 
     let mut loaded = Vec::with_capacity(objects.len());
     let mut context = LoadContext::default();
@@ -197,6 +213,8 @@ struct LoadContext {
     btf: Option<Option<Btf>>,
     /// Whether the running kernel's version was already checked and reported.
     kernel_version_checked: bool,
+    /// Whether the way kprobes attach was already reported.
+    probe_path_reported: bool,
 }
 
 impl LoadContext {
@@ -405,7 +423,21 @@ fn load_and_attach(source: &ObjectSource, ctx: &mut LoadContext) -> Result<Ebpf,
         ctx.kernel_version_checked = true;
     }
 
-    let btf = if info.has_btf { ctx.btf() } else { None };
+    let running = KernelVersion::current().ok();
+    let rewritten;
+    let (data, has_btf) = match running {
+        Some(kv) if info.has_btf && kv < KernelVersion::new(5, 0, 0) => {
+            let (bytes, maps) = without_btf(data)
+                .map_err(|e| LoadError::new(&object_name, "cannot drop BTF for this kernel", e))?;
+            eprintln!(
+                "{NAME}: {object_name}: kernel {kv} predates BTF in BPF_PROG_LOAD (5.0): loading without the object's BTF, its {maps} BTF-defined map(s) as legacy map definitions"
+            );
+            rewritten = bytes;
+            (rewritten.as_slice(), false)
+        }
+        _ => (data, info.has_btf),
+    };
+    let btf = if has_btf { ctx.btf() } else { None };
     let mut ebpf = EbpfLoader::new()
         .btf(btf)
         // Plain level 1. aya's default adds BPF_LOG_STATS (4), which only
@@ -441,8 +473,12 @@ fn load_and_attach(source: &ObjectSource, ctx: &mut LoadContext) -> Result<Ebpf,
             .program_mut(name)
             .expect("name comes from Ebpf::programs()");
         let attached = match (program, target) {
-            (Program::KProbe(p), AttachTarget::Probe { function, offset }) => p
-                .load()
+            (Program::KProbe(p), AttachTarget::Probe { function, offset }) => {
+                if !ctx.probe_path_reported {
+                    report_probe_path(running);
+                    ctx.probe_path_reported = true;
+                }
+                p.load()
                 .map_err(|e| LoadError::new(&object_name, step("loading"), e))
                 .and_then(|()| {
                     attach_probe(p, function, offset, embedded::KPROBE_FTRACE_ENTRY)
@@ -454,7 +490,8 @@ fn load_and_attach(source: &ObjectSource, ctx: &mut LoadContext) -> Result<Ebpf,
                             }
                         })
                         .map_err(|e| LoadError::new(&object_name, step("attaching"), e))
-                }),
+                })
+            }
             (Program::TracePoint(p), AttachTarget::TracePoint { category, name: tp }) => p
                 .load()
                 .map_err(|e| LoadError::new(&object_name, step("loading"), e))
@@ -530,6 +567,251 @@ fn is_einval(e: &(dyn Error + 'static)) -> bool {
         cur = c.source();
     }
     false
+}
+
+// ---------------------------------------------------------------------------
+// Old kernels
+
+/// Lifts RLIMIT_MEMLOCK, which kernels before 5.11 charge map memory to:
+/// a 128 KiB array fails to load under the default 64 KiB with EPERM.
+fn raise_memlock(running: Option<KernelVersion>) {
+    let unlimited = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    let mut old = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: both pointers are valid rlimit structs for the calls.
+    let (got, set) = unsafe {
+        (
+            libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut old),
+            libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited),
+        )
+    };
+    let why = match running {
+        Some(kv) => format!("kernel {kv} charges BPF map memory to it (before 5.11)"),
+        None => "the kernel version is unknown, and before 5.11 BPF map memory is charged to it"
+            .to_owned(),
+    };
+    let was = if got != 0 {
+        "an unknown limit".to_owned()
+    } else if old.rlim_cur == libc::RLIM_INFINITY {
+        return;
+    } else {
+        format!("{} KiB", old.rlim_cur / 1024)
+    };
+    if set == 0 {
+        eprintln!("{NAME}: RLIMIT_MEMLOCK raised from {was} to unlimited: {why}");
+    } else {
+        eprintln!(
+            "{NAME}: warning: cannot raise RLIMIT_MEMLOCK from {was} ({}): {why}, so larger maps will fail to load; run as root or raise it (ulimit -l)",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+/// Says how kprobes attach here, which is aya's choice by version.
+fn report_probe_path(running: Option<KernelVersion>) {
+    const PMU_TYPE: &str = "/sys/bus/event_source/devices/kprobe/type";
+    match running {
+        Some(kv) if kv < KernelVersion::new(4, 17, 0) => eprintln!(
+            "{NAME}: kernel {kv} has no perf kprobe PMU (4.17): kprobes attach through tracefs kprobe_events"
+        ),
+        _ => match std::fs::read_to_string(PMU_TYPE) {
+            Ok(t) => eprintln!(
+                "{NAME}: kprobes attach through the perf kprobe PMU (type {})",
+                t.trim()
+            ),
+            Err(e) => eprintln!(
+                "{NAME}: warning: no perf kprobe PMU ({PMU_TYPE}: {e}); the kernel needs CONFIG_KPROBE_EVENTS"
+            ),
+        },
+    }
+}
+
+/// One legacy map record, in the layout aya reads from a `maps` section:
+/// type, key_size, value_size, max_entries, map_flags, id, pinning.
+const LEGACY_MAP_DEF: usize = 7 * 4;
+
+/// A copy of `data` that aya loads without BTF: `.BTF` and `.BTF.ext` are
+/// renamed so nothing reads them, and the BTF-defined `.maps` section
+/// becomes a `maps` section of legacy records (appended at the end of the
+/// file; its map symbols point at them). Returns the copy and the number of
+/// maps converted. Relocations name map symbols, which keep their indexes.
+fn without_btf(data: &[u8]) -> Result<(Vec<u8>, usize), Box<dyn Error>> {
+    let obj = aya_obj::Object::parse(data)?;
+    let mut maps: Vec<(usize, &aya_obj::maps::Map)> = obj
+        .maps
+        .values()
+        .filter(|m| matches!(m, aya_obj::maps::Map::Btf(_)))
+        .filter_map(|m| m.symbol_index().map(|i| (i, m)))
+        .collect();
+    maps.sort_by_key(|(i, _)| *i);
+
+    let mut out = data.to_vec();
+    let elf = Elf64::read(&out)?;
+    let mut maps_section = None;
+    for i in 0..elf.shnum {
+        let name = elf.section_name(&out, i)?.to_owned();
+        if matches!(name.as_str(), ".BTF" | ".BTF.ext") || (name == ".maps" && !maps.is_empty()) {
+            // ".BTF" -> "BTF": the same string one byte on, a name aya
+            // ignores; ".maps" -> "maps", the legacy section name.
+            let at = elf.shdr(i);
+            let n = elf.u32(&out, at)?;
+            elf.put_u32(&mut out, at, n + 1);
+            if name == ".maps" {
+                maps_section = Some(i);
+            }
+        }
+    }
+    if let Some(sec) = maps_section {
+        let mut records = Vec::with_capacity(maps.len() * LEGACY_MAP_DEF);
+        for (_, m) in &maps {
+            let pinning = match m.pinning() {
+                aya_obj::maps::PinningType::ByName => 1,
+                aya_obj::maps::PinningType::None => 0,
+            };
+            for v in [
+                m.map_type(),
+                m.key_size(),
+                m.value_size(),
+                m.max_entries(),
+                m.map_flags(),
+                0,
+                pinning,
+            ] {
+                records.extend_from_slice(&elf.encode_u32(v));
+            }
+        }
+        out.resize(out.len().next_multiple_of(8), 0);
+        let offset = out.len() as u64;
+        out.extend_from_slice(&records);
+        let shdr = elf.shdr(sec);
+        elf.put_u64(&mut out, shdr + 24, offset);
+        elf.put_u64(&mut out, shdr + 32, records.len() as u64);
+        let symtab = elf.symtab(&out)?;
+        for (k, (sym, _)) in maps.iter().enumerate() {
+            let entry = symtab + sym * 24;
+            elf.put_u64(&mut out, entry + 8, (k * LEGACY_MAP_DEF) as u64);
+            elf.put_u64(&mut out, entry + 16, LEGACY_MAP_DEF as u64);
+        }
+    }
+    Ok((out, maps.len()))
+}
+
+/// The few ELF64 header fields [`without_btf`] edits, read by hand: the
+/// `object` crate reads ELF but does not write it.
+struct Elf64 {
+    little: bool,
+    shoff: usize,
+    shentsize: usize,
+    shnum: usize,
+    shstrndx: usize,
+}
+
+impl Elf64 {
+    fn read(b: &[u8]) -> Result<Elf64, Box<dyn Error>> {
+        if b.len() < 64 || &b[..4] != b"\x7fELF" || b[4] != 2 {
+            return Err("not a 64-bit ELF object".into());
+        }
+        let mut e = Elf64 {
+            little: b[5] == 1,
+            shoff: 0,
+            shentsize: 0,
+            shnum: 0,
+            shstrndx: 0,
+        };
+        e.shoff = usize::try_from(e.u64(b, 0x28)?)?;
+        e.shentsize = e.u16(b, 0x3a)?.into();
+        e.shnum = e.u16(b, 0x3c)?.into();
+        e.shstrndx = e.u16(b, 0x3e)?.into();
+        if e.shentsize != 64 {
+            return Err("unexpected ELF section header size".into());
+        }
+        Ok(e)
+    }
+
+    fn bytes<const N: usize>(b: &[u8], at: usize) -> Result<[u8; N], Box<dyn Error>> {
+        b.get(at..at + N)
+            .and_then(|s| <[u8; N]>::try_from(s).ok())
+            .ok_or_else(|| "ELF field out of bounds".into())
+    }
+
+    fn u16(&self, b: &[u8], at: usize) -> Result<u16, Box<dyn Error>> {
+        let r = Self::bytes::<2>(b, at)?;
+        Ok(if self.little {
+            u16::from_le_bytes(r)
+        } else {
+            u16::from_be_bytes(r)
+        })
+    }
+
+    fn u32(&self, b: &[u8], at: usize) -> Result<u32, Box<dyn Error>> {
+        let r = Self::bytes::<4>(b, at)?;
+        Ok(if self.little {
+            u32::from_le_bytes(r)
+        } else {
+            u32::from_be_bytes(r)
+        })
+    }
+
+    fn u64(&self, b: &[u8], at: usize) -> Result<u64, Box<dyn Error>> {
+        let r = Self::bytes::<8>(b, at)?;
+        Ok(if self.little {
+            u64::from_le_bytes(r)
+        } else {
+            u64::from_be_bytes(r)
+        })
+    }
+
+    fn encode_u32(&self, v: u32) -> [u8; 4] {
+        if self.little {
+            v.to_le_bytes()
+        } else {
+            v.to_be_bytes()
+        }
+    }
+
+    fn put_u32(&self, b: &mut [u8], at: usize, v: u32) {
+        b[at..at + 4].copy_from_slice(&self.encode_u32(v));
+    }
+
+    fn put_u64(&self, b: &mut [u8], at: usize, v: u64) {
+        let r = if self.little {
+            v.to_le_bytes()
+        } else {
+            v.to_be_bytes()
+        };
+        b[at..at + 8].copy_from_slice(&r);
+    }
+
+    /// The offset of section `i`'s header.
+    fn shdr(&self, i: usize) -> usize {
+        self.shoff + i * self.shentsize
+    }
+
+    fn section_name<'a>(&self, b: &'a [u8], i: usize) -> Result<&'a str, Box<dyn Error>> {
+        let strtab = usize::try_from(self.u64(b, self.shdr(self.shstrndx) + 24)?)?;
+        let at = strtab + usize::try_from(self.u32(b, self.shdr(i))?)?;
+        let rest = b.get(at..).ok_or("section name out of bounds")?;
+        let end = rest
+            .iter()
+            .position(|&c| c == 0)
+            .ok_or("unterminated section name")?;
+        Ok(std::str::from_utf8(&rest[..end])?)
+    }
+
+    /// The file offset of the symbol table (SHT_SYMTAB).
+    fn symtab(&self, b: &[u8]) -> Result<usize, Box<dyn Error>> {
+        for i in 0..self.shnum {
+            if self.u32(b, self.shdr(i) + 4)? == 2 {
+                return Ok(usize::try_from(self.u64(b, self.shdr(i) + 24)?)?);
+            }
+        }
+        Err("no symbol table".into())
+    }
 }
 
 // ---------------------------------------------------------------------------

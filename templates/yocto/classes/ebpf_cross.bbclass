@@ -11,7 +11,7 @@
 #
 # The recipe sets EBPF_CROSS_TARGET to a cargo ebpf-cross profile: a built-in
 # ("armv7", "aarch64", ...) or a board file of the project
-# ("boards/myboard.toml"), and requires its -crates.inc, which
+# ("boards/myboard.toml"), and includes its -crates.inc, which
 # `cargo ebpf-cross yocto crates-inc` writes from Cargo.lock.
 
 # cargo_common writes ${CARGO_HOME}/config.toml: crates.io replaced by the
@@ -80,6 +80,27 @@ export LIBCLANG_PATH = "${STAGING_LIBDIR_NATIVE}"
 export CARGO_PROFILE_RELEASE_STRIP = "false"
 
 B = "${WORKDIR}/build"
+
+# The recipe `include`s its -crates.inc, the crate:// SRC_URIs that
+# `cargo ebpf-cross yocto crates-inc` writes. A fresh project has none yet:
+# with `require`, one missing file would stop bitbake's parse of every
+# recipe in the build, so the layer parses without it and this recipe's own
+# fetch stops instead, saying what to run.
+def ebpf_cross_missing_crates(d):
+    if any(u.startswith("crate://") for u in (d.getVar("SRC_URI") or "").split()):
+        return ""
+    return ("%s has no %s-crates.inc yet, so its crates cannot be fetched: in the "
+            "project, run `cargo ebpf-cross yocto crates-inc -o %s/%s-crates.inc` "
+            "and commit that file" % (d.getVar("PN"), d.getVar("BPN"),
+                                      os.path.dirname(d.getVar("FILE", False)), d.getVar("BPN")))
+
+ebpf_cross_check_crates[doc] = "Stops the fetch of a recipe whose -crates.inc is missing, saying how to write it"
+python ebpf_cross_check_crates() {
+    missing = ebpf_cross_missing_crates(d)
+    if missing:
+        bb.fatal(missing)
+}
+do_fetch[prefuncs] += "ebpf_cross_check_crates"
 
 ebpf_cross_do_compile[doc] = "Builds the BPF objects and the loader with cargo-ebpf-cross, offline"
 ebpf_cross_do_compile() {

@@ -41,7 +41,10 @@ inherit ebpf_cross
 
 # crate:// SRC_URIs for every crate in Cargo.lock, with their sha256:
 #   cargo ebpf-cross yocto crates-inc -o yocto/recipes-ebpf/{{recipe_name}}/{{recipe_name}}-crates.inc
-require {{recipe_name}}-crates.inc
+# `include`, not `require`: until that file exists the layer still parses,
+# and this recipe's do_fetch says what to run.
+# nooelint: oelint.file.requireinclude
+include {{recipe_name}}-crates.inc
 
 # A built-in profile or a board file of the project. The kernel tree always
 # comes from virtual/kernel, whatever the board file says.
