@@ -269,7 +269,7 @@ fn riscv64_example_kprobe_runs_and_run_says_its_lines_were_dropped() {
         "{report}"
     );
     assert!(
-        r.stderr.contains("help: the programs ran, so their output was dropped: where a kprobe handler runs as an NMI and the arch lacks ARCH_HAVE_NMI_SAFE_CMPXCHG (riscv64), the trace ring buffer takes no writes from it; print from a tracepoint instead, fed through a map (see tests/bpf/kprobe_relay.bpf.c)"),
+        r.stderr.contains("help: the programs ran, so their output was dropped: riscv64 kprobe handlers run as NMIs, and the trace ring buffer takes no writes from them there (no ARCH_HAVE_NMI_SAFE_CMPXCHG); print from a tracepoint instead, fed through a map (see tests/bpf/kprobe_relay.bpf.c)"),
         "{}",
         r.stderr
     );
