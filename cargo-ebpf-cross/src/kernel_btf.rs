@@ -145,6 +145,51 @@ fn blob_len(b: &[u8]) -> Option<usize> {
     (strings[0] == 0 && strings[str_len - 1] == 0).then_some(total)
 }
 
+/// The member count of the largest struct named `name` in a whole BTF
+/// blob (a forward declaration counts as none), or `None` if no struct has
+/// that name or the type section cannot be walked.
+pub fn struct_members(blob: &[u8], name: &str) -> Option<u32> {
+    let len = blob_len(blob)?;
+    let little = u16::from_le_bytes([blob[0], blob[1]]) == MAGIC;
+    let word = |i: usize| -> Option<u32> {
+        let w: [u8; 4] = blob.get(i..i + 4)?.try_into().ok()?;
+        Some(if little {
+            u32::from_le_bytes(w)
+        } else {
+            u32::from_be_bytes(w)
+        })
+    };
+    let hdr_len = word(4)? as usize;
+    let (type_off, type_len, str_off) = (word(8)? as usize, word(12)? as usize, word(16)? as usize);
+    let strings = &blob[hdr_len + str_off..len];
+    let mut at = hdr_len + type_off;
+    let end = at + type_len;
+    let mut best = None;
+    while at + 12 <= end {
+        let (name_off, info) = (word(at)? as usize, word(at + 4)?);
+        let (kind, vlen) = ((info >> 24) & 0x1f, info & 0xffff);
+        // The bytes that follow `struct btf_type` for each kind (linux
+        // include/uapi/linux/btf.h).
+        let extra = match kind {
+            1 | 14 | 17 => 4,
+            3 => 12,
+            4 | 5 | 15 | 19 => 12 * vlen as usize,
+            6 | 13 => 8 * vlen as usize,
+            2 | 7..=12 | 16 | 18 => 0,
+            _ => return None,
+        };
+        if kind == 4 {
+            let s = strings.get(name_off..)?;
+            let n = &s[..s.iter().position(|&c| c == 0)?];
+            if n == name.as_bytes() {
+                best = Some(best.map_or(vlen, |b: u32| b.max(vlen)));
+            }
+        }
+        at += 12 + extra;
+    }
+    best
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,6 +222,19 @@ mod tests {
         image.extend_from_slice(&good);
         image.extend_from_slice(&[0xaa; 9]);
         assert_eq!(find(&image), Some(&good[..]));
+    }
+
+    #[test]
+    fn counts_a_structs_members() {
+        // [1] INT 'int' size 4; [2] STRUCT 'task_struct' size 4 vlen 1
+        // with member 'tgid'; [3] FWD 'task_struct'.
+        let mut types = Vec::new();
+        for w in [1u32, 1 << 24, 4, 32, 5, (4 << 24) | 1, 4, 17, 1, 0, 5, 7 << 24, 0] {
+            types.extend_from_slice(&w.to_le_bytes());
+        }
+        let b = blob(&types, b"\0int\0task_struct\0tgid\0");
+        assert_eq!(struct_members(&b, "task_struct"), Some(1));
+        assert_eq!(struct_members(&b, "mm_struct"), None);
     }
 
     #[test]

@@ -319,18 +319,29 @@ pub fn stage(ctx: &Context) -> Result<()> {
 /// its image (extracted once and cached beside it; an error when that
 /// kernel was built without BTF, whatever its headers hold: trixie's
 /// armmp headers carry an empty `vmlinux`); else the build tree's vmlinux.
+/// A vmlinux with DWARF but no `.BTF` gets one made by pahole (cached by
+/// its sha256), so kernels built without CONFIG_DEBUG_INFO_BTF work too.
 pub fn core_btf(ctx: &Context) -> Result<Option<PathBuf>> {
-    if let Some(b) = &ctx.profile.bpf.btf {
-        return Ok(Some(b.clone()));
-    }
     if let Some(r) = &ctx.reference {
-        return crate::kernel_btf::for_reference(r).map(Some);
+        if ctx.profile.bpf.btf.is_none() {
+            return crate::kernel_btf::for_reference(r).map(Some);
+        }
     }
-    Ok(ctx
-        .tree
-        .as_ref()
-        .map(|t| t.build.join("vmlinux"))
-        .filter(|p| p.is_file()))
+    let given = ctx.profile.bpf.btf.clone().or_else(|| {
+        ctx.tree
+            .as_ref()
+            .map(|t| t.build.join("vmlinux"))
+            .filter(|p| p.is_file())
+    });
+    let Some(given) = given else {
+        return Ok(None);
+    };
+    if !given.is_file() {
+        // write_vmlinux_h names a missing file with its own hint.
+        return Ok(Some(given));
+    }
+    let cache = crate::reference::cache::Cache::open()?;
+    crate::dwarf_btf::btf_for(&given, &ctx.profile.arch, &cache.root).map(Some)
 }
 
 /// Whether the loader links statically: `--static`/`--no-static`, else
