@@ -1,0 +1,320 @@
+//! Issue 17: CO-RE mode on kernels without BTF. The real Linux 4.19 armv7
+//! vmlinux has DWARF and no `.BTF`; the tool makes BTF from it with pahole,
+//! builds a CO-RE program against it, and the program fires on that
+//! kernel's zImage with the values the guest itself reports. Bad BTF
+//! sources fail with their own message and cache nothing.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// One guest at a time: two cores.
+static GUEST: Mutex<()> = Mutex::new(());
+
+fn shared_target() -> PathBuf {
+    repo().join("target/e2e")
+}
+
+fn v419(what: &str) -> String {
+    fx(&format!("EBPF_CROSS_V419_{what}"))
+}
+
+/// A vendor 4.19 board in CO-RE mode whose BTF source is its vmlinux.
+fn core_board_4_19() -> PathBuf {
+    let dir = shared_target().join("core-nobtf");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("vendor-4.19-core.toml");
+    let text = format!(
+        "extends = \"armv7\"\n\n[kernel]\nsource = \"{}\"\nbuild = \"{}\"\n\n[qemu]\nkernel_image = \"{}\"\nbusybox = \"{}\"\n\n[bpf]\nmode = \"core\"\nbtf = \"{}\"\n",
+        v419("SRC"),
+        v419("BUILD"),
+        v419("IMAGE"),
+        fx("EBPF_CROSS_ARMHF_BUSYBOX"),
+        v419("VMLINUX"),
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The armv7 example's bundle (native mode, its default kernel): only its
+/// loader is used, with the CO-RE object given by path.
+fn armv7_bundle() -> PathBuf {
+    static B: Mutex<Option<PathBuf>> = Mutex::new(None);
+    let mut done = B.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(p) = done.as_ref() {
+        return p.clone();
+    }
+    let project = shared_target().join("core-nobtf-open-example");
+    fresh_example(&project);
+    let target_dir = shared_target().display().to_string();
+    let r = cached_tool(
+        &project,
+        &[
+            "build",
+            "--target",
+            "armv7",
+            "--release",
+            "--locked",
+            "--target-dir",
+            &target_dir,
+            "--message-format",
+            "json",
+        ],
+    );
+    r.ok();
+    let p = bundle_path(&r.stdout);
+    *done = Some(p.clone());
+    p
+}
+
+/// The workload: its shell writes its own pid to trace_marker, then a
+/// child shell writes its pid and execs `head`, which opens a file. So
+/// `head`'s tgid is the child's pid and its parent is the outer shell.
+const WORKLOAD: &str = "echo \"shell $$\" >/sys/kernel/tracing/trace_marker; sh -c 'echo \"self $$\" >/sys/kernel/tracing/trace_marker; exec head -n1 /proc/version'";
+
+/// The number after `tag` on the first line holding it.
+fn number_after(text: &str, tag: &str) -> u32 {
+    let rest = text
+        .lines()
+        .find_map(|l| l.split(tag).nth(1))
+        .unwrap_or_else(|| panic!("no `{tag}` line in:\n{text}"));
+    rest.split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap_or_else(|e| panic!("{e}: {rest}"))
+}
+
+/// Runs `obj` on `target`'s kernel with the pid workload and checks that
+/// the CO-RE reads are exactly the pids the guest reported.
+fn fires_with_the_guests_pids(target: &Path, kernel: Option<&str>, obj: &Path) -> Run {
+    let bundle = armv7_bundle().display().to_string();
+    let obj_arg = obj.display().to_string();
+    let name = obj.file_name().unwrap().to_str().unwrap().to_string();
+    let target = target.display().to_string();
+    let mut args = vec!["run", "--target", &target];
+    if let Some(k) = kernel {
+        args.extend(["--kernel", k]);
+    }
+    let extra = format!("/extra/{name}");
+    args.extend([
+        "--bundle",
+        &bundle,
+        "--extra",
+        &obj_arg,
+        "--workload",
+        WORKLOAD,
+        "--expect",
+        "core comm head pid ",
+        "--",
+        &extra,
+    ]);
+    let _g = GUEST.lock().unwrap_or_else(|p| p.into_inner());
+    let r = cached_tool(&repo(), &args);
+    r.ok();
+    let shell = number_after(&r.stderr, "tracing_mark_write: shell ");
+    let child = number_after(&r.stderr, "tracing_mark_write: self ");
+    let pid = number_after(&r.stderr, "bpf_trace_printk: core comm head pid ");
+    let ppid = number_after(&r.stderr, &format!("core comm head pid {pid} ppid "));
+    assert_eq!((pid, ppid), (child, shell), "{}", r.stderr);
+    assert_ne!(child, shell);
+    r
+}
+
+fn compile(board: &Path, source: &str, out: &Path) -> Run {
+    cached_tool(
+        &repo(),
+        &[
+            "compile",
+            "--target",
+            board.to_str().unwrap(),
+            repo().join("tests/bpf").join(source).to_str().unwrap(),
+            "-o",
+            &format!("{}/", out.display()),
+        ],
+    )
+}
+
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn core_program_fires_on_4_19_with_btf_made_from_dwarf() {
+    let board = core_board_4_19();
+    let out = shared_target().join("core-nobtf/objects-4.19");
+    let _ = std::fs::remove_dir_all(&out);
+    let r = compile(&board, "core_task_compat.bpf.c", &out);
+    r.ok();
+    // The BTF pahole made, cached by the vmlinux's sha256.
+    let vmlinux = std::fs::read(v419("VMLINUX")).unwrap();
+    let sha = sha256_hex(&vmlinux);
+    let btf = PathBuf::from(fx_dir("EBPF_CROSS_REFERENCE_CACHE"))
+        .join("btf")
+        .join(format!("{sha}.btf"));
+    let dump = std::process::Command::new("bpftool")
+        .args(["btf", "dump", "file"])
+        .arg(&btf)
+        .output()
+        .unwrap();
+    assert!(dump.status.success(), "{btf:?}");
+    let dump = String::from_utf8_lossy(&dump.stdout);
+    // 4.19's task_struct as its DWARF says: 1536 bytes on armv7.
+    assert!(dump.contains("STRUCT 'task_struct' size=1536 vlen="), "{btf:?}");
+    fires_with_the_guests_pids(&board, None, &out.join("core_task_compat.o"));
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    let o = std::process::Command::new("sha256sum")
+        .arg("-")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(b)?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// A board in CO-RE mode whose `[bpf] btf` is `btf`.
+/// The 4.19 tree only for armv7 boards: another arch's board has no tree
+/// of its own here, and CO-RE mode needs none.
+fn board_with_btf(name: &str, extends: &str, btf: &Path) -> PathBuf {
+    let dir = shared_target().join("core-nobtf");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.toml"));
+    let kernel = if extends == "armv7" {
+        format!(
+            "[kernel]\nsource = \"{}\"\nbuild = \"{}\"\n\n",
+            v419("SRC"),
+            v419("BUILD")
+        )
+    } else {
+        "[kernel]\nversion = \"4.19\"\n\n".to_string()
+    };
+    std::fs::write(
+        &path,
+        format!(
+            "extends = \"{extends}\"\n\n{kernel}[bpf]\nmode = \"core\"\nbtf = \"{}\"\n",
+            btf.display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// Bad BTF sources: each says what is wrong and caches nothing (the cache
+/// here is the test's own, empty one).
+fn bad_btf(board: &Path, cache: &Path) -> Run {
+    let out = cache.join("out");
+    tool(
+        &repo(),
+        &[
+            "compile",
+            "--target",
+            board.to_str().unwrap(),
+            repo().join("tests/bpf/core_task_compat.bpf.c").to_str().unwrap(),
+            "-o",
+            &format!("{}/", out.display()),
+        ],
+        &[("EBPF_CROSS_CACHE_DIR", cache.to_str().unwrap())],
+    )
+}
+
+fn nothing_cached(cache: &Path) {
+    assert!(!cache.join("btf").exists() || listing(&cache.join("btf")).is_empty());
+}
+
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn a_vmlinux_without_dwarf_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let stripped = tmp.path().join("vmlinux-stripped");
+    let st = std::process::Command::new("arm-linux-gnueabihf-objcopy")
+        .args(["--strip-debug", &v419("VMLINUX")])
+        .arg(&stripped)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let board = board_with_btf("stripped-4.19", "armv7", &stripped);
+    let cache = tmp.path().join("cache");
+    let r = bad_btf(&board, &cache);
+    r.fails();
+    assert!(
+        r.stderr.contains(&format!(
+            "error: no BTF from `{}`: it has neither a .BTF section nor DWARF (.debug_info) to make one from\n  help: rebuild the kernel with CONFIG_DEBUG_INFO=y (and CONFIG_DEBUG_INFO_REDUCED off), or use the unstripped vmlinux from the build tree or a -dbg package, not a stripped one\n",
+            stripped.display()
+        )),
+        "{}",
+        r.stderr
+    );
+    nothing_cached(&cache);
+}
+
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn a_vmlinux_for_another_arch_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let board = board_with_btf("arm64-with-armv7-vmlinux", "aarch64", Path::new(&v419("VMLINUX")));
+    let cache = tmp.path().join("cache");
+    let r = bad_btf(&board, &cache);
+    r.fails();
+    assert!(
+        r.stderr.contains(&format!(
+            "error: no BTF from `{}`: it is built for ELF machine 40, but this board is AArch64 (machine 183)\n  help: point [bpf] btf at the vmlinux of this board's own kernel\n",
+            v419("VMLINUX")
+        )),
+        "{}",
+        r.stderr
+    );
+    nothing_cached(&cache);
+}
+
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn no_pahole_names_its_package() {
+    let tmp = tempfile::tempdir().unwrap();
+    let board = board_with_btf("no-pahole-4.19", "armv7", Path::new(&v419("VMLINUX")));
+    let cache = tmp.path().join("cache");
+    let out = cache.join("out");
+    // A PATH with every tool but pahole: links to the real ones.
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for dir in std::env::var("PATH").unwrap().split(':') {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let name = e.file_name();
+            if name != "pahole" && !bin.join(&name).exists() {
+                let _ = std::os::unix::fs::symlink(e.path(), bin.join(&name));
+            }
+        }
+    }
+    let r = tool(
+        &repo(),
+        &[
+            "compile",
+            "--target",
+            board.to_str().unwrap(),
+            repo().join("tests/bpf/core_task_compat.bpf.c").to_str().unwrap(),
+            "-o",
+            &format!("{}/", out.display()),
+        ],
+        &[
+            ("EBPF_CROSS_CACHE_DIR", cache.to_str().unwrap()),
+            ("PATH", bin.to_str().unwrap()),
+        ],
+    );
+    r.fails();
+    assert!(
+        r.stderr.contains("error: pahole (No such file or directory (os error 2)) not found\n  help: install it (`apt-get install dwarves`); CO-RE mode needs it to make BTF from a vmlinux that has only DWARF\n"),
+        "{}",
+        r.stderr
+    );
+    nothing_cached(&cache);
+}
