@@ -39,23 +39,24 @@ fn core_board_4_19() -> PathBuf {
     path
 }
 
-/// The armv7 example's bundle (native mode, its default kernel): only its
-/// loader is used, with the CO-RE object given by path.
-fn armv7_bundle() -> PathBuf {
-    static B: Mutex<Option<PathBuf>> = Mutex::new(None);
-    let mut done = B.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(p) = done.as_ref() {
-        return p.clone();
-    }
-    let project = shared_target().join("core-nobtf-open-example");
+/// The example loader with one program, tests/bpf/`source`, built for
+/// `board` (CO-RE mode): its bundle, and the bundle's manifest.
+fn core_bundle(board: &Path, source: &str, name: &str) -> (PathBuf, serde_json::Value) {
+    let project = shared_target().join(format!("core-nobtf-{name}"));
     fresh_example(&project);
+    std::fs::remove_file(project.join("bpf/open-example.bpf.c")).unwrap();
+    std::fs::copy(
+        repo().join("tests/bpf").join(source),
+        project.join("bpf").join(source),
+    )
+    .unwrap();
     let target_dir = shared_target().display().to_string();
     let r = cached_tool(
         &project,
         &[
             "build",
             "--target",
-            "armv7",
+            board.to_str().unwrap(),
             "--release",
             "--locked",
             "--target-dir",
@@ -65,9 +66,17 @@ fn armv7_bundle() -> PathBuf {
         ],
     );
     r.ok();
-    let p = bundle_path(&r.stdout);
-    *done = Some(p.clone());
-    p
+    let bundle = bundle_path(&r.stdout);
+    let out = std::process::Command::new("tar")
+        .args(["-xzOf"])
+        .arg(&bundle)
+        .arg("--wildcards")
+        .arg("*/manifest.json")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let manifest = json(&String::from_utf8_lossy(&out.stdout));
+    (bundle, manifest)
 }
 
 /// The workload: its shell writes its own pid to trace_marker, then a
@@ -75,7 +84,7 @@ fn armv7_bundle() -> PathBuf {
 /// `head`'s tgid is the child's pid and its parent is the outer shell.
 /// The trailing `true` keeps busybox sh from exec'ing its last command in
 /// place, which would make the child the shell itself.
-const WORKLOAD: &str = "echo \"shell $$\" >/sys/kernel/tracing/trace_marker; sh -c 'echo \"self $$\" >/sys/kernel/tracing/trace_marker; exec head -n1 /proc/version'; true";
+const WORKLOAD: &str = "cat /proc/version >/sys/kernel/tracing/trace_marker; echo \"shell $$\" >/sys/kernel/tracing/trace_marker; sh -c 'echo \"self $$\" >/sys/kernel/tracing/trace_marker; exec head -n1 /proc/version'; true";
 
 /// The number after `tag` on the first line holding it.
 fn number_after(text: &str, tag: &str) -> u32 {
@@ -90,29 +99,23 @@ fn number_after(text: &str, tag: &str) -> u32 {
         .unwrap_or_else(|e| panic!("{e}: {rest}"))
 }
 
-/// Runs `obj` on `target`'s kernel with the pid workload and checks that
-/// the CO-RE reads are exactly the pids the guest reported.
-fn fires_with_the_guests_pids(target: &Path, kernel: Option<&str>, obj: &Path) -> Run {
-    let bundle = armv7_bundle().display().to_string();
-    let obj_arg = obj.display().to_string();
-    let name = obj.file_name().unwrap().to_str().unwrap().to_string();
+/// Runs `bundle` (its embedded objects) on `target`'s kernel with the pid
+/// workload and checks that the CO-RE reads are exactly the pids the guest
+/// reported.
+fn fires_with_the_guests_pids(target: &Path, kernel: Option<&str>, bundle: &Path) -> Run {
+    let bundle = bundle.display().to_string();
     let target = target.display().to_string();
     let mut args = vec!["run", "--target", &target];
     if let Some(k) = kernel {
         args.extend(["--kernel", k]);
     }
-    let extra = format!("/extra/{name}");
     args.extend([
         "--bundle",
         &bundle,
-        "--extra",
-        &obj_arg,
         "--workload",
         WORKLOAD,
         "--expect",
         "core comm head pid ",
-        "--",
-        &extra,
     ]);
     let _g = GUEST.lock().unwrap_or_else(|p| p.into_inner());
     let r = cached_tool(&repo(), &args);
@@ -165,7 +168,36 @@ fn core_program_fires_on_4_19_with_btf_made_from_dwarf() {
     let dump = String::from_utf8_lossy(&dump.stdout);
     // 4.19's task_struct as its DWARF says: 1536 bytes on armv7.
     assert!(dump.contains("STRUCT 'task_struct' size=1536 vlen="), "{btf:?}");
-    fires_with_the_guests_pids(&board, None, &out.join("core_task_compat.o"));
+    let (bundle, manifest) = core_bundle(&board, "core_task_compat.bpf.c", "4.19");
+    // One minimal BTF, for the 4.19 kernel by its full identity.
+    let btf = &manifest["btf"];
+    assert_eq!(btf.as_array().unwrap().len(), 1, "{manifest}");
+    let (release, version) = (
+        btf[0]["kernel_release"].as_str().unwrap(),
+        btf[0]["kernel_version"].as_str().unwrap(),
+    );
+    assert_eq!(release, "4.19.131");
+    assert!(version.starts_with("#1 SMP "), "{version}");
+    let size = btf[0]["size"].as_u64().unwrap();
+    eprintln!("[bench] minimal BTF for 4.19 core_task_compat: {size} bytes; bundle {} bytes", std::fs::metadata(&bundle).unwrap().len());
+    assert!(size < 64 * 1024, "{size}");
+    let r = fires_with_the_guests_pids(&board, None, &bundle);
+    // The identity is the booted kernel's own, and the loader said which
+    // BTF it used.
+    assert!(
+        r.stderr.contains(&format!("tracing_mark_write: Linux version {release} (")),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains(&format!(") {version}")), "{}", r.stderr);
+    let path = btf[0]["path"].as_str().unwrap();
+    assert!(
+        r.stderr.contains(&format!(
+            "open-example: BTF: /bundle/{path} (the bundle's, for {release} {version})"
+        )),
+        "{}",
+        r.stderr
+    );
 }
 
 fn sha256_hex(b: &[u8]) -> String {

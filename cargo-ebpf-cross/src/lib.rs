@@ -22,6 +22,7 @@ pub mod toolchain;
 
 pub mod bindings;
 pub mod bundle;
+pub mod bundle_btf;
 pub mod initramfs;
 pub mod loader_build;
 pub mod qemu;

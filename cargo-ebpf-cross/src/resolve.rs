@@ -344,6 +344,22 @@ pub fn core_btf(ctx: &Context) -> Result<Option<PathBuf>> {
     crate::dwarf_btf::btf_for(&given, &ctx.profile.arch, &cache.root).map(Some)
 }
 
+/// The kernel file that names the CO-RE target kernel's identity (its
+/// `linux_banner`): the BTF source when it is a vmlinux, else the
+/// reference kernel's image, else the build tree's vmlinux.
+pub fn core_kernel_file(ctx: &Context) -> Option<PathBuf> {
+    if let Some(b) = &ctx.profile.bpf.btf {
+        return Some(b.clone());
+    }
+    if let Some(r) = &ctx.reference {
+        return Some(r.image.clone());
+    }
+    ctx.tree
+        .as_ref()
+        .map(|t| t.build.join("vmlinux"))
+        .filter(|p| p.is_file())
+}
+
 /// Whether the loader links statically: `--static`/`--no-static`, else
 /// `EBPF_CROSS_STATIC`, else the package metadata's `static`, else the
 /// profile's `[loader] static`, else dynamic. A lower layer's `false` is a

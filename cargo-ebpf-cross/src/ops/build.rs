@@ -583,6 +583,8 @@ fn make_bundle(
             executable: false,
         });
     }
+    let objects: Vec<String> = contents[1..].iter().map(|c| c.path.clone()).collect();
+    let btf = bundle_btf(job, &mut contents)?;
     let manifest = Manifest {
         tool: env!("CARGO_PKG_NAME").into(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
@@ -603,7 +605,8 @@ fn make_bundle(
         }),
         llvm_version: job.ctx.toolchain.clang.version.clone(),
         loader: format!("bin/{}", project.bin),
-        objects: contents[1..].iter().map(|c| c.path.clone()).collect(),
+        objects,
+        btf,
         files: contents
             .iter()
             .map(|c| bundle::file_entry(&c.path, &c.bytes))
@@ -618,6 +621,48 @@ fn make_bundle(
         loader_sha,
         exe: exe.to_path_buf(),
     })
+}
+
+/// CO-RE mode: the target kernel's BTF cut down to what the objects
+/// relocate against, added to `contents` with the loader's index. A kernel
+/// whose identity cannot be told gets none: the loader must never guess.
+fn bundle_btf(
+    job: &TargetJob,
+    contents: &mut Vec<Content>,
+) -> Result<Vec<crate::bundle_btf::BtfEntry>> {
+    use crate::bundle_btf as bb;
+    if job.ctx.profile.bpf.mode != Some(crate::profile::BpfMode::Core) || job.plans.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (Some(full), Some(kernel)) = (
+        resolve::core_btf(&job.ctx)?,
+        resolve::core_kernel_file(&job.ctx),
+    ) else {
+        return Ok(Vec::new());
+    };
+    let id = bb::identity_of(&kernel)?;
+    let objects: Vec<PathBuf> = job.plans.iter().map(|p| p.output.clone()).collect();
+    let bytes = bb::minimal(&full, &objects, &job.work_dir)?;
+    let path = bb::bundle_path(&id);
+    let entry = bb::BtfEntry {
+        path: path.clone(),
+        size: bytes.len() as u64,
+        sha256: crate::fsutil::sha256_hex(&bytes),
+        kernel_release: id.release,
+        kernel_version: id.version,
+    };
+    let entries = vec![entry];
+    contents.push(Content {
+        path,
+        bytes,
+        executable: false,
+    });
+    contents.push(Content {
+        path: bb::INDEX.into(),
+        bytes: bb::index(&entries).into_bytes(),
+        executable: false,
+    });
+    Ok(entries)
 }
 
 /// What `build` says of a bundle: its line, and with `--message-format
