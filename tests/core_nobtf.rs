@@ -109,11 +109,21 @@ fn fires_with_the_guests_pids(target: &Path, kernel: Option<&str>, bundle: &Path
     if let Some(k) = kernel {
         args.extend(["--kernel", k]);
     }
+    // Every line the checks read must be expected, or `run` does not show
+    // it; JSON puts the shown lines on stderr.
     args.extend([
         "--bundle",
         &bundle,
+        "--message-format",
+        "json",
         "--workload",
         WORKLOAD,
+        "--expect",
+        "tracing_mark_write: Linux version ",
+        "--expect",
+        "tracing_mark_write: shell ",
+        "--expect",
+        "tracing_mark_write: self ",
         "--expect",
         "core comm head pid ",
     ]);
