@@ -41,6 +41,15 @@ pub struct Identity {
 /// (`Linux version <release> (<who>) (<compiler>) <version>`), found in an
 /// uncompressed vmlinux or Image; gzip'd images are read through.
 pub fn identity_of(path: &Path) -> Result<Identity> {
+    let kept = identity_path(path);
+    if let Ok(text) = std::fs::read_to_string(&kept) {
+        if let Some((release, version)) = text.trim_end_matches('\n').split_once('\t') {
+            return Ok(Identity {
+                release: release.into(),
+                version: version.into(),
+            });
+        }
+    }
     let raw = std::fs::read(path).map_err(read_err(path))?;
     let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
@@ -56,6 +65,14 @@ pub fn identity_of(path: &Path) -> Result<Identity> {
         problem: "no `Linux version ...` banner in it, so the kernel it belongs to is unknown".into(),
         hint: "name the kernel's vmlinux (not a bare .btf file) as the BTF source, so the bundle's BTF can be matched with the running kernel".into(),
     })
+}
+
+/// Where the identity of a kernel whose banner cannot be read from `image`
+/// (compressed in a zImage) is kept: `<release>\t<version>`.
+pub fn identity_path(image: &Path) -> PathBuf {
+    let mut name = image.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".identity");
+    image.with_file_name(name)
 }
 
 /// The first well-formed banner: a release that starts with a digit, and

@@ -117,7 +117,7 @@ pub fn pahole_plan(vmlinux: &Path, out: &Path) -> Cmd {
 
 /// Runs pahole into a temp file beside `out`, checks the result, and only
 /// then renames it into place: a failure caches nothing.
-fn make(vmlinux: &Path, out: &Path) -> Result<()> {
+pub fn make(vmlinux: &Path, out: &Path) -> Result<()> {
     let part = crate::fsutil::temp_beside(out)?;
     let started = std::time::Instant::now();
     crate::ui::status(

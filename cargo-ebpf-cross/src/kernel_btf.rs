@@ -41,7 +41,16 @@ pub fn for_reference(r: &Record) -> Result<PathBuf> {
     let config = config_path(r);
     let text = std::fs::read_to_string(&config).map_err(read_err(&config))?;
     let kernel = format!("debian:{} {} ({} {})", r.release, r.flavour, r.arch, r.abi);
+    let out = cached_path(r);
     if !text.lines().any(|l| l == "CONFIG_DEBUG_INFO_BTF=y") {
+        if out.is_file() {
+            return Ok(out);
+        }
+        // Debian builds these kernels with DWARF and ships it in the -dbg
+        // package: BTF made from that is the kernel's own types.
+        if text.lines().any(|l| l == "CONFIG_DEBUG_INFO=y") {
+            return from_dbg(r, &out);
+        }
         return Err(Error::Usage {
             message: format!(
                 "CO-RE mode needs the target kernel's BTF, and the reference kernel {kernel} has none: its {} does not set CONFIG_DEBUG_INFO_BTF",
@@ -50,7 +59,6 @@ pub fn for_reference(r: &Record) -> Result<PathBuf> {
             hint: "build this board in native mode (the default; drop [bpf] mode = \"core\"), which needs no BTF, or name a BTF for the board's own kernel with [bpf] btf".into(),
         });
     }
-    let out = cached_path(r);
     if out.is_file() {
         return Ok(out);
     }
@@ -71,6 +79,40 @@ pub fn for_reference(r: &Record) -> Result<PathBuf> {
     );
     crate::fsutil::write_atomic(&out, blob)?;
     Ok(out)
+}
+
+/// BTF made from the -dbg package's vmlinux, cached beside the image with
+/// the kernel's identity (its banner is compressed inside the zImage, so a
+/// bundle could not tell it otherwise). The vmlinux and the .deb are not
+/// kept.
+#[cfg(feature = "fetch")]
+fn from_dbg(r: &Record, out: &Path) -> Result<PathBuf> {
+    let cache = crate::reference::cache::Cache::open()?;
+    let (_tmp, vmlinux) = crate::reference::fetch::dbg_vmlinux(&cache, r)?;
+    let bytes = std::fs::read(&vmlinux).map_err(read_err(&vmlinux))?;
+    let id = crate::bundle_btf::banner_identity(&bytes).ok_or_else(|| Error::NoBtf {
+        vmlinux: vmlinux.clone(),
+        problem: "no `Linux version ...` banner in it".into(),
+        hint: "the -dbg package's vmlinux is not this kernel's; please report it".into(),
+    })?;
+    drop(bytes);
+    crate::dwarf_btf::make(&vmlinux, out)?;
+    crate::fsutil::write_atomic(
+        &crate::bundle_btf::identity_path(&r.image),
+        format!("{}\t{}\n", id.release, id.version).as_bytes(),
+    )?;
+    Ok(out.to_path_buf())
+}
+
+#[cfg(not(feature = "fetch"))]
+fn from_dbg(r: &Record, _out: &Path) -> Result<PathBuf> {
+    Err(Error::Usage {
+        message: format!(
+            "CO-RE mode needs BTF for debian:{} {}, made from its -dbg package, and this cargo-ebpf-cross was built without the `fetch` feature",
+            r.release, r.flavour
+        ),
+        hint: "build the tool with default features, or name a BTF for the board's kernel with [bpf] btf".into(),
+    })
 }
 
 /// The image's bytes, gunzipped when it is a gzip file.
