@@ -298,6 +298,8 @@ struct TargetJob {
     rust_target: String,
     /// `static`, resolved once: the spec check and the cargo run agree.
     static_: Setting<bool>,
+    /// Whether reference kernels may be downloaded (`[bpf] also_kernels`).
+    policy: Policy,
 }
 
 /// `kernel_dir` keys a kernel of a matrix: two kernels of one board share
@@ -359,6 +361,7 @@ fn prepare(
         out_dir,
         rust_target,
         static_,
+        policy,
     })
 }
 
@@ -640,29 +643,53 @@ fn bundle_btf(
     ) else {
         return Ok(Vec::new());
     };
-    let id = bb::identity_of(&kernel)?;
+    let mut kernels = vec![(full, bb::identity_of(&kernel)?)];
+    for k in job.ctx.profile.bpf.also_kernels.iter().flatten() {
+        kernels.push(other_kernel_btf(job, k)?);
+    }
     let objects: Vec<PathBuf> = job.plans.iter().map(|p| p.output.clone()).collect();
-    let bytes = bb::minimal(&full, &objects, &job.work_dir)?;
-    let path = bb::bundle_path(&id);
-    let entry = bb::BtfEntry {
-        path: path.clone(),
-        size: bytes.len() as u64,
-        sha256: crate::fsutil::sha256_hex(&bytes),
-        kernel_release: id.release,
-        kernel_version: id.version,
-    };
-    let entries = vec![entry];
-    contents.push(Content {
-        path,
-        bytes,
-        executable: false,
-    });
+    let mut entries: Vec<bb::BtfEntry> = Vec::new();
+    for (full, id) in kernels {
+        let path = bb::bundle_path(&id);
+        if entries.iter().any(|e| e.path == path) {
+            continue;
+        }
+        let bytes = bb::minimal(&full, &objects, &job.work_dir)?;
+        entries.push(bb::BtfEntry {
+            path: path.clone(),
+            size: bytes.len() as u64,
+            sha256: crate::fsutil::sha256_hex(&bytes),
+            kernel_release: id.release,
+            kernel_version: id.version,
+        });
+        contents.push(Content {
+            path,
+            bytes,
+            executable: false,
+        });
+    }
     contents.push(Content {
         path: bb::INDEX.into(),
         bytes: bb::index(&entries).into_bytes(),
         executable: false,
     });
     Ok(entries)
+}
+
+/// The full BTF and identity of one of `[bpf] also_kernels`.
+fn other_kernel_btf(job: &TargetJob, k: &str) -> Result<(PathBuf, crate::bundle_btf::Identity)> {
+    let profile = &job.ctx.profile;
+    if k.starts_with("debian:") {
+        let spec = crate::reference::Spec::parse(k)?;
+        let w = crate::reference::wanted(profile, &spec)?;
+        let r = crate::reference::obtain(&w, job.policy)?;
+        let full = crate::kernel_btf::for_reference(&r)?;
+        return Ok((full, crate::bundle_btf::identity_of(&r.image)?));
+    }
+    let path = PathBuf::from(k);
+    let cache = crate::reference::cache::Cache::open()?;
+    let full = crate::dwarf_btf::btf_for(&path, &profile.arch, &cache.root)?;
+    Ok((full, crate::bundle_btf::identity_of(&path)?))
 }
 
 /// What `build` says of a bundle: its line, and with `--message-format
