@@ -41,7 +41,12 @@ fn core_board_4_19() -> PathBuf {
 
 /// The example loader with one program, tests/bpf/`source`, built for
 /// `board` (CO-RE mode): its bundle, and the bundle's manifest.
-fn core_bundle(board: &Path, source: &str, name: &str) -> (PathBuf, serde_json::Value) {
+fn core_bundle(
+    board: &Path,
+    kernel: Option<&str>,
+    source: &str,
+    name: &str,
+) -> (PathBuf, serde_json::Value) {
     let project = shared_target().join(format!("core-nobtf-{name}"));
     fresh_example(&project);
     std::fs::remove_file(project.join("bpf/open-example.bpf.c")).unwrap();
@@ -51,20 +56,24 @@ fn core_bundle(board: &Path, source: &str, name: &str) -> (PathBuf, serde_json::
     )
     .unwrap();
     let target_dir = shared_target().display().to_string();
-    let r = cached_tool(
-        &project,
-        &[
-            "build",
-            "--target",
-            board.to_str().unwrap(),
-            "--release",
-            "--locked",
-            "--target-dir",
-            &target_dir,
-            "--message-format",
-            "json",
-        ],
-    );
+    let mut args = vec![
+        "build",
+        "--target",
+        board.to_str().unwrap(),
+        "--release",
+        "--locked",
+        "--target-dir",
+        &target_dir,
+        "--message-format",
+        "json",
+    ];
+    if let Some(k) = kernel {
+        args.extend(["--kernel", k]);
+    }
+    // The real mirror: the -dbg package of a kernel without BTF is not in
+    // setup's cache until the first CO-RE build for it fetches it.
+    let cache = fx_dir("EBPF_CROSS_REFERENCE_CACHE");
+    let r = tool(&project, &args, &[("EBPF_CROSS_CACHE_DIR", &cache)]);
     r.ok();
     let bundle = bundle_path(&r.stdout);
     let out = std::process::Command::new("tar")
@@ -130,16 +139,149 @@ fn fires_with_the_guests_pids(target: &Path, kernel: Option<&str>, bundle: &Path
     let _g = GUEST.lock().unwrap_or_else(|p| p.into_inner());
     let r = cached_tool(&repo(), &args);
     r.ok();
-    let shell = number_after(&r.stderr, "tracing_mark_write: shell ");
-    let child = number_after(&r.stderr, "tracing_mark_write: self ");
-    // 4.19 prints bpf_trace_printk lines as `0: ...`, later kernels as
-    // `bpf_trace_printk: ...`.
-    let pid = number_after(&r.stderr, ": core comm head pid ");
-    let ppid = number_after(&r.stderr, &format!("core comm head pid {pid} ppid "));
-    assert_eq!((pid, ppid), (child, shell), "{}", r.stderr);
-    assert_ne!(child, shell);
+    pids_match(&r.stderr);
     r
 }
+
+/// `head`'s tgid and parent tgid, as the CO-RE program read them, are the
+/// pids its shells wrote to trace_marker.
+fn pids_match(text: &str) {
+    let shell = number_after(text, "tracing_mark_write: shell ");
+    let child = number_after(text, "tracing_mark_write: self ");
+    // 4.19 prints bpf_trace_printk lines as `0: ...`, later kernels as
+    // `bpf_trace_printk: ...`.
+    let pid = number_after(text, ": core comm head pid ");
+    let ppid = number_after(text, &format!("core comm head pid {pid} ppid "));
+    assert_eq!((pid, ppid), (child, shell), "{text}");
+    assert_ne!(child, shell);
+}
+
+/// The armv7 board in CO-RE mode, its kernel given with --kernel.
+fn armv7_core_board() -> PathBuf {
+    let dir = shared_target().join("core-nobtf");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("armv7-core.toml");
+    std::fs::write(&path, "extends = \"armv7\"\n\n[bpf]\nmode = \"core\"\n").unwrap();
+    path
+}
+
+/// Debian's armmp 6.1 has no BTF: the tool fetches its -dbg package once
+/// (about 600 MB; then cached as BTF beside the image), makes BTF from its
+/// DWARF, and the CO-RE bundle runs there with that kernel's minimal BTF.
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn core_program_fires_on_armmp_6_1_with_btf_from_its_dbg_package() {
+    let board = armv7_core_board();
+    let started = std::time::Instant::now();
+    let (bundle, manifest) = core_bundle(
+        &board,
+        Some("debian:6.1"),
+        "core_task_compat.bpf.c",
+        "6.1",
+    );
+    eprintln!(
+        "[bench] armmp 6.1 CO-RE build (-dbg BTF cold or cached): {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    let fetched = fetched("armv7", "debian:6.1");
+    let image = PathBuf::from(fetched["image"].as_str().unwrap());
+    // Cached beside the image, with the kernel's identity.
+    let btf = PathBuf::from(format!("{}.btf", image.display()));
+    let dump = std::process::Command::new("bpftool")
+        .args(["btf", "dump", "file"])
+        .arg(&btf)
+        .output()
+        .unwrap();
+    assert!(dump.status.success(), "{btf:?}");
+    assert!(String::from_utf8_lossy(&dump.stdout).contains("STRUCT 'task_struct' size="));
+    let entries = manifest["btf"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{manifest}");
+    assert_eq!(
+        entries[0]["kernel_release"].as_str().unwrap(),
+        format!("{}-armmp", fetched["abi"].as_str().unwrap())
+    );
+    let size = entries[0]["size"].as_u64().unwrap();
+    eprintln!("[bench] minimal BTF for armmp 6.1 core_task_compat: {size} bytes");
+    assert!(size < 64 * 1024, "{size}");
+    let r = fires_with_the_guests_pids(&board, Some("debian:6.1"), &bundle);
+    let path = entries[0]["path"].as_str().unwrap();
+    assert!(
+        r.stderr.contains(&format!(
+            "open-example: BTF: /bundle/{path} (the bundle's, for "
+        )),
+        "{}",
+        r.stderr
+    );
+}
+
+/// Issue 17, item 6: one CO-RE bundle, built once against the 4.19 board
+/// with `[bpf] also_kernels = ["debian:6.1"]`, carries one minimal BTF per
+/// kernel and runs unchanged on both in one `run --bundle` matrix.
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn one_core_bundle_runs_on_4_19_and_armmp_6_1() {
+    let dir = shared_target().join("core-nobtf");
+    std::fs::create_dir_all(&dir).unwrap();
+    let board = dir.join("vendor-4.19-core-and-6.1.toml");
+    let base = std::fs::read_to_string(core_board_4_19()).unwrap();
+    std::fs::write(&board, format!("{base}also_kernels = [\"debian:6.1\"]\n")).unwrap();
+    let (bundle, manifest) = core_bundle(&board, None, "core_task_compat.bpf.c", "both");
+    let entries = manifest["btf"].as_array().unwrap();
+    let releases: Vec<String> = entries
+        .iter()
+        .map(|e| e["kernel_release"].as_str().unwrap().to_string())
+        .collect();
+    let abi = fetched("armv7", "debian:6.1")["abi"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(releases, ["4.19.131".to_string(), format!("{abi}-armmp")]);
+    let bundle_arg = bundle.display().to_string();
+    let board_arg = board.display().to_string();
+    let _g = GUEST.lock().unwrap_or_else(|p| p.into_inner());
+    let r = cached_tool(
+        &repo(),
+        &[
+            "run",
+            "--target",
+            "armv7",
+            "--kernel",
+            &board_arg,
+            "--kernel",
+            "debian:6.1",
+            "--bundle",
+            &bundle_arg,
+            "--message-format",
+            "json",
+            "--workload",
+            WORKLOAD,
+            "--expect",
+            "tracing_mark_write: Linux version ",
+            "--expect",
+            "tracing_mark_write: shell ",
+            "--expect",
+            "tracing_mark_write: self ",
+            "--expect",
+            "core comm head pid ",
+        ],
+    );
+    r.ok();
+    // Each kernel's part of the output: its boot, its lines.
+    let parts: Vec<&str> = r.stderr.split("Booting ").skip(1).collect();
+    assert_eq!(parts.len(), 2, "{}", r.stderr);
+    for (part, release) in parts.iter().zip(&releases) {
+        assert!(
+            part.contains(&format!("tracing_mark_write: Linux version {release} (")),
+            "{part}"
+        );
+        assert!(
+            part.contains(&format!("(the bundle's, for {release} ")),
+            "{part}"
+        );
+        pids_match(part);
+    }
+}
+
 
 fn compile(board: &Path, source: &str, out: &Path) -> Run {
     cached_tool(
@@ -178,7 +320,7 @@ fn core_program_fires_on_4_19_with_btf_made_from_dwarf() {
     let dump = String::from_utf8_lossy(&dump.stdout);
     // 4.19's task_struct as its DWARF says: 1536 bytes on armv7.
     assert!(dump.contains("STRUCT 'task_struct' size=1536 vlen="), "{btf:?}");
-    let (bundle, manifest) = core_bundle(&board, "core_task_compat.bpf.c", "4.19");
+    let (bundle, manifest) = core_bundle(&board, None, "core_task_compat.bpf.c", "4.19");
     // One minimal BTF, for the 4.19 kernel by its full identity.
     let btf = &manifest["btf"];
     assert_eq!(btf.as_array().unwrap().len(), 1, "{manifest}");
