@@ -60,7 +60,9 @@ pub fn identity_of(path: &Path) -> Result<Identity> {
     } else {
         raw
     };
-    banner_identity(&bytes).ok_or_else(|| Error::NoBtf {
+    elf_banner_identity(&bytes)
+        .or_else(|| banner_identity(&bytes))
+        .ok_or_else(|| Error::NoBtf {
         vmlinux: path.to_path_buf(),
         problem: "no `Linux version ...` banner in it, so the kernel it belongs to is unknown".into(),
         hint: "name the kernel's vmlinux (not a bare .btf file) as the BTF source, so the bundle's BTF can be matched with the running kernel".into(),
@@ -73,6 +75,24 @@ pub fn identity_path(image: &Path) -> PathBuf {
     let mut name = image.file_name().map(|n| n.to_os_string()).unwrap_or_default();
     name.push(".identity");
     image.with_file_name(name)
+}
+
+/// The banner the `linux_banner` symbol of an ELF vmlinux points at. From
+/// 6.0 a vmlinux holds two banners: a `__weak` one built early with an
+/// empty build number (`# SMP ...`), and the real one linked last, which
+/// the symbol names.
+pub fn elf_banner_identity(bytes: &[u8]) -> Option<Identity> {
+    use object::{Object, ObjectSection, ObjectSymbol};
+    let file = object::File::parse(bytes).ok()?;
+    let sym = file.symbols().find(|s| s.name() == Ok("linux_banner"))?;
+    let section = file.section_by_index(sym.section_index()?).ok()?;
+    let data = section.data().ok()?;
+    let at = usize::try_from(sym.address().checked_sub(section.address())?).ok()?;
+    let mut banner = data.get(at..)?.to_vec();
+    // banner_identity looks for the tag; the symbol's bytes start with it.
+    banner.truncate(banner.iter().position(|&c| c == 0).unwrap_or(banner.len()));
+    banner.push(b'\n');
+    banner_identity(&banner)
 }
 
 /// The first well-formed banner: a release that starts with a digit, and

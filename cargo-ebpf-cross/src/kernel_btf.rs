@@ -90,7 +90,7 @@ fn from_dbg(r: &Record, out: &Path) -> Result<PathBuf> {
     let cache = crate::reference::cache::Cache::open()?;
     let (_tmp, vmlinux) = crate::reference::fetch::dbg_vmlinux(&cache, r)?;
     let bytes = std::fs::read(&vmlinux).map_err(read_err(&vmlinux))?;
-    let id = crate::bundle_btf::banner_identity(&bytes).ok_or_else(|| Error::NoBtf {
+    let id = crate::bundle_btf::elf_banner_identity(&bytes).ok_or_else(|| Error::NoBtf {
         vmlinux: vmlinux.clone(),
         problem: "no `Linux version ...` banner in it".into(),
         hint: "the -dbg package's vmlinux is not this kernel's; please report it".into(),
