@@ -173,12 +173,8 @@ fn armv7_core_board() -> PathBuf {
 fn core_program_fires_on_armmp_6_1_with_btf_from_its_dbg_package() {
     let board = armv7_core_board();
     let started = std::time::Instant::now();
-    let (bundle, manifest) = core_bundle(
-        &board,
-        Some("debian:6.1"),
-        "core_task_compat.bpf.c",
-        "6.1",
-    );
+    let (bundle, manifest) =
+        core_bundle(&board, Some("debian:6.1"), "core_task_compat.bpf.c", "6.1");
     eprintln!(
         "[bench] armmp 6.1 CO-RE build (-dbg BTF cold or cached): {:.1}s",
         started.elapsed().as_secs_f64()
@@ -282,7 +278,6 @@ fn one_core_bundle_runs_on_4_19_and_armmp_6_1() {
     }
 }
 
-
 fn compile(board: &Path, source: &str, out: &Path) -> Run {
     cached_tool(
         &repo(),
@@ -319,7 +314,10 @@ fn core_program_fires_on_4_19_with_btf_made_from_dwarf() {
     assert!(dump.status.success(), "{btf:?}");
     let dump = String::from_utf8_lossy(&dump.stdout);
     // 4.19's task_struct as its DWARF says: 1536 bytes on armv7.
-    assert!(dump.contains("STRUCT 'task_struct' size=1536 vlen="), "{btf:?}");
+    assert!(
+        dump.contains("STRUCT 'task_struct' size=1536 vlen="),
+        "{btf:?}"
+    );
     let (bundle, manifest) = core_bundle(&board, None, "core_task_compat.bpf.c", "4.19");
     // One minimal BTF, for the 4.19 kernel by its full identity.
     let btf = &manifest["btf"];
@@ -331,13 +329,17 @@ fn core_program_fires_on_4_19_with_btf_made_from_dwarf() {
     assert_eq!(release, "4.19.131");
     assert!(version.starts_with("#1 SMP "), "{version}");
     let size = btf[0]["size"].as_u64().unwrap();
-    eprintln!("[bench] minimal BTF for 4.19 core_task_compat: {size} bytes; bundle {} bytes", std::fs::metadata(&bundle).unwrap().len());
+    eprintln!(
+        "[bench] minimal BTF for 4.19 core_task_compat: {size} bytes; bundle {} bytes",
+        std::fs::metadata(&bundle).unwrap().len()
+    );
     assert!(size < 64 * 1024, "{size}");
     let r = fires_with_the_guests_pids(&board, None, &bundle);
     // The identity is the booted kernel's own, and the loader said which
     // BTF it used.
     assert!(
-        r.stderr.contains(&format!("tracing_mark_write: Linux version {release} (")),
+        r.stderr
+            .contains(&format!("tracing_mark_write: Linux version {release} (")),
         "{}",
         r.stderr
     );
@@ -408,7 +410,10 @@ fn bad_btf(board: &Path, cache: &Path) -> Run {
             "compile",
             "--target",
             board.to_str().unwrap(),
-            repo().join("tests/bpf/core_task_compat.bpf.c").to_str().unwrap(),
+            repo()
+                .join("tests/bpf/core_task_compat.bpf.c")
+                .to_str()
+                .unwrap(),
             "-o",
             &format!("{}/", out.display()),
         ],
@@ -450,7 +455,11 @@ fn a_vmlinux_without_dwarf_is_refused() {
 #[ignore = "needs scripts/setup.sh"]
 fn a_vmlinux_for_another_arch_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
-    let board = board_with_btf("arm64-with-armv7-vmlinux", "aarch64", Path::new(&v419("VMLINUX")));
+    let board = board_with_btf(
+        "arm64-with-armv7-vmlinux",
+        "aarch64",
+        Path::new(&v419("VMLINUX")),
+    );
     let cache = tmp.path().join("cache");
     let r = bad_btf(&board, &cache);
     r.fails();
@@ -489,7 +498,10 @@ fn no_pahole_names_its_package() {
             "compile",
             "--target",
             board.to_str().unwrap(),
-            repo().join("tests/bpf/core_task_compat.bpf.c").to_str().unwrap(),
+            repo()
+                .join("tests/bpf/core_task_compat.bpf.c")
+                .to_str()
+                .unwrap(),
             "-o",
             &format!("{}/", out.display()),
         ],

@@ -72,7 +72,10 @@ pub fn identity_of(path: &Path) -> Result<Identity> {
 /// Where the identity of a kernel whose banner cannot be read from `image`
 /// (compressed in a zImage) is kept: `<release>\t<version>`.
 pub fn identity_path(image: &Path) -> PathBuf {
-    let mut name = image.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = image
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(".identity");
     image.with_file_name(name)
 }

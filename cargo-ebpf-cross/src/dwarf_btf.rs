@@ -166,7 +166,8 @@ fn check(vmlinux: &Path, bytes: &[u8]) -> Result<()> {
     let bad = |problem: &str| Error::NoBtf {
         vmlinux: vmlinux.to_path_buf(),
         problem: problem.into(),
-        hint: "rebuild the kernel with CONFIG_DEBUG_INFO=y and CONFIG_DEBUG_INFO_REDUCED off".into(),
+        hint: "rebuild the kernel with CONFIG_DEBUG_INFO=y and CONFIG_DEBUG_INFO_REDUCED off"
+            .into(),
     };
     let blob = crate::kernel_btf::find(bytes).ok_or_else(|| bad("pahole wrote no valid BTF"))?;
     match crate::kernel_btf::struct_members(blob, "task_struct") {

@@ -271,7 +271,21 @@ mod tests {
         // [1] INT 'int' size 4; [2] STRUCT 'task_struct' size 4 vlen 1
         // with member 'tgid'; [3] FWD 'task_struct'.
         let mut types = Vec::new();
-        for w in [1u32, 1 << 24, 4, 32, 5, (4 << 24) | 1, 4, 17, 1, 0, 5, 7 << 24, 0] {
+        for w in [
+            1u32,
+            1 << 24,
+            4,
+            32,
+            5,
+            (4 << 24) | 1,
+            4,
+            17,
+            1,
+            0,
+            5,
+            7 << 24,
+            0,
+        ] {
             types.extend_from_slice(&w.to_le_bytes());
         }
         let b = blob(&types, b"\0int\0task_struct\0tgid\0");

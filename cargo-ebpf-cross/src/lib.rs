@@ -11,8 +11,8 @@ pub mod version;
 
 pub mod bpf_compile;
 pub mod bpf_headers;
-pub mod elf_check;
 pub mod dwarf_btf;
+pub mod elf_check;
 pub mod kernel_btf;
 pub mod kernel_tree;
 pub mod kprobe_site;

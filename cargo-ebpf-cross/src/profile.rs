@@ -157,7 +157,16 @@ impl KernelSection {
 }
 impl BpfSection {
     pub fn overlay(&mut self, o: &BpfSection) {
-        overlay_opt!(self, o, mode, cflags, llc_flags, btf, also_kernels, stamp_version);
+        overlay_opt!(
+            self,
+            o,
+            mode,
+            cflags,
+            llc_flags,
+            btf,
+            also_kernels,
+            stamp_version
+        );
     }
 }
 impl LoaderSection {

@@ -474,7 +474,10 @@ pub fn dbg_vmlinux(cache: &Cache, r: &Record) -> Result<(crate::fsutil::TempDir,
         .map(|p| p.version.clone())
         .ok_or_else(|| Error::Fetch {
             message: format!("the cached kernel {} records no {image} package", r.key),
-            hint: format!("fetch it again: cargo ebpf-cross kernel fetch --kernel debian:{}@{} --refresh", r.release, r.abi),
+            hint: format!(
+                "fetch it again: cargo ebpf-cross kernel fetch --kernel debian:{}@{} --refresh",
+                r.release, r.abi
+            ),
         })?;
     let http = Http::new();
     let keys = Keyring::choose(None)?;
@@ -506,7 +509,12 @@ pub fn dbg_vmlinux(cache: &Cache, r: &Record) -> Result<(crate::fsutil::TempDir,
         ),
     );
     let tmp = crate::fsutil::TempDir::new_in(&cache.root.join("tmp"), ".dbg.")?;
-    let file = p.filename.rsplit('/').next().unwrap_or(&p.filename).to_string();
+    let file = p
+        .filename
+        .rsplit('/')
+        .next()
+        .unwrap_or(&p.filename)
+        .to_string();
     let url = format!("{base}/{}", p.filename);
     let deb = http.get_verified_to_file(&url, &file, &p.sha256, p.size, &file, tmp.path())?;
     let root = tmp.path().join("root");
