@@ -174,6 +174,14 @@ fn core_fires_on(target: &'static str, kernel: &str) {
         "{}",
         r.stderr
     );
+    // A kernel with BTF of its own is relocated against that, not a
+    // bundle's.
+    assert!(
+        r.stderr
+            .contains("open-example: BTF: /sys/kernel/btf/vmlinux (the running kernel's own)"),
+        "{}",
+        r.stderr
+    );
     // The relocated reads are the kernel's own: a pid and its parent's,
     // which differ, for the workload's `head`.
     let line = r
