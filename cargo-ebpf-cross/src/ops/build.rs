@@ -643,7 +643,17 @@ fn bundle_btf(
     ) else {
         return Ok(Vec::new());
     };
-    let mut kernels = vec![(full, bb::identity_of(&kernel)?)];
+    let mut kernels = Vec::new();
+    match bb::identity_of(&kernel) {
+        Ok(id) => kernels.push((full, id)),
+        // A bare .btf file names no kernel: the bundle cannot say which
+        // kernel its BTF is for, so it carries none rather than a guess.
+        Err(Error::NoBtf { problem, .. }) => crate::ui::warn(&format!(
+            "the bundle carries no BTF for {}: {problem}; the loader will need the kernel's own /sys/kernel/btf/vmlinux",
+            crate::fsutil::shown(&kernel)
+        )),
+        Err(e) => return Err(e),
+    }
     for k in job.ctx.profile.bpf.also_kernels.iter().flatten() {
         kernels.push(other_kernel_btf(job, k)?);
     }
