@@ -29,8 +29,9 @@ pkgs=(
   gcc-arm-linux-gnueabihf gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu
   libc6-dev-armhf-cross libc6-dev-arm64-cross libc6-dev-riscv64-cross
   qemu-system-arm qemu-system-misc qemu-user-static
-  cpio file bc libbpf-dev bpftool dwarves ca-certificates xz-utils
+  cpio file bc libbpf-dev bpftool dwarves ca-certificates xz-utils make
   python3 python3-venv
+  openssh-client dropbear-bin
 )
 missing=()
 for p in "${pkgs[@]}"; do
@@ -120,6 +121,39 @@ fi
   echo "export EBPF_CROSS_V419_VMLINUX=$v419/vmlinux"
 } >>"$tmp_env"
 echo "setup: Linux 4.19 fixture in $v419"
+# The board of tests/ssh_board.rs (`run --ssh`): Debian's armhf dropbear
+# and the libraries it links, and the armmp kernel's virtio network modules
+# (the cached kernel keeps no modules), downloaded by apt (which checks
+# Debian's signatures) and unpacked here, never installed.
+board="$fixtures/board"
+armhf_abi="$(sed -n 's/^export EBPF_CROSS_ARMHF_ABI=//p' "$tmp_env")"
+board_pkgs=(dropbear-bin:armhf libc6:armhf libcrypt1:armhf libtomcrypt1:armhf
+  libtommath1:armhf libgmp10:armhf zlib1g:armhf libgcc-s1:armhf "linux-image-$armhf_abi-armmp:armhf")
+if [ ! -e "$board/.done" ] || [ "$(cat "$board/.done")" != "${board_pkgs[*]}" ]; then
+  if ! dpkg --print-foreign-architectures | grep -qx armhf; then
+    $sudo dpkg --add-architecture armhf
+    $sudo apt-get update -qq
+  fi
+  rm -rf "$board.part"
+  mkdir -p "$board.part/debs" "$board.part/root"
+  # A kernel ABI newer than apt's lists needs them refreshed first.
+  (cd "$board.part/debs" && { apt-get download -q "${board_pkgs[@]}" >/dev/null 2>&1 ||
+    { $sudo apt-get update -qq && apt-get download -q "${board_pkgs[@]}" >/dev/null; }; })
+  for deb in "$board.part"/debs/*.deb; do
+    case "$deb" in
+      */linux-image-*)
+        dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$board.part/root" --wildcards \
+          './lib/modules/*/kernel/drivers/virtio/*' './lib/modules/*/kernel/drivers/net/virtio_net.ko' \
+          './lib/modules/*/kernel/drivers/net/net_failover.ko' './lib/modules/*/kernel/net/core/failover.ko' ;;
+      *) dpkg-deb -x "$deb" "$board.part/root" ;;
+    esac
+  done
+  echo "${board_pkgs[*]}" >"$board.part/.done"
+  rm -rf "$board"
+  mv "$board.part" "$board"
+fi
+echo "export EBPF_CROSS_BOARD_ROOT=$board/root" >>"$tmp_env"
+echo "setup: the ssh board's packages in $board"
 mv "$tmp_env" "$env_file"
 trap - EXIT
 echo "setup: fixtures described in $env_file ($(du -sh "$cache" | cut -f1) cached)"

@@ -319,6 +319,8 @@ fn bundle_for(dir: &Path, target: &str) -> PathBuf {
         endian: "little".into(),
         kernel_version: Some("6.1".into()),
         reference_kernel: None,
+        kernel_release: None,
+        bpf_mode: None,
         llvm_version: "14.0.6".into(),
         loader: "bin/loader".into(),
         objects: vec!["bpf/p.o".into()],

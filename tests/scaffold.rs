@@ -53,12 +53,20 @@ fn new_files() -> Vec<String> {
         "README.md",
         "boards/myboard.toml",
         "bpf/demo.bpf.c",
+        "buildroot/Config.in",
+        "buildroot/external.desc",
+        "buildroot/external.mk",
+        "buildroot/package/cargo-ebpf-cross/cargo-ebpf-cross.mk",
+        "buildroot/package/demo/Config.in",
+        "buildroot/package/demo/demo.mk",
         "build.rs",
         "src/main.rs",
         "yocto/classes/ebpf_cross.bbclass",
         "yocto/conf/layer.conf",
         "yocto/recipes-devtools/cargo-ebpf-cross/cargo-ebpf-cross-crates.inc",
         "yocto/recipes-ebpf/demo/demo_git.bb",
+        "yocto/recipes-kernel/linux/files/ebpf.cfg",
+        "yocto/recipes-kernel/linux/linux-yocto_%.bbappend",
     ]
     .iter()
     .map(|s| s.to_string())

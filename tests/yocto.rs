@@ -501,8 +501,12 @@ fn parse_layer(project: &Path, tclibc: &str) -> String {
     String::from_utf8(o.stdout).unwrap()
 }
 
+/// The kernel bbappend, applied to tests/yocto/minimal's linux-yocto.
+const KERNEL_APPEND: &str = "linux-yocto + recipes-kernel/linux/linux-yocto_%.bbappend";
+
 /// What bitbake's parser makes of the class, the recipe and the native
-/// recipe (both variants): every line is one variable or task as parsed.
+/// recipe (both variants), and of the kernel bbappend applied to a
+/// linux-yocto: every line is one variable or task as parsed.
 #[test]
 #[ignore = "needs scripts/setup.sh"]
 fn generated_layer_parses_with_bitbakes_parser() {
@@ -581,6 +585,9 @@ my-probe: ebpf_cross_do_compile = if [ -z \"armv7\" ]; then bbfatal \"set EBPF_C
 my-probe: ebpf_cross_do_install = cargo-ebpf-cross install --target \"armv7\" \\ --manifest-path \"{s}//Cargo.toml\" --target-dir \"{w}/build/target\" \\ --destdir \"{w}/image\" --bindir \"/usr/bin\" --datadir \"/usr/share\"
 my-probe: do_fetch[prefuncs] = ebpf_cross_check_crates
 my-probe: missing crates = 
+{KERNEL_APPEND}: SRC_URI = git://git.yoctoproject.org/linux-yocto.git;branch=v6.6/standard/base;name=machine file://ebpf.cfg
+{KERNEL_APPEND}: FILESEXTRAPATHS = recipes-kernel/linux/files __default
+{KERNEL_APPEND}: file://ebpf.cfg = recipes-kernel/linux/files/ebpf.cfg
 "
     );
     let expected = format!(
@@ -674,6 +681,7 @@ fn generated_layer_lints_clean_with_oelint() {
                 ),
                 "classes/ebpf_cross.bbclass",
                 "conf/layer.conf",
+                "recipes-kernel/linux/linux-yocto_%.bbappend",
             ])
             .env("HOME", t.path())
             .output()
@@ -857,6 +865,8 @@ fn install_refuses_a_damaged_bundle() {
         endian: "little".into(),
         kernel_version: Some("6.1.176".into()),
         reference_kernel: None,
+        kernel_release: None,
+        bpf_mode: None,
         llvm_version: "14.0.6".into(),
         loader: "bin/p".into(),
         objects: vec!["bpf/p.o".into()],

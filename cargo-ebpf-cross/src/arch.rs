@@ -71,6 +71,10 @@ pub struct Arch {
     /// A kernel without CONFIG_KPROBES_ON_FTRACE refuses a kprobe there,
     /// and the loader then probes just past it.
     pub ftrace_entry_macro: Option<String>,
+    /// What `uname -m` says on a board that runs this arch's loaders, for
+    /// `run --ssh` to check a board before copying to it. Empty: unknown,
+    /// and the check is skipped with a note.
+    pub uname_machines: Vec<String>,
     /// The arch lacks ARCH_HAVE_NMI_SAFE_CMPXCHG and runs kprobe handlers
     /// as NMIs, so their bpf_trace_printk lines never reach trace_pipe.
     pub kprobe_trace_dropped: bool,
@@ -99,6 +103,7 @@ pub struct ArchSection {
     pub kernel_includes: Option<Vec<String>>,
     pub config_define: Option<Vec<ConfigDefine>>,
     pub ftrace_entry_macro: Option<String>,
+    pub uname_machines: Option<Vec<String>>,
     pub kprobe_trace_dropped: Option<bool>,
 }
 
@@ -132,6 +137,7 @@ impl ArchSection {
             kernel_includes,
             config_define,
             ftrace_entry_macro,
+            uname_machines,
             kprobe_trace_dropped
         );
     }
@@ -161,6 +167,7 @@ impl ArchSection {
             kernel_includes: self.kernel_includes.clone().unwrap_or_default(),
             config_defines: self.config_define.clone().unwrap_or_default(),
             ftrace_entry_macro: self.ftrace_entry_macro.clone(),
+            uname_machines: self.uname_machines.clone().unwrap_or_default(),
             kprobe_trace_dropped: self.kprobe_trace_dropped.unwrap_or(false),
         })
     }
@@ -245,6 +252,7 @@ mod tests {
         assert_eq!(a.bits, 32);
         assert_eq!(a.target_arch_define(), "__TARGET_ARCH_arm");
         assert_eq!(a.cross_gcc(), "arm-linux-gnueabihf-gcc");
+        assert_eq!(a.uname_machines, ["armv7l", "armv8l"]);
     }
 
     #[test]
@@ -271,6 +279,10 @@ mod tests {
         for name in builtin_names() {
             let p = crate::profile::Profile::load(&name).unwrap();
             assert!(!p.description.is_empty(), "{name}");
+        }
+        for name in builtin_names() {
+            let p = crate::profile::Profile::load(&name).unwrap();
+            assert!(!p.arch.uname_machines.is_empty(), "{name}: uname_machines");
         }
         let mips = crate::profile::Profile::load("mips").unwrap().arch;
         assert_eq!(mips.bpf_march(), "bpfeb");

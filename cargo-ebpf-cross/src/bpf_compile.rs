@@ -423,7 +423,9 @@ pub fn run(p: &CompilePlan, ctx: &Context) -> Result<Outcome> {
             *llc.args.last_mut().expect("llc has -o OUT") = tmp_path;
             pipe(&clang, &llc, &p.source)?;
             let first = std::fs::read(tmp.path()).map_err(crate::error::read_err(tmp.path()))?;
-            if elf_check::btf_maps_without_btf(&first) {
+            // A user's explicit -g0 stands (the kernel check then says what
+            // the object lacks), since flags given win over our defaults.
+            if elf_check::btf_maps_without_btf(&first) && !clang.args.iter().any(|a| a == "-g0") {
                 // A BTF-defined map is described only by BTF, which llc's
                 // BPF backend emits from debug info. Only such programs pay
                 // for -g: it grows every object several times over.

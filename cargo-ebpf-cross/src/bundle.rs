@@ -38,6 +38,14 @@ pub struct Manifest {
     /// armmp (linux 6.1.176)`), when the tree was one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_kernel: Option<String>,
+    /// The tree's UTS_RELEASE (`6.1.0-57-armmp`): what `uname -r` says on a
+    /// board running that kernel, which `kernel_version` (`6.1.192`) is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_release: Option<String>,
+    /// `native` or `core`: whether the objects are tied to that one kernel
+    /// or relocate to the board's through its BTF.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bpf_mode: Option<String>,
     pub llvm_version: String,
     /// `bin/<loader>`.
     pub loader: String,
@@ -66,6 +74,8 @@ impl Manifest {
             endian: "little".into(),
             kernel_version: Some("6.1.176".into()),
             reference_kernel: None,
+            kernel_release: None,
+            bpf_mode: None,
             llvm_version: "14.0.6".into(),
             loader: "bin/loader".into(),
             objects: vec!["bpf/a.o".into()],
@@ -590,6 +600,8 @@ mod tests {
             endian: "little".into(),
             kernel_version: None,
             reference_kernel: None,
+            kernel_release: None,
+            bpf_mode: None,
             btf: Vec::new(),
             llvm_version: "14".into(),
             loader: "bin/loader".into(),

@@ -105,12 +105,12 @@ pub enum Command {
     /// Build BPF objects and the cross-built loader, and bundle them per board
     Build(BuildArgs),
     /// Boot the board's kernel under QEMU, run the bundle, and check the trace
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List built-in target profiles (and a project's boards)
     Targets(TargetsArgs),
     /// Print the exact clang and llc argv for a target, for Makefiles/CMake/Yocto
     Flags(FlagsArgs),
-    /// Check every tool, Rust target and kernel-tree file a target needs
+    /// Check every tool, Rust target and kernel-tree file a target needs, and what its kernel can run
     Doctor(DoctorArgs),
     /// Show every setting a target resolves to, and where each came from
     Config(ConfigArgs),
@@ -126,6 +126,8 @@ pub enum Command {
     /// Fetch, list and remove reference kernels (Debian's kernels, verified and cached)
     #[command(subcommand)]
     Kernel(KernelCommand),
+    /// Run a program on a board over ssh, as cargo's target runner: `runner = ["cargo-ebpf-cross", "runner", "--ssh", "HOST"]`
+    Runner(RunnerArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -237,6 +239,12 @@ pub struct KernelArgs {
     /// target's LINUX_VERSION_CODE, for loaders that do not substitute it
     #[arg(long)]
     pub stamp_version: bool,
+    /// Let the kernel check pass what the board's kernel has despite its tree or version (a vendor backport): global-data, loops, helper:NAME, map:TYPE, program:TYPE, attach:TYPE, config:OPTION, all; comma list, repeatable [env: EBPF_CROSS_KERNEL_ALLOW]
+    #[arg(long, value_name = "ITEM,...")]
+    pub kernel_allow: Vec<String>,
+    /// Skip the kernel capability check (same as --kernel-allow all)
+    #[arg(long, conflicts_with = "kernel_allow")]
+    pub no_kernel_check: bool,
 }
 
 impl KernelArgs {
@@ -260,6 +268,8 @@ impl KernelArgs {
             libbpf_include: self.libbpf_include.clone(),
             reference: self.kernel.first().cloned(),
             stamp_version: self.stamp_version,
+            allow: self.kernel_allow.clone(),
+            no_kernel_check: self.no_kernel_check,
             tools: ToolOverrides {
                 clang: self.clang.clone().filter(|s| !s.is_empty()),
                 llc: self.llc.clone().filter(|s| !s.is_empty()),
@@ -325,6 +335,9 @@ pub struct DoctorArgs {
     pub target: String,
     #[command(flatten)]
     pub kernel: KernelArgs,
+    /// BPF C sources or objects whose kernel config needs to check [default: bpf/*.bpf.c here, else a kprobe and a tracepoint]
+    #[arg(value_name = "PROGRAM")]
+    pub programs: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -466,6 +479,14 @@ Verdict:
   \"attached\", \"matched\", \"missing\", \"trace_lines\", \"seconds\",
   \"timed_out\", ...}, after any messages of the build.
 
+On a board (--ssh HOST):
+  The same run, verdict and exit codes on a real board over your OpenSSH
+  client (BatchMode; host keys checked as your config says): the board is
+  checked (arch, kernel release, root, tracefs), the bundle is copied over
+  the SSH channel and verified with sha256sum, and the loader runs as root
+  in a temporary directory that is removed however the run ends. See
+  docs/running-on-a-board.md.
+
 In the guest:
   /bundle/      the bundle (/bundle/bin/<loader>, /bundle/bpf/*.o); without
                 --bundle it is built first, as `build` would
@@ -513,6 +534,19 @@ pub struct RunArgs {
     /// Copy FILE into the guest as /extra/<its name>, for example an object to pass to the loader; repeatable
     #[arg(long, value_name = "FILE")]
     pub extra: Vec<PathBuf>,
+    /// Run on a real board over your OpenSSH client instead of QEMU: an alias from ~/.ssh/config, [user@]host, or ssh://[user@]host[:port] (see docs/running-on-a-board.md)
+    #[arg(long, value_name = "HOST")]
+    pub ssh: Option<String>,
+    /// With --ssh: the ssh config file to use (`ssh -F`) instead of ~/.ssh/config
+    #[arg(long, env = "EBPF_CROSS_SSH_CONFIG", value_name = "PATH")]
+    pub ssh_config: Option<PathBuf>,
+    /// With --ssh: seconds to wait for the board to answer (ssh's ConnectTimeout)
+    #[arg(long, default_value_t = 10, value_name = "SECS", requires = "ssh",
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub connect_timeout: u64,
+    /// With --ssh: run a native-mode bundle on a board whose `uname -r` is not the release it was built against (a warning instead of a refusal)
+    #[arg(long, requires = "ssh")]
+    pub allow_kernel_mismatch: bool,
     #[command(flatten)]
     pub build: BuildOpts,
     /// Arguments for the loader in the guest, after `--` (for example `-- /extra/x.o`)
@@ -554,6 +588,29 @@ pub struct NewArgs {
     /// The directory to create (default: ./NAME)
     #[arg(long, value_name = "DIR")]
     pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunnerArgs {
+    /// The board: an alias from ~/.ssh/config, [user@]host, or ssh://[user@]host[:port]
+    #[arg(long, value_name = "HOST")]
+    pub ssh: String,
+    /// The ssh config file to use (`ssh -F`) instead of ~/.ssh/config
+    #[arg(long, env = "EBPF_CROSS_SSH_CONFIG", value_name = "PATH")]
+    pub ssh_config: Option<PathBuf>,
+    /// Seconds to wait for the board to answer (ssh's ConnectTimeout)
+    #[arg(long, default_value_t = 10, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub connect_timeout: u64,
+    /// The program cargo built, then its arguments
+    #[arg(value_name = "PROGRAM")]
+    pub program: PathBuf,
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ARGS"
+    )]
+    pub args: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -157,6 +157,20 @@ pub enum Error {
 
     #[error("{message}")]
     Fetch { message: String, hint: String },
+
+    /// The capability check: what the object uses that the target kernel
+    /// cannot run, one line each.
+    #[error("{}", refusals.iter().map(|r| format!("{file}: {}", r.message)).collect::<Vec<_>>().join("\n"))]
+    KernelRefuses {
+        file: String,
+        refusals: Vec<crate::kernel_caps::Refusal>,
+    },
+
+    #[error("cannot read what `{path}` says the kernel has: {problem}")]
+    KernelHeader { path: PathBuf, problem: String },
+
+    #[error("`{path}` cannot be checked against the target kernel: {problem}")]
+    BadObject { path: PathBuf, problem: String },
 }
 
 impl Error {
@@ -168,7 +182,7 @@ impl Error {
                 known.join(", ")
             ),
             Error::ProfileSyntax { .. } => {
-                "fix the profile file; its keys are documented in README.md (Target profiles)".into()
+                "fix the profile file; its keys are documented in docs/profiles.md".into()
             }
             Error::ProfileIncomplete { .. } => {
                 "add `extends = \"<built-in>\"` (for example `extends = \"armv7\"`) or set the key".into()
@@ -233,6 +247,27 @@ impl Error {
             Error::ReferenceNotCached { fetch, .. } => format!("run `{fetch}` once while online, or pass your board's tree with --kernel-src DIR (and --kernel-build DIR)"),
             Error::Digest { .. } => "the mirror served a file that does not match its signed index (a mirror mid-sync, or tampering): nothing was cached. Retry later, or choose another mirror with EBPF_CROSS_DEBIAN_MIRROR".into(),
             Error::Fetch { hint, .. } => hint.clone(),
+            Error::KernelRefuses { refusals, .. } => {
+                let mut lines: Vec<String> = Vec::new();
+                for r in refusals {
+                    if !lines.contains(&r.hint) {
+                        lines.push(r.hint.clone());
+                    }
+                }
+                let mut allow: Vec<&str> = Vec::new();
+                for r in refusals {
+                    if !allow.contains(&r.allow.as_str()) {
+                        allow.push(&r.allow);
+                    }
+                }
+                lines.push(format!(
+                    "if the board's kernel has it after all (a vendor backport), let it through: --kernel-allow {} (or EBPF_CROSS_KERNEL_ALLOW, or `allow = [...]` in [package.metadata.ebpf-cross.kernel] or the board file's [kernel]); --no-kernel-check skips the check",
+                    allow.join(",")
+                ));
+                lines.join("\n")
+            }
+            Error::KernelHeader { .. } => "the kernel check reads enum bpf_func_id, bpf_map_type and bpf_prog_type from the tree's include/uapi/linux/bpf.h: point --kernel-src at the board's unmodified tree, or skip the check with --no-kernel-check".into(),
+            Error::BadObject { .. } => "a `.maps` map is described by BTF: compile with -g (add \"-g\" to [bpf] cflags), or declare the map old-style, `struct bpf_map_def SEC(\"maps\")`".into(),
         }
     }
 }

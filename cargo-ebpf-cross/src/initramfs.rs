@@ -224,6 +224,8 @@ pub mod marker {
     pub const TRACE: &str = "TRACE";
     pub const LOADER_EXIT: &str = "LOADER-EXIT";
     pub const DONE: &str = "DONE";
+    /// A fact a board reports before `run --ssh` copies anything to it.
+    pub const BOARD: &str = "BOARD";
 
     pub fn tag(kind: &str) -> String {
         format!("@@EBPF-CROSS:{kind}@@")
@@ -273,22 +275,14 @@ pub struct InitOptions {
     pub drain_max_secs: u32,
 }
 
-/// Single-quotes `s` for busybox sh.
-fn sh_quote(s: &str) -> String {
+/// Single-quotes `s` for busybox sh: every byte stays data.
+pub fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 /// The `/init` script: PID 1 of the guest.
 pub fn init_script(o: &InitOptions) -> String {
     let t = marker::tag;
-    let loader_cmd = std::iter::once(sh_quote(&o.loader))
-        .chain(o.loader_args.iter().map(|a| sh_quote(a)))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let workload = sh_quote(o.workload.as_deref().unwrap_or(DEFAULT_WORKLOAD));
-    let polls = o.attach_secs.max(1) * 10;
-    // Polls of 200 ms.
-    let drain_polls = o.drain_max_secs.max(1) * 5;
     format!(
         r#"#!/bin/sh
 # PID 1 of a throw-away guest, written by `cargo ebpf-cross run`. The host
@@ -328,23 +322,50 @@ echo 1 >$T/events/bpf_trace/bpf_trace_printk/enable 2>/dev/null
 # buffer takes no writes) is told apart from one that never fires.
 echo 1 >/proc/sys/kernel/bpf_stats_enabled 2>/dev/null
 
-# The subshell keeps the loader's exit status, which a non-interactive shell
+{steps}finish
+"#,
+        init = t(marker::INIT),
+        done = t(marker::DONE),
+        state = t(marker::STATE),
+        steps = run_steps(o, "/tmp"),
+    )
+}
+
+/// The steps after the guest or board is set up: start the loader, wait
+/// for it to say it runs, run the workload, drain trace_pipe (from `$T`),
+/// stop the loader, and report each step with a marker. The loader's log,
+/// pid, exit status and the trace go in the directory `w` (a path, or a
+/// shell variable holding one). The caller defines `finish`, called when
+/// the loader exits on its own. Both the QEMU guest's /init and the
+/// script `run --ssh` sends to a board run these same lines.
+pub fn run_steps(o: &InitOptions, w: &str) -> String {
+    let t = marker::tag;
+    let loader_cmd = std::iter::once(sh_quote(&o.loader))
+        .chain(o.loader_args.iter().map(|a| sh_quote(a)))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let workload = sh_quote(o.workload.as_deref().unwrap_or(DEFAULT_WORKLOAD));
+    let polls = o.attach_secs.max(1) * 10;
+    // Polls of 200 ms.
+    let drain_polls = o.drain_max_secs.max(1) * 5;
+    format!(
+        r#"# The subshell keeps the loader's exit status, which a non-interactive shell
 # would otherwise lose to a zombie that `kill -0` still reports alive.
-( {loader_cmd} >/tmp/loader.log 2>&1 &
-  echo $! >/tmp/loader.pid
+( {loader_cmd} >{w}/loader.log 2>&1 &
+  echo $! >{w}/loader.pid
   wait $!
-  echo $? >/tmp/loader.rc ) &
+  echo $? >{w}/loader.rc ) &
 ready=no
 same=0
 last=-1
 i=0
 while [ $i -lt {polls} ]; do
-	[ -s /tmp/loader.rc ] && break
-	if grep -qi '^running' /tmp/loader.log 2>/dev/null; then ready=yes; break; fi
+	[ -s {w}/loader.rc ] && break
+	if grep -qi '^running' {w}/loader.log 2>/dev/null; then ready=yes; break; fi
 	# A loader that says "attached" but not "running" is taken as ready once
 	# its output has been still for half a second.
-	if grep -qi attached /tmp/loader.log 2>/dev/null; then
-		size=$(wc -c </tmp/loader.log)
+	if grep -qi attached {w}/loader.log 2>/dev/null; then
+		size=$(wc -c <{w}/loader.log)
 		if [ "$size" = "$last" ]; then same=$((same + 1)); else same=0; last=$size; fi
 		[ $same -ge 5 ] && {{ ready=yes; break; }}
 	fi
@@ -352,17 +373,19 @@ while [ $i -lt {polls} ]; do
 	i=$((i + 1))
 done
 shown=0
-[ -e /tmp/loader.log ] && shown=$(wc -l </tmp/loader.log) && sed 's/^/{loader} /' /tmp/loader.log
+[ -e {w}/loader.log ] && shown=$(wc -l <{w}/loader.log) && sed 's/^/{loader} /' {w}/loader.log
 
-if [ -s /tmp/loader.rc ]; then
+if [ -s {w}/loader.rc ]; then
 	echo "{state} loader-exited"
-	echo "{exit} $(cat /tmp/loader.rc)"
+	echo "{exit} $(cat {w}/loader.rc)"
 	finish
 fi
 [ $ready = yes ] && echo "{state} ready" || echo "{state} not-ready"
 
 echo "{workload_tag} start"
-sh -c {workload}
+sh -c {workload} &
+wl=$!
+wait $wl
 echo "{workload_tag} done $?"
 # The probe's lines are already in the ring buffer: cat takes them at once
 # and then blocks on the empty pipe, so it is stopped once its output has
@@ -370,22 +393,22 @@ echo "{workload_tag} done $?"
 # would see), or after {drain_max}s for a probe that keeps firing. A reader
 # left running during the workload instead printed nothing within a second
 # on the armv7 guest.
-cat $T/trace_pipe >/tmp/trace 2>/dev/null &
+cat $T/trace_pipe >{w}/trace 2>/dev/null &
 cpid=$!
 last=-1
 i=0
 while [ $i -lt {drain_polls} ]; do
 	usleep 200000
-	size=$(stat -c %s /tmp/trace)
+	size=$(stat -c %s {w}/trace)
 	[ "$size" = "$last" ] && break
 	last=$size
 	i=$((i + 1))
 done
 kill $cpid 2>/dev/null
 wait $cpid 2>/dev/null
-sed 's/^/{trace} /' /tmp/trace
+sed 's/^/{trace} /' {w}/trace
 
-lpid=$(cat /tmp/loader.pid)
+lpid=$(cat {w}/loader.pid)
 runs=
 for f in /proc/$lpid/fdinfo/*; do
 	n=$(sed -n 's/^run_cnt:[[:space:]]*//p' $f 2>/dev/null)
@@ -394,14 +417,11 @@ done
 [ -n "$runs" ] && echo "{state} program-runs $runs"
 kill -TERM $lpid 2>/dev/null
 i=0
-while [ ! -s /tmp/loader.rc ] && [ $i -lt 50 ]; do usleep 100000; i=$((i + 1)); done
-[ -s /tmp/loader.rc ] || {{ kill -KILL $lpid 2>/dev/null; usleep 200000; }}
-tail -n +$((shown + 1)) /tmp/loader.log | sed 's/^/{loader} /'
-echo "{exit} $(cat /tmp/loader.rc 2>/dev/null || echo killed)"
-finish
+while [ ! -s {w}/loader.rc ] && [ $i -lt 50 ]; do usleep 100000; i=$((i + 1)); done
+[ -s {w}/loader.rc ] || {{ kill -KILL $lpid 2>/dev/null; usleep 200000; }}
+tail -n +$((shown + 1)) {w}/loader.log | sed 's/^/{loader} /'
+echo "{exit} $(cat {w}/loader.rc 2>/dev/null || echo killed)"
 "#,
-        init = t(marker::INIT),
-        done = t(marker::DONE),
         state = t(marker::STATE),
         loader = t(marker::LOADER),
         exit = t(marker::LOADER_EXIT),
@@ -412,6 +432,7 @@ finish
         polls = polls,
         drain_max = o.drain_max_secs.max(1),
         drain_polls = drain_polls,
+        w = w,
     )
 }
 
@@ -669,7 +690,7 @@ mod tests {
         let s = init_script(&opts());
         assert!(s.starts_with("#!/bin/sh\n"));
         assert!(s.contains("( '/bundle/bin/open-example' '/extra/it'\\''s.o' >/tmp/loader.log"));
-        assert!(s.contains("sh -c 'echo '\\''hi'\\'' && cat /etc/hostname'\n"));
+        assert!(s.contains("sh -c 'echo '\\''hi'\\'' && cat /etc/hostname' &\nwl=$!\nwait $wl\n"));
         assert!(s.contains("while [ $i -lt 200 ]; do"));
         assert!(s.contains("cat $T/trace_pipe >/tmp/trace"));
         assert!(s.contains("while [ $i -lt 25 ]; do\n\tusleep 200000\n\tsize=$(stat"));

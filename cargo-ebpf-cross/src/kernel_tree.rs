@@ -159,6 +159,15 @@ impl KernelTree {
         })
     }
 
+    /// UTS_RELEASE: the release `uname -r` reports on a board running
+    /// this kernel. None when the tree was never prepared that far.
+    pub fn release(&self) -> Option<String> {
+        let t = std::fs::read_to_string(self.build.join("include/generated/utsrelease.h")).ok()?;
+        let v = define_value(&t, "UTS_RELEASE")?;
+        let v = v.trim_matches('"').trim();
+        (!v.is_empty()).then(|| v.to_string())
+    }
+
     pub fn is_split(&self) -> bool {
         self.src != self.build
     }
@@ -449,6 +458,31 @@ mod tests {
             s.display(),
             b.display()
         )), "{hint}");
+    }
+
+    #[test]
+    fn release_is_uts_release_as_the_board_reports_it() {
+        let d = tempfile::tempdir().unwrap();
+        let (s, b) = fake_split(d.path(), false);
+        let tree = |build: &Path| KernelTree {
+            src: s.clone(),
+            build: build.to_path_buf(),
+            version: KernelVersion::new(6, 1, 192),
+            config: BTreeMap::new(),
+        };
+        std::fs::write(
+            b.join("include/generated/utsrelease.h"),
+            "#define UTS_RELEASE \"6.1.0-57-armmp\"\n",
+        )
+        .unwrap();
+        assert_eq!(tree(&b).release().as_deref(), Some("6.1.0-57-armmp"));
+        std::fs::write(
+            b.join("include/generated/utsrelease.h"),
+            "#define UTS_RELEASE \"\"\n",
+        )
+        .unwrap();
+        assert_eq!(tree(&b).release(), None);
+        assert_eq!(tree(&d.path().join("none")).release(), None);
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod bpf_headers;
 pub mod dwarf_btf;
 pub mod elf_check;
 pub mod kernel_btf;
+pub mod kernel_caps;
 pub mod kernel_tree;
 pub mod kprobe_site;
 pub mod resolve;
@@ -27,6 +28,7 @@ pub mod initramfs;
 pub mod loader_build;
 pub mod qemu;
 pub mod scaffold;
+pub mod ssh;
 pub mod yocto;
 
 pub mod cli;

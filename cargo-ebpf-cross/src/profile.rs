@@ -41,6 +41,9 @@ pub struct KernelSection {
     /// A reference kernel (`debian:6.1`): tree, version, helpers, image and
     /// busybox as one unit, in place of `source`/`build`.
     pub reference: Option<String>,
+    /// What the kernel capability check lets through (a vendor backport):
+    /// `global-data`, `loops`, `helper:NAME`, `config:OPTION`, ... or `all`.
+    pub allow: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,7 +155,16 @@ impl KernelSection {
             self.source = None;
             self.build = None;
         }
-        overlay_opt!(self, o, source, build, version, libbpf_include, reference);
+        overlay_opt!(
+            self,
+            o,
+            source,
+            build,
+            version,
+            libbpf_include,
+            reference,
+            allow
+        );
     }
 }
 impl BpfSection {

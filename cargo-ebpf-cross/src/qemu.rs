@@ -273,24 +273,14 @@ pub struct RunEnd {
 /// killed (its power-off normally takes milliseconds).
 const POWEROFF_GRACE: Duration = Duration::from_secs(3);
 
-/// Boots `cmd`, feeding every console line to `observer` and each event to
-/// `on_event`, until QEMU exits or `timeout` passes.
-pub fn boot(
-    cmd: &Cmd,
-    timeout: Duration,
-    observer: &mut Observer,
-    mut on_event: impl FnMut(&Event),
-) -> Result<RunEnd> {
-    // Ctrl-C (and SIGTERM) stop QEMU and end the loop below; the caller
-    // still gets to report the interrupted run.
-    let _graceful = crate::interrupt::Graceful::enter();
-    let start = Instant::now();
-    let mut child = cmd.start(Stdio::null(), Stdio::piped(), Stdio::piped())?;
-    let stdout = child.child().stdout.take().expect("stdout is piped");
-    let stderr = child.child().stderr.take().expect("stderr is piped");
+/// Reads `from` line by line on a thread of its own, without line endings;
+/// the channel closes when `from` does.
+pub fn line_reader(
+    from: impl Read + Send + 'static,
+) -> (mpsc::Receiver<String>, std::thread::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel::<String>();
     let reader = std::thread::spawn(move || {
-        let mut r = BufReader::new(stdout);
+        let mut r = BufReader::new(from);
         let mut buf = Vec::new();
         loop {
             buf.clear();
@@ -308,6 +298,25 @@ pub fn boot(
             }
         }
     });
+    (rx, reader)
+}
+
+/// Boots `cmd`, feeding every console line to `observer` and each event to
+/// `on_event`, until QEMU exits or `timeout` passes.
+pub fn boot(
+    cmd: &Cmd,
+    timeout: Duration,
+    observer: &mut Observer,
+    mut on_event: impl FnMut(&Event),
+) -> Result<RunEnd> {
+    // Ctrl-C (and SIGTERM) stop QEMU and end the loop below; the caller
+    // still gets to report the interrupted run.
+    let _graceful = crate::interrupt::Graceful::enter();
+    let start = Instant::now();
+    let mut child = cmd.start(Stdio::null(), Stdio::piped(), Stdio::piped())?;
+    let stdout = child.child().stdout.take().expect("stdout is piped");
+    let stderr = child.child().stderr.take().expect("stderr is piped");
+    let (rx, reader) = line_reader(stdout);
     let err_reader = std::thread::spawn(move || {
         let mut s = String::new();
         let _ = BufReader::new(stderr).read_to_string(&mut s);

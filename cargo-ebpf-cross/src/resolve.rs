@@ -27,6 +27,10 @@ pub struct KernelOpts {
     pub reference: Option<String>,
     pub stamp_version: bool,
     pub tools: ToolOverrides,
+    /// `--kernel-allow`, each comma list as given.
+    pub allow: Vec<String>,
+    /// `--no-kernel-check`: the flag layer's allow list becomes `all`.
+    pub no_kernel_check: bool,
 }
 
 /// A source and/or build dir; they travel together (see [`layer`]).
@@ -44,6 +48,8 @@ pub struct KernelChoice {
     /// origin is `Default` when nothing named a kernel and the profile's
     /// default stands in.
     pub reference: Option<Setting<Spec>>,
+    /// What the kernel capability check lets through.
+    pub allow: Option<Setting<Vec<String>>>,
 }
 
 impl KernelChoice {
@@ -198,6 +204,27 @@ pub fn layer(
         .metadata(manifest, meta_path(&meta.libbpf_include))
         .profile(&pname, prof.libbpf_include.clone())
         .resolve();
+    let flag_allow = if opts.no_kernel_check {
+        Some(vec!["all".to_string()])
+    } else {
+        (!opts.allow.is_empty()).then(|| opts.allow.clone())
+    };
+    let allow = Layers::new()
+        .flag(
+            if opts.no_kernel_check {
+                "--no-kernel-check"
+            } else {
+                "--kernel-allow"
+            },
+            flag_allow,
+        )
+        .env(
+            "EBPF_CROSS_KERNEL_ALLOW",
+            env.var("EBPF_CROSS_KERNEL_ALLOW").map(|v| vec![v]),
+        )
+        .metadata(manifest, meta.allow.clone())
+        .profile(&pname, prof.allow.clone())
+        .resolve();
     let stamp_version = Layers::new()
         .flag("--stamp-version", opts.stamp_version.then_some(true))
         .profile(&pname, profile.bpf.stamp_version)
@@ -218,6 +245,7 @@ pub fn layer(
         version,
         libbpf_include,
         reference,
+        allow,
     })
 }
 
@@ -406,6 +434,7 @@ mod tests {
             version: Some("4.19".into()),
             libbpf_include: Some("/prof/libbpf".into()),
             reference: None,
+            allow: Some(vec!["loops".into()]),
         };
         p
     }

@@ -9,7 +9,8 @@
 //! `cargo package` follows, so the published crate carries them too.
 //!
 //! Placeholders are exactly `{{name}}`, `{{name_snake}}`, `{{recipe_name}}`,
-//! `{{target}}`, `{{tool_repo}}`, `{{tool_git}}` and `{{tool_version}}`.
+//! `{{br_upper}}`, `{{target}}`, `{{tool_repo}}`, `{{tool_git}}` and
+//! `{{tool_version}}`.
 //! Anything else in braces (GitHub's `${{ matrix.board }}`, Rust's `{{`) is
 //! left as it is.
 
@@ -82,6 +83,29 @@ pub const TEMPLATES: &[Template] = &[
         "yocto/recipes-devtools/cargo-ebpf-cross/cargo-ebpf-cross-crates.inc",
         "yocto/recipes-devtools/cargo-ebpf-cross/cargo-ebpf-cross-crates.inc"
     ),
+    template!(
+        "yocto/recipes-kernel/linux/linux-yocto_%.bbappend",
+        "yocto/recipes-kernel/linux/linux-yocto_%.bbappend"
+    ),
+    template!(
+        "yocto/recipes-kernel/linux/files/ebpf.cfg",
+        "yocto/recipes-kernel/linux/files/ebpf.cfg"
+    ),
+    template!("buildroot/external.desc", "buildroot/external.desc"),
+    template!("buildroot/external.mk", "buildroot/external.mk"),
+    template!("buildroot/Config.in", "buildroot/Config.in"),
+    template!(
+        "buildroot/package/{{recipe_name}}/Config.in",
+        "buildroot/package/NAME/Config.in"
+    ),
+    template!(
+        "buildroot/package/{{recipe_name}}/{{recipe_name}}.mk",
+        "buildroot/package/NAME/NAME.mk"
+    ),
+    template!(
+        "buildroot/package/cargo-ebpf-cross/cargo-ebpf-cross.mk",
+        "buildroot/package/cargo-ebpf-cross/cargo-ebpf-cross.mk"
+    ),
     template!(".github/workflows/ebpf-cross.yml", "ci/github-workflow.yml"),
     template!(".gitlab-ci.yml", "ci/gitlab-ci.yml"),
 ];
@@ -135,11 +159,20 @@ impl Vars {
         self.name.to_ascii_lowercase().replace('_', "-")
     }
 
-    fn pairs(&self) -> [(&'static str, String); 7] {
+    /// Buildroot's name for the package's variables, as its UPPERCASE
+    /// makes it of the package name (which is the recipe name: lower
+    /// case, `-` for `_`): `MY_PROBE_VERSION`, `BR2_PACKAGE_MY_PROBE`. It is
+    /// also the BR2_EXTERNAL tree's name, which allows only `[A-Za-z0-9_]`.
+    pub fn br_upper(&self) -> String {
+        self.recipe_name().to_ascii_uppercase().replace('-', "_")
+    }
+
+    fn pairs(&self) -> [(&'static str, String); 8] {
         [
             ("{{name}}", self.name.clone()),
             ("{{name_snake}}", self.name_snake()),
             ("{{recipe_name}}", self.recipe_name()),
+            ("{{br_upper}}", self.br_upper()),
             ("{{target}}", self.target.clone()),
             ("{{tool_repo}}", TOOL_REPO.to_string()),
             ("{{tool_git}}", tool_git()),
@@ -196,6 +229,10 @@ const STD_CRATES: &[&str] = &["alloc", "core", "proc_macro", "std", "test"];
 /// The loader's own dependencies: a package may not share a name with one.
 const DEPENDENCIES: &[&str] = &["aya", "libc", "object"];
 
+/// Buildroot packages the generated tree defines or depends on; a project
+/// of the same name would redefine one of them.
+const BUILDROOT_TAKEN: &[&str] = &["cargo-ebpf-cross", "linux", "libbpf", "rustc"];
+
 /// Checks a project name; Err holds the reason, worded to follow
 /// "invalid project name `x`: ".
 pub fn check_name(name: &str) -> Result<(), String> {
@@ -216,6 +253,24 @@ pub fn check_name(name: &str) -> Result<(), String> {
     // A leading `-` reads as an option on every command line it goes into.
     if first == '-' {
         return Err("it starts with `-`".to_string());
+    }
+    // The recipe and Buildroot package names turn `_` into `-`.
+    if first == '_' {
+        return Err(
+            "it starts with `_`, which the Yocto recipe and Buildroot package names turn into a leading `-`"
+                .to_string(),
+        );
+    }
+    let package = name.to_ascii_lowercase().replace('_', "-");
+    if package.starts_with("host-") {
+        return Err(
+            "Buildroot keeps names starting with `host-` for its host packages".to_string(),
+        );
+    }
+    if BUILDROOT_TAKEN.contains(&package.as_str()) {
+        return Err(format!(
+            "the generated Buildroot tree already has or needs a package `{package}`"
+        ));
     }
     let snake = name.replace('-', "_");
     if KEYWORDS.contains(&name) {
@@ -263,6 +318,7 @@ mod tests {
                 "{{name}}",
                 "{{name_snake}}",
                 "{{recipe_name}}",
+                "{{br_upper}}",
                 "{{target}}",
                 "{{tool_repo}}",
                 "{{tool_git}}",
@@ -291,7 +347,7 @@ mod tests {
     #[test]
     fn names() {
         for ok in [
-            "demo", "my-probe", "my_probe", "Probe2", "_x", "selfish", "tests",
+            "demo", "my-probe", "my_probe", "Probe2", "x_", "selfish", "tests", "hostile",
         ] {
             assert_eq!(check_name(ok), Ok(()), "{ok}");
         }
@@ -299,6 +355,22 @@ mod tests {
         assert_eq!(why(""), "it is empty");
         assert_eq!(why("1probe"), "it starts with a digit");
         assert_eq!(why("-x"), "it starts with `-`");
+        assert_eq!(
+            why("_x"),
+            "it starts with `_`, which the Yocto recipe and Buildroot package names turn into a leading `-`"
+        );
+        assert_eq!(
+            why("Host_probe"),
+            "Buildroot keeps names starting with `host-` for its host packages"
+        );
+        assert_eq!(
+            why("Cargo_Ebpf-cross"),
+            "the generated Buildroot tree already has or needs a package `cargo-ebpf-cross`"
+        );
+        assert_eq!(
+            why("linux"),
+            "the generated Buildroot tree already has or needs a package `linux`"
+        );
         assert!(why("my probe").contains("contains ` `"));
         assert!(why("näme").contains("contains `ä`"));
         assert_eq!(why("fn"), "it is a Rust keyword");

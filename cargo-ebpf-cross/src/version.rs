@@ -1,6 +1,6 @@
 //! Kernel versions, and the version rules that change what we emit (the
 //! arm32 PT_REGS macros arrived in 5.2, the helper headers moved to
-//! tools/lib/bpf in 5.5; see README.md, "Helper headers").
+//! tools/lib/bpf in 5.5; see docs/helpers-and-modes.md).
 
 use std::fmt;
 

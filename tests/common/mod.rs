@@ -206,6 +206,7 @@ pub fn tool(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
         "EBPF_CROSS_KERNEL_BUILD",
         "EBPF_CROSS_KERNEL_VERSION",
         "EBPF_CROSS_LIBBPF_INCLUDE",
+        "EBPF_CROSS_KERNEL_ALLOW",
         "EBPF_CROSS_RUST_TARGET",
         "CLANG",
         "LLC",

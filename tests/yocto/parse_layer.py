@@ -140,6 +140,42 @@ def show(label, d, srcdir):
     return lines
 
 
+def show_appends(minimal, layer, base, appends):
+    """Each bbappend applied, as cooker applies it, to the stand-in recipe
+    in MINIMAL_DIR/recipes-kernel it names (`%` matching any version); what
+    it adds to SRC_URI, and where each `file://` it adds is found."""
+    out = []
+    for append in sorted(appends):
+        name = os.path.basename(append)[: -len(".bbappend")]
+        stem = name.split("%")[0]
+        targets = sorted(
+            r for r in glob.glob(os.path.join(minimal, "recipes-kernel", "*.bb"))
+            if os.path.basename(r)[: -len(".bb")].startswith(stem)
+        )
+        rel = os.path.relpath(append, layer)
+        if not targets:
+            out.append("%s: applies to no recipe" % rel)
+            continue
+        d = bb.data.createCopy(base)
+        d.setVar("__BBAPPEND", append)
+        stores = bb.parse.handle(targets[0], d, 0)
+        d = stores[""]
+        label = "%s + %s" % (d.getVar("PN"), rel)
+        uris = (d.getVar("SRC_URI") or "").split()
+        out.append("%s: SRC_URI = %s" % (label, " ".join(uris)))
+        paths = [p for p in (d.getVar("FILESEXTRAPATHS") or "").split(":") if p]
+        shown = [os.path.relpath(p, layer) if p.startswith(layer) else p for p in paths]
+        out.append("%s: FILESEXTRAPATHS = %s" % (label, " ".join(shown)))
+        for uri in uris:
+            if not uri.startswith("file://"):
+                continue
+            f = uri[len("file://"):].split(";")[0]
+            found = [p for p in paths if os.path.isfile(os.path.join(p, f))]
+            where = os.path.relpath(os.path.join(found[0], f), layer) if found else "NOT FOUND"
+            out.append("%s: %s = %s" % (label, uri, where))
+    return out
+
+
 def main():
     minimal, layer = sys.argv[1], os.path.abspath(sys.argv[2])
     tclibc = sys.argv[3] if len(sys.argv) > 3 else "glibc"
@@ -151,8 +187,10 @@ def main():
         out.append("layer: LAYERSERIES_COMPAT_%s = %s" % (name, base.getVar("LAYERSERIES_COMPAT_" + name)))
         out.append("layer: LAYERDEPENDS_%s = %s" % (name, base.getVar("LAYERDEPENDS_" + name)))
     recipes = []
+    appends = []
     for pattern in base.getVar("BBFILES").split():
-        recipes.extend(glob.glob(pattern))
+        for f in glob.glob(pattern):
+            (appends if f.endswith(".bbappend") else recipes).append(f)
     project = os.path.dirname(layer)
     repo = os.environ.get("EBPF_CROSS_REPO_DIR", project)
     for recipe in sorted(recipes):
@@ -167,6 +205,7 @@ def main():
                 continue
             label = d.getVar("PN")
             out.extend(show(label, d, srcdir))
+    out.extend(show_appends(minimal, layer, base, appends))
     print("\n".join(out))
 
 

@@ -300,6 +300,8 @@ struct TargetJob {
     static_: Setting<bool>,
     /// Whether reference kernels may be downloaded (`[bpf] also_kernels`).
     policy: Policy,
+    /// What the kernel capability check lets through.
+    allow: Option<Setting<Vec<String>>>,
 }
 
 /// `kernel_dir` keys a kernel of a matrix: two kernels of one board share
@@ -341,6 +343,7 @@ fn prepare(
         Some(&project.manifest),
         &profile,
     )?;
+    crate::kernel_caps::allow_of(choice.allow.as_ref())?;
     let name = profile.name.clone();
     let policy = Policy::for_build(opts.offline || opts.frozen, g.dry_run);
     let ctx = resolve::context(profile, &choice, &kopts.tools, &state, policy)?;
@@ -362,6 +365,7 @@ fn prepare(
         rust_target,
         static_,
         policy,
+        allow: choice.allow.clone(),
     })
 }
 
@@ -606,6 +610,14 @@ fn make_bundle(
                 r.release, r.abi, r.arch, r.flavour, r.version
             )
         }),
+        kernel_release: job.ctx.tree.as_ref().and_then(|t| t.release()),
+        bpf_mode: Some(
+            match job.ctx.profile.bpf.mode.unwrap_or_default() {
+                crate::profile::BpfMode::Native => "native",
+                crate::profile::BpfMode::Core => "core",
+            }
+            .into(),
+        ),
         llvm_version: job.ctx.toolchain.clang.version.clone(),
         loader: format!("bin/{}", project.bin),
         objects,
@@ -962,6 +974,7 @@ fn build_all(
                     &j.work_dir.join("compile_commands.json"),
                     &entries,
                 )
+                .and_then(|_| super::compile::check_kernel(&j.plans, &j.ctx, j.allow.as_ref()))
             }
         };
         match ok {

@@ -61,6 +61,8 @@ pub fn compile(g: Global, a: CompileArgs) -> Result<i32> {
         None,
         &profile,
     )?;
+    // A typo in the allow list fails before anything is compiled.
+    crate::kernel_caps::allow_of(choice.allow.as_ref())?;
     let policy = crate::reference::Policy::for_build(false, g.dry_run);
     let ctx = resolve::context(
         profile,
@@ -82,6 +84,7 @@ pub fn compile(g: Global, a: CompileArgs) -> Result<i32> {
     std::fs::create_dir_all(&out_dir).map_err(crate::error::write_err(&out_dir))?;
     resolve::stage(&ctx)?;
     run_plans(&plans, &ctx, super::jobs(a.jobs))?;
+    check_kernel(&plans, &ctx, choice.allow.as_ref())?;
     let cwd = std::env::current_dir().unwrap_or_default();
     let entries: Vec<_> = plans
         .iter()
@@ -92,6 +95,30 @@ pub fn compile(g: Global, a: CompileArgs) -> Result<i32> {
         .unwrap_or_else(|| out_dir.join("compile_commands.json"));
     bpf_compile::write_compile_commands(&cc_path, &entries)?;
     Ok(0)
+}
+
+/// The kernel capability check of compiled objects; with -v it says how
+/// long it took, which is what bench/capcheck.sh reads.
+pub fn check_kernel(
+    plans: &[CompilePlan],
+    ctx: &bpf_compile::Context,
+    allow: Option<&crate::settings::Setting<Vec<String>>>,
+) -> Result<()> {
+    let took = crate::kernel_caps::check_plans(plans, ctx, allow)?;
+    if ui::get().verbose {
+        ui::status(
+            "Checked",
+            &format!(
+                "{} object(s) against {} in {} us",
+                plans.len(),
+                ctx.version
+                    .map(|v| format!("Linux {v}"))
+                    .unwrap_or_else(|| "no kernel version".into()),
+                took.as_micros()
+            ),
+        );
+    }
+    Ok(())
 }
 
 /// compile_commands.json wants absolute paths so it works from anywhere.

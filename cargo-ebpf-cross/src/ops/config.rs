@@ -146,6 +146,7 @@ pub fn entries(
         entry("libbpf_include", choice.libbpf_include, |p| shown(p)),
         helpers,
         entry("stamp_version", Some(choice.stamp_version), bool::to_string),
+        entry("kernel_allow", choice.allow, |a| a.join(",")),
         entry("static", Some(static_), bool::to_string),
         Entry {
             key: "linker",

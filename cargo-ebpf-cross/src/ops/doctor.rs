@@ -1,9 +1,12 @@
 //! `cargo ebpf-cross doctor`: everything a target needs, each missing piece
 //! with the Debian/Ubuntu package or command that provides it.
 
+use std::path::PathBuf;
+
 use crate::bpf_headers;
 use crate::cli::DoctorArgs;
 use crate::error::{Error, Result};
+use crate::kernel_caps;
 use crate::kernel_tree::{Given, KernelTree};
 use crate::profile::Profile;
 use crate::reference::Policy;
@@ -57,10 +60,18 @@ pub fn doctor(a: DoctorArgs) -> Result<i32> {
     let reference_pending = check_reference(&mut r, &mut choice, &profile);
     let tree = check_tree(&mut r, &choice, &profile, reference_pending);
     check_helpers(&mut r, &choice, tree.as_ref());
+    let fragment = match &tree {
+        Some(t) => check_capabilities(&mut r, t, &a.programs)?,
+        None => Vec::new(),
+    };
 
     check_libclang(&mut r);
     check_qemu(&mut r, &profile);
 
+    if !fragment.is_empty() {
+        println!("kernel config fragment (what the programs need and the tree lacks; a Yocto layer's recipes-kernel/linux/files/ebpf.cfg):");
+        print!("{}", kernel_caps::config_fragment(&fragment));
+    }
     if r.problems == 0 {
         println!("all good");
         Ok(0)
@@ -282,5 +293,159 @@ fn check_helpers(r: &mut Report, choice: &resolve::KernelChoice, tree: Option<&K
                 ),
             );
         }
+    }
+}
+
+/// The program sections doctor checks the config for: the given files',
+/// else the project's `bpf/*.bpf.c`, else a kprobe and a tracepoint (what
+/// `new` makes and the seed is).
+fn program_sections(programs: &[PathBuf]) -> Result<Vec<(String, String)>> {
+    let mut files = programs.to_vec();
+    if files.is_empty() {
+        let mut found: Vec<PathBuf> = glob::glob("bpf/*.bpf.c")
+            .map(|g| g.filter_map(|p| p.ok()).collect())
+            .unwrap_or_default();
+        found.sort();
+        files = found;
+    }
+    if files.is_empty() {
+        return Ok(vec![
+            ("a kprobe".into(), "kprobe/".into()),
+            ("a tracepoint".into(), "tracepoint/".into()),
+        ]);
+    }
+    let mut out = Vec::new();
+    for f in &files {
+        let bytes = std::fs::read(f).map_err(crate::error::read_err(f))?;
+        let shown = crate::fsutil::shown(f);
+        let sections = if bytes.starts_with(b"\x7fELF") {
+            kernel_caps::object::read(&bytes)
+                .map_err(|problem| Error::BadObject {
+                    path: f.clone(),
+                    problem,
+                })?
+                .programs
+                .into_iter()
+                .map(|p| p.section)
+                .collect()
+        } else {
+            source_sections(&String::from_utf8_lossy(&bytes))
+        };
+        out.extend(sections.into_iter().map(|s| (shown.clone(), s)));
+    }
+    Ok(out)
+}
+
+/// The program sections of a C source, read as text: each string literal
+/// that names a program kind with a `/` (`"kprobe/do_sys_open"`), which
+/// also finds a section given through a macro, as the template's is.
+pub fn source_sections(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (i, lit) in text.split('"').enumerate() {
+        if i % 2 == 1
+            && lit.contains('/')
+            && kernel_caps::kind_of(lit).is_some()
+            && !out.iter().any(|o| o == lit)
+        {
+            out.push(lit.to_string());
+        }
+    }
+    out
+}
+
+/// What the target kernel can run, read from its tree; returns the config
+/// options the programs need and the tree lacks.
+fn check_capabilities(
+    r: &mut Report,
+    tree: &KernelTree,
+    programs: &[PathBuf],
+) -> Result<Vec<String>> {
+    let v = tree.version;
+    r.note("kernel", &format!("linux {v}"));
+    let h = kernel_caps::bpf_h(tree);
+    match kernel_caps::read_uapi(&h) {
+        Ok(u) => {
+            let (id, name) = u.last_helper().unwrap_or((0, "unspec"));
+            r.ok(
+                "highest helper id",
+                &format!("{id} (bpf_{name}), from {}", crate::fsutil::shown(&h)),
+            );
+        }
+        Err(e) => r.missing("bpf.h", &e.to_string(), &e.hint()),
+    }
+    let vmlinux_btf = tree.is_enabled("CONFIG_DEBUG_INFO_BTF");
+    let btf = match (v.at_least(4, 18), vmlinux_btf) {
+        (_, true) => "loads BTF; vmlinux BTF on (CONFIG_DEBUG_INFO_BTF)".to_string(),
+        (true, false) => format!("loads BTF (4.18+), no vmlinux BTF (CONFIG_DEBUG_INFO_BTF is off{}): CO-RE needs an external BTF", if v.at_least(5, 2) { "" } else { " and needs 5.2" }),
+        (false, false) => "none (BTF arrived in 4.18)".into(),
+    };
+    let yes_no = |ok: bool, yes: &str, no: &str| if ok { yes.to_string() } else { no.to_string() };
+    r.note("BTF", &btf);
+    r.note(
+        "global data",
+        &yes_no(
+            v.at_least(5, 2),
+            "yes (5.2+)",
+            "no (5.2+): keep values in maps; libbpf's bpf_printk needs BPF_NO_GLOBAL_DATA",
+        ),
+    );
+    r.note(
+        "bounded loops",
+        &yes_no(v.at_least(5, 3), "yes (5.3+)", "no (5.3+): unroll loops"),
+    );
+    r.note(
+        "kprobe PMU",
+        &yes_no(
+            v.at_least(4, 17),
+            "yes (perf_kprobe, 4.17+): kprobes attach through perf_event_open",
+            "no (4.17+): kprobes attach through tracefs kprobe_events",
+        ),
+    );
+    r.note(
+        "memlock",
+        &yes_no(
+            v.at_least(5, 11),
+            "map memory is charged to the memory cgroup (5.11+)",
+            "map memory is charged to RLIMIT_MEMLOCK (before 5.11): the loader must raise it",
+        ),
+    );
+    let sections = program_sections(programs)?;
+    let mut lacking: Vec<String> = Vec::new();
+    for (from, section) in &sections {
+        for opt in kernel_caps::config_needs([section.as_str()]) {
+            if tree.is_enabled(&opt) || lacking.contains(&opt) {
+                continue;
+            }
+            r.missing(
+                "kernel config",
+                &format!("{opt} is off; {from} needs it ({section})"),
+                "add the fragment below to the board's kernel config (`make olddefconfig` after), or build with --kernel-allow config:OPTION if the board's kernel has it",
+            );
+            lacking.push(opt);
+        }
+    }
+    if lacking.is_empty() {
+        let needed = kernel_caps::config_needs(sections.iter().map(|(_, s)| s.as_str()));
+        r.ok("kernel config", &format!("{} on", needed.join(", ")));
+    }
+    Ok(lacking)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fragment the generated Yocto layer ships is what the template's
+    /// program needs, by the same rules as the kernel check.
+    #[test]
+    fn the_yocto_fragment_is_what_the_template_program_needs() {
+        let program = include_str!("../../templates/project/bpf/NAME.bpf.c");
+        let sections = source_sections(program);
+        assert_eq!(sections, ["kprobe/do_sys_openat2", "kprobe/do_sys_open"]);
+        let needs = kernel_caps::config_needs(sections.iter().map(String::as_str));
+        assert_eq!(
+            kernel_caps::config_fragment(&needs),
+            include_str!("../../templates/yocto/recipes-kernel/linux/files/ebpf.cfg")
+        );
     }
 }

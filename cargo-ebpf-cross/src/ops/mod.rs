@@ -1,6 +1,7 @@
 //! Operations behind each subcommand. Each takes parsed arguments and
 //! returns an exit code or a typed error; printing the error is main's job.
 
+pub mod board;
 pub mod build;
 pub mod compile;
 pub mod config;
@@ -37,7 +38,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Compile(a) => compile::compile(g, a),
         Command::Build(a) => build::build(g, a),
-        Command::Run(a) => run::run(g, a),
+        Command::Run(a) => run::run(g, *a),
         Command::Targets(a) => targets::targets(a),
         Command::Flags(a) => flags::flags(g, a),
         Command::Doctor(a) => doctor::doctor(a),
@@ -47,6 +48,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Install(a) => install::install(g, a),
         Command::Yocto(a) => yocto::yocto(a),
         Command::Kernel(k) => kernel::kernel(k),
+        Command::Runner(a) => board::runner(g, a),
     }
 }
 

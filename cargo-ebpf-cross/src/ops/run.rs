@@ -19,7 +19,7 @@ use crate::ui;
 /// The longest the guest reads trace_pipe after the workload: only a probe
 /// that keeps firing takes that long; otherwise reading stops as soon as
 /// the buffer is drained.
-const DRAIN_MAX_SECS: u32 = 5;
+pub(super) const DRAIN_MAX_SECS: u32 = 5;
 
 /// The result, as `--message-format json` prints it.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -44,6 +44,9 @@ pub struct RunReport {
 
 pub fn run(g: Global, args: RunArgs) -> Result<i32> {
     super::build::one_package(&args.build.project)?;
+    if args.ssh.is_some() {
+        return super::board::run(g, &args);
+    }
     if super::matrix::is_matrix(&args) {
         return super::matrix::run(g, args);
     }
@@ -109,7 +112,7 @@ pub(super) fn prove(
     let (observer, end) = boot(guest, &cmd, args, start)?;
     drop(work);
     let report = report(&guest.profile, &observer, &end, args, start);
-    announce(&guest.profile, &observer, &end, &report);
+    announce(&guest.profile, &observer, &end, &report, Via::Qemu);
     Ok(Some(Proof {
         report,
         interrupted: end.interrupted,
@@ -267,7 +270,31 @@ fn boot(
     Ok((observer, end))
 }
 
-fn report(
+/// What ran the loader: a QEMU guest, or a board reached over ssh. Only
+/// the words of the report differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Via {
+    Qemu,
+    Ssh,
+}
+
+impl Via {
+    fn runner(self) -> &'static str {
+        match self {
+            Via::Qemu => "QEMU",
+            Via::Ssh => "ssh",
+        }
+    }
+
+    fn output(self) -> &'static str {
+        match self {
+            Via::Qemu => "console tail",
+            Via::Ssh => "board output tail",
+        }
+    }
+}
+
+pub(super) fn report(
     profile: &Profile,
     observer: &Observer,
     end: &RunEnd,
@@ -294,7 +321,13 @@ fn report(
 }
 
 /// The verdict line, or the failure report.
-fn announce(profile: &Profile, observer: &Observer, end: &RunEnd, report: &RunReport) {
+pub(super) fn announce(
+    profile: &Profile,
+    observer: &Observer,
+    end: &RunEnd,
+    report: &RunReport,
+    via: Via,
+) {
     match &report.reason {
         None => ui::status(
             "Passed",
@@ -314,15 +347,18 @@ fn announce(profile: &Profile, observer: &Observer, end: &RunEnd, report: &RunRe
         // Whoever pressed Ctrl-C knows why; a report would only bury that.
         Some(_) if end.interrupted => ui::error(
             &format!("run on {} interrupted", profile.name),
-            "QEMU was stopped",
+            match via {
+                Via::Qemu => "QEMU was stopped",
+                Via::Ssh => "the run on the board was stopped",
+            },
         ),
-        Some(why) => print_failure(profile, why, observer, end, report),
+        Some(why) => print_failure(profile, why, observer, end, report, via),
     }
 }
 
 /// The guest waits this long for the loader to say it is running: half
 /// the run's budget, since booting and the workload need the rest.
-fn attach_secs(timeout: u64) -> u32 {
+pub(super) fn attach_secs(timeout: u64) -> u32 {
     (timeout / 2).clamp(1, 30) as u32
 }
 
@@ -480,7 +516,7 @@ fn check_bundle(path: &Path, b: &Bundle, profile: &Profile) -> Result<()> {
     )
 }
 
-fn read_extra(files: &[PathBuf]) -> Result<Vec<(String, Vec<u8>)>> {
+pub(super) fn read_extra(files: &[PathBuf]) -> Result<Vec<(String, Vec<u8>)>> {
     let mut out: Vec<(String, Vec<u8>)> = Vec::new();
     for f in files {
         let name = f
@@ -507,7 +543,7 @@ const STREAM_TRACE_LINES: usize = 20;
 
 /// Shows the run as it happens: progress on stderr, the loader's output and
 /// trace lines on stdout (stderr when stdout carries JSON).
-struct Stream {
+pub(super) struct Stream {
     json: bool,
     all_traces: bool,
     shown: usize,
@@ -515,7 +551,7 @@ struct Stream {
 }
 
 impl Stream {
-    fn new(json: bool, all_traces: bool) -> Self {
+    pub(super) fn new(json: bool, all_traces: bool) -> Self {
         Stream {
             json,
             all_traces,
@@ -537,7 +573,7 @@ impl Stream {
         }
     }
 
-    fn event(&mut self, ev: &Event, start: Instant, workload: Option<&str>) {
+    pub(super) fn event(&mut self, ev: &Event, start: Instant, workload: Option<&str>) {
         match ev {
             Event::Booted(k) => ui::status(
                 "Booted",
@@ -568,7 +604,7 @@ impl Stream {
         }
     }
 
-    fn finish(&self) {
+    pub(super) fn finish(&self) {
         if self.hidden > 0 {
             self.line("trace", &format!("... and {} more", self.hidden));
         }
@@ -632,20 +668,25 @@ const SEEN_LINES: usize = 20;
 
 /// What to do next, from what the run saw; each case only where its
 /// premise holds (no "the probe attached" for a guest that never booted).
-fn failure_hint(profile: &Profile, o: &Observer, end: &RunEnd, r: &RunReport) -> String {
+fn failure_hint(profile: &Profile, o: &Observer, end: &RunEnd, r: &RunReport, via: Via) -> String {
     let ran = o.program_runs.is_some_and(|n| n > 0);
     if o.kernel.is_none() {
         "the guest never reached /init: QEMU's stderr and the console tail above say why".into()
     } else if o.loader_failed {
         "the loader's output above says why (a verifier rejection shows the verifier's log)".into()
     } else if !o.attached() {
-        "the loader never said it attached: check its output and the console tail".into()
+        format!(
+            "the loader never said it attached: check its output and the {}",
+            via.output()
+        )
     } else if !r.missing.is_empty() && !o.trace.is_empty() {
         format!(
             "{} trace lines came, none holding {}: compare the --expect text with the lines listed above",
             o.trace.len(),
             quoted_list(&r.missing)
         )
+    } else if end.timed_out && via == Via::Ssh {
+        "raise --timeout, or look at the board output tail for where the run stopped".into()
     } else if end.timed_out {
         "raise --timeout, or look at the console tail for where the guest stopped".into()
     } else if ran && profile.arch.kprobe_trace_dropped {
@@ -660,9 +701,16 @@ fn failure_hint(profile: &Profile, o: &Observer, end: &RunEnd, r: &RunReport) ->
     }
 }
 
-fn print_failure(profile: &Profile, why: &str, o: &Observer, end: &RunEnd, r: &RunReport) {
+fn print_failure(
+    profile: &Profile,
+    why: &str,
+    o: &Observer,
+    end: &RunEnd,
+    r: &RunReport,
+    via: Via,
+) {
     let target = &profile.name;
-    let hint = failure_hint(profile, o, end, r);
+    let hint = failure_hint(profile, o, end, r, via);
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "run report for {target}:");
     let _ = writeln!(
@@ -708,7 +756,12 @@ fn print_failure(profile: &Profile, why: &str, o: &Observer, end: &RunEnd, r: &R
         if end.timed_out { "yes" } else { "no" }
     );
     if let Some(s) = &end.status {
-        let _ = writeln!(err, "  QEMU:           {s}, after {:.1}s", end.seconds);
+        let _ = writeln!(
+            err,
+            "  {:<16}{s}, after {:.1}s",
+            format!("{}:", via.runner()),
+            end.seconds
+        );
     }
     let _ = writeln!(err, "  loader output:");
     if o.loader_output.is_empty() {
@@ -719,12 +772,12 @@ fn print_failure(profile: &Profile, why: &str, o: &Observer, end: &RunEnd, r: &R
     }
     let qemu_err = end.stderr.trim();
     if !qemu_err.is_empty() {
-        let _ = writeln!(err, "  QEMU's stderr:");
+        let _ = writeln!(err, "  {}'s stderr:", via.runner());
         for l in qemu_err.lines() {
             let _ = writeln!(err, "    | {l}");
         }
     }
-    let _ = writeln!(err, "  console tail (last {} lines):", o.tail.len());
+    let _ = writeln!(err, "  {} (last {} lines):", via.output(), o.tail.len());
     for l in &o.tail {
         let _ = writeln!(err, "    | {l}");
     }
