@@ -40,6 +40,13 @@ pub fn btf_for(path: &Path, arch: &Arch, cache_root: &Path) -> Result<PathBuf> {
             if out.is_file() {
                 return Ok(out);
             }
+            // One pahole per vmlinux when builds run side by side.
+            let dir = crate::fsutil::parent_dir(&out);
+            std::fs::create_dir_all(&dir).map_err(crate::error::write_err(&dir))?;
+            let _lock = crate::fsutil::lock(&dir.join(format!(".{sha}.lock")))?;
+            if out.is_file() {
+                return Ok(out);
+            }
             make(path, &out)?;
             Ok(out)
         }

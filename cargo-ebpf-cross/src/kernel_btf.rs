@@ -88,6 +88,12 @@ pub fn for_reference(r: &Record) -> Result<PathBuf> {
 #[cfg(feature = "fetch")]
 fn from_dbg(r: &Record, out: &Path) -> Result<PathBuf> {
     let cache = crate::reference::cache::Cache::open()?;
+    // Two builds wanting it at once download it once: the second waits,
+    // then finds the first one's BTF.
+    let _lock = cache.lock(&format!("{}.dbg-btf", r.key))?;
+    if out.is_file() {
+        return Ok(out.to_path_buf());
+    }
     let (_tmp, vmlinux) = crate::reference::fetch::dbg_vmlinux(&cache, r)?;
     let bytes = std::fs::read(&vmlinux).map_err(read_err(&vmlinux))?;
     let id = crate::bundle_btf::elf_banner_identity(&bytes).ok_or_else(|| Error::NoBtf {
