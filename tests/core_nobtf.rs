@@ -527,3 +527,68 @@ fn no_pahole_names_its_package() {
     );
     nothing_cached(&cache);
 }
+
+/// Without the network (CARGO_NET_OFFLINE), an armmp kernel whose -dbg BTF is not
+/// cached is refused with what would be downloaded, and nothing is fetched.
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn offline_core_on_armmp_without_cached_btf_says_what_it_would_fetch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let entry = "kernels/debian-6.1-armhf-armmp";
+    // cp -a: the tree has symlinks (its `build` link).
+    std::fs::create_dir_all(cache.join("kernels")).unwrap();
+    let st = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(PathBuf::from(fx_dir("EBPF_CROSS_REFERENCE_CACHE")).join(entry))
+        .arg(cache.join("kernels"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let boot = cache.join(entry).join("root/boot");
+    for f in listing(&boot) {
+        if f.ends_with(".btf") || f.ends_with(".identity") {
+            std::fs::remove_file(boot.join(f)).unwrap();
+        }
+    }
+    let abi = fetched("armv7", "debian:6.1")["abi"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = tool(
+        &repo(),
+        &[
+            "compile",
+            "--target",
+            armv7_core_board().to_str().unwrap(),
+            "--kernel",
+            "debian:6.1",
+            repo()
+                .join("tests/bpf/core_task_compat.bpf.c")
+                .to_str()
+                .unwrap(),
+            "-o",
+            &format!("{}/", tmp.path().join("out").display()),
+        ],
+        &[
+            ("EBPF_CROSS_CACHE_DIR", cache.to_str().unwrap()),
+            ("EBPF_CROSS_DEBIAN_MIRROR", NO_NETWORK),
+            ("CARGO_NET_OFFLINE", "true"),
+        ],
+    );
+    r.fails();
+    assert!(
+        r.stderr.contains(&format!(
+            "error: CO-RE mode needs BTF for debian:6.1 armmp, made from its linux-image-{abi}-armmp-dbg package, which is not cached, and this command does not download (--offline, CARGO_NET_OFFLINE, --dry-run or a report)\n  help: run the same compile or build once online; the BTF is then cached beside the kernel\n"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        listing(&boot)
+            .into_iter()
+            .filter(|f| f.ends_with(".btf"))
+            .count(),
+        0
+    );
+}

@@ -37,7 +37,7 @@ fn config_path(r: &Record) -> PathBuf {
 /// The BTF of a reference kernel: cached, or extracted from its image now.
 /// A kernel built without CONFIG_DEBUG_INFO_BTF has none, and CO-RE mode
 /// cannot work for it; the error says so and what to do instead.
-pub fn for_reference(r: &Record) -> Result<PathBuf> {
+pub fn for_reference(r: &Record, policy: crate::reference::Policy) -> Result<PathBuf> {
     let config = config_path(r);
     let text = std::fs::read_to_string(&config).map_err(read_err(&config))?;
     let kernel = format!("debian:{} {} ({} {})", r.release, r.flavour, r.arch, r.abi);
@@ -49,6 +49,15 @@ pub fn for_reference(r: &Record) -> Result<PathBuf> {
         // Debian builds these kernels with DWARF and ships it in the -dbg
         // package: BTF made from that is the kernel's own types.
         if text.lines().any(|l| l == "CONFIG_DEBUG_INFO=y") {
+            if policy != crate::reference::Policy::Fetch {
+                return Err(Error::Usage {
+                    message: format!(
+                        "CO-RE mode needs BTF for debian:{} {}, made from its linux-image-{}-{}-dbg package, which is not cached, and this command does not download (--offline, CARGO_NET_OFFLINE, --dry-run or a report)",
+                        r.release, r.flavour, r.abi, r.flavour
+                    ),
+                    hint: "run the same compile or build once online; the BTF is then cached beside the kernel".into(),
+                });
+            }
             return from_dbg(r, &out);
         }
         return Err(Error::Usage {

@@ -327,6 +327,7 @@ pub fn context(
         staged_include,
         extra_cflags: crate::bpf_compile::extra_cflags_from_env(),
         reference,
+        policy,
     })
 }
 
@@ -352,7 +353,7 @@ pub fn stage(ctx: &Context) -> Result<()> {
 pub fn core_btf(ctx: &Context) -> Result<Option<PathBuf>> {
     if let Some(r) = &ctx.reference {
         if ctx.profile.bpf.btf.is_none() {
-            return crate::kernel_btf::for_reference(r).map(Some);
+            return crate::kernel_btf::for_reference(r, ctx.policy).map(Some);
         }
     }
     let given = ctx.profile.bpf.btf.clone().or_else(|| {

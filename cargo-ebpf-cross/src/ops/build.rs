@@ -705,7 +705,7 @@ fn other_kernel_btf(job: &TargetJob, k: &str) -> Result<(PathBuf, crate::bundle_
         let spec = crate::reference::Spec::parse(k)?;
         let w = crate::reference::wanted(profile, &spec)?;
         let r = crate::reference::obtain(&w, job.policy)?;
-        let full = crate::kernel_btf::for_reference(&r)?;
+        let full = crate::kernel_btf::for_reference(&r, job.policy)?;
         return Ok((full, crate::bundle_btf::identity_of(&r.image)?));
     }
     let path = PathBuf::from(k);
