@@ -67,6 +67,17 @@ fn classify(path: &Path, data: &[u8], arch: &Arch) -> Result<Kind> {
         problem,
         hint: hint.into(),
     };
+    let file = object::File::parse(data).map_err(|e| {
+        bad(
+            format!("it is not a readable ELF file ({e})"),
+            "point [bpf] btf at the board kernel's vmlinux",
+        )
+    })?;
+    // BTF is used as it is, whatever made it (a vmlinux, or a BPF object
+    // holding the board's types).
+    if file.section_by_name(".BTF").is_some() {
+        return Ok(Kind::ElfWithBtf);
+    }
     let machine = elf_machine(data).ok_or_else(|| {
         bad(
             "its ELF header is cut short".into(),
@@ -83,15 +94,6 @@ fn classify(path: &Path, data: &[u8], arch: &Arch) -> Result<Kind> {
             ),
             "point [bpf] btf at the vmlinux of this board's own kernel",
         ));
-    }
-    let file = object::File::parse(data).map_err(|e| {
-        bad(
-            format!("it is not a readable ELF file ({e})"),
-            "point [bpf] btf at the board kernel's vmlinux",
-        )
-    })?;
-    if file.section_by_name(".BTF").is_some() {
-        return Ok(Kind::ElfWithBtf);
     }
     let has_dwarf = file
         .section_by_name(".debug_info")
