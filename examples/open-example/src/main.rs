@@ -1165,6 +1165,24 @@ mod tests {
     }
 
     #[test]
+    fn core_relocations_are_read_from_the_btf_ext_header() {
+        // struct btf_ext_header: magic, version, flags, hdr_len, then
+        // func_info, line_info and core_relo as (offset, length) pairs.
+        let header = |hdr_len: u32, core_relo_len: u32| {
+            let mut b = vec![0x9f, 0xeb, 1, 0];
+            for w in [hdr_len, 0, 16, 16, 40, 56, core_relo_len] {
+                b.extend_from_slice(&w.to_le_bytes());
+            }
+            b
+        };
+        assert_eq!(core_relo_len(&header(32, 64), true), 64);
+        assert_eq!(core_relo_len(&header(32, 0), true), 0);
+        // A header from before CO-RE relocations (24 bytes) has none.
+        assert_eq!(core_relo_len(&header(24, 64), true), 0);
+        assert_eq!(core_relo_len(&[0x9f, 0xeb], true), 0);
+    }
+
+    #[test]
     fn elf_info_maps_programs_to_sections() {
         // Any BPF object compiled for the embedding works; skip when none.
         let Some((_, bytes)) = embedded::EMBEDDED.first() else {
