@@ -592,3 +592,37 @@ fn offline_core_on_armmp_without_cached_btf_says_what_it_would_fetch() {
         0
     );
 }
+
+/// DWARF that declares `struct task_struct` but never defines it (what
+/// reduced DWARF leaves of most structs) gives BTF no CO-RE program can use:
+/// refused after pahole, and its output is not cached.
+#[test]
+#[ignore = "needs scripts/setup.sh"]
+fn dwarf_without_task_struct_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("decl.c"),
+        "struct task_struct;\nstruct task_struct *current_task;\nstruct other { int a; } o;\n",
+    )
+    .unwrap();
+    let obj = tmp.path().join("decl.o");
+    let st = std::process::Command::new("arm-linux-gnueabihf-gcc")
+        .args(["-g", "-c", "decl.c", "-o", "decl.o"])
+        .current_dir(tmp.path())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let board = board_with_btf("decl-only", "armv7", &obj);
+    let cache = tmp.path().join("cache");
+    let r = bad_btf(&board, &cache);
+    r.fails();
+    assert!(
+        r.stderr.contains(&format!(
+            "error: no BTF from `{}`: its DWARF describes no struct task_struct\n  help: rebuild the kernel with CONFIG_DEBUG_INFO=y and CONFIG_DEBUG_INFO_REDUCED off\n",
+            obj.display()
+        )),
+        "{}",
+        r.stderr
+    );
+    nothing_cached(&cache);
+}
