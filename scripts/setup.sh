@@ -29,7 +29,7 @@ pkgs=(
   gcc-arm-linux-gnueabihf gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu
   libc6-dev-armhf-cross libc6-dev-arm64-cross libc6-dev-riscv64-cross
   qemu-system-arm qemu-system-misc qemu-user-static
-  cpio file bc libbpf-dev bpftool ca-certificates xz-utils make
+  cpio file bc libbpf-dev bpftool dwarves ca-certificates xz-utils make
   python3 python3-venv
   openssh-client dropbear-bin
 )

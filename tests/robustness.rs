@@ -324,6 +324,7 @@ fn bundle_for(dir: &Path, target: &str) -> PathBuf {
         llvm_version: "14.0.6".into(),
         loader: "bin/loader".into(),
         objects: vec!["bpf/p.o".into()],
+        btf: Vec::new(),
         files: contents
             .iter()
             .map(|c| bundle::file_entry(&c.path, &c.bytes))

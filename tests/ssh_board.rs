@@ -687,6 +687,7 @@ fn header_only_bundle() -> PathBuf {
         llvm_version: "14.0.6".into(),
         loader: "bin/loader".into(),
         objects: vec![],
+        btf: Vec::new(),
         files: contents
             .iter()
             .map(|c| bundle::file_entry(&c.path, &c.bytes))

@@ -870,6 +870,7 @@ fn install_refuses_a_damaged_bundle() {
         llvm_version: "14.0.6".into(),
         loader: "bin/p".into(),
         objects: vec!["bpf/p.o".into()],
+        btf: Vec::new(),
         files: vec![
             bundle::file_entry("bin/p", &loader),
             bundle::file_entry("bpf/p.o", b"something else"),

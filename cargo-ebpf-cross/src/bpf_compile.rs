@@ -39,6 +39,8 @@ pub struct Context {
     pub extra_cflags: Vec<String>,
     /// The reference kernel the tree came from, if it did.
     pub reference: Option<crate::reference::Record>,
+    /// Whether this command may download (a -dbg package for CO-RE BTF).
+    pub policy: crate::reference::Policy,
 }
 
 /// The variable a build system sets for extra BPF clang flags.
@@ -613,6 +615,7 @@ mod tests {
             staged_include: "/t/ebpf-cross/armv7/include".into(),
             extra_cflags: Vec::new(),
             reference: None,
+            policy: crate::reference::Policy::Offline,
         }
     }
 

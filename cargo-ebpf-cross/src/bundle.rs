@@ -50,6 +50,10 @@ pub struct Manifest {
     /// `bin/<loader>`.
     pub loader: String,
     pub objects: Vec<String>,
+    /// CO-RE mode: the minimal BTF of each kernel the bundle was built
+    /// for, which the loader uses where the kernel has no BTF of its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub btf: Vec<crate::bundle_btf::BtfEntry>,
     pub files: Vec<FileEntry>,
 }
 
@@ -75,6 +79,7 @@ impl Manifest {
             llvm_version: "14.0.6".into(),
             loader: "bin/loader".into(),
             objects: vec!["bpf/a.o".into()],
+            btf: Vec::new(),
             files: vec![],
         }
     }
@@ -597,6 +602,7 @@ mod tests {
             reference_kernel: None,
             kernel_release: None,
             bpf_mode: None,
+            btf: Vec::new(),
             llvm_version: "14".into(),
             loader: "bin/loader".into(),
             objects: vec![],

@@ -103,6 +103,14 @@ pub enum Error {
     #[error("{message}")]
     Usage { message: String, hint: String },
 
+    /// A vmlinux that cannot give CO-RE mode its BTF.
+    #[error("no BTF from `{}`: {problem}", vmlinux.display())]
+    NoBtf {
+        vmlinux: PathBuf,
+        problem: String,
+        hint: String,
+    },
+
     #[error("{message}")]
     Loader { message: String, hint: String },
 
@@ -225,6 +233,7 @@ impl Error {
             Error::Write { source, .. } => write_hint(source).into(),
             Error::Read { .. } => String::new(),
             Error::BadBundle { .. } => "rebuild it with `cargo ebpf-cross build` (one top directory holding manifest.json, bin/ and bpf/), or fetch it again and check it against SHA256SUMS".into(),
+            Error::NoBtf { hint, .. } => hint.clone(),
             Error::Usage { hint, .. } | Error::Loader { hint, .. } | Error::Run { hint, .. } => hint.clone(),
             Error::TargetsFailed { .. } => "see the summary above".into(),
             Error::StaticIgnored { .. } => "link the loader dynamically: --no-static or EBPF_CROSS_STATIC=0 (the Yocto class does this on glibc; OpenEmbedded's generated target specs respect crt-static only for musl), or build for a target whose spec sets `crt-static-respected`".into(),

@@ -37,11 +37,29 @@ fn config_path(r: &Record) -> PathBuf {
 /// The BTF of a reference kernel: cached, or extracted from its image now.
 /// A kernel built without CONFIG_DEBUG_INFO_BTF has none, and CO-RE mode
 /// cannot work for it; the error says so and what to do instead.
-pub fn for_reference(r: &Record) -> Result<PathBuf> {
+pub fn for_reference(r: &Record, policy: crate::reference::Policy) -> Result<PathBuf> {
     let config = config_path(r);
     let text = std::fs::read_to_string(&config).map_err(read_err(&config))?;
     let kernel = format!("debian:{} {} ({} {})", r.release, r.flavour, r.arch, r.abi);
+    let out = cached_path(r);
     if !text.lines().any(|l| l == "CONFIG_DEBUG_INFO_BTF=y") {
+        if out.is_file() {
+            return Ok(out);
+        }
+        // Debian builds these kernels with DWARF and ships it in the -dbg
+        // package: BTF made from that is the kernel's own types.
+        if text.lines().any(|l| l == "CONFIG_DEBUG_INFO=y") {
+            if policy != crate::reference::Policy::Fetch {
+                return Err(Error::Usage {
+                    message: format!(
+                        "CO-RE mode needs BTF for debian:{} {}, made from its linux-image-{}-{}-dbg package, which is not cached, and this command does not download (--offline, CARGO_NET_OFFLINE, --dry-run or a report)",
+                        r.release, r.flavour, r.abi, r.flavour
+                    ),
+                    hint: "run the same compile or build once online; the BTF is then cached beside the kernel".into(),
+                });
+            }
+            return from_dbg(r, &out);
+        }
         return Err(Error::Usage {
             message: format!(
                 "CO-RE mode needs the target kernel's BTF, and the reference kernel {kernel} has none: its {} does not set CONFIG_DEBUG_INFO_BTF",
@@ -50,7 +68,6 @@ pub fn for_reference(r: &Record) -> Result<PathBuf> {
             hint: "build this board in native mode (the default; drop [bpf] mode = \"core\"), which needs no BTF, or name a BTF for the board's own kernel with [bpf] btf".into(),
         });
     }
-    let out = cached_path(r);
     if out.is_file() {
         return Ok(out);
     }
@@ -71,6 +88,46 @@ pub fn for_reference(r: &Record) -> Result<PathBuf> {
     );
     crate::fsutil::write_atomic(&out, blob)?;
     Ok(out)
+}
+
+/// BTF made from the -dbg package's vmlinux, cached beside the image with
+/// the kernel's identity (its banner is compressed inside the zImage, so a
+/// bundle could not tell it otherwise). The vmlinux and the .deb are not
+/// kept.
+#[cfg(feature = "fetch")]
+fn from_dbg(r: &Record, out: &Path) -> Result<PathBuf> {
+    let cache = crate::reference::cache::Cache::open()?;
+    // Two builds wanting it at once download it once: the second waits,
+    // then finds the first one's BTF.
+    let _lock = cache.lock(&format!("{}.dbg-btf", r.key))?;
+    if out.is_file() {
+        return Ok(out.to_path_buf());
+    }
+    let (_tmp, vmlinux) = crate::reference::fetch::dbg_vmlinux(&cache, r)?;
+    let bytes = std::fs::read(&vmlinux).map_err(read_err(&vmlinux))?;
+    let id = crate::bundle_btf::elf_banner_identity(&bytes).ok_or_else(|| Error::NoBtf {
+        vmlinux: vmlinux.clone(),
+        problem: "no `Linux version ...` banner in it".into(),
+        hint: "the -dbg package's vmlinux is not this kernel's; please report it".into(),
+    })?;
+    drop(bytes);
+    crate::dwarf_btf::make(&vmlinux, out)?;
+    crate::fsutil::write_atomic(
+        &crate::bundle_btf::identity_path(&r.image),
+        format!("{}\t{}\n", id.release, id.version).as_bytes(),
+    )?;
+    Ok(out.to_path_buf())
+}
+
+#[cfg(not(feature = "fetch"))]
+fn from_dbg(r: &Record, _out: &Path) -> Result<PathBuf> {
+    Err(Error::Usage {
+        message: format!(
+            "CO-RE mode needs BTF for debian:{} {}, made from its -dbg package, and this cargo-ebpf-cross was built without the `fetch` feature",
+            r.release, r.flavour
+        ),
+        hint: "build the tool with default features, or name a BTF for the board's kernel with [bpf] btf".into(),
+    })
 }
 
 /// The image's bytes, gunzipped when it is a gzip file.
@@ -145,6 +202,51 @@ fn blob_len(b: &[u8]) -> Option<usize> {
     (strings[0] == 0 && strings[str_len - 1] == 0).then_some(total)
 }
 
+/// The member count of the largest struct named `name` in a whole BTF
+/// blob (a forward declaration counts as none), or `None` if no struct has
+/// that name or the type section cannot be walked.
+pub fn struct_members(blob: &[u8], name: &str) -> Option<u32> {
+    let len = blob_len(blob)?;
+    let little = u16::from_le_bytes([blob[0], blob[1]]) == MAGIC;
+    let word = |i: usize| -> Option<u32> {
+        let w: [u8; 4] = blob.get(i..i + 4)?.try_into().ok()?;
+        Some(if little {
+            u32::from_le_bytes(w)
+        } else {
+            u32::from_be_bytes(w)
+        })
+    };
+    let hdr_len = word(4)? as usize;
+    let (type_off, type_len, str_off) = (word(8)? as usize, word(12)? as usize, word(16)? as usize);
+    let strings = &blob[hdr_len + str_off..len];
+    let mut at = hdr_len + type_off;
+    let end = at + type_len;
+    let mut best = None;
+    while at + 12 <= end {
+        let (name_off, info) = (word(at)? as usize, word(at + 4)?);
+        let (kind, vlen) = ((info >> 24) & 0x1f, info & 0xffff);
+        // The bytes that follow `struct btf_type` for each kind (linux
+        // include/uapi/linux/btf.h).
+        let extra = match kind {
+            1 | 14 | 17 => 4,
+            3 => 12,
+            4 | 5 | 15 | 19 => 12 * vlen as usize,
+            6 | 13 => 8 * vlen as usize,
+            2 | 7..=12 | 16 | 18 => 0,
+            _ => return None,
+        };
+        if kind == 4 {
+            let s = strings.get(name_off..)?;
+            let n = &s[..s.iter().position(|&c| c == 0)?];
+            if n == name.as_bytes() {
+                best = Some(best.map_or(vlen, |b: u32| b.max(vlen)));
+            }
+        }
+        at += 12 + extra;
+    }
+    best
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,6 +279,33 @@ mod tests {
         image.extend_from_slice(&good);
         image.extend_from_slice(&[0xaa; 9]);
         assert_eq!(find(&image), Some(&good[..]));
+    }
+
+    #[test]
+    fn counts_a_structs_members() {
+        // [1] INT 'int' size 4; [2] STRUCT 'task_struct' size 4 vlen 1
+        // with member 'tgid'; [3] FWD 'task_struct'.
+        let mut types = Vec::new();
+        for w in [
+            1u32,
+            1 << 24,
+            4,
+            32,
+            5,
+            (4 << 24) | 1,
+            4,
+            17,
+            1,
+            0,
+            5,
+            7 << 24,
+            0,
+        ] {
+            types.extend_from_slice(&w.to_le_bytes());
+        }
+        let b = blob(&types, b"\0int\0task_struct\0tgid\0");
+        assert_eq!(struct_members(&b, "task_struct"), Some(1));
+        assert_eq!(struct_members(&b, "mm_struct"), None);
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod version;
 
 pub mod bpf_compile;
 pub mod bpf_headers;
+pub mod dwarf_btf;
 pub mod elf_check;
 pub mod kernel_btf;
 pub mod kernel_caps;
@@ -22,6 +23,7 @@ pub mod toolchain;
 
 pub mod bindings;
 pub mod bundle;
+pub mod bundle_btf;
 pub mod initramfs;
 pub mod loader_build;
 pub mod qemu;

@@ -66,6 +66,10 @@ pub struct BpfSection {
     pub llc_flags: Option<Vec<String>>,
     /// Target BTF for CO-RE mode (vmlinux or a .btf file).
     pub btf: Option<PathBuf>,
+    /// CO-RE mode: more kernels the bundle is for (`debian:RELEASE`, or a
+    /// vmlinux with BTF or DWARF). The objects are the same; the bundle
+    /// carries each kernel's minimal BTF beside the main one's.
+    pub also_kernels: Option<Vec<String>>,
     /// Write the target's LINUX_VERSION_CODE over a `version` section of
     /// 0xFFFFFFFE, so kernels before 5.0 accept the kprobe whatever loader
     /// is used.
@@ -165,7 +169,16 @@ impl KernelSection {
 }
 impl BpfSection {
     pub fn overlay(&mut self, o: &BpfSection) {
-        overlay_opt!(self, o, mode, cflags, llc_flags, btf, stamp_version);
+        overlay_opt!(
+            self,
+            o,
+            mode,
+            cflags,
+            llc_flags,
+            btf,
+            also_kernels,
+            stamp_version
+        );
     }
 }
 impl LoaderSection {

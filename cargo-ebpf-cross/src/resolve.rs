@@ -327,6 +327,7 @@ pub fn context(
         staged_include,
         extra_cflags: crate::bpf_compile::extra_cflags_from_env(),
         reference,
+        policy,
     })
 }
 
@@ -347,18 +348,45 @@ pub fn stage(ctx: &Context) -> Result<()> {
 /// its image (extracted once and cached beside it; an error when that
 /// kernel was built without BTF, whatever its headers hold: trixie's
 /// armmp headers carry an empty `vmlinux`); else the build tree's vmlinux.
+/// A vmlinux with DWARF but no `.BTF` gets one made by pahole (cached by
+/// its sha256), so kernels built without CONFIG_DEBUG_INFO_BTF work too.
 pub fn core_btf(ctx: &Context) -> Result<Option<PathBuf>> {
+    if let Some(r) = &ctx.reference {
+        if ctx.profile.bpf.btf.is_none() {
+            return crate::kernel_btf::for_reference(r, ctx.policy).map(Some);
+        }
+    }
+    let given = ctx.profile.bpf.btf.clone().or_else(|| {
+        ctx.tree
+            .as_ref()
+            .map(|t| t.build.join("vmlinux"))
+            .filter(|p| p.is_file())
+    });
+    let Some(given) = given else {
+        return Ok(None);
+    };
+    if !given.is_file() {
+        // write_vmlinux_h names a missing file with its own hint.
+        return Ok(Some(given));
+    }
+    let cache = crate::reference::cache::Cache::open()?;
+    crate::dwarf_btf::btf_for(&given, &ctx.profile.arch, &cache.root).map(Some)
+}
+
+/// The kernel file that names the CO-RE target kernel's identity (its
+/// `linux_banner`): the BTF source when it is a vmlinux, else the
+/// reference kernel's image, else the build tree's vmlinux.
+pub fn core_kernel_file(ctx: &Context) -> Option<PathBuf> {
     if let Some(b) = &ctx.profile.bpf.btf {
-        return Ok(Some(b.clone()));
+        return Some(b.clone());
     }
     if let Some(r) = &ctx.reference {
-        return crate::kernel_btf::for_reference(r).map(Some);
+        return Some(r.image.clone());
     }
-    Ok(ctx
-        .tree
+    ctx.tree
         .as_ref()
         .map(|t| t.build.join("vmlinux"))
-        .filter(|p| p.is_file()))
+        .filter(|p| p.is_file())
 }
 
 /// Whether the loader links statically: `--static`/`--no-static`, else

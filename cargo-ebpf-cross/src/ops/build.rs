@@ -298,6 +298,8 @@ struct TargetJob {
     rust_target: String,
     /// `static`, resolved once: the spec check and the cargo run agree.
     static_: Setting<bool>,
+    /// Whether reference kernels may be downloaded (`[bpf] also_kernels`).
+    policy: Policy,
     /// What the kernel capability check lets through.
     allow: Option<Setting<Vec<String>>>,
 }
@@ -362,6 +364,7 @@ fn prepare(
         out_dir,
         rust_target,
         static_,
+        policy,
         allow: choice.allow.clone(),
     })
 }
@@ -587,6 +590,8 @@ fn make_bundle(
             executable: false,
         });
     }
+    let objects: Vec<String> = contents[1..].iter().map(|c| c.path.clone()).collect();
+    let btf = bundle_btf(job, &mut contents)?;
     let manifest = Manifest {
         tool: env!("CARGO_PKG_NAME").into(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
@@ -615,7 +620,8 @@ fn make_bundle(
         ),
         llvm_version: job.ctx.toolchain.clang.version.clone(),
         loader: format!("bin/{}", project.bin),
-        objects: contents[1..].iter().map(|c| c.path.clone()).collect(),
+        objects,
+        btf,
         files: contents
             .iter()
             .map(|c| bundle::file_entry(&c.path, &c.bytes))
@@ -630,6 +636,82 @@ fn make_bundle(
         loader_sha,
         exe: exe.to_path_buf(),
     })
+}
+
+/// CO-RE mode: the target kernel's BTF cut down to what the objects
+/// relocate against, added to `contents` with the loader's index. A kernel
+/// whose identity cannot be told gets none: the loader must never guess.
+fn bundle_btf(
+    job: &TargetJob,
+    contents: &mut Vec<Content>,
+) -> Result<Vec<crate::bundle_btf::BtfEntry>> {
+    use crate::bundle_btf as bb;
+    if job.ctx.profile.bpf.mode != Some(crate::profile::BpfMode::Core) || job.plans.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (Some(full), Some(kernel)) = (
+        resolve::core_btf(&job.ctx)?,
+        resolve::core_kernel_file(&job.ctx),
+    ) else {
+        return Ok(Vec::new());
+    };
+    let mut kernels = Vec::new();
+    match bb::identity_of(&kernel) {
+        Ok(id) => kernels.push((full, id)),
+        // A bare .btf file names no kernel: the bundle cannot say which
+        // kernel its BTF is for, so it carries none rather than a guess.
+        Err(Error::NoBtf { problem, .. }) => crate::ui::warn(&format!(
+            "the bundle carries no BTF for {}: {problem}; the loader will need the kernel's own /sys/kernel/btf/vmlinux",
+            crate::fsutil::shown(&kernel)
+        )),
+        Err(e) => return Err(e),
+    }
+    for k in job.ctx.profile.bpf.also_kernels.iter().flatten() {
+        kernels.push(other_kernel_btf(job, k)?);
+    }
+    let objects: Vec<PathBuf> = job.plans.iter().map(|p| p.output.clone()).collect();
+    let mut entries: Vec<bb::BtfEntry> = Vec::new();
+    for (full, id) in kernels {
+        let path = bb::bundle_path(&id);
+        if entries.iter().any(|e| e.path == path) {
+            continue;
+        }
+        let bytes = bb::minimal(&full, &objects, &job.work_dir)?;
+        entries.push(bb::BtfEntry {
+            path: path.clone(),
+            size: bytes.len() as u64,
+            sha256: crate::fsutil::sha256_hex(&bytes),
+            kernel_release: id.release,
+            kernel_version: id.version,
+        });
+        contents.push(Content {
+            path,
+            bytes,
+            executable: false,
+        });
+    }
+    contents.push(Content {
+        path: bb::INDEX.into(),
+        bytes: bb::index(&entries).into_bytes(),
+        executable: false,
+    });
+    Ok(entries)
+}
+
+/// The full BTF and identity of one of `[bpf] also_kernels`.
+fn other_kernel_btf(job: &TargetJob, k: &str) -> Result<(PathBuf, crate::bundle_btf::Identity)> {
+    let profile = &job.ctx.profile;
+    if k.starts_with("debian:") {
+        let spec = crate::reference::Spec::parse(k)?;
+        let w = crate::reference::wanted(profile, &spec)?;
+        let r = crate::reference::obtain(&w, job.policy)?;
+        let full = crate::kernel_btf::for_reference(&r, job.policy)?;
+        return Ok((full, crate::bundle_btf::identity_of(&r.image)?));
+    }
+    let path = PathBuf::from(k);
+    let cache = crate::reference::cache::Cache::open()?;
+    let full = crate::dwarf_btf::btf_for(&path, &profile.arch, &cache.root)?;
+    Ok((full, crate::bundle_btf::identity_of(&path)?))
 }
 
 /// What `build` says of a bundle: its line, and with `--message-format

@@ -290,6 +290,23 @@ impl Http {
         label: Option<&str>,
         limit: u64,
     ) -> std::result::Result<Vec<u8>, (Error, bool)> {
+        let mut body = Vec::new();
+        self.stream_once(url, label, limit, &mut |b| {
+            body.extend_from_slice(b);
+            Ok(())
+        })?;
+        Ok(body)
+    }
+
+    /// [`Self::get_once`], handing each piece of the body to `sink` as it
+    /// comes instead of keeping it: for files too large to hold in memory.
+    fn stream_once(
+        &self,
+        url: &str,
+        label: Option<&str>,
+        limit: u64,
+        sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> std::result::Result<u64, (Error, bool)> {
         let net = |message: String| {
             Error::Fetch {
             message,
@@ -316,7 +333,7 @@ impl Http {
         if len.is_some_and(|n| n > limit) {
             return Err((too_big(), true));
         }
-        let mut body = Vec::with_capacity(len.unwrap_or(0).min(limit) as usize);
+        let mut got: u64 = 0;
         // One byte past the limit tells "exactly the limit" from "more".
         let mut reader = resp.into_reader().take(limit + 1);
         let progress = label.map(|l| super::progress::Progress::start(l, len));
@@ -331,10 +348,11 @@ impl Http {
             if n == 0 {
                 break;
             }
-            body.extend_from_slice(&buf[..n]);
-            if body.len() as u64 > limit {
+            got += n as u64;
+            if got > limit {
                 return Err((too_big(), true));
             }
+            sink(&buf[..n]).map_err(|e| (e, false))?;
             if let Some(p) = &progress {
                 p.advance(n as u64);
             }
@@ -342,7 +360,7 @@ impl Http {
         if let Some(p) = progress {
             p.finish();
         }
-        Ok(body)
+        Ok(got)
     }
 
     /// Like `get_once`, retried on transport errors, for a file with no
@@ -429,6 +447,65 @@ impl Http {
             }
         }
         Err(mismatch.or(other).expect("at least one url"))
+    }
+}
+
+impl Http {
+    /// [`Self::get_verified`] for a file too large for memory (a -dbg
+    /// package is hundreds of MB): streamed into a temp file in `dir` while
+    /// hashed, and handed back only if its size and sha256 are the signed
+    /// ones. Any other outcome removes the file.
+    pub fn get_verified_to_file(
+        &self,
+        url: &str,
+        file: &str,
+        sha256: &str,
+        size: u64,
+        label: &str,
+        dir: &Path,
+    ) -> Result<crate::fsutil::Part> {
+        use sha2::Digest;
+        use std::io::Write;
+        let mut last = None;
+        for attempt in 0..TRIES {
+            if attempt > 0 {
+                std::thread::sleep(Duration::from_secs(u64::from(attempt)));
+            }
+            let mut part = crate::fsutil::temp_beside(&dir.join(file))?;
+            let path = part.path().to_path_buf();
+            let mut hasher = sha2::Sha256::new();
+            let got = self.stream_once(url, Some(label), size, &mut |b| {
+                hasher.update(b);
+                part.write_all(b).map_err(crate::error::write_err(&path))
+            });
+            match got {
+                Ok(n) => {
+                    let digest: String = hasher
+                        .finalize()
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect();
+                    if digest == sha256 && n == size {
+                        part.flush().map_err(crate::error::write_err(&path))?;
+                        return Ok(part);
+                    }
+                    last = Some(Error::Digest {
+                        file: file.to_string(),
+                        url: url.to_string(),
+                        expected: sha256.to_string(),
+                        got: digest,
+                    });
+                }
+                Err((e, false)) => return Err(e),
+                Err((e, true)) => {
+                    if attempt + 1 < TRIES {
+                        crate::ui::warn(&format!("{e}; trying again ({}/{TRIES})", attempt + 2));
+                    }
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last.expect("at least one try"))
     }
 }
 

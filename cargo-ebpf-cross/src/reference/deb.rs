@@ -17,6 +17,12 @@ fn bad(deb: &str, why: String) -> Error {
 /// Writes the entries of `deb`'s data archive that start with one of
 /// `keep` (paths without the leading `./`) below `root`.
 pub fn unpack(name: &str, deb: &[u8], keep: &[&str], root: &Path) -> Result<usize> {
+    unpack_from(name, deb, keep, root)
+}
+
+/// [`unpack`] reading the .deb as a stream: the data archive is
+/// decompressed as it is read, never held whole.
+pub fn unpack_from(name: &str, deb: impl Read, keep: &[&str], root: &Path) -> Result<usize> {
     let mut ar = ar::Archive::new(deb);
     while let Some(entry) = ar.next_entry() {
         let mut entry = entry.map_err(|e| bad(name, e.to_string()))?;
@@ -24,18 +30,14 @@ pub fn unpack(name: &str, deb: &[u8], keep: &[&str], root: &Path) -> Result<usiz
         if !member.starts_with("data.tar") {
             continue;
         }
-        let mut raw = Vec::new();
-        entry
-            .read_to_end(&mut raw)
-            .map_err(|e| bad(name, e.to_string()))?;
-        let reader: Box<dyn Read> = match member.trim_end_matches('/') {
-            "data.tar.xz" => Box::new(xz2::read::XzDecoder::new(&raw[..])),
+        let reader: Box<dyn Read + '_> = match member.trim_end_matches('/') {
+            "data.tar.xz" => Box::new(xz2::read::XzDecoder::new(&mut entry)),
             "data.tar.zst" => Box::new(
-                ruzstd::decoding::StreamingDecoder::new(&raw[..])
+                ruzstd::decoding::StreamingDecoder::new(&mut entry)
                     .map_err(|e| bad(name, e.to_string()))?,
             ),
-            "data.tar.gz" => Box::new(flate2::read::GzDecoder::new(&raw[..])),
-            "data.tar" => Box::new(&raw[..]),
+            "data.tar.gz" => Box::new(flate2::read::GzDecoder::new(&mut entry)),
+            "data.tar" => Box::new(&mut entry),
             other => return Err(bad(name, format!("unknown member `{other}`"))),
         };
         return untar(name, reader, keep, root);

@@ -457,6 +457,87 @@ pub fn fetch(cache: &Cache, w: &Wanted, refresh: bool, keyring: Option<&Path>) -
     Ok(installed)
 }
 
+/// The DWARF vmlinux of a cached reference kernel that has no BTF, from
+/// its `linux-image-<abi>-<flavour>-dbg` package of the same version: the
+/// package (hundreds of MB) is verified like every download (signed
+/// InRelease, index, sha256) while it streams into a temp file, then read
+/// as a stream keeping only the vmlinux, and removed. Returns the temp dir
+/// holding `vmlinux`; the caller makes BTF from it and drops it.
+pub fn dbg_vmlinux(cache: &Cache, r: &Record) -> Result<(crate::fsutil::TempDir, PathBuf)> {
+    let rel = release::find(&r.release)?;
+    let image = format!("linux-image-{}-{}", r.abi, r.flavour);
+    let dbg = format!("{image}-dbg");
+    let version = r
+        .packages
+        .iter()
+        .find(|p| p.name == image || p.name == format!("{image}-unsigned"))
+        .map(|p| p.version.clone())
+        .ok_or_else(|| Error::Fetch {
+            message: format!("the cached kernel {} records no {image} package", r.key),
+            hint: format!(
+                "fetch it again: cargo ebpf-cross kernel fetch --kernel debian:{}@{} --refresh",
+                r.release, r.abi
+            ),
+        })?;
+    let http = Http::new();
+    let keys = Keyring::choose(None)?;
+    let mut found = None;
+    for s in &rel.suites {
+        let base = release::mirror_url(s.mirror);
+        if let Some(l) = load_suite(&http, &keys, cache, &base, &s.suite, &r.arch)? {
+            if let Some(p) = l
+                .packages
+                .iter()
+                .find(|p| p.name == dbg && p.version == version)
+            {
+                found = Some((p.clone(), l.suite.base.clone(), l.suite.suite.clone()));
+                break;
+            }
+        }
+    }
+    let (p, base, suite) = found.ok_or_else(|| Error::Fetch {
+        message: format!("no {dbg} {version} in debian:{}'s suites", r.release),
+        hint: "the mirror may have moved on to a newer ABI: fetch the newest kernel (cargo ebpf-cross kernel fetch --refresh) and build against it".into(),
+    })?;
+    ui::status(
+        "Fetching",
+        &format!(
+            "{dbg} {version} ({:.0} MiB, {suite}): debian:{} {} has no BTF, and CO-RE mode makes it from this package's DWARF; only its vmlinux is kept",
+            p.size as f64 / (1024.0 * 1024.0),
+            r.release,
+            r.flavour
+        ),
+    );
+    let tmp = crate::fsutil::TempDir::new_in(&cache.root.join("tmp"), ".dbg.")?;
+    let file = p
+        .filename
+        .rsplit('/')
+        .next()
+        .unwrap_or(&p.filename)
+        .to_string();
+    let url = format!("{base}/{}", p.filename);
+    let deb = http.get_verified_to_file(&url, &file, &p.sha256, p.size, &file, tmp.path())?;
+    let root = tmp.path().join("root");
+    std::fs::create_dir_all(&root).map_err(write_err(&root))?;
+    let keep = [
+        format!("usr/lib/debug/boot/vmlinux-{}-{}", r.abi, r.flavour),
+        format!("usr/lib/debug/vmlinux-{}-{}", r.abi, r.flavour),
+    ];
+    let keep: Vec<&str> = keep.iter().map(String::as_str).collect();
+    let reader = std::fs::File::open(deb.path()).map_err(crate::error::read_err(deb.path()))?;
+    super::deb::unpack_from(&file, std::io::BufReader::new(reader), &keep, &root)?;
+    drop(deb);
+    let vmlinux = keep
+        .iter()
+        .map(|k| root.join(k))
+        .find(|p| p.is_file())
+        .ok_or_else(|| Error::Fetch {
+            message: format!("{file} holds no {}", keep.join(" or ")),
+            hint: "the package's layout is new to this tool; please report it".into(),
+        })?;
+    Ok((tmp, vmlinux))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -53,8 +53,8 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 const KERNEL_VERSION_ANY: u32 = 0xFFFF_FFFE;
 
 fn main() -> ExitCode {
-    let objects = match parse_args(std::env::args_os().skip(1)) {
-        Ok(Command::Run(objects)) => objects,
+    let RunArgs { objects, btf } = match parse_args(std::env::args_os().skip(1)) {
+        Ok(Command::Run(run)) => run,
         Ok(Command::Help) => {
             print_usage();
             return ExitCode::SUCCESS;
@@ -91,7 +91,10 @@ fn main() -> ExitCode {
     }
 
     let mut loaded = Vec::with_capacity(objects.len());
-    let mut context = LoadContext::default();
+    let mut context = LoadContext {
+        btf_file: btf,
+        ..LoadContext::default()
+    };
     for object in &objects {
         match load_and_attach(object, &mut context) {
             Ok(ebpf) => loaded.push(ebpf),
@@ -137,8 +140,16 @@ impl ObjectSource {
     }
 }
 
+/// What to load, and where the kernel's types come from.
+struct RunArgs {
+    objects: Vec<ObjectSource>,
+    /// `--btf FILE`: the target BTF for CO-RE, even when the kernel has its
+    /// own.
+    btf: Option<PathBuf>,
+}
+
 enum Command {
-    Run(Vec<ObjectSource>),
+    Run(RunArgs),
     Help,
     Version,
 }
@@ -146,11 +157,18 @@ enum Command {
 fn parse_args(args: impl Iterator<Item = OsString>) -> Result<Command, String> {
     let mut paths = Vec::new();
     let mut only_paths = false;
-    for arg in args {
+    let mut btf = None;
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
         if !only_paths {
             match arg.to_str() {
                 Some("-h" | "--help") => return Ok(Command::Help),
                 Some("-V" | "--version") => return Ok(Command::Version),
+                Some("--btf") => {
+                    let file = args.next().ok_or("'--btf' needs a BTF file")?;
+                    btf = Some(PathBuf::from(file));
+                    continue;
+                }
                 Some("--") => {
                     only_paths = true;
                     continue;
@@ -172,14 +190,17 @@ fn parse_args(args: impl Iterator<Item = OsString>) -> Result<Command, String> {
             .map(|&(name, bytes)| ObjectSource::Embedded { name, bytes })
             .collect();
     }
-    Ok(Command::Run(paths))
+    Ok(Command::Run(RunArgs {
+        objects: paths,
+        btf,
+    }))
 }
 
 fn print_usage() {
     println!(
         "{NAME} {VERSION}: load eBPF objects, attach their programs, and wait
 
-Usage: {NAME} [OBJECT.o ...]
+Usage: {NAME} [--btf FILE] [OBJECT.o ...]
 
 With no OBJECT, loads the objects embedded in this binary. Every program is
 attached by its section name: kprobe/<fn>[+<off>], kretprobe/<fn>,
@@ -188,6 +209,7 @@ Runs until SIGINT or SIGTERM; the kernel then detaches the programs.
 Output of bpf_trace_printk: cat /sys/kernel/debug/tracing/trace_pipe
 
 Options:
+  --btf FILE     relocate CO-RE objects against FILE, not the kernel's BTF
   -h, --help     print this help and exit
   -V, --version  print the version and exit
   --             end of options: every later argument is an object path
@@ -209,8 +231,13 @@ Options:
 /// Per-run state shared by all objects.
 #[derive(Default)]
 struct LoadContext {
-    /// The kernel's BTF, read at most once and only if an object carries BTF.
-    btf: Option<Option<Btf>>,
+    /// `--btf FILE`.
+    btf_file: Option<PathBuf>,
+    /// The target BTF and where it came from, chosen at most once and only
+    /// if an object carries BTF; `Ok(None)` when there is none to be had.
+    btf: Option<Result<Option<(Btf, String)>, String>>,
+    /// Whether the BTF's origin was already reported.
+    btf_reported: bool,
     /// Whether the running kernel's version was already checked and reported.
     kernel_version_checked: bool,
     /// Whether the way kprobes attach was already reported.
@@ -218,11 +245,121 @@ struct LoadContext {
 }
 
 impl LoadContext {
-    fn btf(&mut self) -> Option<&Btf> {
-        self.btf
-            .get_or_insert_with(|| Btf::from_sys_fs().ok())
-            .as_ref()
+    /// The BTF for an object's CO-RE relocations. `needed`: the object has
+    /// CO-RE relocations, so having no BTF is an error, never a silent
+    /// load with the compile-time offsets.
+    fn btf(&mut self, needed: bool) -> Result<Option<&Btf>, String> {
+        let file = self.btf_file.clone();
+        let chosen = self.btf.get_or_insert_with(|| choose_btf(file.as_deref()));
+        match chosen {
+            Ok(Some((btf, origin))) => {
+                if needed && !self.btf_reported {
+                    eprintln!("{NAME}: BTF: {origin}");
+                    self.btf_reported = true;
+                }
+                Ok(Some(btf))
+            }
+            Ok(None) if !needed => Ok(None),
+            Ok(None) => Err(format!(
+                "this kernel has no {KERNEL_BTF}, and no BTF was given"
+            )),
+            Err(_) if !needed => Ok(None),
+            Err(e) => Err(e.clone()),
+        }
     }
+}
+
+/// The running kernel's own BTF (CONFIG_DEBUG_INFO_BTF, 5.4 on).
+const KERNEL_BTF: &str = "/sys/kernel/btf/vmlinux";
+
+/// The bundle's BTF index, `btf/kernels` beside `bin/`: one line per
+/// kernel, `<file>\t<release>\t<version>`, as `uname -r` and `uname -v`
+/// print them.
+const BTF_INDEX: &str = "kernels";
+
+/// `--btf FILE`, else the kernel's own BTF, else the bundle's BTF made for
+/// exactly this kernel: its release and build string must both match, as
+/// two builds of one release have different layouts. `Ok(None)`: no BTF
+/// anywhere (fine for an object without CO-RE relocations).
+fn choose_btf(file: Option<&std::path::Path>) -> Result<Option<(Btf, String)>, String> {
+    let parse = |path: &std::path::Path| {
+        Btf::parse_file(path, aya::Endianness::default())
+            .map_err(|e| format!("cannot read BTF {}: {e}", path.display()))
+    };
+    if let Some(f) = file {
+        return Ok(Some((parse(f)?, format!("{} (--btf)", f.display()))));
+    }
+    if std::path::Path::new(KERNEL_BTF).exists() {
+        let btf = Btf::from_sys_fs().map_err(|e| format!("cannot read {KERNEL_BTF}: {e}"))?;
+        return Ok(Some((
+            btf,
+            format!("{KERNEL_BTF} (the running kernel's own)"),
+        )));
+    }
+    let (release, version) = uname()?;
+    let dir = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("btf")));
+    let index = dir
+        .as_ref()
+        .and_then(|d| std::fs::read_to_string(d.join(BTF_INDEX)).ok())
+        .unwrap_or_default();
+    let kernels: Vec<(&str, &str, &str)> = index
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.splitn(3, '\t');
+            Some((f.next()?, f.next()?, f.next()?))
+        })
+        .collect();
+    let found = kernels
+        .iter()
+        .find(|(_, r, v)| *r == release && *v == version);
+    match (found, dir) {
+        (Some((file, _, _)), Some(dir)) => {
+            let path = dir.join(file);
+            let btf = parse(&path)?;
+            Ok(Some((
+                btf,
+                format!("{} (the bundle's, for {release} {version})", path.display()),
+            )))
+        }
+        _ => {
+            let has = if kernels.is_empty() {
+                "none".to_string()
+            } else {
+                kernels
+                    .iter()
+                    .map(|(_, r, v)| format!("{r} `{v}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            Err(format!(
+                "this kernel has no {KERNEL_BTF}, and the bundle has no BTF for it: the running kernel is {release} `{version}`; the bundle's BTF is for: {has}"
+            ))
+        }
+    }
+}
+
+/// `uname -r` and `uname -v`: the release and the build string
+/// (`#1 SMP PREEMPT <date>`) that `/proc/version` ends with.
+fn uname() -> Result<(String, String), String> {
+    // SAFETY: utsname is plain data, filled by uname() before it is read.
+    let u = unsafe {
+        let mut u: libc::utsname = std::mem::zeroed();
+        if libc::uname(&mut u) != 0 {
+            return Err(format!("uname failed: {}", std::io::Error::last_os_error()));
+        }
+        u
+    };
+    let field = |f: &[libc::c_char]| {
+        let bytes: Vec<u8> = f
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    Ok((field(&u.release), field(&u.version)))
 }
 
 /// A failure, with the object and step it happened in.
@@ -263,6 +400,9 @@ struct ElfInfo {
     version: Option<u32>,
     /// Whether the object has a `.BTF` section (CO-RE may need kernel BTF).
     has_btf: bool,
+    /// Whether its `.BTF.ext` holds CO-RE relocations: then it cannot be
+    /// loaded right without the target kernel's BTF.
+    core_relocs: bool,
 }
 
 fn read_elf_info(data: &[u8]) -> Result<ElfInfo, object::Error> {
@@ -270,6 +410,7 @@ fn read_elf_info(data: &[u8]) -> Result<ElfInfo, object::Error> {
     let mut section_names = HashMap::new();
     let mut version = None;
     let mut has_btf = false;
+    let mut core_relocs = false;
     for section in file.sections() {
         let Ok(name) = section.name() else { continue };
         match name {
@@ -284,6 +425,7 @@ fn read_elf_info(data: &[u8]) -> Result<ElfInfo, object::Error> {
                 }
             }
             ".BTF" => has_btf = true,
+            ".BTF.ext" => core_relocs = core_relo_len(section.data()?, file.is_little_endian()) > 0,
             _ => {}
         }
         section_names.insert(section.index(), name.to_owned());
@@ -310,7 +452,61 @@ fn read_elf_info(data: &[u8]) -> Result<ElfInfo, object::Error> {
         sections,
         version,
         has_btf,
+        core_relocs,
     })
+}
+
+/// `core_relo_len` of a `.BTF.ext` header (`struct btf_ext_header`: magic,
+/// version, flags, hdr_len, then func_info, line_info and core_relo as
+/// offset/length pairs); 0 for a header too short to have it.
+fn core_relo_len(ext: &[u8], little: bool) -> u32 {
+    let word = |at: usize| {
+        ext.get(at..at + 4)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(|b| {
+                if little {
+                    u32::from_le_bytes(b)
+                } else {
+                    u32::from_be_bytes(b)
+                }
+            })
+    };
+    match word(4) {
+        Some(hdr_len) if hdr_len >= 32 => word(28).unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// A copy of the object with its CO-RE relocations applied against `btf`:
+/// aya-obj computes them on its parsed copy, and each function's
+/// instructions are written back over its bytes in its section (a CO-RE
+/// relocation changes an instruction's fields, never their number).
+fn relocate_core(data: &[u8], btf: &Btf) -> Result<Vec<u8>, Box<dyn Error>> {
+    let mut obj = aya_obj::Object::parse(data)?;
+    obj.relocate_btf(btf)?;
+    let mut out = data.to_vec();
+    let elf = Elf64::read(&out)?;
+    for f in obj.functions.values() {
+        let sec = f.section_index.0;
+        if sec >= elf.shnum {
+            return Err(format!(
+                "function {} is in section {sec}, which does not exist",
+                f.name
+            )
+            .into());
+        }
+        let offset = usize::try_from(elf.u64(&out, elf.shdr(sec) + 24)?)? + f.section_offset;
+        for (k, insn) in f.instructions.iter().enumerate() {
+            // SAFETY: bpf_insn is #[repr(C)] plain data of 8 bytes (code,
+            // regs, off, imm), laid out as the kernel reads it.
+            let bytes: [u8; 8] = unsafe { std::mem::transmute(*insn) };
+            let at = offset + k * 8;
+            out.get_mut(at..at + 8)
+                .ok_or("instruction out of bounds")?
+                .copy_from_slice(&bytes);
+        }
+    }
+    Ok(out)
 }
 
 /// An attach point, parsed from a section name.
@@ -427,6 +623,23 @@ fn load_and_attach(source: &ObjectSource, ctx: &mut LoadContext) -> Result<Ebpf,
     let rewritten;
     let (data, has_btf) = match running {
         Some(kv) if info.has_btf && kv < KernelVersion::new(5, 0, 0) => {
+            // aya relocates only objects whose BTF it keeps, and this
+            // kernel takes none: the CO-RE relocations are made here first,
+            // into the instructions, before the BTF is hidden.
+            let relocated;
+            let data = if info.core_relocs {
+                let btf = ctx
+                    .btf(true)
+                    .map_err(|e| {
+                        LoadError::new(&object_name, "no BTF for its CO-RE relocations", e)
+                    })?
+                    .expect("needed");
+                relocated = relocate_core(data, btf)
+                    .map_err(|e| LoadError::new(&object_name, "CO-RE relocation failed", e))?;
+                relocated.as_slice()
+            } else {
+                data
+            };
             let (bytes, maps) = without_btf(data)
                 .map_err(|e| LoadError::new(&object_name, "cannot drop BTF for this kernel", e))?;
             eprintln!(
@@ -437,7 +650,12 @@ fn load_and_attach(source: &ObjectSource, ctx: &mut LoadContext) -> Result<Ebpf,
         }
         _ => (data, info.has_btf),
     };
-    let btf = if has_btf { ctx.btf() } else { None };
+    let btf = if has_btf {
+        ctx.btf(info.core_relocs)
+            .map_err(|e| LoadError::new(&object_name, "no BTF for its CO-RE relocations", e))?
+    } else {
+        None
+    };
     let mut ebpf = EbpfLoader::new()
         .btf(btf)
         // Plain level 1. aya's default adds BPF_LOG_STATS (4), which only
@@ -927,14 +1145,41 @@ mod tests {
         assert!(matches!(args(&["--version"]), Ok(Command::Version)));
         assert_eq!(args(&["--frob"]).err().unwrap(), "unknown option '--frob'");
         match args(&["a.o", "--", "-b.o"]) {
-            Ok(Command::Run(objects)) => {
-                let names: Vec<_> = objects.iter().map(ObjectSource::display_name).collect();
+            Ok(Command::Run(run)) => {
+                let names: Vec<_> = run.objects.iter().map(ObjectSource::display_name).collect();
                 assert_eq!(names, ["a.o", "-b.o"]);
+                assert!(run.btf.is_none());
             }
             _ => panic!("expected a run"),
         }
+        match args(&["--btf", "k.btf", "a.o"]) {
+            Ok(Command::Run(run)) => {
+                assert_eq!(run.btf, Some(PathBuf::from("k.btf")));
+                assert_eq!(run.objects.len(), 1);
+            }
+            _ => panic!("expected a run"),
+        }
+        assert_eq!(args(&["--btf"]).err().unwrap(), "'--btf' needs a BTF file");
         // A lone "-" is a path, not an option.
-        assert!(matches!(args(&["-"]), Ok(Command::Run(o)) if o.len() == 1));
+        assert!(matches!(args(&["-"]), Ok(Command::Run(o)) if o.objects.len() == 1));
+    }
+
+    #[test]
+    fn core_relocations_are_read_from_the_btf_ext_header() {
+        // struct btf_ext_header: magic, version, flags, hdr_len, then
+        // func_info, line_info and core_relo as (offset, length) pairs.
+        let header = |hdr_len: u32, core_relo_len: u32| {
+            let mut b = vec![0x9f, 0xeb, 1, 0];
+            for w in [hdr_len, 0, 16, 16, 40, 56, core_relo_len] {
+                b.extend_from_slice(&w.to_le_bytes());
+            }
+            b
+        };
+        assert_eq!(core_relo_len(&header(32, 64), true), 64);
+        assert_eq!(core_relo_len(&header(32, 0), true), 0);
+        // A header from before CO-RE relocations (24 bytes) has none.
+        assert_eq!(core_relo_len(&header(24, 64), true), 0);
+        assert_eq!(core_relo_len(&[0x9f, 0xeb], true), 0);
     }
 
     #[test]
