@@ -31,6 +31,20 @@ pub struct Running {
 }
 
 impl Running {
+    /// Waits up to `wait` for the child to exit by itself, and returns its
+    /// status if it did: a program that closed its output is usually about
+    /// to exit, and its own status says more than a kill would.
+    pub fn settle(&mut self, wait: std::time::Duration) -> Option<String> {
+        let until = std::time::Instant::now() + wait;
+        while std::time::Instant::now() < until {
+            if let Ok(Some(status)) = self.child().try_wait() {
+                return Some(status.to_string());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        None
+    }
+
     pub fn child(&mut self) -> &mut Child {
         self.child.as_mut().expect("present until wait")
     }

@@ -359,14 +359,7 @@ pub fn boot(
     // so by itself, so its own status (and errors) can be reported. A run
     // stopped by the timeout or Ctrl-C is killed without waiting.
     if !end.timed_out && !end.interrupted {
-        let settle = Instant::now() + Duration::from_secs(1);
-        while Instant::now() < settle {
-            if let Ok(Some(status)) = child.child().try_wait() {
-                end.status = Some(status.to_string());
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        end.status = child.settle(Duration::from_secs(1));
     }
     drop(child);
     let _ = reader.join();

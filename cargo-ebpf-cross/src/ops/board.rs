@@ -122,20 +122,7 @@ pub fn run(g: Global, args: &RunArgs) -> Result<i32> {
     let proof = on_board(
         &client, &cmd, &wanted, payload, files, args, &profile, start,
     )?;
-    if args.build.message_format == MessageFormat::Json {
-        let _ = writeln!(
-            std::io::stdout().lock(),
-            "{}",
-            serde_json::to_string(&proof.report).expect("the report serializes")
-        );
-    }
-    Ok(if proof.interrupted {
-        130
-    } else if proof.report.passed {
-        0
-    } else {
-        1
-    })
+    Ok(proof.verdict(args.build.message_format))
 }
 
 /// A board runs whatever libc it has, so unlike the QEMU guest's, the
@@ -379,14 +366,7 @@ fn on_board(
         end.interrupted = true;
     }
     if !end.interrupted {
-        let settle = Instant::now() + Duration::from_secs(1);
-        while Instant::now() < settle {
-            if let Ok(Some(status)) = child.child().try_wait() {
-                end.status = Some(status.to_string());
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        end.status = child.settle(Duration::from_secs(1));
     }
     drop(child);
     let _ = reader.join();

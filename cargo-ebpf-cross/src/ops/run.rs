@@ -60,26 +60,35 @@ pub fn run(g: Global, args: RunArgs) -> Result<i32> {
     let Some(proof) = prove(g, &guest, &bundle_path, &args, start)? else {
         return Ok(0);
     };
-    if args.build.message_format == MessageFormat::Json {
-        let _ = writeln!(
-            std::io::stdout().lock(),
-            "{}",
-            serde_json::to_string(&proof.report).expect("the report serializes")
-        );
-    }
-    Ok(if proof.interrupted {
-        130
-    } else if proof.report.passed {
-        0
-    } else {
-        1
-    })
+    Ok(proof.verdict(args.build.message_format))
 }
 
 /// One boot's outcome.
 pub(super) struct Proof {
     pub report: RunReport,
     pub interrupted: bool,
+}
+
+impl Proof {
+    /// The report as a JSON line when asked for, and the exit code: 130
+    /// after Ctrl-C, 0 for a pass, 1 otherwise. Shared by QEMU and board
+    /// runs, so both end the same way.
+    pub(super) fn verdict(&self, format: MessageFormat) -> i32 {
+        if format == MessageFormat::Json {
+            let _ = writeln!(
+                std::io::stdout().lock(),
+                "{}",
+                serde_json::to_string(&self.report).expect("the report serializes")
+            );
+        }
+        if self.interrupted {
+            130
+        } else if self.report.passed {
+            0
+        } else {
+            1
+        }
+    }
 }
 
 /// Boots the guest with the bundle and judges the trace: the steps after

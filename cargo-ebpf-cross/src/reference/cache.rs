@@ -172,18 +172,7 @@ impl Cache {
     /// Every cached kernel, by key.
     pub fn list(&self) -> Result<Vec<Record>> {
         let mut out = Vec::new();
-        let rd = match std::fs::read_dir(self.kernels()) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => return Err(read_err(self.kernels())(e)),
-        };
-        let mut keys: Vec<String> = rd
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| !n.starts_with('.'))
-            .collect();
-        keys.sort();
-        for k in keys {
+        for k in self.keys()? {
             if let Some(r) = self.lookup(&k)? {
                 out.push(r);
             }
