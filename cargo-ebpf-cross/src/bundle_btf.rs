@@ -153,7 +153,7 @@ pub fn minimal(full: &Path, objects: &[PathBuf], scratch: &Path) -> Result<Vec<u
     let out = dir.path().join("min.btf");
     min_plan(full, &out, objects).output()?;
     let bytes = std::fs::read(&out).map_err(read_err(&out))?;
-    if crate::kernel_btf::find(&bytes).map(<[u8]>::len) != Some(bytes.len()) {
+    if crate::btf_blob::find(&bytes).map(<[u8]>::len) != Some(bytes.len()) {
         return Err(Error::BadOutput {
             path: out,
             problem: "bpftool gen min_core_btf wrote no whole BTF blob".into(),

@@ -178,8 +178,8 @@ fn check(vmlinux: &Path, bytes: &[u8]) -> Result<()> {
         hint: "rebuild the kernel with CONFIG_DEBUG_INFO=y and CONFIG_DEBUG_INFO_REDUCED off"
             .into(),
     };
-    let blob = crate::kernel_btf::find(bytes).ok_or_else(|| bad("pahole wrote no valid BTF"))?;
-    match crate::kernel_btf::struct_members(blob, "task_struct") {
+    let blob = crate::btf_blob::find(bytes).ok_or_else(|| bad("pahole wrote no valid BTF"))?;
+    match crate::btf_blob::struct_members(blob, "task_struct") {
         Some(n) if n > 0 => Ok(()),
         Some(_) => Err(bad(
             "its DWARF is reduced: struct task_struct has no members in it",

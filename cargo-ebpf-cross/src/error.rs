@@ -163,7 +163,7 @@ pub enum Error {
     #[error("{}", refusals.iter().map(|r| format!("{file}: {}", r.message)).collect::<Vec<_>>().join("\n"))]
     KernelRefuses {
         file: String,
-        refusals: Vec<crate::kernel_caps::Refusal>,
+        refusals: Vec<Refusal>,
     },
 
     #[error("cannot read what `{path}` says the kernel has: {problem}")]
@@ -308,4 +308,15 @@ pub fn write_err(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Err
 pub fn read_err(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
     let path = path.into();
     move |source| Error::Read { path, source }
+}
+
+/// One thing the target kernel cannot run, as the capability check
+/// (`kernel_caps`) finds it. It lives beside the error that carries it, so
+/// that errors depend on no step of the pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub message: String,
+    pub hint: String,
+    /// What `--kernel-allow` takes to let it through.
+    pub allow: String,
 }

@@ -11,6 +11,7 @@ pub mod version;
 
 pub mod bpf_compile;
 pub mod bpf_headers;
+pub mod btf_blob;
 pub mod dwarf_btf;
 pub mod elf_check;
 pub mod kernel_btf;

@@ -389,14 +389,7 @@ fn strip(n: &str, prefix: &str) -> String {
     u.strip_prefix(prefix).map(str::to_string).unwrap_or(u)
 }
 
-/// One thing the target kernel cannot run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    pub message: String,
-    pub hint: String,
-    /// What `--kernel-allow` takes to let it through.
-    pub allow: String,
-}
+pub use crate::error::Refusal;
 
 /// The target as the check sees it: the tree's header read once.
 pub struct Target<'a> {

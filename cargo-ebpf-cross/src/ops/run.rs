@@ -42,14 +42,8 @@ pub struct RunReport {
     pub reason: Option<String>,
 }
 
+/// One QEMU boot of one kernel (`ops::run_command` routes the others).
 pub fn run(g: Global, args: RunArgs) -> Result<i32> {
-    super::build::one_package(&args.build.project)?;
-    if args.ssh.is_some() {
-        return super::board::run(g, &args);
-    }
-    if super::matrix::is_matrix(&args) {
-        return super::matrix::run(g, args);
-    }
     let guest = Guest::resolve(g, &args)?;
     let bundle_path = match &args.bundle {
         Some(p) => p.clone(),
