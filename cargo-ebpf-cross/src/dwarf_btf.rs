@@ -78,12 +78,14 @@ fn classify(path: &Path, data: &[u8], arch: &Arch) -> Result<Kind> {
     if file.section_by_name(".BTF").is_some() {
         return Ok(Kind::ElfWithBtf);
     }
-    let machine = elf_machine(data).ok_or_else(|| {
-        bad(
-            "its ELF header is cut short".into(),
-            "point [bpf] btf at the board kernel's whole vmlinux",
-        )
-    })?;
+    let machine = crate::elf_check::header(data)
+        .map_err(|_| {
+            bad(
+                "its ELF header is cut short".into(),
+                "point [bpf] btf at the board kernel's whole vmlinux",
+            )
+        })?
+        .machine;
     // pahole would happily encode another architecture's types, and the
     // offsets in them would be that architecture's: refuse before that.
     if machine != arch.elf_machine {
@@ -105,16 +107,6 @@ fn classify(path: &Path, data: &[u8], arch: &Arch) -> Result<Kind> {
         ));
     }
     Ok(Kind::ElfWithDwarf)
-}
-
-/// e_machine, read in the ELF's own byte order.
-fn elf_machine(data: &[u8]) -> Option<u16> {
-    let b = data.get(18..20)?;
-    match data.get(5)? {
-        1 => Some(u16::from_le_bytes([b[0], b[1]])),
-        2 => Some(u16::from_be_bytes([b[0], b[1]])),
-        _ => None,
-    }
 }
 
 /// The pahole run that writes `vmlinux`'s DWARF as BTF to `out`.

@@ -168,8 +168,12 @@ pub fn shown(p: &Path) -> String {
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
-    let d = sha2::Sha256::digest(bytes);
-    d.iter().map(|b| format!("{b:02x}")).collect()
+    hex(&sha2::Sha256::digest(bytes))
+}
+
+/// Lower-case hex of a digest, as SHA256SUMS and Debian's indexes write it.
+pub fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Waits for an exclusive lock on `path` (created if need be), held until

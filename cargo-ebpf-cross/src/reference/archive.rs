@@ -480,11 +480,7 @@ impl Http {
             });
             match got {
                 Ok(n) => {
-                    let digest: String = hasher
-                        .finalize()
-                        .iter()
-                        .map(|b| format!("{b:02x}"))
-                        .collect();
+                    let digest = crate::fsutil::hex(&hasher.finalize());
                     if digest == sha256 && n == size {
                         part.flush().map_err(crate::error::write_err(&path))?;
                         return Ok(part);
