@@ -756,13 +756,13 @@ fn bad_tools() {
         d.path(),
         &a,
         &[("CLANG", "/nonexistent/clang-99")],
-        "error: clang `/nonexistent/clang-99` (from CLANG) not found",
+        "error: clang `/nonexistent/clang-99` (from env CLANG) not found",
     );
     fails_with(
         d.path(),
         &a,
         &[("LLC", "llc-nope")],
-        "error: llc `llc-nope` (from LLC) not found",
+        "error: llc `llc-nope` (from env LLC) not found",
     );
     // An llc of another LLVM major.
     let fake = d.path().join("llc-99");

@@ -6,10 +6,6 @@ use std::path::PathBuf;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
-use crate::error::{Error, Result};
-use crate::resolve::KernelOpts;
-use crate::toolchain::ToolOverrides;
-
 /// Options whose empty value means something, or gets a better error
 /// later: loader arguments are the loader's business, `--features ""` is
 /// cargo's "no extra features", and `new`/`init` explain what a project
@@ -163,8 +159,8 @@ pub enum KernelCommand {
 pub struct KernelFetchArgs {
     #[arg(long, short = 't', value_name = "TARGET")]
     pub target: String,
-    /// debian:RELEASE[@ABI] [default: the profile's default]
-    #[arg(long, env = "EBPF_CROSS_KERNEL", value_name = "debian:RELEASE[@ABI]")]
+    /// debian:RELEASE[@ABI] [default: the profile's default] [env: EBPF_CROSS_KERNEL]
+    #[arg(long, value_name = "debian:RELEASE[@ABI]")]
     pub kernel: Option<String>,
     /// Resolve the newest ABI again and replace the cached copy
     #[arg(long)]
@@ -172,8 +168,8 @@ pub struct KernelFetchArgs {
     /// Print one JSON object describing the cached kernel
     #[arg(long)]
     pub json: bool,
-    /// OpenPGP keyring that signs the mirror's InRelease, replacing Debian's embedded keys
-    #[arg(long, env = "EBPF_CROSS_DEBIAN_KEYRING", value_name = "FILE")]
+    /// OpenPGP keyring that signs the mirror's InRelease, replacing Debian's embedded keys [env: EBPF_CROSS_DEBIAN_KEYRING]
+    #[arg(long, value_name = "FILE")]
     pub keyring: Option<PathBuf>,
     /// A directory of board profiles to find --target names in (default: ./boards)
     #[arg(long, value_name = "DIR")]
@@ -212,8 +208,9 @@ pub struct KernelRemoveArgs {
 
 #[derive(Debug, Clone, Args, Default)]
 pub struct KernelArgs {
-    // The env twins of these flags are read by the settings resolver, not
-    // by clap, so that `config` can tell a flag from an env var.
+    // No `env =` here or anywhere in this file: the settings resolver reads
+    // each flag's env twin, so that `config` can tell a flag from an env
+    // var and every command sees the same value.
     /// A reference kernel, debian:RELEASE[@ABI]: tree, helpers, image and busybox, fetched and cached; not with --kernel-src/--kernel-build [env: EBPF_CROSS_KERNEL]. `run` takes it repeatedly, `all`, or a board name or file, for a kernel matrix
     #[arg(long, value_name = "debian:RELEASE[@ABI]")]
     pub kernel: Vec<String>,
@@ -229,11 +226,11 @@ pub struct KernelArgs {
     /// A directory holding bpf/bpf_helpers.h (libbpf headers) [env: EBPF_CROSS_LIBBPF_INCLUDE]
     #[arg(long, value_name = "DIR")]
     pub libbpf_include: Option<PathBuf>,
-    /// clang to use (name or path)
-    #[arg(long, env = "CLANG", value_name = "PATH")]
+    /// clang to use (name or path) [env: CLANG]
+    #[arg(long, value_name = "PATH")]
     pub clang: Option<String>,
-    /// llc to use (name or path); its LLVM major must match clang's
-    #[arg(long, env = "LLC", value_name = "PATH")]
+    /// llc to use (name or path); its LLVM major must match clang's [env: LLC]
+    #[arg(long, value_name = "PATH")]
     pub llc: Option<String>,
     /// Replace a `version` section of 0xFFFFFFFE ("any kernel") with the
     /// target's LINUX_VERSION_CODE, for loaders that do not substitute it
@@ -245,37 +242,6 @@ pub struct KernelArgs {
     /// Skip the kernel capability check (same as --kernel-allow all)
     #[arg(long, conflicts_with = "kernel_allow")]
     pub no_kernel_check: bool,
-}
-
-impl KernelArgs {
-    /// The settings of one kernel; several `--kernel`s are a matrix, which
-    /// only `run` makes (it splits them before calling this).
-    pub fn opts(&self) -> Result<KernelOpts> {
-        if self.kernel.len() > 1 {
-            return Err(Error::Usage {
-                message: format!(
-                    "--kernel is given {} times ({})",
-                    self.kernel.len(),
-                    self.kernel.join(", ")
-                ),
-                hint: "only `run` takes several kernels (a kernel matrix: one build and one boot per kernel); give one --kernel here".into(),
-            });
-        }
-        Ok(KernelOpts {
-            src: self.kernel_src.clone(),
-            build: self.kernel_build.clone(),
-            version: self.kernel_version.clone(),
-            libbpf_include: self.libbpf_include.clone(),
-            reference: self.kernel.first().cloned(),
-            stamp_version: self.stamp_version,
-            allow: self.kernel_allow.clone(),
-            no_kernel_check: self.no_kernel_check,
-            tools: ToolOverrides {
-                clang: self.clang.clone().filter(|s| !s.is_empty()),
-                llc: self.llc.clone().filter(|s| !s.is_empty()),
-            },
-        })
-    }
 }
 
 #[derive(Debug, Args)]
@@ -433,23 +399,11 @@ pub struct BuildOpts {
     /// Do not activate the loader's `default` feature
     #[arg(long)]
     pub no_default_features: bool,
-    /// Rust triple or target-spec JSON for the loader, replacing the profile's (Yocto's RUST_TARGET_SYS)
-    #[arg(long, env = "EBPF_CROSS_RUST_TARGET", value_name = "TRIPLE|SPEC.json")]
+    /// Rust triple or target-spec JSON for the loader, replacing the profile's (Yocto's RUST_TARGET_SYS) [env: EBPF_CROSS_RUST_TARGET]
+    #[arg(long, value_name = "TRIPLE|SPEC.json")]
     pub rust_target: Option<String>,
     #[command(flatten)]
     pub kernel: KernelArgs,
-}
-
-impl BuildOpts {
-    /// The command line's say on `static`: `--no-static` beats `--static`,
-    /// so a recipe can force a dynamic loader whatever else is passed.
-    pub fn static_flag(&self) -> Option<bool> {
-        if self.no_static {
-            Some(false)
-        } else {
-            self.static_
-        }
-    }
 }
 
 #[derive(Debug, Args)]
@@ -512,11 +466,11 @@ pub struct RunArgs {
     /// Target profile: a built-in name, a board name, or a profile file (needs a [qemu] section)
     #[arg(long, short = 't', value_name = "TARGET")]
     pub target: String,
-    /// The board's kernel image to boot (zImage or Image) [default: the profile's [qemu] kernel_image]
-    #[arg(long, env = "EBPF_CROSS_KERNEL_IMAGE", value_name = "PATH")]
+    /// The board's kernel image to boot (zImage or Image) [default: the profile's [qemu] kernel_image] [env: EBPF_CROSS_KERNEL_IMAGE]
+    #[arg(long, value_name = "PATH")]
     pub kernel_image: Option<PathBuf>,
-    /// A static busybox for the board's architecture [default: the profile's [qemu] busybox]
-    #[arg(long, env = "EBPF_CROSS_BUSYBOX", value_name = "PATH")]
+    /// A static busybox for the board's architecture [default: the profile's [qemu] busybox] [env: EBPF_CROSS_BUSYBOX]
+    #[arg(long, value_name = "PATH")]
     pub busybox: Option<PathBuf>,
     /// Text that must appear in a trace_pipe line; repeatable. Without it, any trace line passes
     #[arg(long, value_name = "STR")]
@@ -537,8 +491,8 @@ pub struct RunArgs {
     /// Run on a real board over your OpenSSH client instead of QEMU: an alias from ~/.ssh/config, [user@]host, or ssh://[user@]host[:port] (see docs/running-on-a-board.md)
     #[arg(long, value_name = "HOST")]
     pub ssh: Option<String>,
-    /// With --ssh: the ssh config file to use (`ssh -F`) instead of ~/.ssh/config
-    #[arg(long, env = "EBPF_CROSS_SSH_CONFIG", value_name = "PATH")]
+    /// With --ssh: the ssh config file to use (`ssh -F`) instead of ~/.ssh/config [env: EBPF_CROSS_SSH_CONFIG]
+    #[arg(long, value_name = "PATH")]
     pub ssh_config: Option<PathBuf>,
     /// With --ssh: seconds to wait for the board to answer (ssh's ConnectTimeout)
     #[arg(long, default_value_t = 10, value_name = "SECS", requires = "ssh",
@@ -595,8 +549,8 @@ pub struct RunnerArgs {
     /// The board: an alias from ~/.ssh/config, [user@]host, or ssh://[user@]host[:port]
     #[arg(long, value_name = "HOST")]
     pub ssh: String,
-    /// The ssh config file to use (`ssh -F`) instead of ~/.ssh/config
-    #[arg(long, env = "EBPF_CROSS_SSH_CONFIG", value_name = "PATH")]
+    /// The ssh config file to use (`ssh -F`) instead of ~/.ssh/config [env: EBPF_CROSS_SSH_CONFIG]
+    #[arg(long, value_name = "PATH")]
     pub ssh_config: Option<PathBuf>,
     /// Seconds to wait for the board to answer (ssh's ConnectTimeout)
     #[arg(long, default_value_t = 10, value_name = "SECS",

@@ -33,8 +33,10 @@ pub mod ssh;
 pub mod yocto;
 
 pub mod cli;
+pub mod command;
 pub mod fsutil;
 pub mod interrupt;
 pub mod ops;
+pub mod options;
 pub mod process;
 pub mod ui;

@@ -17,7 +17,7 @@ fn main() {
     let cli = cargo_ebpf_cross::cli::parse_from(args);
     // Before any child or temp file exists, so none escapes a Ctrl-C.
     cargo_ebpf_cross::interrupt::install();
-    let code = match cargo_ebpf_cross::ops::dispatch(cli) {
+    let code = match cargo_ebpf_cross::command::dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
             cargo_ebpf_cross::ui::error(&e.to_string(), &e.hint());

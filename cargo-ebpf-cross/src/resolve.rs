@@ -26,7 +26,9 @@ pub struct KernelOpts {
     /// `--kernel debian:6.1`.
     pub reference: Option<String>,
     pub stamp_version: bool,
-    pub tools: ToolOverrides,
+    /// `--clang`, `--llc`.
+    pub clang: Option<String>,
+    pub llc: Option<String>,
     /// `--kernel-allow`, each comma list as given.
     pub allow: Vec<String>,
     /// `--no-kernel-check`: the flag layer's allow list becomes `all`.
@@ -50,6 +52,8 @@ pub struct KernelChoice {
     pub reference: Option<Setting<Spec>>,
     /// What the kernel capability check lets through.
     pub allow: Option<Setting<Vec<String>>>,
+    /// The clang and llc named by a flag or env (`CLANG`, `LLC`).
+    pub tools: ToolOverrides,
 }
 
 impl KernelChoice {
@@ -239,6 +243,16 @@ pub fn layer(
             reference = Some(Setting::new(spec?, Origin::Default));
         }
     }
+    let tool = |flag: &str, var: &str, v: &Option<String>| {
+        Layers::new()
+            .flag(flag, v.clone())
+            .env(var, env.var(var))
+            .resolve()
+    };
+    let tools = ToolOverrides {
+        clang: tool("--clang", "CLANG", &opts.clang),
+        llc: tool("--llc", "LLC", &opts.llc),
+    };
     Ok(KernelChoice {
         stamp_version,
         tree,
@@ -246,6 +260,7 @@ pub fn layer(
         libbpf_include,
         reference,
         allow,
+        tools,
     })
 }
 
@@ -288,7 +303,6 @@ pub fn materialise(
 pub fn context(
     mut profile: Profile,
     choice: &KernelChoice,
-    tools: &ToolOverrides,
     state_dir: &std::path::Path,
     policy: Policy,
 ) -> Result<Context> {
@@ -312,7 +326,7 @@ pub fn context(
         None => None,
     };
     let version = tree.as_ref().map(|t| t.version).or(given.map(|g| g.value));
-    let toolchain = toolchain::find(tools)?;
+    let toolchain = toolchain::find(&choice.tools)?;
     let helpers = bpf_headers::find(
         tree.as_ref(),
         choice.libbpf_include.as_ref().map(|s| s.value.as_path()),
@@ -411,6 +425,91 @@ pub fn static_link(
         .default_value(false)
         .resolve()
         .expect("has a default"))
+}
+
+/// The loader's Rust triple or target-spec JSON: `--rust-target`, else
+/// `EBPF_CROSS_RUST_TARGET`, else the profile's (its arch's by default).
+pub fn rust_target(flag: Option<&str>, env: &dyn Env, profile: &Profile) -> Setting<String> {
+    Layers::new()
+        .flag("--rust-target", flag.map(str::to_string))
+        .env("EBPF_CROSS_RUST_TARGET", env.var("EBPF_CROSS_RUST_TARGET"))
+        .profile(
+            &profile_label(profile),
+            Some(profile.rust_target().to_string()),
+        )
+        .resolve()
+        .expect("the profile always has one")
+}
+
+/// What `run` boots: the kernel image and busybox, each with its origin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuestInputs {
+    pub kernel_image: Option<Setting<PathBuf>>,
+    pub busybox: Option<Setting<PathBuf>>,
+}
+
+/// The flags and env beat everything. A reference kernel is one unit:
+/// named at any layer, its image and busybox beat the profile's `[qemu]`
+/// ones; standing in as the profile's default, it only fills in what the
+/// profile leaves out. `reference` is the record of the kernel choice's
+/// reference kernel, with that choice's origin.
+pub fn guest_inputs(
+    flags: (Option<PathBuf>, Option<PathBuf>),
+    env: &dyn Env,
+    profile: &Profile,
+    reference: Option<(&Record, &Origin)>,
+) -> GuestInputs {
+    let pname = profile_label(profile);
+    let q = profile.qemu.clone().unwrap_or_default();
+    let pick = |flag_name: &str,
+                flag: Option<PathBuf>,
+                var: &str,
+                from_profile: Option<PathBuf>,
+                from_ref: fn(&Record) -> PathBuf| {
+        let given = Layers::new()
+            .flag(flag_name, flag.map(from_cwd))
+            .env(var, env.var(var).map(|v| from_cwd(v.into())))
+            .resolve();
+        let from_profile = Layers::new().profile(&pname, from_profile).resolve();
+        let from_ref = reference.map(|(r, origin)| Setting::new(from_ref(r), origin.clone()));
+        given.or(match from_ref {
+            Some(r) if r.origin != Origin::Default => Some(r),
+            r => from_profile.or(r),
+        })
+    };
+    GuestInputs {
+        kernel_image: pick(
+            "--kernel-image",
+            flags.0,
+            "EBPF_CROSS_KERNEL_IMAGE",
+            q.kernel_image,
+            |r| r.image.clone(),
+        ),
+        busybox: pick("--busybox", flags.1, "EBPF_CROSS_BUSYBOX", q.busybox, |r| {
+            r.busybox.clone()
+        }),
+    }
+}
+
+/// The ssh config file for `run --ssh` and `runner`: `--ssh-config`, else
+/// `EBPF_CROSS_SSH_CONFIG`, else none (ssh reads `~/.ssh/config`).
+pub fn ssh_config(flag: Option<PathBuf>, env: &dyn Env) -> Option<Setting<PathBuf>> {
+    Layers::new()
+        .flag("--ssh-config", flag.map(from_cwd))
+        .env(
+            "EBPF_CROSS_SSH_CONFIG",
+            env.var("EBPF_CROSS_SSH_CONFIG").map(|v| from_cwd(v.into())),
+        )
+        .resolve()
+}
+
+/// The reference kernel `kernel fetch` caches: `--kernel`, else
+/// `EBPF_CROSS_KERNEL`; None is the profile's default.
+pub fn fetch_kernel(flag: Option<String>, env: &dyn Env) -> Option<Setting<String>> {
+    Layers::new()
+        .flag("--kernel", flag)
+        .env("EBPF_CROSS_KERNEL", env.var("EBPF_CROSS_KERNEL"))
+        .resolve()
 }
 
 /// How a profile is named in origins: its board file, else its name.

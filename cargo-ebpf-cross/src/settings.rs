@@ -258,3 +258,18 @@ mod tests {
         );
     }
 }
+
+/// The keyring that signs a mirror's InRelease: `--keyring`, else
+/// `EBPF_CROSS_DEBIAN_KEYRING`, else none (Debian's embedded keys). Here
+/// rather than in `resolve.rs` because the fetcher, below the resolver,
+/// needs it for every download.
+pub fn keyring(flag: Option<PathBuf>, env: &dyn Env) -> Option<Setting<PathBuf>> {
+    Layers::new()
+        .flag("--keyring", flag.map(from_cwd))
+        .env(
+            "EBPF_CROSS_DEBIAN_KEYRING",
+            env.var("EBPF_CROSS_DEBIAN_KEYRING")
+                .map(|v| from_cwd(v.into())),
+        )
+        .resolve()
+}

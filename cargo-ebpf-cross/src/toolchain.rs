@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::settings::{Origin, Setting};
 
 /// Newest first, so the best installed pair is picked.
 const SUFFIXES: std::ops::RangeInclusive<u32> = 10..=22;
@@ -25,17 +26,23 @@ pub struct Toolchain {
     pub resource_include: PathBuf,
 }
 
-/// Where a tool choice came from.
-#[derive(Debug, Clone, Default)]
+/// The clang and llc the user named, each with the layer that named it
+/// (resolved by `resolve::layer`); None searches PATH.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ToolOverrides {
-    pub clang: Option<String>,
-    pub llc: Option<String>,
+    pub clang: Option<Setting<String>>,
+    pub llc: Option<Setting<String>>,
 }
 
-fn resolve_override(kind: &str, var: &str, value: &str) -> Result<PathBuf> {
+fn resolve_override(kind: &str, named: &Setting<String>) -> Result<PathBuf> {
+    let value = &named.value;
+    let (origin, undo) = match &named.origin {
+        Origin::Env(var) => (format!("env {var}"), format!("unset {var}")),
+        other => (other.to_string(), format!("leave out {other}")),
+    };
     which::which(value).map_err(|_| Error::ToolMissing {
-        tool: format!("{kind} `{value}` (from {var})"),
-        hint: format!("{var} must name an installed program or an existing path; unset it to search for {kind} automatically"),
+        tool: format!("{kind} `{value}` (from {origin})"),
+        hint: format!("{origin} must name an installed program or an existing path; {undo} to search for {kind} automatically"),
     })
 }
 
@@ -215,7 +222,7 @@ fn find_with(ov: &ToolOverrides, prober: &mut Prober) -> Result<Toolchain> {
     }
     let (clang, resource) = match &ov.clang {
         Some(c) => {
-            let p = resolve_override("clang", "CLANG", c)?;
+            let p = resolve_override("clang", c)?;
             prober.probe(&p, true)?
         }
         None => {
@@ -230,7 +237,7 @@ fn find_with(ov: &ToolOverrides, prober: &mut Prober) -> Result<Toolchain> {
     };
     let llc = match &ov.llc {
         Some(l) => {
-            let p = resolve_override("llc", "LLC", l)?;
+            let p = resolve_override("llc", l)?;
             let (t, _) = prober.probe(&p, false)?;
             if t.major != clang.major {
                 return Err(Error::ToolMismatch(format!(
@@ -306,13 +313,20 @@ mod tests {
     #[test]
     fn missing_override_is_an_error() {
         let ov = ToolOverrides {
-            clang: Some("/nonexistent/clang-99".into()),
+            clang: Some(Setting::new(
+                "/nonexistent/clang-99".into(),
+                Origin::Env("CLANG".into()),
+            )),
             llc: None,
         };
         let e = find(&ov).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "clang `/nonexistent/clang-99` (from CLANG) not found"
+            "clang `/nonexistent/clang-99` (from env CLANG) not found"
+        );
+        assert_eq!(
+            e.hint(),
+            "env CLANG must name an installed program or an existing path; unset CLANG to search for clang automatically"
         );
     }
 

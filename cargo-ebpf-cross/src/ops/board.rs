@@ -11,10 +11,10 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::bundle::Bundle;
-use crate::cli::{MessageFormat, RunArgs};
 use crate::error::{Error, Result};
 use crate::initramfs::{marker, InitOptions};
 use crate::ops::Global;
+use crate::options::{MessageFormat, RunArgs};
 use crate::profile::Profile;
 use crate::qemu::{Event, Observer, RunEnd};
 use crate::ssh::{self, Client, Copy, Facts, Host};
@@ -49,7 +49,11 @@ pub fn run(g: Global, args: &RunArgs) -> Result<i32> {
                 hint: "install OpenSSH's client (`apt-get install openssh-client`); --ssh uses it with your config, agent and known_hosts".into(),
             })?
         },
-        config: args.ssh_config.clone(),
+        config: crate::resolve::ssh_config(
+            args.ssh_config.clone(),
+            &crate::loader_build::ProcessEnv,
+        )
+        .map(|s| s.value),
         connect_timeout: args.connect_timeout,
         host,
     };
@@ -587,7 +591,7 @@ fn clean_after_interrupt(client: &Client, f: &Facts) -> bool {
 /// `cargo-ebpf-cross runner --ssh HOST PROGRAM [ARGS]`: cargo's target
 /// runner. The program is copied over the connection and run as root on
 /// the board; its output comes straight back and its exit status is ours.
-pub fn runner(g: Global, args: crate::cli::RunnerArgs) -> Result<i32> {
+pub fn runner(g: Global, args: crate::options::RunnerArgs) -> Result<i32> {
     let client = Client {
         program: if g.dry_run {
             PathBuf::from("ssh")
@@ -597,7 +601,11 @@ pub fn runner(g: Global, args: crate::cli::RunnerArgs) -> Result<i32> {
                 hint: "install OpenSSH's client (`apt-get install openssh-client`)".into(),
             })?
         },
-        config: args.ssh_config.clone(),
+        config: crate::resolve::ssh_config(
+            args.ssh_config.clone(),
+            &crate::loader_build::ProcessEnv,
+        )
+        .map(|s| s.value),
         connect_timeout: args.connect_timeout,
         host: Host::parse(&args.ssh)?,
     };

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-pub use crate::cli::{BuildArgs, BuildOpts, MessageFormat, ProjectArgs};
+pub use crate::options::{BuildArgs, BuildOpts, MessageFormat, ProjectArgs};
 
 use std::path::Path;
 
@@ -323,10 +323,8 @@ fn prepare(
     let work_dir = out_dir.join(&project.package);
     let state = work_dir.join(".state");
     let obj_dir = work_dir.join("bpf");
-    let rust_target = opts
-        .rust_target
-        .clone()
-        .unwrap_or_else(|| profile.rust_target().to_string());
+    let rust_target =
+        resolve::rust_target(opts.rust_target.as_deref(), &ProcessEnv, &profile).value;
     let static_ = resolve::static_link(
         opts.static_flag(),
         &ProcessEnv,
@@ -346,7 +344,7 @@ fn prepare(
     crate::kernel_caps::allow_of(choice.allow.as_ref())?;
     let name = profile.name.clone();
     let policy = Policy::for_build(opts.offline || opts.frozen, g.dry_run);
-    let ctx = resolve::context(profile, &choice, &kopts.tools, &state, policy)?;
+    let ctx = resolve::context(profile, &choice, &state, policy)?;
     let plans = project
         .programs
         .iter()

@@ -3,9 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::bpf_compile::{self, CompilePlan, Outcome};
-use crate::cli::CompileArgs;
 use crate::error::{Error, Result};
 use crate::ops::Global;
+use crate::options::CompileArgs;
 use crate::profile::Profile;
 use crate::resolve;
 use crate::ui;
@@ -64,13 +64,7 @@ pub fn compile(g: Global, a: CompileArgs) -> Result<i32> {
     // A typo in the allow list fails before anything is compiled.
     crate::kernel_caps::allow_of(choice.allow.as_ref())?;
     let policy = crate::reference::Policy::for_build(false, g.dry_run);
-    let ctx = resolve::context(
-        profile,
-        &choice,
-        &a.kernel.opts()?.tools,
-        &state_dir,
-        policy,
-    )?;
+    let ctx = resolve::context(profile, &choice, &state_dir, policy)?;
     let plans: Vec<CompilePlan> = a
         .files
         .iter()

@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::cli::ConfigArgs;
 use crate::error::Result;
 use crate::loader_build::{self, Env, LinkerSource, ProcessEnv};
+use crate::options::ConfigArgs;
 use crate::profile::Profile;
 use crate::resolve;
-use crate::settings::{from_cwd, Layers, Origin, Setting};
+use crate::settings::{Origin, Setting};
 
 /// One line of the report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -58,11 +58,7 @@ pub fn entries(
         manifest,
         profile,
     )?;
-    let rust_target = Layers::new()
-        .flag("--rust-target", a.rust_target.clone())
-        .env("EBPF_CROSS_RUST_TARGET", env.var("EBPF_CROSS_RUST_TARGET"))
-        .profile(&pname, Some(profile.rust_target().to_string()))
-        .resolve();
+    let rust_target = Some(resolve::rust_target(a.rust_target.as_deref(), env, profile));
     let static_ = resolve::static_link(
         None,
         env,
@@ -89,40 +85,17 @@ pub fn entries(
         LinkerSource::CcEnv(v) => Origin::Env(v.clone()),
         LinkerSource::Default => Origin::Default,
     };
-    let q = profile.qemu.clone().unwrap_or_default();
-    // `run` boots a reference kernel's own image: named, it beats the
-    // profile's [qemu] one; as the default, it only fills in. Only a cached
-    // kernel is shown: `config` never downloads.
+    // Only a cached kernel is shown: `config` never downloads.
     let reference = cached_reference(&choice, profile);
-    let from_ref = |get: fn(&crate::reference::Record) -> PathBuf| {
-        reference.as_ref().map(|(r, origin)| Setting {
-            value: get(r),
-            origin: origin.clone(),
-        })
-    };
-    let guest_input = |var: &str, from_profile: &Option<PathBuf>, r: Option<Setting<PathBuf>>| {
-        let env_value = Layers::new()
-            .env(var, env.var(var).map(|v| from_cwd(v.into())))
-            .resolve();
-        let profile_value = Layers::new()
-            .profile(&pname, from_profile.clone())
-            .resolve();
-        match r {
-            Some(r) if r.origin != Origin::Default => env_value.or(Some(r)),
-            r => env_value.or(profile_value).or(r),
-        }
-    };
-    let image = guest_input(
-        "EBPF_CROSS_KERNEL_IMAGE",
-        &q.kernel_image,
-        from_ref(|r| r.image.clone()),
+    let guest = resolve::guest_inputs(
+        (None, None),
+        env,
+        profile,
+        reference.as_ref().map(|(r, o)| (r, o)),
     );
-    let busybox = guest_input(
-        "EBPF_CROSS_BUSYBOX",
-        &q.busybox,
-        from_ref(|r| r.busybox.clone()),
-    );
+    let (image, busybox) = (guest.kernel_image, guest.busybox);
     let helpers = helpers_entry(&choice, reference.as_ref());
+    let tools = tool_entries(&choice.tools);
     let arch = &profile.arch;
     let fact = |key, v: String| Entry {
         key,
@@ -147,6 +120,8 @@ pub fn entries(
         helpers,
         entry("stamp_version", Some(choice.stamp_version), bool::to_string),
         entry("kernel_allow", choice.allow, |a| a.join(",")),
+        tools.0,
+        tools.1,
         entry("static", Some(static_), bool::to_string),
         Entry {
             key: "linker",
@@ -155,7 +130,37 @@ pub fn entries(
         },
         entry("qemu_kernel_image", image, |p| shown(p)),
         entry("qemu_busybox", busybox, |p| shown(p)),
+        entry("ssh_config", resolve::ssh_config(None, env), |p| shown(p)),
+        entry("debian_keyring", crate::settings::keyring(None, env), |p| {
+            shown(p)
+        }),
     ])
+}
+
+/// clang and llc: as named by a flag or env, else the pair a compile would
+/// find on PATH (the same search `compile` makes).
+fn tool_entries(tools: &crate::toolchain::ToolOverrides) -> (Entry, Entry) {
+    let found = crate::toolchain::find(tools);
+    let one = |key: &'static str,
+               named: &Option<Setting<String>>,
+               pick: fn(&crate::toolchain::Toolchain) -> &crate::toolchain::Tool| {
+        match (named, &found) {
+            (_, Ok(t)) => Entry {
+                key,
+                value: Some(format!("{} ({})", pick(t).path.display(), pick(t).version)),
+                origin: Some(named.as_ref().map_or(Origin::Default, |n| n.origin.clone())),
+            },
+            (_, Err(e)) => Entry {
+                key,
+                value: Some(format!("none: {e}")),
+                origin: named.as_ref().map(|n| n.origin.clone()),
+            },
+        }
+    };
+    (
+        one("clang", &tools.clang, |t| &t.clang),
+        one("llc", &tools.llc, |t| &t.llc),
+    )
 }
 
 /// The reference kernel the choice names, if the cache has it.
@@ -279,7 +284,6 @@ pub fn config(a: ConfigArgs) -> Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
 
     struct MapEnv(Vec<(&'static str, &'static str)>);
     impl Env for MapEnv {
@@ -294,10 +298,7 @@ mod tests {
     fn args(extra: &[&str]) -> ConfigArgs {
         let mut argv = vec!["cargo-ebpf-cross", "config", "-t", "armv7"];
         argv.extend_from_slice(extra);
-        match crate::cli::Cli::parse_from(argv).command {
-            crate::cli::Command::Config(a) => a,
-            other => panic!("{other:?}"),
-        }
+        crate::command::config_options(&argv)
     }
 
     fn get<'a>(list: &'a [Entry], key: &str) -> &'a Entry {

@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 
 use crate::bpf_headers;
-use crate::cli::DoctorArgs;
 use crate::error::{Error, Result};
 use crate::kernel_caps;
 use crate::kernel_tree::{Given, KernelTree};
+use crate::options::DoctorArgs;
 use crate::profile::Profile;
 use crate::reference::Policy;
 use crate::resolve;
@@ -45,15 +45,13 @@ pub fn doctor(a: DoctorArgs) -> Result<i32> {
         &profile,
     )?;
     let mut r = Report { problems: 0 };
+    let rt = resolve::rust_target(None, &crate::loader_build::ProcessEnv, &profile).value;
     println!(
-        "target {} ({}, {})",
-        profile.name,
-        profile.arch.clang_target,
-        profile.rust_target()
+        "target {} ({}, {rt})",
+        profile.name, profile.arch.clang_target,
     );
 
-    check_toolchain(&mut r, &opts.tools);
-    let rt = profile.rust_target().to_string();
+    check_toolchain(&mut r, &choice.tools);
     check_linker(&mut r, &profile, &rt);
     check_rust_target(&mut r, &rt);
 

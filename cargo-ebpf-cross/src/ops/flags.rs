@@ -2,9 +2,9 @@
 //! build systems that run the compile themselves (Make, CMake, Yocto).
 
 use crate::bpf_compile;
-use crate::cli::{FlagsArgs, FlagsFormat};
 use crate::error::Result;
 use crate::ops::Global;
+use crate::options::{FlagsArgs, FlagsFormat};
 use crate::plan::shell_quote;
 use crate::profile::Profile;
 use crate::resolve;
@@ -44,13 +44,7 @@ pub fn flags(g: Global, a: FlagsArgs) -> Result<i32> {
         }
     };
     // Flags describe a build; they never download its kernel.
-    let ctx = resolve::context(
-        profile,
-        &choice,
-        &a.kernel.opts()?.tools,
-        &state,
-        crate::reference::Policy::Report,
-    )?;
+    let ctx = resolve::context(profile, &choice, &state, crate::reference::Policy::Report)?;
     if !g.dry_run {
         // The printed -I must exist for whoever runs the flags.
         resolve::stage(&ctx)?;

@@ -13,11 +13,11 @@
 use std::path::{Component, Path, PathBuf};
 
 use crate::bundle::{self, Bundle};
-use crate::cli::{InstallArgs, ProjectArgs};
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::ops::build::Project;
 use crate::ops::Global;
+use crate::options::{InstallArgs, ProjectArgs};
 use crate::profile::Profile;
 use crate::ui;
 

@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
-use crate::cli::{KernelCommand, KernelFetchArgs, KernelListArgs, KernelRemoveArgs};
 use crate::error::{Error, Result};
+use crate::options::{KernelCommand, KernelFetchArgs, KernelListArgs, KernelRemoveArgs};
 use crate::profile::Profile;
 use crate::reference::{self, Cache, Record, Spec, Wanted};
 
@@ -58,7 +58,9 @@ struct FetchJson<'a> {
 
 fn fetch(a: KernelFetchArgs) -> Result<i32> {
     let p = profile(&a.target, a.boards.as_deref())?;
-    let w = chosen(&p, a.kernel.as_deref())?;
+    let env = &crate::loader_build::ProcessEnv;
+    let named = crate::resolve::fetch_kernel(a.kernel.clone(), env);
+    let w = chosen(&p, named.as_ref().map(|s| s.value.as_str()))?;
     let cache = Cache::open()?;
     let r = match cache.lookup(&w.key())? {
         Some(r) if !a.refresh => {

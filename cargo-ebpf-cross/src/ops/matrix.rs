@@ -9,10 +9,11 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::cli::{KernelArgs, MessageFormat, RunArgs};
 use crate::error::{Error, Result};
+use crate::loader_build::Env;
 use crate::ops::run::{prove, Guest, RunReport};
 use crate::ops::Global;
+use crate::options::{KernelArgs, MessageFormat, RunArgs};
 use crate::profile::Profile;
 use crate::reference::{self, Spec};
 use crate::ui;
@@ -158,12 +159,16 @@ fn board_entry(
 /// its kernels would boot or build every kernel the same.
 fn refuse_single_kernel_inputs(args: &RunArgs) -> Result<()> {
     let k = &args.build.kernel;
+    let env = &crate::loader_build::ProcessEnv;
     let given = [
         (
             "--kernel-image (or EBPF_CROSS_KERNEL_IMAGE)",
-            args.kernel_image.is_some(),
+            args.kernel_image.is_some() || env.var("EBPF_CROSS_KERNEL_IMAGE").is_some(),
         ),
-        ("--busybox (or EBPF_CROSS_BUSYBOX)", args.busybox.is_some()),
+        (
+            "--busybox (or EBPF_CROSS_BUSYBOX)",
+            args.busybox.is_some() || env.var("EBPF_CROSS_BUSYBOX").is_some(),
+        ),
         ("--kernel-src", k.kernel_src.is_some()),
         ("--kernel-build", k.kernel_build.is_some()),
         ("--kernel-version", k.kernel_version.is_some()),
@@ -518,14 +523,10 @@ mod tests {
 
     #[test]
     fn one_debian_kernel_is_a_plain_run() {
-        use clap::Parser;
         let parse = |extra: &[&str]| {
             let mut argv = vec!["cargo-ebpf-cross", "run", "--target", "armv7"];
             argv.extend(extra);
-            match crate::cli::Cli::parse_from(argv).command {
-                crate::cli::Command::Run(a) => is_matrix(&a),
-                _ => unreachable!("parsed as run"),
-            }
+            is_matrix(&crate::command::run_options(&argv))
         };
         assert!(!parse(&[]));
         assert!(!parse(&["--kernel", "debian:6.1"]));

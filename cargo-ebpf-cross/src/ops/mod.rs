@@ -15,9 +15,7 @@ pub mod run;
 pub mod targets;
 pub mod yocto;
 
-use crate::cli::{Cli, Color, Command};
 use crate::error::{Error, Result};
-use crate::ui;
 
 /// Global switches every operation sees.
 #[derive(Debug, Clone, Copy)]
@@ -25,37 +23,10 @@ pub struct Global {
     pub dry_run: bool,
 }
 
-pub fn dispatch(cli: Cli) -> Result<i32> {
-    let color = match cli.color {
-        Color::Auto => ui::ColorChoice::Auto,
-        Color::Always => ui::ColorChoice::Always,
-        Color::Never => ui::ColorChoice::Never,
-    };
-    ui::init(cli.verbose, cli.quiet, color);
-    let g = Global {
-        dry_run: cli.dry_run,
-    };
-    match cli.command {
-        Command::Compile(a) => compile::compile(g, a),
-        Command::Build(a) => build::build(g, a),
-        Command::Run(a) => run_command(g, *a),
-        Command::Targets(a) => targets::targets(a),
-        Command::Flags(a) => flags::flags(g, a),
-        Command::Doctor(a) => doctor::doctor(a),
-        Command::Config(a) => config::config(a),
-        Command::New(a) => new::new(g, a),
-        Command::Init(a) => new::init(g, a),
-        Command::Install(a) => install::install(g, a),
-        Command::Yocto(a) => yocto::yocto(a),
-        Command::Kernel(k) => kernel::kernel(k),
-        Command::Runner(a) => board::runner(g, a),
-    }
-}
-
 /// `run` goes to a board over ssh, to a kernel matrix, or to one QEMU
 /// boot. Routing here keeps `run`, `matrix` and `board` free of each
 /// other's entry points: the two others only use `run`'s pieces.
-fn run_command(g: Global, a: crate::cli::RunArgs) -> Result<i32> {
+pub fn run_command(g: Global, a: crate::options::RunArgs) -> Result<i32> {
     build::one_package(&a.build.project)?;
     if a.ssh.is_some() {
         board::run(g, &a)

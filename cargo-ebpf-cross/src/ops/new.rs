@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::{InitArgs, NewArgs};
+use crate::options::{InitArgs, NewArgs};
 
 use crate::error::{write_err, Error, Result};
 use crate::fsutil;

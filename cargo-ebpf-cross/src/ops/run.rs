@@ -6,14 +6,15 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::cli::{MessageFormat, RunArgs};
 use crate::error::{read_err, write_err, Error, Result};
 use crate::initramfs::{self, Bundle, GuestInput, InitOptions, BUNDLE_DIR, EXTRA_DIR};
 use crate::ops::Global;
+use crate::options::{MessageFormat, RunArgs};
 use crate::profile::Profile;
 use crate::qemu::{self, Event, Observer, RunEnd};
 use crate::reference::{Policy, Record};
 use crate::resolve;
+use crate::settings::{Origin, Setting};
 use crate::ui;
 
 /// The longest the guest reads trace_pipe after the workload: only a probe
@@ -139,35 +140,35 @@ impl Guest {
         let boards = crate::ops::project_board_dirs(&args.build.project);
         let profile = Profile::load_with(&args.target, &boards)?;
         let q = qemu::section(&profile)?;
-        let reference = if args.kernel_image.is_some() && args.busybox.is_some() {
+        let env = &crate::loader_build::ProcessEnv;
+        let flags = (args.kernel_image.clone(), args.busybox.clone());
+        // Both named by flag or env: no reference kernel is needed, and
+        // none is fetched.
+        let named = resolve::guest_inputs(flags.clone(), env, &profile, None);
+        let by_user = |s: &Option<Setting<PathBuf>>| {
+            s.as_ref()
+                .is_some_and(|s| matches!(s.origin, Origin::Flag(_) | Origin::Env(_)))
+        };
+        let reference = if by_user(&named.kernel_image) && by_user(&named.busybox) {
             None
         } else {
             reference_kernel(g, args, &profile)?
         };
-        // A reference kernel is one unit: named explicitly, its image and
-        // busybox beat the profile's [qemu] ones; as the default, they only
-        // fill in what the profile leaves out.
-        let pick = |flag: &Option<PathBuf>,
-                    from_profile: &Option<PathBuf>,
-                    from_ref: fn(&Record) -> PathBuf| {
-            let r = reference
-                .as_ref()
-                .map(|(rec, explicit)| (from_ref(rec), *explicit));
-            flag.clone().or(match r {
-                Some((p, true)) => Some(p),
-                Some((p, false)) => from_profile.clone().or(Some(p)),
-                None => from_profile.clone(),
-            })
-        };
+        let inputs = resolve::guest_inputs(
+            flags,
+            env,
+            &profile,
+            reference.as_ref().map(|(r, o)| (r, o)),
+        );
         let kernel_image = guest_input_path(
             &profile,
-            pick(&args.kernel_image, &q.kernel_image, |r| r.image.clone()),
+            inputs.kernel_image.map(|s| s.value),
             None,
             Needed::Kernel,
         )?;
         let busybox_path = guest_input_path(
             &profile,
-            pick(&args.busybox, &q.busybox, |r| r.busybox.clone()),
+            inputs.busybox.map(|s| s.value),
             None,
             Needed::Busybox,
         )?;
@@ -371,13 +372,13 @@ enum Needed {
     Busybox,
 }
 
-/// The reference kernel this run's build uses, if it uses one, and whether
-/// it was named (rather than defaulted).
+/// The reference kernel this run's build uses, if it uses one, and the
+/// origin of its choice (`Default` when the profile's default stands in).
 fn reference_kernel(
     g: Global,
     args: &RunArgs,
     profile: &Profile,
-) -> Result<Option<(Record, bool)>> {
+) -> Result<Option<(Record, Origin)>> {
     // The package's metadata is a layer too; a run of a given bundle may
     // have no package at all.
     let project = crate::ops::build::Project::load(&args.build.project).ok();
@@ -388,16 +389,14 @@ fn reference_kernel(
         project.as_ref().map(|p| p.manifest.as_path()),
         profile,
     )?;
-    let explicit = choice
-        .reference
-        .as_ref()
-        .is_some_and(|r| r.origin != crate::settings::Origin::Default);
+    let origin = choice.reference.as_ref().map(|r| r.origin.clone());
     let policy = Policy::for_build(args.build.offline || args.build.frozen, g.dry_run);
-    Ok(resolve::materialise(&mut choice, profile, policy)?.map(|r| (r, explicit)))
+    let record = resolve::materialise(&mut choice, profile, policy)?;
+    Ok(record.zip(origin))
 }
 
-/// Picks a guest input from the flag (or its env var), then the profile,
-/// and checks that it exists.
+/// Checks the guest input [`resolve::guest_inputs`] picked: there is one,
+/// and it exists.
 fn guest_input_path(
     profile: &Profile,
     flag: Option<PathBuf>,

@@ -4,8 +4,8 @@
 use serde::Serialize;
 
 use crate::arch;
-use crate::cli::TargetsArgs;
 use crate::error::{read_err, Result};
+use crate::options::TargetsArgs;
 use crate::profile::Profile;
 
 #[derive(Debug, Serialize)]

@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-use crate::cli::{CratesIncArgs, YoctoCommand};
 use crate::error::{read_err, Error, Result};
 use crate::fsutil;
+use crate::options::{CratesIncArgs, YoctoCommand};
 use crate::ui;
 use crate::yocto;
 

@@ -138,9 +138,9 @@ impl Keyring {
     /// `--keyring`, else `EBPF_CROSS_DEBIAN_KEYRING` (a private mirror's
     /// key), else the embedded ones.
     pub fn choose(given: Option<&Path>) -> Result<Keyring> {
-        let env = std::env::var_os("EBPF_CROSS_DEBIAN_KEYRING").filter(|v| !v.is_empty());
-        match given.map(Path::to_path_buf).or(env.map(Into::into)) {
-            Some(p) => Keyring::from_file(&p),
+        let env = &crate::loader_build::ProcessEnv;
+        match crate::settings::keyring(given.map(Path::to_path_buf), env) {
+            Some(p) => Keyring::from_file(&p.value),
             None => Ok(Keyring::embedded()),
         }
     }

@@ -1,0 +1,143 @@
+//! The command layer, cargo's pattern: what `cli.rs` parsed becomes the
+//! plain options of `options.rs`, and the operation in `ops/` is called
+//! with them. This is the only module that sees both clap's structs and
+//! the operations; `cli.rs` imports nothing of ours, and `ops/` nothing of
+//! clap's.
+
+use crate::cli::{self, Cli, Command};
+use crate::error::Result;
+use crate::ops::{self, Global};
+use crate::options as o;
+use crate::ui;
+
+/// A field-for-field move from a clap struct to its plain twin. Listing
+/// the fields makes a flag added to one side and forgotten on the other a
+/// compile error, not a setting that silently never arrives.
+macro_rules! plain {
+    ($from:ty => $to:ty { $($field:ident),* $(,)? }) => {
+        impl From<$from> for $to {
+            fn from(a: $from) -> Self {
+                Self { $($field: a.$field.into()),* }
+            }
+        }
+    };
+}
+
+plain!(cli::KernelArgs => o::KernelArgs {
+    kernel, kernel_src, kernel_build, kernel_version, libbpf_include, clang, llc,
+    stamp_version, kernel_allow, no_kernel_check,
+});
+plain!(cli::ProjectArgs => o::ProjectArgs { manifest_path, package, target_dir, boards });
+plain!(cli::BuildOpts => o::BuildOpts {
+    release, project, offline, locked, frozen, message_format, jobs, no_rustup, static_,
+    no_static, features, all_features, no_default_features, rust_target, kernel,
+});
+plain!(cli::BuildArgs => o::BuildArgs { target, workspace, opts });
+plain!(cli::RunArgs => o::RunArgs {
+    target, kernel_image, busybox, expect, timeout, workload, bundle, extra, ssh, ssh_config,
+    connect_timeout, allow_kernel_mismatch, build, loader_args,
+});
+plain!(cli::CompileArgs => o::CompileArgs { target, kernel, files, output, compile_commands, jobs });
+plain!(cli::TargetsArgs => o::TargetsArgs { json, boards });
+plain!(cli::FlagsArgs => o::FlagsArgs { target, kernel, format, state_dir });
+plain!(cli::DoctorArgs => o::DoctorArgs { target, kernel, programs });
+plain!(cli::ConfigArgs => o::ConfigArgs { target, kernel, rust_target, project, json });
+plain!(cli::InstallArgs => o::InstallArgs { bundle, target, destdir, bindir, datadir, project });
+plain!(cli::NewArgs => o::NewArgs { name, target, path });
+plain!(cli::InitArgs => o::InitArgs { name, target });
+plain!(cli::RunnerArgs => o::RunnerArgs { ssh, ssh_config, connect_timeout, program, args });
+plain!(cli::CratesIncArgs => o::CratesIncArgs { lockfile, manifest_path, output });
+plain!(cli::KernelFetchArgs => o::KernelFetchArgs { target, kernel, refresh, json, keyring, boards });
+plain!(cli::KernelListArgs => o::KernelListArgs { target, json, boards });
+plain!(cli::KernelRemoveArgs => o::KernelRemoveArgs { target, kernel, all, boards });
+
+impl From<cli::MessageFormat> for o::MessageFormat {
+    fn from(f: cli::MessageFormat) -> Self {
+        match f {
+            cli::MessageFormat::Human => o::MessageFormat::Human,
+            cli::MessageFormat::Json => o::MessageFormat::Json,
+        }
+    }
+}
+
+impl From<cli::FlagsFormat> for o::FlagsFormat {
+    fn from(f: cli::FlagsFormat) -> Self {
+        match f {
+            cli::FlagsFormat::Shell => o::FlagsFormat::Shell,
+            cli::FlagsFormat::Make => o::FlagsFormat::Make,
+            cli::FlagsFormat::Json => o::FlagsFormat::Json,
+        }
+    }
+}
+
+impl From<cli::YoctoCommand> for o::YoctoCommand {
+    fn from(c: cli::YoctoCommand) -> Self {
+        match c {
+            cli::YoctoCommand::CratesInc(a) => o::YoctoCommand::CratesInc(a.into()),
+        }
+    }
+}
+
+impl From<cli::KernelCommand> for o::KernelCommand {
+    fn from(c: cli::KernelCommand) -> Self {
+        match c {
+            cli::KernelCommand::Fetch(a) => o::KernelCommand::Fetch(a.into()),
+            cli::KernelCommand::List(a) => o::KernelCommand::List(a.into()),
+            cli::KernelCommand::Remove(a) => o::KernelCommand::Remove(a.into()),
+        }
+    }
+}
+
+/// Runs the parsed command line; the exit code, or the error `main` reports.
+pub fn dispatch(cli: Cli) -> Result<i32> {
+    let color = match cli.color {
+        cli::Color::Auto => ui::ColorChoice::Auto,
+        cli::Color::Always => ui::ColorChoice::Always,
+        cli::Color::Never => ui::ColorChoice::Never,
+    };
+    ui::init(cli.verbose, cli.quiet, color);
+    let g = Global {
+        dry_run: cli.dry_run,
+    };
+    match cli.command {
+        Command::Compile(a) => ops::compile::compile(g, a.into()),
+        Command::Build(a) => ops::build::build(g, a.into()),
+        Command::Run(a) => ops::run_command(g, (*a).into()),
+        Command::Targets(a) => ops::targets::targets(a.into()),
+        Command::Flags(a) => ops::flags::flags(g, a.into()),
+        Command::Doctor(a) => ops::doctor::doctor(a.into()),
+        Command::Config(a) => ops::config::config(a.into()),
+        Command::New(a) => ops::new::new(g, a.into()),
+        Command::Init(a) => ops::new::init(g, a.into()),
+        Command::Install(a) => ops::install::install(g, a.into()),
+        Command::Yocto(a) => ops::yocto::yocto(a.into()),
+        Command::Kernel(k) => ops::kernel::kernel(k.into()),
+        Command::Runner(a) => ops::board::runner(g, a.into()),
+    }
+}
+
+/// The options a command line gives `run`, for tests of the operations.
+#[cfg(test)]
+pub fn run_options(argv: &[&str]) -> o::RunArgs {
+    use clap::Parser;
+    match Cli::parse_from(argv) {
+        Cli {
+            command: Command::Run(a),
+            ..
+        } => (*a).into(),
+        other => panic!("not a run command line: {other:?}"),
+    }
+}
+
+/// The options a command line gives `config`, for tests of the operations.
+#[cfg(test)]
+pub fn config_options(argv: &[&str]) -> o::ConfigArgs {
+    use clap::Parser;
+    match Cli::parse_from(argv) {
+        Cli {
+            command: Command::Config(a),
+            ..
+        } => a.into(),
+        other => panic!("not a config command line: {other:?}"),
+    }
+}
