@@ -43,16 +43,11 @@ pub struct Context {
     pub policy: crate::reference::Policy,
 }
 
-/// The variable a build system sets for extra BPF clang flags.
-/// (EBPF_CROSS_CFLAGS is the name `flags --format make` prints.)
-pub const EXTRA_CFLAGS_ENV: &str = "EBPF_CROSS_BPF_CFLAGS";
+pub use crate::settings::BPF_CFLAGS_ENV as EXTRA_CFLAGS_ENV;
 
-/// Extra clang flags from the environment, split like a shell word list
-/// so a quoted path with spaces stays one flag.
+/// Extra clang flags from the environment (`settings::bpf_cflags`).
 pub fn extra_cflags_from_env() -> Vec<String> {
-    std::env::var(EXTRA_CFLAGS_ENV)
-        .map(|v| crate::loader_build::split_command(&v))
-        .unwrap_or_default()
+    crate::settings::bpf_cflags(&crate::loader_build::ProcessEnv).value
 }
 
 /// The flag sets `flags` prints and every compile uses.

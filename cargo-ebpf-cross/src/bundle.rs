@@ -98,10 +98,7 @@ pub fn top_dir(package: &str, version: &str, target: &str) -> String {
 
 /// `SOURCE_DATE_EPOCH` when it is a number, else 0.
 pub fn mtime() -> u64 {
-    std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
+    crate::settings::source_date_epoch(&crate::loader_build::ProcessEnv).value
 }
 
 fn header(

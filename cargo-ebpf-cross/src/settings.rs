@@ -156,6 +156,130 @@ pub fn from_manifest(manifest: Option<&Path>, p: PathBuf) -> PathBuf {
     }
 }
 
+/// The keyring that signs a mirror's InRelease: `--keyring`, else
+/// `EBPF_CROSS_DEBIAN_KEYRING`, else none (Debian's embedded keys). Here
+/// rather than in `resolve.rs` because the fetcher, below the resolver,
+/// needs it for every download.
+pub fn keyring(flag: Option<PathBuf>, env: &dyn Env) -> Option<Setting<PathBuf>> {
+    Layers::new()
+        .flag("--keyring", flag.map(from_cwd))
+        .env(
+            "EBPF_CROSS_DEBIAN_KEYRING",
+            env.var("EBPF_CROSS_DEBIAN_KEYRING")
+                .map(|v| from_cwd(v.into())),
+        )
+        .resolve()
+}
+
+// Settings that only the environment sets, read deep in the pipeline. Each
+// is resolved here, with its origin, so `config` shows what the code that
+// uses it sees.
+
+fn env_or<T>(
+    env: &dyn Env,
+    var: &str,
+    parse: impl Fn(&str) -> Option<T>,
+    default: T,
+) -> Setting<T> {
+    match env.var(var).and_then(|v| parse(v.trim())) {
+        Some(v) => Setting::new(v, Origin::Env(var.to_string())),
+        None => Setting::new(default, Origin::Default),
+    }
+}
+
+/// The variable a build system sets for extra BPF clang flags.
+/// (EBPF_CROSS_CFLAGS is the name `flags --format make` prints.)
+pub const BPF_CFLAGS_ENV: &str = "EBPF_CROSS_BPF_CFLAGS";
+
+/// Extra clang flags for every BPF compile, split like a shell word list
+/// so a quoted path with spaces stays one flag.
+pub fn bpf_cflags(env: &dyn Env) -> Setting<Vec<String>> {
+    env_or(
+        env,
+        BPF_CFLAGS_ENV,
+        |v| Some(crate::loader_build::split_command(v)),
+        Vec::new(),
+    )
+}
+
+/// The tool's cache (probed tools, staged helpers, flags, reference
+/// kernels): `EBPF_CROSS_CACHE_DIR`, else `$XDG_CACHE_HOME/ebpf-cross`,
+/// else `$HOME/.cache/ebpf-cross`.
+pub fn cache_dir(env: &dyn Env) -> Option<Setting<PathBuf>> {
+    let at = |var: &str, sub: &str| {
+        env.var(var)
+            .map(|v| Setting::new(PathBuf::from(v).join(sub), Origin::Env(var.to_string())))
+    };
+    env.var("EBPF_CROSS_CACHE_DIR")
+        .map(|v| Setting::new(PathBuf::from(v), Origin::Env("EBPF_CROSS_CACHE_DIR".into())))
+        .or_else(|| at("XDG_CACHE_HOME", "ebpf-cross"))
+        .or_else(|| at("HOME", ".cache/ebpf-cross"))
+}
+
+/// Seconds a download may go without a byte before it counts as stalled.
+pub fn stall_timeout(env: &dyn Env) -> Setting<u64> {
+    env_or(
+        env,
+        "EBPF_CROSS_STALL_TIMEOUT",
+        |v| v.parse().ok().filter(|&s| s > 0),
+        30,
+    )
+}
+
+// Plain http: every file is checked against the signed InRelease, and a
+// host without CA certificates (a build container) still fetches.
+pub const DEFAULT_MIRROR: &str = "http://deb.debian.org/debian";
+pub const DEFAULT_SECURITY_MIRROR: &str = "http://deb.debian.org/debian-security";
+
+fn url(s: &str) -> Option<String> {
+    Some(s.trim_end_matches('/').to_string())
+}
+
+/// The Debian mirror reference kernels come from.
+pub fn debian_mirror(env: &dyn Env) -> Setting<String> {
+    env_or(env, "EBPF_CROSS_DEBIAN_MIRROR", url, DEFAULT_MIRROR.into())
+}
+
+/// The security archive follows the main mirror's host when only that is
+/// set (`.../debian` → `.../debian-security`), which is how deb.debian.org
+/// and most mirrors lay them out.
+pub fn debian_security_mirror(env: &dyn Env) -> Setting<String> {
+    let main = debian_mirror(env);
+    let derived = match main.origin {
+        Origin::Default => Setting::new(DEFAULT_SECURITY_MIRROR.into(), Origin::Default),
+        origin => Setting::new(format!("{}-security", main.value), origin),
+    };
+    match env
+        .var("EBPF_CROSS_DEBIAN_SECURITY_MIRROR")
+        .and_then(|v| url(&v))
+    {
+        Some(v) => Setting::new(v, Origin::Env("EBPF_CROSS_DEBIAN_SECURITY_MIRROR".into())),
+        None => derived,
+    }
+}
+
+/// Whether helper headers from outside the kernel tree (the host's
+/// libbpf-dev, a cached copy) may be used; Yocto and other hermetic builds
+/// set `EBPF_CROSS_HOST_LIBBPF=0`, for which they are contamination.
+pub fn host_libbpf(env: &dyn Env) -> Setting<bool> {
+    env_or(env, "EBPF_CROSS_HOST_LIBBPF", |v| Some(v != "0"), true)
+}
+
+/// The bundle's file times: `SOURCE_DATE_EPOCH` when it is a number, else 0.
+pub fn source_date_epoch(env: &dyn Env) -> Setting<u64> {
+    env_or(env, "SOURCE_DATE_EPOCH", |v| v.parse().ok(), 0)
+}
+
+/// Cargo's own offline switch, which counts for reference kernels too.
+pub fn cargo_net_offline(env: &dyn Env) -> Setting<bool> {
+    env_or(
+        env,
+        "CARGO_NET_OFFLINE",
+        |v| Some(v == "true" || v == "1"),
+        false,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,19 +381,4 @@ mod tests {
             PathBuf::from("/abs")
         );
     }
-}
-
-/// The keyring that signs a mirror's InRelease: `--keyring`, else
-/// `EBPF_CROSS_DEBIAN_KEYRING`, else none (Debian's embedded keys). Here
-/// rather than in `resolve.rs` because the fetcher, below the resolver,
-/// needs it for every download.
-pub fn keyring(flag: Option<PathBuf>, env: &dyn Env) -> Option<Setting<PathBuf>> {
-    Layers::new()
-        .flag("--keyring", flag.map(from_cwd))
-        .env(
-            "EBPF_CROSS_DEBIAN_KEYRING",
-            env.var("EBPF_CROSS_DEBIAN_KEYRING")
-                .map(|v| from_cwd(v.into())),
-        )
-        .resolve()
 }

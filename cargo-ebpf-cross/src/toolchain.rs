@@ -74,13 +74,7 @@ struct ProbeCache {
 }
 
 pub fn cache_dir() -> Option<PathBuf> {
-    if let Some(x) = std::env::var_os("EBPF_CROSS_CACHE_DIR") {
-        return Some(PathBuf::from(x));
-    }
-    if let Some(x) = std::env::var_os("XDG_CACHE_HOME") {
-        return Some(PathBuf::from(x).join("ebpf-cross"));
-    }
-    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/ebpf-cross"))
+    crate::settings::cache_dir(&crate::loader_build::ProcessEnv).map(|s| s.value)
 }
 
 struct Prober {

@@ -12,7 +12,7 @@ use crate::loader_build::{self, Env, LinkerSource, ProcessEnv};
 use crate::options::ConfigArgs;
 use crate::profile::Profile;
 use crate::resolve;
-use crate::settings::{Origin, Setting};
+use crate::settings::{self, Origin, Setting};
 
 /// One line of the report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -131,9 +131,42 @@ pub fn entries(
         entry("qemu_kernel_image", image, |p| shown(p)),
         entry("qemu_busybox", busybox, |p| shown(p)),
         entry("ssh_config", resolve::ssh_config(None, env), |p| shown(p)),
-        entry("debian_keyring", crate::settings::keyring(None, env), |p| {
-            shown(p)
+        entry("debian_keyring", settings::keyring(None, env), |p| shown(p)),
+        entry("bpf_cflags", Some(settings::bpf_cflags(env)), |v| {
+            v.iter()
+                .map(|a| crate::plan::shell_quote(a))
+                .collect::<Vec<_>>()
+                .join(" ")
         }),
+        entry("cache_dir", settings::cache_dir(env), |p| shown(p)),
+        entry(
+            "debian_mirror",
+            Some(settings::debian_mirror(env)),
+            String::clone,
+        ),
+        entry(
+            "security_mirror",
+            Some(settings::debian_security_mirror(env)),
+            String::clone,
+        ),
+        entry("stall_timeout", Some(settings::stall_timeout(env)), |s| {
+            format!("{s} s")
+        }),
+        entry(
+            "host_libbpf",
+            Some(settings::host_libbpf(env)),
+            bool::to_string,
+        ),
+        entry(
+            "source_date_epoch",
+            Some(settings::source_date_epoch(env)),
+            u64::to_string,
+        ),
+        entry(
+            "offline",
+            Some(settings::cargo_net_offline(env)),
+            bool::to_string,
+        ),
     ])
 }
 

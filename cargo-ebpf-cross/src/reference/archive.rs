@@ -69,12 +69,7 @@ pub const UNSIGNED_CAP: u64 = 16 << 20;
 /// How long a download may go without a byte before it counts as stalled:
 /// 30 s, or EBPF_CROSS_STALL_TIMEOUT seconds for a slow link.
 fn stall() -> Duration {
-    let secs = std::env::var("EBPF_CROSS_STALL_TIMEOUT")
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .filter(|&s| s > 0)
-        .unwrap_or(30);
-    Duration::from_secs(secs)
+    Duration::from_secs(crate::settings::stall_timeout(&crate::loader_build::ProcessEnv).value)
 }
 
 fn stalled(url: &str) -> String {

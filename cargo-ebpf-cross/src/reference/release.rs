@@ -7,9 +7,6 @@ use crate::error::{Error, Result};
 
 const RELEASES_TOML: &str = include_str!("../../targets/reference/debian.toml");
 
-pub const DEFAULT_MIRROR: &str = "http://deb.debian.org/debian";
-pub const DEFAULT_SECURITY_MIRROR: &str = "http://deb.debian.org/debian-security";
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MirrorKind {
@@ -60,31 +57,12 @@ pub fn find(name: &str) -> Result<Release> {
         })
 }
 
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| default.to_string())
-        .trim_end_matches('/')
-        .to_string()
-}
-
-/// The base URL of a suite's archive. The security archive follows the
-/// main mirror's host when only that is set (`.../debian` →
-/// `.../debian-security`), which is how deb.debian.org and most mirrors
-/// lay them out.
+/// The base URL of a suite's archive (`settings::debian_mirror`).
 pub fn mirror_url(kind: MirrorKind) -> String {
-    let main = env_or("EBPF_CROSS_DEBIAN_MIRROR", DEFAULT_MIRROR);
+    let env = &crate::loader_build::ProcessEnv;
     match kind {
-        MirrorKind::Debian => main,
-        MirrorKind::Security => {
-            let derived = if std::env::var_os("EBPF_CROSS_DEBIAN_MIRROR").is_some() {
-                format!("{main}-security")
-            } else {
-                DEFAULT_SECURITY_MIRROR.to_string()
-            };
-            env_or("EBPF_CROSS_DEBIAN_SECURITY_MIRROR", &derived)
-        }
+        MirrorKind::Debian => crate::settings::debian_mirror(env).value,
+        MirrorKind::Security => crate::settings::debian_security_mirror(env).value,
     }
 }
 
