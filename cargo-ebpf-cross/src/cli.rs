@@ -335,10 +335,11 @@ pub enum MessageFormat {
 /// Which project, and where its boards and build output are: shared by
 /// `build`, `run` and `install`.
 #[derive(Debug, Clone, Args, Default)]
+#[command(mut_arg("PATH", |a| a.help("Path to the loader package's Cargo.toml")))]
 pub struct ProjectArgs {
-    /// Path to the loader package's Cargo.toml
-    #[arg(long, value_name = "PATH")]
-    pub manifest_path: Option<PathBuf>,
+    /// cargo's `--manifest-path`, declared by clap-cargo
+    #[command(flatten)]
+    pub manifest: clap_cargo::Manifest,
     /// The loader package, when the workspace has several (`build` takes
     /// several)
     #[arg(short = 'p', long = "package", value_name = "PKG")]
@@ -351,8 +352,14 @@ pub struct ProjectArgs {
     pub boards: Option<PathBuf>,
 }
 
-/// Options shared by `build` and `run`.
+/// Options shared by `build` and `run`. clap-cargo declares cargo's
+/// feature flags; the help says what they do here.
 #[derive(Debug, Clone, Args, Default)]
+#[command(
+    mut_arg("features", |a| a.value_name("FEATURES").help("Loader features to activate (comma or space separated; repeatable)")),
+    mut_arg("all_features", |a| a.help("Activate all of the loader's features")),
+    mut_arg("no_default_features", |a| a.help("Do not activate the loader's `default` feature")),
+)]
 pub struct BuildOpts {
     /// Build the loader in release mode
     #[arg(long)]
@@ -390,15 +397,9 @@ pub struct BuildOpts {
     /// Link the loader dynamically, over --static, EBPF_CROSS_STATIC, Cargo.toml and the profile
     #[arg(long)]
     pub no_static: bool,
-    /// Loader features to activate (comma or space separated; repeatable)
-    #[arg(short = 'F', long, value_name = "FEATURES")]
-    pub features: Vec<String>,
-    /// Activate all of the loader's features
-    #[arg(long)]
-    pub all_features: bool,
-    /// Do not activate the loader's `default` feature
-    #[arg(long)]
-    pub no_default_features: bool,
+    /// cargo's own feature flags, passed through to the loader's build
+    #[command(flatten)]
+    pub features: clap_cargo::Features,
     /// Rust triple or target-spec JSON for the loader, replacing the profile's (Yocto's RUST_TARGET_SYS) [env: EBPF_CROSS_RUST_TARGET]
     #[arg(long, value_name = "TRIPLE|SPEC.json")]
     pub rust_target: Option<String>,

@@ -27,11 +27,43 @@ plain!(cli::KernelArgs => o::KernelArgs {
     kernel, kernel_src, kernel_build, kernel_version, libbpf_include, clang, llc,
     stamp_version, kernel_allow, no_kernel_check,
 });
-plain!(cli::ProjectArgs => o::ProjectArgs { manifest_path, package, target_dir, boards });
-plain!(cli::BuildOpts => o::BuildOpts {
-    release, project, offline, locked, frozen, message_format, jobs, no_rustup, static_,
-    no_static, features, all_features, no_default_features, rust_target, kernel,
-});
+impl From<cli::ProjectArgs> for o::ProjectArgs {
+    fn from(a: cli::ProjectArgs) -> Self {
+        o::ProjectArgs {
+            manifest_path: a.manifest.manifest_path,
+            package: a.package,
+            target_dir: a.target_dir,
+            boards: a.boards,
+        }
+    }
+}
+impl From<cli::BuildOpts> for o::BuildOpts {
+    fn from(a: cli::BuildOpts) -> Self {
+        let clap_cargo::Features {
+            features,
+            all_features,
+            no_default_features,
+            ..
+        } = a.features;
+        o::BuildOpts {
+            release: a.release,
+            project: a.project.into(),
+            offline: a.offline,
+            locked: a.locked,
+            frozen: a.frozen,
+            message_format: a.message_format.into(),
+            jobs: a.jobs,
+            no_rustup: a.no_rustup,
+            static_: a.static_,
+            no_static: a.no_static,
+            features,
+            all_features,
+            no_default_features,
+            rust_target: a.rust_target,
+            kernel: a.kernel.into(),
+        }
+    }
+}
 plain!(cli::BuildArgs => o::BuildArgs { target, workspace, opts });
 plain!(cli::RunArgs => o::RunArgs {
     target, kernel_image, busybox, expect, timeout, workload, bundle, extra, ssh, ssh_config,
