@@ -95,6 +95,173 @@ fn at_layer(
     }
 }
 
+/// What the layers of one kernel choice read: the flags, the environment,
+/// the package's metadata (paths relative to `manifest`'s dir) and the
+/// profile. Each method resolves one setting.
+struct Sources<'a> {
+    opts: &'a KernelOpts,
+    env: &'a dyn Env,
+    meta: KernelSection,
+    manifest: Option<&'a Path>,
+    profile: &'a Profile,
+    pname: String,
+}
+
+impl Sources<'_> {
+    fn env_path(&self, k: &str) -> Option<PathBuf> {
+        self.env.var(k).map(|v| from_cwd(PathBuf::from(v)))
+    }
+    fn meta_path(&self, p: &Option<PathBuf>) -> Option<PathBuf> {
+        p.clone().map(|p| from_manifest(self.manifest, p))
+    }
+
+    /// A tree or reference kernel given at a higher layer replaces both
+    /// halves of a lower one; mixing a flag's source with a profile's build
+    /// dir would be a surprise.
+    fn kernel(&self) -> Result<Option<Setting<Kernel>>> {
+        let (opts, env, prof) = (self.opts, self.env, &self.profile.kernel);
+        let flag_name = match (&opts.reference, &opts.src) {
+            (Some(_), _) => "--kernel",
+            (None, Some(_)) => "--kernel-src",
+            (None, None) => "--kernel-build",
+        };
+        let env_name = ["EBPF_CROSS_KERNEL", "EBPF_CROSS_KERNEL_SRC"]
+            .into_iter()
+            .find(|k| env.var(k).is_some())
+            .unwrap_or("EBPF_CROSS_KERNEL_BUILD");
+        Ok(Layers::new()
+            .flag(
+                flag_name,
+                at_layer(
+                    opts.reference.clone(),
+                    pair(
+                        opts.src.clone().map(from_cwd),
+                        opts.build.clone().map(from_cwd),
+                    ),
+                    (
+                        "the command line",
+                        "--kernel",
+                        "--kernel-src/--kernel-build",
+                    ),
+                )?,
+            )
+            .env(
+                env_name,
+                at_layer(
+                    env.var("EBPF_CROSS_KERNEL"),
+                    pair(
+                        self.env_path("EBPF_CROSS_KERNEL_SRC"),
+                        self.env_path("EBPF_CROSS_KERNEL_BUILD"),
+                    ),
+                    (
+                        "the environment",
+                        "EBPF_CROSS_KERNEL",
+                        "EBPF_CROSS_KERNEL_SRC/EBPF_CROSS_KERNEL_BUILD",
+                    ),
+                )?,
+            )
+            .metadata(
+                self.manifest,
+                at_layer(
+                    self.meta.reference.clone(),
+                    pair(
+                        self.meta_path(&self.meta.source),
+                        self.meta_path(&self.meta.build),
+                    ),
+                    (
+                        "[package.metadata.ebpf-cross.kernel]",
+                        "`reference`",
+                        "`source`/`build`",
+                    ),
+                )?,
+            )
+            .profile(
+                &self.pname,
+                at_layer(
+                    prof.reference.clone(),
+                    pair(prof.source.clone(), prof.build.clone()),
+                    (
+                        &format!("profile {}", self.pname),
+                        "[kernel] reference",
+                        "[kernel] source/build",
+                    ),
+                )?,
+            )
+            .resolve())
+    }
+
+    fn version(&self) -> Option<Setting<String>> {
+        Layers::new()
+            .flag("--kernel-version", self.opts.version.clone())
+            .env(
+                "EBPF_CROSS_KERNEL_VERSION",
+                self.env.var("EBPF_CROSS_KERNEL_VERSION"),
+            )
+            .metadata(self.manifest, self.meta.version.clone())
+            .profile(&self.pname, self.profile.kernel.version.clone())
+            .resolve()
+    }
+
+    fn libbpf_include(&self) -> Option<Setting<PathBuf>> {
+        Layers::new()
+            .flag(
+                "--libbpf-include",
+                self.opts.libbpf_include.clone().map(from_cwd),
+            )
+            .env(
+                "EBPF_CROSS_LIBBPF_INCLUDE",
+                self.env_path("EBPF_CROSS_LIBBPF_INCLUDE"),
+            )
+            .metadata(self.manifest, self.meta_path(&self.meta.libbpf_include))
+            .profile(&self.pname, self.profile.kernel.libbpf_include.clone())
+            .resolve()
+    }
+
+    /// `--no-kernel-check` is the flag layer's `all`.
+    fn allow(&self) -> Option<Setting<Vec<String>>> {
+        let opts = self.opts;
+        let (flag_name, flag_allow) = if opts.no_kernel_check {
+            ("--no-kernel-check", Some(vec!["all".to_string()]))
+        } else {
+            (
+                "--kernel-allow",
+                (!opts.allow.is_empty()).then(|| opts.allow.clone()),
+            )
+        };
+        Layers::new()
+            .flag(flag_name, flag_allow)
+            .env(
+                "EBPF_CROSS_KERNEL_ALLOW",
+                self.env.var("EBPF_CROSS_KERNEL_ALLOW").map(|v| vec![v]),
+            )
+            .metadata(self.manifest, self.meta.allow.clone())
+            .profile(&self.pname, self.profile.kernel.allow.clone())
+            .resolve()
+    }
+
+    fn stamp_version(&self) -> Setting<bool> {
+        Layers::new()
+            .flag("--stamp-version", self.opts.stamp_version.then_some(true))
+            .profile(&self.pname, self.profile.bpf.stamp_version)
+            .default_value(false)
+            .resolve()
+            .expect("has a default")
+    }
+
+    fn tools(&self) -> ToolOverrides {
+        let tool = |flag: &str, var: &str, v: &Option<String>| {
+            Layers::new()
+                .flag(flag, v.clone())
+                .env(var, self.env.var(var))
+                .resolve()
+        };
+        ToolOverrides {
+            clang: tool("--clang", "CLANG", &self.opts.clang),
+            llc: tool("--llc", "LLC", &self.opts.llc),
+        }
+    }
+}
+
 /// `manifest` is the loader package's Cargo.toml when there is a project;
 /// its metadata's relative paths are taken from its dir.
 pub fn layer(
@@ -104,82 +271,16 @@ pub fn layer(
     manifest: Option<&Path>,
     profile: &Profile,
 ) -> Result<KernelChoice> {
-    let meta = metadata.cloned().unwrap_or_default();
-    let prof = &profile.kernel;
-    let pname = profile_label(profile);
-    let env_path = |k: &str| env.var(k).map(|v| from_cwd(PathBuf::from(v)));
-    let meta_path = |p: &Option<PathBuf>| p.clone().map(|p| from_manifest(manifest, p));
-    let flag_path = |p: &Option<PathBuf>| p.clone().map(from_cwd);
-    // A tree or reference kernel given at a higher layer replaces both
-    // halves of a lower one; mixing a flag's source with a profile's build
-    // dir would be a surprise.
-    let kernel = Layers::new()
-        .flag(
-            if opts.reference.is_some() {
-                "--kernel"
-            } else if opts.src.is_some() {
-                "--kernel-src"
-            } else {
-                "--kernel-build"
-            },
-            at_layer(
-                opts.reference.clone(),
-                pair(flag_path(&opts.src), flag_path(&opts.build)),
-                (
-                    "the command line",
-                    "--kernel",
-                    "--kernel-src/--kernel-build",
-                ),
-            )?,
-        )
-        .env(
-            if env.var("EBPF_CROSS_KERNEL").is_some() {
-                "EBPF_CROSS_KERNEL"
-            } else if env.var("EBPF_CROSS_KERNEL_SRC").is_some() {
-                "EBPF_CROSS_KERNEL_SRC"
-            } else {
-                "EBPF_CROSS_KERNEL_BUILD"
-            },
-            at_layer(
-                env.var("EBPF_CROSS_KERNEL"),
-                pair(
-                    env_path("EBPF_CROSS_KERNEL_SRC"),
-                    env_path("EBPF_CROSS_KERNEL_BUILD"),
-                ),
-                (
-                    "the environment",
-                    "EBPF_CROSS_KERNEL",
-                    "EBPF_CROSS_KERNEL_SRC/EBPF_CROSS_KERNEL_BUILD",
-                ),
-            )?,
-        )
-        .metadata(
-            manifest,
-            at_layer(
-                meta.reference.clone(),
-                pair(meta_path(&meta.source), meta_path(&meta.build)),
-                (
-                    "[package.metadata.ebpf-cross.kernel]",
-                    "`reference`",
-                    "`source`/`build`",
-                ),
-            )?,
-        )
-        .profile(
-            &pname,
-            at_layer(
-                prof.reference.clone(),
-                pair(prof.source.clone(), prof.build.clone()),
-                (
-                    &format!("profile {pname}"),
-                    "[kernel] reference",
-                    "[kernel] source/build",
-                ),
-            )?,
-        )
-        .resolve();
+    let sources = Sources {
+        opts,
+        env,
+        meta: metadata.cloned().unwrap_or_default(),
+        manifest,
+        profile,
+        pname: profile_label(profile),
+    };
     let (mut tree, mut reference) = (None, None);
-    match kernel {
+    match sources.kernel()? {
         Some(Setting {
             value: Kernel::Tree(t),
             origin,
@@ -190,51 +291,7 @@ pub fn layer(
         }) => reference = Some(Setting::new(r, origin)),
         None => {}
     }
-    let version = Layers::new()
-        .flag("--kernel-version", opts.version.clone())
-        .env(
-            "EBPF_CROSS_KERNEL_VERSION",
-            env.var("EBPF_CROSS_KERNEL_VERSION"),
-        )
-        .metadata(manifest, meta.version.clone())
-        .profile(&pname, prof.version.clone())
-        .resolve();
-    let libbpf_include = Layers::new()
-        .flag("--libbpf-include", flag_path(&opts.libbpf_include))
-        .env(
-            "EBPF_CROSS_LIBBPF_INCLUDE",
-            env_path("EBPF_CROSS_LIBBPF_INCLUDE"),
-        )
-        .metadata(manifest, meta_path(&meta.libbpf_include))
-        .profile(&pname, prof.libbpf_include.clone())
-        .resolve();
-    let flag_allow = if opts.no_kernel_check {
-        Some(vec!["all".to_string()])
-    } else {
-        (!opts.allow.is_empty()).then(|| opts.allow.clone())
-    };
-    let allow = Layers::new()
-        .flag(
-            if opts.no_kernel_check {
-                "--no-kernel-check"
-            } else {
-                "--kernel-allow"
-            },
-            flag_allow,
-        )
-        .env(
-            "EBPF_CROSS_KERNEL_ALLOW",
-            env.var("EBPF_CROSS_KERNEL_ALLOW").map(|v| vec![v]),
-        )
-        .metadata(manifest, meta.allow.clone())
-        .profile(&pname, prof.allow.clone())
-        .resolve();
-    let stamp_version = Layers::new()
-        .flag("--stamp-version", opts.stamp_version.then_some(true))
-        .profile(&pname, profile.bpf.stamp_version)
-        .default_value(false)
-        .resolve()
-        .expect("has a default");
+    let version = sources.version();
     // The embedded default: nothing names a tree, a version, or (for
     // CO-RE) a BTF, so the profile's own reference kernel stands in.
     let core_with_btf = profile.bpf.mode == Some(BpfMode::Core) && profile.bpf.btf.is_some();
@@ -243,24 +300,14 @@ pub fn layer(
             reference = Some(Setting::new(spec?, Origin::Default));
         }
     }
-    let tool = |flag: &str, var: &str, v: &Option<String>| {
-        Layers::new()
-            .flag(flag, v.clone())
-            .env(var, env.var(var))
-            .resolve()
-    };
-    let tools = ToolOverrides {
-        clang: tool("--clang", "CLANG", &opts.clang),
-        llc: tool("--llc", "LLC", &opts.llc),
-    };
     Ok(KernelChoice {
-        stamp_version,
+        stamp_version: sources.stamp_version(),
         tree,
         version,
-        libbpf_include,
+        libbpf_include: sources.libbpf_include(),
         reference,
-        allow,
-        tools,
+        allow: sources.allow(),
+        tools: sources.tools(),
     })
 }
 
