@@ -10,9 +10,6 @@
 
 use std::path::PathBuf;
 
-use crate::error::{Error, Result};
-use crate::resolve::KernelOpts;
-
 #[derive(Debug, Clone)]
 pub enum YoctoCommand {
     CratesInc(CratesIncArgs),
@@ -69,33 +66,6 @@ pub struct KernelArgs {
     pub stamp_version: bool,
     pub kernel_allow: Vec<String>,
     pub no_kernel_check: bool,
-}
-
-impl KernelArgs {
-    pub fn opts(&self) -> Result<KernelOpts> {
-        if self.kernel.len() > 1 {
-            return Err(Error::Usage {
-                message: format!(
-                    "--kernel is given {} times ({})",
-                    self.kernel.len(),
-                    self.kernel.join(", ")
-                ),
-                hint: "only `run` takes several kernels (a kernel matrix: one build and one boot per kernel); give one --kernel here".into(),
-            });
-        }
-        Ok(KernelOpts {
-            src: self.kernel_src.clone(),
-            build: self.kernel_build.clone(),
-            version: self.kernel_version.clone(),
-            libbpf_include: self.libbpf_include.clone(),
-            reference: self.kernel.first().cloned(),
-            stamp_version: self.stamp_version,
-            allow: self.kernel_allow.clone(),
-            no_kernel_check: self.no_kernel_check,
-            clang: self.clang.clone(),
-            llc: self.llc.clone(),
-        })
-    }
 }
 
 #[derive(Debug, Clone)]

@@ -9,31 +9,12 @@ use crate::bpf_headers;
 use crate::error::Result;
 use crate::kernel_tree::{Given, KernelTree};
 use crate::loader_build::Env;
+use crate::options::KernelArgs;
 use crate::profile::{BpfMode, KernelSection, Profile};
 use crate::reference::{self, Policy, Record, Spec};
 use crate::settings::{from_cwd, from_manifest, Layers, Origin, Setting};
 use crate::toolchain::{self, ToolOverrides};
 use crate::version::KernelVersion;
-
-/// Kernel and tool settings from the command line; env and files are read
-/// by [`layer`], so that each value keeps its own origin.
-#[derive(Debug, Clone, Default)]
-pub struct KernelOpts {
-    pub src: Option<PathBuf>,
-    pub build: Option<PathBuf>,
-    pub version: Option<String>,
-    pub libbpf_include: Option<PathBuf>,
-    /// `--kernel debian:6.1`.
-    pub reference: Option<String>,
-    pub stamp_version: bool,
-    /// `--clang`, `--llc`.
-    pub clang: Option<String>,
-    pub llc: Option<String>,
-    /// `--kernel-allow`, each comma list as given.
-    pub allow: Vec<String>,
-    /// `--no-kernel-check`: the flag layer's allow list becomes `all`.
-    pub no_kernel_check: bool,
-}
 
 /// A source and/or build dir; they travel together (see [`layer`]).
 pub type TreePaths = (Option<PathBuf>, Option<PathBuf>);
@@ -99,7 +80,7 @@ fn at_layer(
 /// the package's metadata (paths relative to `manifest`'s dir) and the
 /// profile. Each method resolves one setting.
 struct Sources<'a> {
-    opts: &'a KernelOpts,
+    opts: &'a KernelArgs,
     env: &'a dyn Env,
     meta: KernelSection,
     manifest: Option<&'a Path>,
@@ -120,7 +101,7 @@ impl Sources<'_> {
     /// dir would be a surprise.
     fn kernel(&self) -> Result<Option<Setting<Kernel>>> {
         let (opts, env, prof) = (self.opts, self.env, &self.profile.kernel);
-        let flag_name = match (&opts.reference, &opts.src) {
+        let flag_name = match (opts.kernel.first(), &opts.kernel_src) {
             (Some(_), _) => "--kernel",
             (None, Some(_)) => "--kernel-src",
             (None, None) => "--kernel-build",
@@ -133,10 +114,10 @@ impl Sources<'_> {
             .flag(
                 flag_name,
                 at_layer(
-                    opts.reference.clone(),
+                    opts.kernel.first().cloned(),
                     pair(
-                        opts.src.clone().map(from_cwd),
-                        opts.build.clone().map(from_cwd),
+                        opts.kernel_src.clone().map(from_cwd),
+                        opts.kernel_build.clone().map(from_cwd),
                     ),
                     (
                         "the command line",
@@ -192,7 +173,7 @@ impl Sources<'_> {
 
     fn version(&self) -> Option<Setting<String>> {
         Layers::new()
-            .flag("--kernel-version", self.opts.version.clone())
+            .flag("--kernel-version", self.opts.kernel_version.clone())
             .env(
                 "EBPF_CROSS_KERNEL_VERSION",
                 self.env.var("EBPF_CROSS_KERNEL_VERSION"),
@@ -225,7 +206,7 @@ impl Sources<'_> {
         } else {
             (
                 "--kernel-allow",
-                (!opts.allow.is_empty()).then(|| opts.allow.clone()),
+                (!opts.kernel_allow.is_empty()).then(|| opts.kernel_allow.clone()),
             )
         };
         Layers::new()
@@ -265,12 +246,22 @@ impl Sources<'_> {
 /// `manifest` is the loader package's Cargo.toml when there is a project;
 /// its metadata's relative paths are taken from its dir.
 pub fn layer(
-    opts: &KernelOpts,
+    opts: &KernelArgs,
     env: &dyn Env,
     metadata: Option<&KernelSection>,
     manifest: Option<&Path>,
     profile: &Profile,
 ) -> Result<KernelChoice> {
+    if opts.kernel.len() > 1 {
+        return Err(crate::error::Error::Usage {
+            message: format!(
+                "--kernel is given {} times ({})",
+                opts.kernel.len(),
+                opts.kernel.join(", ")
+            ),
+            hint: "only `run` takes several kernels (a kernel matrix: one build and one boot per kernel); give one --kernel here".into(),
+        });
+    }
     let sources = Sources {
         opts,
         env,
@@ -600,7 +591,7 @@ mod tests {
     fn flag_beats_env_beats_metadata_beats_profile() {
         let p = prof_with_kernel();
         let no_env = MapEnv(vec![]);
-        let none = layer(&KernelOpts::default(), &no_env, None, None, &p).unwrap();
+        let none = layer(&KernelArgs::default(), &no_env, None, None, &p).unwrap();
         assert_eq!(none.src(), Some(Path::new("/prof/src")));
         let v = none.version.unwrap();
         assert_eq!(
@@ -615,7 +606,7 @@ mod tests {
         };
         let manifest = Path::new("/w/pkg/Cargo.toml");
         let m = layer(
-            &KernelOpts::default(),
+            &KernelArgs::default(),
             &no_env,
             Some(&meta),
             Some(manifest),
@@ -644,7 +635,7 @@ mod tests {
             ("EBPF_CROSS_KERNEL_VERSION", "5.15"),
         ]);
         let e = layer(
-            &KernelOpts::default(),
+            &KernelArgs::default(),
             &env,
             Some(&meta),
             Some(manifest),
@@ -658,9 +649,9 @@ mod tests {
         );
         assert_eq!(e.version.unwrap().value, "5.15");
 
-        let opts = KernelOpts {
-            build: Some("/flag/build".into()),
-            version: Some("6.1".into()),
+        let opts = KernelArgs {
+            kernel_build: Some("/flag/build".into()),
+            kernel_version: Some("6.1".into()),
             stamp_version: true,
             ..Default::default()
         };

@@ -333,9 +333,8 @@ fn prepare(
         &profile,
     )?;
     check_spec(&rust_target, &profile, &static_)?;
-    let kopts = opts.kernel.opts()?;
     let choice = resolve::layer(
-        &kopts,
+        &opts.kernel,
         &ProcessEnv,
         project.metadata.kernel.as_ref(),
         Some(&project.manifest),

@@ -55,7 +55,7 @@ pub fn compile(g: Global, a: CompileArgs) -> Result<i32> {
     let (out_dir, outs) = outputs(&a.files, a.output.as_deref())?;
     let state_dir = out_dir.join(".ebpf-cross").join(&profile.name);
     let choice = resolve::layer(
-        &a.kernel.opts()?,
+        &a.kernel,
         &crate::loader_build::ProcessEnv,
         None,
         None,

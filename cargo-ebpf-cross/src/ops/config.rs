@@ -52,7 +52,7 @@ pub fn entries(
     let manifest = project.map(|p| p.manifest.as_path());
     let pname = resolve::profile_label(profile);
     let choice = resolve::layer(
-        &a.kernel.opts()?,
+        &a.kernel,
         env,
         project.and_then(|p| p.metadata.kernel.as_ref()),
         manifest,

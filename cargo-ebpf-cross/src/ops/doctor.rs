@@ -36,14 +36,8 @@ impl Report {
 
 pub fn doctor(a: DoctorArgs) -> Result<i32> {
     let profile = Profile::load_with(&a.target, &super::default_boards())?;
-    let opts = a.kernel.opts()?;
-    let mut choice = resolve::layer(
-        &opts,
-        &crate::loader_build::ProcessEnv,
-        None,
-        None,
-        &profile,
-    )?;
+    let opts = &a.kernel;
+    let mut choice = resolve::layer(opts, &crate::loader_build::ProcessEnv, None, None, &profile)?;
     let mut r = Report { problems: 0 };
     let rt = resolve::rust_target(None, &crate::loader_build::ProcessEnv, &profile).value;
     println!(

@@ -13,7 +13,7 @@ use crate::toolchain;
 pub fn flags(g: Global, a: FlagsArgs) -> Result<i32> {
     let profile = Profile::load_with(&a.target, &super::default_boards())?;
     let choice = resolve::layer(
-        &a.kernel.opts()?,
+        &a.kernel,
         &crate::loader_build::ProcessEnv,
         None,
         None,

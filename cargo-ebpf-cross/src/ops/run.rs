@@ -383,7 +383,7 @@ fn reference_kernel(
     // have no package at all.
     let project = crate::ops::build::Project::load(&args.build.project).ok();
     let mut choice = resolve::layer(
-        &args.build.kernel.opts()?,
+        &args.build.kernel,
         &crate::loader_build::ProcessEnv,
         project.as_ref().and_then(|p| p.metadata.kernel.as_ref()),
         project.as_ref().map(|p| p.manifest.as_path()),
