@@ -147,6 +147,14 @@ pub struct CompilePlan {
     pub clang: Cmd,
     /// `llc ... -o OUT`, fed by clang's stdout; None in CO-RE mode.
     pub llc: Option<Cmd>,
+    /// Native mode: clang again with `-g`, run only when the first object
+    /// has BTF-defined maps (`.maps`) but no `.BTF`. Such a map is described
+    /// only by BTF, which llc emits from debug info, and only those
+    /// programs should pay for `-g`, which grows every object several times
+    /// over. Which sources define such maps is known only once clang has
+    /// expanded their macros, hence a second run rather than a guess. None
+    /// in CO-RE mode (always `-g`) and when the user's flags say `-g0`.
+    pub clang_with_btf: Option<Cmd>,
     pub depfile: PathBuf,
     pub stamp: PathBuf,
     /// For progress lines.
@@ -235,14 +243,19 @@ pub fn plan_one(ctx: &Context, source: &Path, output: &Path, state_dir: &Path) -
         .arg(output.display().to_string())
         .arg("-c")
         .arg(source.display().to_string());
-    let llc = match ctx.profile.bpf.mode.unwrap_or_default() {
+    let (llc, clang_with_btf) = match ctx.profile.bpf.mode.unwrap_or_default() {
         BpfMode::Native => {
+            // A user's explicit -g0 stands (the kernel check then says what
+            // the object lacks), since flags given win over our defaults.
+            let with_btf = (!clang.args.iter().any(|a| a == "-g0"))
+                .then(|| clang.clone().arg("-g").arg("-o").arg("-"));
             clang = clang.arg("-o").arg("-");
-            Some(f.llc.arg("-o").arg(output.display().to_string()))
+            let llc = f.llc.arg("-o").arg(output.display().to_string());
+            (Some(llc), with_btf)
         }
         BpfMode::Core => {
             clang = clang.arg("-o").arg(output.display().to_string());
-            None
+            (None, None)
         }
     };
     let version = ctx
@@ -254,6 +267,7 @@ pub fn plan_one(ctx: &Context, source: &Path, output: &Path, state_dir: &Path) -
         output: output.to_path_buf(),
         clang,
         llc,
+        clang_with_btf,
         depfile,
         stamp,
         label: format!("{} ({}{version})", fsutil::shown(source), ctx.profile.name),
@@ -420,15 +434,10 @@ pub fn run(p: &CompilePlan, ctx: &Context) -> Result<Outcome> {
             *llc.args.last_mut().expect("llc has -o OUT") = tmp_path;
             pipe(&clang, &llc, &p.source)?;
             let first = std::fs::read(tmp.path()).map_err(crate::error::read_err(tmp.path()))?;
-            // A user's explicit -g0 stands (the kernel check then says what
-            // the object lacks), since flags given win over our defaults.
-            if elf_check::btf_maps_without_btf(&first) && !clang.args.iter().any(|a| a == "-g0") {
-                // A BTF-defined map is described only by BTF, which llc's
-                // BPF backend emits from debug info. Only such programs pay
-                // for -g: it grows every object several times over.
-                let at = clang.args.len() - 2;
-                clang.args.insert(at, "-g".into());
-                pipe(&clang, &llc, &p.source)?;
+            if let Some(with_btf) = &p.clang_with_btf {
+                if elf_check::btf_maps_without_btf(&first) {
+                    pipe(with_btf, &llc, &p.source)?;
+                }
             }
         }
         None => {
@@ -760,6 +769,24 @@ mod tests {
     }
 
     #[test]
+    fn native_plan_holds_the_debug_rerun_for_btf_maps() {
+        let c = ctx("armv7", None);
+        let p = plan_one(&c, Path::new("a.bpf.c"), Path::new("a.o"), Path::new("st"));
+        let again = p.clang_with_btf.expect("native mode plans the -g run");
+        let mut want = p.clang.args.clone();
+        let out = want.split_off(want.len() - 2);
+        want.push("-g".into());
+        want.extend(out);
+        assert_eq!(again.args, want);
+        assert!(!p.clang.args.contains(&"-g".to_string()));
+        // The user's -g0 wins: no second run is planned.
+        let mut c = ctx("armv7", None);
+        c.extra_cflags = vec!["-g0".into()];
+        let p = plan_one(&c, Path::new("a.bpf.c"), Path::new("a.o"), Path::new("st"));
+        assert_eq!(p.clang_with_btf, None);
+    }
+
+    #[test]
     fn core_mode_targets_bpf_directly() {
         let mut c = ctx("aarch64", None);
         c.profile.bpf.mode = Some(BpfMode::Core);
@@ -767,6 +794,7 @@ mod tests {
         assert_eq!(p.clang.args[0], "--target=bpfel");
         assert!(p.clang.args.contains(&"-g".to_string()));
         assert!(p.llc.is_none());
+        assert_eq!(p.clang_with_btf, None);
         assert_eq!(&p.clang.args[p.clang.args.len() - 2..], ["-o", "a.o"]);
     }
 

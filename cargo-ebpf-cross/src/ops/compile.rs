@@ -139,6 +139,13 @@ pub fn print_plans(plans: &[CompilePlan]) {
             Some(l) => println!("{} | {}", p.clang.display(), l.display()),
             None => println!("{}", p.clang.display()),
         }
+        if let (Some(again), Some(l)) = (&p.clang_with_btf, &p.llc) {
+            println!(
+                "# then, if the object has BTF-defined maps (.maps) but no .BTF:\n{} | {}",
+                again.display(),
+                l.display()
+            );
+        }
     }
 }
 
