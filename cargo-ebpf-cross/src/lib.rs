@@ -35,6 +35,7 @@ pub mod yocto;
 pub mod cli;
 pub mod fsutil;
 pub mod interrupt;
+pub mod message;
 pub mod ops;
 pub mod process;
 pub mod ui;
