@@ -35,6 +35,28 @@ pub enum Message {
     MatrixKernel(MatrixRow),
 }
 
+impl Message {
+    /// The `kind` its line carries.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Message::Object(_) => "object",
+            Message::Loader(_) => "loader",
+            Message::Bundle(_) => "bundle",
+            Message::Summary(_) => "summary",
+            Message::Run(_) => "run",
+            Message::MatrixKernel(_) => "matrix-kernel",
+        }
+    }
+
+    /// The file of an `object`, `loader` or `bundle` message.
+    pub fn artifact(&self) -> Option<&Artifact> {
+        match self {
+            Message::Object(a) | Message::Loader(a) | Message::Bundle(a) => Some(a),
+            _ => None,
+        }
+    }
+}
+
 /// A file `build` made.
 ///
 /// The keys are in the order the untyped lines printed them (sorted), so
@@ -278,20 +300,14 @@ mod tests {
     }
 
     #[test]
-    fn every_kind_is_pinned() {
-        // A new variant must be added to `pinned` (and to docs/messages.md):
-        // this match stops compiling until it is.
-        let kinds: Vec<&str> = pinned()
-            .iter()
-            .map(|(m, _)| match m {
-                Message::Object(_) => "object",
-                Message::Loader(_) => "loader",
-                Message::Bundle(_) => "bundle",
-                Message::Summary(_) => "summary",
-                Message::Run(_) => "run",
-                Message::MatrixKernel(_) => "matrix-kernel",
-            })
-            .collect();
+    fn kind_names_the_key_its_line_carries_and_every_kind_is_pinned() {
+        let kinds: Vec<&str> = pinned().iter().map(|(m, _)| m.kind()).collect();
+        for ((m, text), kind) in pinned().iter().zip(&kinds) {
+            let v: serde_json::Value = serde_json::from_str(text).unwrap();
+            assert_eq!(v["kind"], *kind, "{m:?}");
+        }
+        // A new variant makes `kind` stop compiling; this list makes it
+        // join `pinned` (and docs/messages.md) too.
         assert_eq!(
             kinds,
             [
