@@ -25,8 +25,8 @@ ratio() { echo "scale=2; $1 / $2" | bc; }
 # which BPF llc rejects, so the hand-written pipe needs the same filter the
 # tool applies: sed between clang and llc.
 "$tool" flags --target armv7 --kernel-src "$S" --kernel-build "$B" --state-dir "$work/st" --format json >"$work/flags.json"
-mapfile -t clang_argv < <(python3 -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1]))["clang"]))' "$work/flags.json")
-mapfile -t llc_argv < <(python3 -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1]))["llc"]))' "$work/flags.json")
+mapfile -t clang_argv < <(jq -r '.clang[]' "$work/flags.json")
+mapfile -t llc_argv < <(jq -r '.llc[]' "$work/flags.json")
 
 t0=$(now)
 for _ in $(seq "$n"); do

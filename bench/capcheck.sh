@@ -28,8 +28,8 @@ ratio() { echo "scale=2; $1 / $2" | bc; }
 bench_tree() {
   local label="$1" S="$2" B="$3"
   "$TOOL" flags --target armv7 --kernel-src "$S" --kernel-build "$B" --state-dir "$work/st" --format json >"$work/flags.json"
-  mapfile -t clang_argv < <(python3 -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1]))["clang"]))' "$work/flags.json")
-  mapfile -t llc_argv < <(python3 -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1]))["llc"]))' "$work/flags.json")
+  mapfile -t clang_argv < <(jq -r '.clang[]' "$work/flags.json")
+  mapfile -t llc_argv < <(jq -r '.llc[]' "$work/flags.json")
   # The staged helper dir the argv points at.
   "$TOOL" -q compile --target armv7 --kernel-src "$S" --kernel-build "$B" "$seed" -o "$work/warm/" >/dev/null
 

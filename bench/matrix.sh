@@ -52,8 +52,8 @@ matrix() {
     (cd "$work/project" && EBPF_CROSS_CACHE_DIR="$cache" "$TOOL" -q run --target "$t" --kernel all \
       --release --locked --target-dir "$tdir" --message-format json "${extra[@]}") \
       >"$work/$t.json" 2>"$work/$t.err" || rc=1
-    sed -n 's/.*"entry":"\([^"]*\)".*"verdict":"\([^"]*\)".*"seconds":\([0-9.]*\|null\).*/\1 \2 \3/p' \
-      "$work/$t.json" | sed "s/^/$t /" >>"$out"
+    jq -r --arg t "$t" 'select(.kind == "matrix-kernel") | "\($t) \(.entry) \(.verdict) \(.seconds)"' \
+      "$work/$t.json" >>"$out"
   done
   return $rc
 }

@@ -40,7 +40,7 @@ board=$work/vendor-4.19.toml
 bundle=$("$bin" -q build --target "$board" \
 	--manifest-path "$repo/examples/open-example/Cargo.toml" --release --locked \
 	--target-dir "$target_dir" --message-format json 2>"$work/log" |
-	sed -n 's/.*"kind":"bundle".*"path":"\([^"]*\)".*/\1/p')
+	jq -r 'select(.kind == "bundle") | .path')
 [ -n "$bundle" ] || { cat "$work/log" >&2; echo "building the 4.19 bundle failed" >&2; exit 1; }
 "$bin" -q compile --target "$board" "$repo/tests/bpf/libbpf_big_map.bpf.c" -o "$work/libbpf_big_map.o"
 
@@ -50,7 +50,7 @@ one() {
 	shift
 	local s
 	s=$("$bin" -q run --target "$board" --bundle "$bundle" --timeout 120 --message-format json "$@" 2>/dev/null |
-		sed -n 's/.*"kind":"run".*"passed":true.*"seconds":\([0-9.]*\).*/\1/p')
+		jq -r 'select(.kind == "run" and .passed) | .seconds')
 	[ -n "$s" ] || { echo "a 4.19 run ($what) did not pass" >&2; exit 1; }
 	echo "$s"
 }

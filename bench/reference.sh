@@ -23,8 +23,8 @@ kernels="${BENCH_KERNELS:-armv7:debian:5.10 armv7:debian:6.1 armv7:debian:6.12 a
 n="${BENCH_N:-5}"
 now() { date +%s.%N; }
 mib() { echo "scale=1; $1 / 1048576" | bc; }
-# Sum of one numeric JSON field ("size": N) in a record.
-sizes() { grep -o '"size": [0-9]*' "$1" | awk '{s += $2} END {print s + 0}'; }
+# Sum of every "size" in a record (its packages' download sizes).
+sizes() { jq '[.. | objects | .size? | numbers] | add // 0' "$1"; }
 
 echo "== cold kernel fetch (empty cache each, indexes included)"
 printf '%-8s %-12s %-16s %8s %12s %12s\n' target kernel abi seconds "download MiB" "cached MiB"
@@ -34,7 +34,7 @@ for tk in $kernels; do
   t0=$(now)
   json="$(EBPF_CROSS_CACHE_DIR="$cache" "$TOOL" -q kernel fetch --target "$target" --kernel "$kernel" --json)"
   t1=$(now)
-  abi="$(sed -n 's/.*"abi":"\([^"]*\)".*/\1/p' <<<"$json")"
+  abi="$(jq -r .abi <<<"$json")"
   record="$(ls "$cache"/kernels/*/record.json)"
   idx=$(du -cb "$cache"/indexes/* | tail -1 | cut -f1)
   dl=$(( $(sizes "$record") + idx ))
@@ -47,8 +47,8 @@ echo "== build of a new project for armv7, cached ($n runs each, after one warm-
 cache="$work/cache-armv7-6.1"
 [ -d "$cache/kernels" ] || EBPF_CROSS_CACHE_DIR="$cache" "$TOOL" -q kernel fetch --target armv7 --kernel debian:6.1 >/dev/null
 json="$(EBPF_CROSS_CACHE_DIR="$cache" "$TOOL" -q kernel fetch --target armv7 --kernel debian:6.1 --json)"
-src="$(sed -n 's/.*"source":"\([^"]*\)".*/\1/p' <<<"$json")"
-build="$(sed -n 's/.*"build":"\([^"]*\)".*/\1/p' <<<"$json")"
+src="$(jq -r .source <<<"$json")"
+build="$(jq -r .build <<<"$json")"
 (cd "$work" && "$TOOL" -q new probe --target armv7 >/dev/null)
 export EBPF_CROSS_CACHE_DIR="$cache" EBPF_CROSS_DEBIAN_MIRROR=http://127.0.0.1:9/debian
 

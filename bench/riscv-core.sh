@@ -22,7 +22,7 @@ trap 'rm -rf "$work"' EXIT
 bundle_for() {
 	"$bin" -q build --target "$1" --manifest-path "$repo/examples/open-example/Cargo.toml" \
 		--release --locked --target-dir "$target_dir" --message-format json 2>"$work/log" |
-		sed -n 's/.*"kind":"bundle".*"path":"\([^"]*\)".*/\1/p'
+		jq -r 'select(.kind == "bundle") | .path'
 }
 
 # usage: bench LABEL TARGET KERNEL OBJECT EXPECT
@@ -33,7 +33,7 @@ bench() {
 	for _ in $(seq "$runs"); do
 		s=$("$bin" -q run --target "$target" --kernel "$kernel" --bundle "$bundle" \
 			--extra "$obj" --expect "$expect" --message-format json -- "/extra/$(basename "$obj")" 2>/dev/null |
-			sed -n 's/.*"kind":"run".*"passed":true.*"seconds":\([0-9.]*\).*/\1/p')
+			jq -r 'select(.kind == "run" and .passed) | .seconds')
 		[ -n "$s" ] || { echo "a $label run did not pass" >&2; exit 1; }
 		times+=("$s")
 	done

@@ -22,13 +22,13 @@ for pair in armv7:ARMHF aarch64:ARM64; do
 	bundle=$("$bin" -q build --target "$target" --kernel-src "${!src}" --kernel-build "${!build}" \
 		--manifest-path "$repo/examples/open-example/Cargo.toml" --release --locked \
 		--target-dir "$target_dir" --message-format json 2>"$log" |
-		sed -n 's/.*"kind":"bundle".*"path":"\([^"]*\)".*/\1/p')
+		jq -r 'select(.kind == "bundle") | .path')
 	[ -n "$bundle" ] || { cat "$log" >&2; echo "building the $target bundle failed" >&2; exit 1; }
 	times=()
 	for _ in $(seq "$runs"); do
 		s=$("$bin" -q run --target "$target" --bundle "$bundle" --kernel-image "${!image}" \
 			--busybox "${!busybox}" --expect 'file /' --message-format json 2>/dev/null |
-			sed -n 's/.*"kind":"run".*"passed":true.*"seconds":\([0-9.]*\).*/\1/p')
+			jq -r 'select(.kind == "run" and .passed) | .seconds')
 		[ -n "$s" ] || { echo "a $target run did not pass" >&2; exit 1; }
 		times+=("$s")
 	done

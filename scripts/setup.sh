@@ -30,7 +30,7 @@ pkgs=(
   libc6-dev-armhf-cross libc6-dev-arm64-cross libc6-dev-riscv64-cross
   qemu-system-arm qemu-system-misc qemu-user-static
   cpio file bc libbpf-dev bpftool dwarves ca-certificates xz-utils make
-  python3 python3-venv
+  python3 python3-venv jq
   openssh-client dropbear-bin
 )
 missing=()

@@ -148,17 +148,13 @@ fn example_for_two_boards_in_one_command_gives_verified_bundles() {
     );
 
     // One JSON object per artifact, then the summary.
-    let msgs: Vec<serde_json::Value> = r
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let msgs = messages(&r.stdout);
     let kinds: Vec<(String, String)> = msgs
         .iter()
         .map(|m| {
             (
-                m["kind"].as_str().unwrap().to_string(),
-                m["target"].as_str().unwrap_or("").to_string(),
+                m.kind().to_string(),
+                m.artifact().map(|a| a.target.clone()).unwrap_or_default(),
             )
         })
         .collect();
@@ -175,7 +171,11 @@ fn example_for_two_boards_in_one_command_gives_verified_bundles() {
         ]
         .map(|(a, b)| (a.to_string(), b.to_string()))
     );
-    assert_eq!(msgs[6]["failed"], 0);
+    assert!(
+        matches!(&msgs[6], Message::Summary(s) if s.failed == 0),
+        "{:?}",
+        msgs[6]
+    );
 
     for (board, file_arch, bits_word, rust, tree) in [
         (
@@ -197,10 +197,13 @@ fn example_for_two_boards_in_one_command_gives_verified_bundles() {
         let tarball = dir.join(format!("open-example-0.1.0-{board}.tar.gz"));
         let bundle_msg = msgs
             .iter()
-            .find(|m| m["kind"] == "bundle" && m["target"] == board)
+            .find_map(|m| match m {
+                Message::Bundle(a) if a.target == board => Some(a),
+                _ => None,
+            })
             .unwrap();
-        assert_eq!(bundle_msg["path"], tarball.display().to_string());
-        assert_eq!(bundle_msg["sha256"], sha(&tarball));
+        assert_eq!(bundle_msg.path.as_os_str(), tarball.as_os_str());
+        assert_eq!(bundle_msg.sha256, sha(&tarball));
 
         // SHA256SUMS verifies with coreutils.
         let st = std::process::Command::new("sha256sum")

@@ -155,19 +155,14 @@ fn core_fires_on(target: &'static str, kernel: &str) {
             "/extra/core_task.o",
         ],
     );
-    let report = r
-        .stdout
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .map(json)
-        .find(|m| m["kind"] == "run")
+    let report = run_report(&r.stdout)
         .unwrap_or_else(|| panic!("no run result\n{}\n{}", r.stdout, r.stderr));
     eprintln!(
         "[bench] run {target} {kernel} core_task (CO-RE): {}s boot to verdict",
-        report["seconds"]
+        report.seconds
     );
     r.ok();
-    assert_eq!(report["passed"], true, "{report}");
+    assert!(report.passed, "{report:?}");
     assert!(
         r.stderr
             .contains("attached tracepoint/syscalls/sys_enter_openat (core_task.o)"),

@@ -234,9 +234,9 @@ fn quoted_commands(doc: &str) -> Vec<(usize, String)> {
 
 /// A quoted command of ours: the subcommand path after `cargo ebpf-cross`
 /// (`kernel fetch`) and the option names it uses (`--kernel`, `-o`), up to
-/// a bare `--`. A span without the `cargo ebpf-cross` prefix counts when it
-/// starts with one of our subcommands and uses an option (`run --help`,
-/// `config --target armv7`).
+/// a bare `--` or a pipe. A span without the `cargo ebpf-cross` prefix
+/// counts when it starts with one of our subcommands and uses an option
+/// (`run --help`, `config --target armv7`).
 fn our_command(
     text: &str,
     subcommands: &BTreeMap<String, Vec<String>>,
@@ -268,7 +268,8 @@ fn our_command(
     }
     let mut options = Vec::new();
     for word in w.iter().skip(path.len()) {
-        if *word == "--" {
+        // After a pipe the words are the next program's (`| jq -r ...`).
+        if *word == "--" || *word == "|" {
             break;
         }
         // `--kernel-src/--kernel-build`, `[--lockfile`, `--static=${X}`

@@ -89,14 +89,6 @@ fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
-fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
-    stdout
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
-
 /// The example's bundle for a board, built once by `build`.
 fn bundle(b: Board) -> PathBuf {
     static BUNDLES: Mutex<Vec<(&'static str, PathBuf)>> = Mutex::new(Vec::new());
@@ -141,7 +133,7 @@ fn test_objects(b: Board) -> PathBuf {
 
 struct Verdict {
     run: Run,
-    report: serde_json::Value,
+    report: RunReport,
     wall: f64,
 }
 
@@ -160,15 +152,12 @@ fn run(b: Board, args: &[String], env: &[(&str, &str)]) -> Verdict {
     let t = Instant::now();
     let r = tool(example_project(), &strs(&all), env);
     let wall = t.elapsed().as_secs_f64();
-    let report = json_lines(&r.stdout)
-        .into_iter()
-        .find(|m| m["kind"] == "run")
-        .unwrap_or_else(|| {
-            panic!(
-                "no run result\nstdout:\n{}\nstderr:\n{}",
-                r.stdout, r.stderr
-            )
-        });
+    let report = run_report(&r.stdout).unwrap_or_else(|| {
+        panic!(
+            "no run result\nstdout:\n{}\nstderr:\n{}",
+            r.stdout, r.stderr
+        )
+    });
     eprintln!(
         "[bench] run {} {}: {}s to the verdict (wall {:.1}s with any build)",
         b.target,
@@ -176,7 +165,7 @@ fn run(b: Board, args: &[String], env: &[(&str, &str)]) -> Verdict {
             .find(|a| a.starts_with("/extra/"))
             .map(String::as_str)
             .unwrap_or("(the example)"),
-        report["seconds"],
+        report.seconds,
         wall
     );
     Verdict {
@@ -189,11 +178,11 @@ fn run(b: Board, args: &[String], env: &[(&str, &str)]) -> Verdict {
 fn assert_passed_with_open_lines(v: &Verdict) {
     v.run.ok();
     let r = &v.report;
-    assert_eq!(r["passed"], true, "{r}");
-    assert_eq!(r["attached"], true, "{r}");
-    assert_eq!(r["matched"], serde_json::json!(["file /"]), "{r}");
-    assert!(r["trace_lines"].as_u64().unwrap() > 0, "{r}");
-    assert_eq!(r["timed_out"], false);
+    assert!(r.passed, "{r:?}");
+    assert!(r.attached, "{r:?}");
+    assert_eq!(r.matched, ["file /"], "{r:?}");
+    assert!(r.trace_lines > 0, "{r:?}");
+    assert!(!r.timed_out);
     // The probe's lines are streamed as they come.
     assert!(
         v.run.stderr.contains("bpf_trace_printk: file /"),
@@ -218,7 +207,7 @@ fn armv7_example_built_by_the_tool_fires_on_the_real_armmp_kernel() {
         v.run.stderr
     );
     assert!(v.run.stderr.contains("Passed armv7 on linux 6.1.0-"));
-    assert!(v.report["kernel"].as_str().unwrap().ends_with("-armmp"));
+    assert!(v.report.kernel.as_deref().unwrap().ends_with("-armmp"));
 }
 
 #[test]
@@ -239,7 +228,7 @@ fn aarch64_example_fires_on_the_real_arm64_kernel_with_inputs_from_env() {
         ],
     );
     assert_passed_with_open_lines(&v);
-    assert!(v.report["kernel"].as_str().unwrap().ends_with("-arm64"));
+    assert!(v.report.kernel.as_deref().unwrap().ends_with("-arm64"));
 }
 
 fn with_extra(b: Board, object: &str, more: &[&str]) -> Verdict {
@@ -261,7 +250,7 @@ fn generic_loader_loads_a_legacy_map_tracepoint_object_given_by_path() {
     for b in [ARMV7, AARCH64] {
         let v = with_extra(b, "tp_legacy_map", &["--expect", "tp openat count"]);
         v.run.ok();
-        assert_eq!(v.report["passed"], true, "{}", v.report);
+        assert!(v.report.passed, "{:?}", v.report);
         assert!(
             v.run
                 .stderr
@@ -285,11 +274,11 @@ fn a_probe_that_never_fires_fails_within_its_timeout_with_a_report() {
     let v = with_extra(b, "never_fires", &["--expect", "never", "--timeout", "40"]);
     v.run.fails();
     let r = &v.report;
-    assert_eq!(r["passed"], false);
-    assert_eq!(r["attached"], true, "{r}");
-    assert_eq!(r["missing"], serde_json::json!(["never"]));
-    assert_eq!(r["trace_lines"], 0);
-    assert_eq!(r["timed_out"], false);
+    assert!(!r.passed);
+    assert!(r.attached, "{r:?}");
+    assert_eq!(r.missing, ["never"]);
+    assert_eq!(r.trace_lines, 0);
+    assert!(!r.timed_out);
     assert!(v.wall < 40.0, "took {}s", v.wall);
     let e = &v.run.stderr;
     for want in [
@@ -311,9 +300,9 @@ fn an_object_the_verifier_rejects_fails_and_shows_the_verifier_log() {
     let v = with_extra(b, "verifier_reject", &["--timeout", "40"]);
     v.run.fails();
     let r = &v.report;
-    assert_eq!(r["passed"], false);
-    assert_eq!(r["attached"], false);
-    assert_eq!(r["loader_exit"], "1");
+    assert!(!r.passed);
+    assert!(!r.attached);
+    assert_eq!(r.loader_exit.as_deref(), Some("1"));
     let e = &v.run.stderr;
     for want in [
         "probe attached: no",
@@ -338,7 +327,7 @@ fn the_hard_timeout_stops_a_guest_that_hangs() {
     );
     let v = run(b, &args, &[]);
     v.run.fails();
-    assert_eq!(v.report["timed_out"], true, "{}", v.report);
+    assert!(v.report.timed_out, "{:?}", v.report);
     assert!(v.wall < 25.0, "took {}s", v.wall);
     assert!(
         v.run.stderr.contains("timed out after 12s"),
@@ -588,8 +577,8 @@ fn an_expect_that_never_matches_lists_the_lines_it_saw() {
     );
     let v = run(b, &args, &[]);
     v.run.fails();
-    let seen = v.report["trace_lines"].as_u64().unwrap();
-    assert!(seen > 0, "{}", v.report);
+    let seen = v.report.trace_lines;
+    assert!(seen > 0, "{:?}", v.report);
     let e = &v.run.stderr;
     v.run
         .says(&format!(

@@ -288,17 +288,12 @@ fn workspace_builds_every_loader_package_for_every_board() {
         );
     }
     assert!(!r.stderr.contains("--package tools"), "{}", r.stderr);
-    let lines: Vec<String> = r
-        .stdout
-        .lines()
-        .map(|l| {
-            let v = json(l);
-            format!(
-                "{} {} {}",
-                v["kind"].as_str().unwrap(),
-                v["package"].as_str().unwrap_or("-"),
-                v["target"].as_str().unwrap_or("-")
-            )
+    let msgs = messages(&r.stdout);
+    let lines: Vec<String> = msgs
+        .iter()
+        .map(|m| match m.artifact() {
+            Some(a) => format!("{} {} {}", m.kind(), a.package, a.target),
+            None => format!("{} - -", m.kind()),
         })
         .collect();
     let mut want = Vec::new();
@@ -316,22 +311,14 @@ fn workspace_builds_every_loader_package_for_every_board() {
     }
     want.push("summary - -".into());
     assert_eq!(lines, want);
-    let summary = json(r.stdout.lines().last().unwrap());
-    assert_eq!(
-        (summary["ok"].as_u64(), summary["failed"].as_u64()),
-        (Some(4), Some(0))
-    );
-    let listed: Vec<String> = summary["targets"]
-        .as_array()
-        .unwrap()
+    let Some(Message::Summary(summary)) = msgs.last() else {
+        panic!("the last line is not the summary: {}", r.stdout);
+    };
+    assert_eq!((summary.ok, summary.failed), (4, 0));
+    let listed: Vec<String> = summary
+        .targets
         .iter()
-        .map(|t| {
-            format!(
-                "{} {}",
-                t["package"].as_str().unwrap(),
-                t["target"].as_str().unwrap()
-            )
-        })
+        .map(|t| format!("{} {}", t.package, t.target))
         .collect();
     assert_eq!(
         listed,
@@ -977,15 +964,13 @@ fn a_failing_board_does_not_hide_the_others_in_one_invocation() {
     assert!(p
         .join("target/ebpf-cross/a7/tiny-0.3.0-a7.tar.gz")
         .is_file());
-    let kinds: Vec<String> = r
-        .stdout
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+    let kinds: Vec<String> = messages(&r.stdout)
+        .iter()
+        .map(|m| {
             format!(
                 "{} {}",
-                v["kind"].as_str().unwrap(),
-                v["target"].as_str().unwrap_or("")
+                m.kind(),
+                m.artifact().map(|a| a.target.as_str()).unwrap_or("")
             )
         })
         .collect();

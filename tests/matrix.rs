@@ -12,6 +12,7 @@
 #[path = "common/mod.rs"]
 mod common;
 
+use cargo_ebpf_cross::message::{MatrixRow, Stage, Verdict};
 use common::*;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -62,15 +63,22 @@ fn s(v: &[&str]) -> Vec<String> {
     v.iter().map(|x| x.to_string()).collect()
 }
 
-fn rows(stdout: &str) -> Vec<serde_json::Value> {
+fn rows(stdout: &str) -> Vec<MatrixRow> {
     stdout
         .lines()
         .filter(|l| l.starts_with('{'))
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|e| panic!("{e}: {l}"))
+        .filter_map(|l| {
+            match serde_json::from_str::<Message>(l).unwrap_or_else(|e| panic!("{e}: {l}")) {
+                Message::MatrixKernel(row) => Some(row),
+                _ => None,
+            }
         })
-        .filter(|m| m["kind"] == "matrix-kernel")
         .collect()
+}
+
+/// A row's seconds as its JSON line has them.
+fn secs(row: &MatrixRow) -> String {
+    row.seconds.map_or("null".into(), |s| s.to_string())
 }
 
 // ---------------------------------------------------------------------------
@@ -220,16 +228,16 @@ fn ci_matrix(target: &str, which: &[&str], kernels: &[(&str, &str)], kprobe: Kpr
     let got = rows(&r.stdout);
     assert_eq!(got.len(), kernels.len(), "{}", r.stdout);
     for (row, (entry, uname_prefix)) in got.iter().zip(kernels) {
-        assert_eq!(row["entry"], *entry, "{row}");
-        assert_eq!(row["verdict"], "PASS", "{row}");
-        assert_eq!(row["passed"], true, "{row}");
-        assert_eq!(row["stage"], "boot", "{row}");
-        assert_eq!(row["attached"], true, "{row}");
-        assert_eq!(row["matched"], serde_json::json!([expect]), "{row}");
-        assert!(row["trace_lines"].as_u64().unwrap() > 0, "{row}");
-        let uname = row["kernel"].as_str().unwrap();
-        assert!(uname.starts_with(uname_prefix), "{row}");
-        let bundle = row["bundle"].as_str().unwrap();
+        assert_eq!(row.entry, *entry, "{row:?}");
+        assert_eq!(row.verdict, Verdict::Pass, "{row:?}");
+        assert!(row.passed, "{row:?}");
+        assert_eq!(row.stage, Stage::Boot, "{row:?}");
+        assert_eq!(row.attached, Some(true), "{row:?}");
+        assert_eq!(row.matched, [expect], "{row:?}");
+        assert!(row.trace_lines.unwrap() > 0, "{row:?}");
+        let uname = row.kernel.as_deref().unwrap();
+        assert!(uname.starts_with(uname_prefix), "{row:?}");
+        let bundle = row.bundle.as_ref().unwrap().to_str().unwrap();
         let dir = format!(
             "/ebpf-cross/{target}/kernels/debian-{}-",
             entry.trim_start_matches("debian:")
@@ -237,7 +245,7 @@ fn ci_matrix(target: &str, which: &[&str], kernels: &[(&str, &str)], kprobe: Kpr
         assert!(bundle.contains(&dir), "{bundle} in {dir}");
         eprintln!(
             "[bench] matrix {target} {entry}: {}s to the verdict",
-            row["seconds"]
+            secs(row)
         );
     }
     assert!(
@@ -269,7 +277,7 @@ fn ci_matrix(target: &str, which: &[&str], kernels: &[(&str, &str)], kprobe: Kpr
 
     // The tracepoint program, by path, against the first kernel's headers;
     // its version section says "any kernel".
-    let first = got[0]["bundle"].as_str().unwrap().to_string();
+    let first = got[0].bundle.as_ref().unwrap().display().to_string();
     let (_objs, obj) = compile_for(target, kernels[0].0, "tp_legacy_map", &env);
     let mut args = s(&["--color", "never", "run", "--target", target]);
     args.extend(which);
@@ -290,21 +298,17 @@ fn ci_matrix(target: &str, which: &[&str], kernels: &[(&str, &str)], kprobe: Kpr
     let got = rows(&r.stdout);
     assert_eq!(got.len(), kernels.len(), "{}", r.stdout);
     for (row, (entry, uname_prefix)) in got.iter().zip(kernels) {
-        assert_eq!(row["entry"], *entry, "{row}");
-        assert_eq!(row["verdict"], "PASS", "{row}");
-        assert_eq!(row["attached"], true, "{row}");
-        assert_eq!(
-            row["matched"],
-            serde_json::json!(["tp openat count"]),
-            "{row}"
-        );
+        assert_eq!(row.entry, *entry, "{row:?}");
+        assert_eq!(row.verdict, Verdict::Pass, "{row:?}");
+        assert_eq!(row.attached, Some(true), "{row:?}");
+        assert_eq!(row.matched, ["tp openat count"], "{row:?}");
         assert!(
-            row["kernel"].as_str().unwrap().starts_with(uname_prefix),
-            "{row}"
+            row.kernel.as_deref().unwrap().starts_with(uname_prefix),
+            "{row:?}"
         );
         eprintln!(
             "[bench] matrix {target} {entry} tracepoint: {}s to the verdict",
-            row["seconds"]
+            secs(row)
         );
     }
     assert_eq!(
@@ -530,20 +534,24 @@ fn a_probe_that_never_fires_fails_its_kernel_with_a_report_and_a_board_file_is_a
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     let got = rows(&r.stdout);
     assert_eq!(got.len(), 2, "{}", r.stdout);
-    assert_eq!(got[0]["entry"], "debian:6.1");
-    assert_eq!(got[1]["entry"], "vendor");
+    assert_eq!(got[0].entry, "debian:6.1");
+    assert_eq!(got[1].entry, "vendor");
     assert!(
-        got[1]["kernel"].as_str().unwrap().starts_with("6.12."),
-        "{}",
+        got[1].kernel.as_deref().unwrap().starts_with("6.12."),
+        "{:?}",
         got[1]
     );
     for row in &got {
-        assert_eq!(row["verdict"], "FAIL", "{row}");
-        assert_eq!(row["stage"], "boot", "{row}");
-        assert_eq!(row["attached"], true, "{row}");
-        assert_eq!(row["trace_lines"], 0, "{row}");
-        assert_eq!(row["missing"], serde_json::json!(["never"]), "{row}");
-        assert_eq!(row["reason"], "no trace line held \"never\"", "{row}");
+        assert_eq!(row.verdict, Verdict::Fail, "{row:?}");
+        assert_eq!(row.stage, Stage::Boot, "{row:?}");
+        assert_eq!(row.attached, Some(true), "{row:?}");
+        assert_eq!(row.trace_lines, Some(0), "{row:?}");
+        assert_eq!(row.missing, ["never"], "{row:?}");
+        assert_eq!(
+            row.reason.as_deref(),
+            Some("no trace line held \"never\""),
+            "{row:?}"
+        );
     }
     assert_eq!(
         r.stderr.matches("run report for armv7:\n").count(),

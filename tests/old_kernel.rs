@@ -103,14 +103,6 @@ fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
-fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
-    stdout
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
-
 /// The example's bundle for the board, built once.
 fn bundle() -> PathBuf {
     static B: Mutex<Option<PathBuf>> = Mutex::new(None);
@@ -164,7 +156,7 @@ fn objects_dir(name: &str) -> PathBuf {
 
 struct Verdict {
     run: Run,
-    report: serde_json::Value,
+    report: RunReport,
 }
 
 /// `run --target BOARD --message-format json ARGS` in the example project.
@@ -181,18 +173,15 @@ fn run(args: &[String]) -> Verdict {
     all.extend(args.iter().cloned());
     let _g = one_guest();
     let r = tool(example_project(), &strs(&all), &[]);
-    let report = json_lines(&r.stdout)
-        .into_iter()
-        .find(|m| m["kind"] == "run")
-        .unwrap_or_else(|| {
-            panic!(
-                "no run result\nstdout:\n{}\nstderr:\n{}",
-                r.stdout, r.stderr
-            )
-        });
+    let report = run_report(&r.stdout).unwrap_or_else(|| {
+        panic!(
+            "no run result\nstdout:\n{}\nstderr:\n{}",
+            r.stdout, r.stderr
+        )
+    });
     eprintln!(
         "[bench] linux 4.19 boot: {}s from QEMU start to the verdict",
-        report["seconds"]
+        report.seconds
     );
     Verdict { run: r, report }
 }
@@ -230,10 +219,10 @@ fn the_example_fires_on_linux_4_19_through_a_board_file() {
     let v = run(&args);
     v.run.ok();
     let r = &v.report;
-    assert_eq!(r["passed"], true, "{r}");
-    assert_eq!(r["attached"], true, "{r}");
-    assert_eq!(r["kernel"], "4.19.131", "{r}");
-    assert_eq!(r["matched"], serde_json::json!(["file /"]), "{r}");
+    assert!(r.passed, "{r:?}");
+    assert!(r.attached, "{r:?}");
+    assert_eq!(r.kernel.as_deref(), Some("4.19.131"), "{r:?}");
+    assert_eq!(r.matched, ["file /"], "{r:?}");
     assert_has(
         &v.run.stderr,
         &[
@@ -273,7 +262,7 @@ fn legacy_map_programs_fire_on_linux_4_19() {
     assert!(c.stderr.contains("-DBPF_NO_GLOBAL_DATA"), "{}", c.stderr);
     let v = run_objects(&[&legacy, &map_def], &["tp openat count", "map_def openat"]);
     v.run.ok();
-    assert_eq!(v.report["passed"], true, "{}", v.report);
+    assert!(v.report.passed, "{:?}", v.report);
     assert_has(
         &v.run.stderr,
         &[
@@ -330,7 +319,7 @@ fn a_libbpf_style_program_builds_with_no_flags_and_fires_on_linux_4_19() {
 
     let v = run_objects(&[&obj], &["big map openat"]);
     v.run.ok();
-    assert_eq!(v.report["passed"], true, "{}", v.report);
+    assert!(v.report.passed, "{:?}", v.report);
     assert_has(
         &v.run.stderr,
         &[
@@ -461,18 +450,15 @@ fn a_4_19_board_and_debian_6_1_pass_in_one_matrix() {
     let _g = one_guest();
     let r = tool(example_project(), &strs(&args), &env);
     r.ok();
-    let rows: Vec<serde_json::Value> = json_lines(&r.stdout)
+    let got: Vec<(String, String, String)> = messages_among(&r.stdout)
         .into_iter()
-        .filter(|m| m["kind"] == "matrix-kernel")
-        .collect();
-    let got: Vec<(String, String, String)> = rows
-        .iter()
-        .map(|m| {
-            (
-                m["entry"].as_str().unwrap().to_string(),
-                m["verdict"].as_str().unwrap().to_string(),
-                m["kernel"].as_str().unwrap_or("").to_string(),
-            )
+        .filter_map(|m| match m {
+            Message::MatrixKernel(row) => Some((
+                row.entry,
+                row.verdict.as_str().to_string(),
+                row.kernel.unwrap_or_default(),
+            )),
+            _ => None,
         })
         .collect();
     assert_eq!(got.len(), 2, "{}", r.stdout);

@@ -16,7 +16,10 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use common::{cached_tool, fetched, fx, fx_dir, json, repo, tool, tree_version, Run, NO_NETWORK};
+use common::{
+    cached_tool, fetched, fx, fx_dir, json, messages, repo, tool, tree_version, Message, Run,
+    NO_NETWORK,
+};
 
 fn shared_cache() -> String {
     fx_dir("EBPF_CROSS_REFERENCE_CACHE")
@@ -438,14 +441,15 @@ fn a_new_project_builds_and_runs_with_no_kernel_options() {
         &env,
     );
     r.ok();
-    let report = r
-        .stdout
-        .lines()
-        .map(json)
-        .find(|m| m["kind"] == "run")
+    let report = messages(&r.stdout)
+        .into_iter()
+        .find_map(|m| match m {
+            Message::Run(report) => Some(report),
+            _ => None,
+        })
         .unwrap_or_else(|| panic!("no run report: {}", r.stdout));
-    assert_eq!(report["passed"], true, "{report}");
-    assert_eq!(report["matched"], serde_json::json!(["file /"]), "{report}");
+    assert!(report.passed, "{report:?}");
+    assert_eq!(report.matched, ["file /"], "{report:?}");
 }
 
 // ---------------------------------------------------------------------------

@@ -93,7 +93,7 @@ fn built() -> &'static Built {
 
 /// `run` of the bundle with one extra object (or, with "", the bundle's
 /// own); the run's JSON result.
-fn run_with(object: &str, more: &[&str]) -> (Run, serde_json::Value) {
+fn run_with(object: &str, more: &[&str]) -> (Run, RunReport) {
     let b = built();
     let obj = b.objects.join(format!("{object}.o")).display().to_string();
     let bundle = b.bundle.display().to_string();
@@ -118,15 +118,11 @@ fn run_with(object: &str, more: &[&str]) -> (Run, serde_json::Value) {
     }
     let _g = GUEST.lock().unwrap_or_else(|p| p.into_inner());
     let r = cached_tool(&b.project, &args);
-    let report = r
-        .stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|m| m["kind"] == "run")
+    let report = run_report(&r.stdout)
         .unwrap_or_else(|| panic!("no run result\n{}\n{}", r.stdout, r.stderr));
     eprintln!(
         "[bench] run riscv64 {KERNEL} {object}: {}s boot to verdict",
-        report["seconds"]
+        report.seconds
     );
     (r, report)
 }
@@ -165,13 +161,9 @@ fn riscv64_kprobe_attaches_past_the_ftrace_entry_and_reads_its_argument() {
     assert_eq!(size, 8);
     let (r, report) = run_with("kprobe_relay", &["--expect", "kprobe read file /"]);
     r.ok();
-    assert_eq!(report["passed"], true, "{report}");
-    assert_eq!(report["attached"], true, "{report}");
-    assert_eq!(
-        report["matched"],
-        serde_json::json!(["kprobe read file /"]),
-        "{report}"
-    );
+    assert!(report.passed, "{report:?}");
+    assert!(report.attached, "{report:?}");
+    assert_eq!(report.matched, ["kprobe read file /"], "{report:?}");
     // The tool left the site's size beside the objects for the loader.
     let facts = built()
         .bundle
@@ -209,8 +201,8 @@ fn riscv64_kprobe_attaches_past_the_ftrace_entry_and_reads_its_argument() {
 fn riscv64_return_probe_is_refused_naming_kprobes_on_ftrace() {
     let (r, report) = run_with("kretprobe_open", &[]);
     r.fails();
-    assert_eq!(report["passed"], false, "{report}");
-    assert_eq!(report["attached"], false, "{report}");
+    assert!(!report.passed, "{report:?}");
+    assert!(!report.attached, "{report:?}");
     assert!(
         r.stderr.contains(
             "open-example: /extra/kretprobe_open.o: attaching kretprobe/do_sys_openat2 (open_return): a return probe must sit at do_sys_openat2's entry, which is a 8-byte ftrace site on this kernel, and the kernel refuses probes there (EINVAL): it was built with CONFIG_DYNAMIC_FTRACE but without CONFIG_KPROBES_ON_FTRACE. Use a kprobe or a tracepoint, or a kernel with CONFIG_KPROBES_ON_FTRACE=y"
@@ -259,14 +251,14 @@ fn riscv64_loader_is_a_static_risc_v_binary() {
 fn riscv64_example_kprobe_runs_and_run_says_its_lines_were_dropped() {
     let (r, report) = run_with("", &[]);
     r.fails();
-    assert_eq!(report["attached"], true, "{report}");
-    assert_eq!(report["trace_lines"], 0, "{report}");
-    let runs = report["program_runs"].as_u64().unwrap();
-    assert!(runs > 0, "{report}");
+    assert!(report.attached, "{report:?}");
+    assert_eq!(report.trace_lines, 0, "{report:?}");
+    let runs = report.program_runs.unwrap();
+    assert!(runs > 0, "{report:?}");
     assert_eq!(
-        report["reason"],
-        format!("no trace line was seen, though the programs ran {runs} times: their output never reached trace_pipe"),
-        "{report}"
+        report.reason.as_deref(),
+        Some(format!("no trace line was seen, though the programs ran {runs} times: their output never reached trace_pipe").as_str()),
+        "{report:?}"
     );
     assert!(
         r.stderr.contains("help: the programs ran, so their output was dropped: riscv64 kprobe handlers run as NMIs, and the trace ring buffer takes no writes from them there (no ARCH_HAVE_NMI_SAFE_CMPXCHG); print from a tracepoint instead, fed through a map (see tests/bpf/kprobe_relay.bpf.c)"),

@@ -480,7 +480,7 @@ fn bundle_claiming(release: &str, mode: &str) -> PathBuf {
 
 struct Verdict {
     run: Run,
-    report: Option<serde_json::Value>,
+    report: Option<RunReport>,
     wall: f64,
 }
 
@@ -508,11 +508,7 @@ fn run_on(b: &Board, host: &str, bundle: &Path, more: &[&str]) -> Verdict {
         ],
     );
     let wall = t.elapsed().as_secs_f64();
-    let report = r
-        .stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|m| m["kind"] == "run");
+    let report = run_report(&r.stdout);
     Verdict {
         run: r,
         report,
@@ -532,12 +528,15 @@ fn the_examples_probe_lines_come_back_from_the_board_and_expect_passes() {
     eprintln!("{}", v.run.stderr);
     v.run.ok();
     let r = v.report.as_ref().expect("a run report");
-    assert_eq!(r["passed"], true, "{r}");
-    assert_eq!(r["attached"], true, "{r}");
-    assert_eq!(r["matched"], serde_json::json!(["file /"]));
-    assert_eq!(r["kernel"], format!("{}-armmp", fx("EBPF_CROSS_ARMHF_ABI")));
-    assert_eq!(r["timed_out"], false);
-    assert!(r["trace_lines"].as_u64().unwrap() > 0, "{r}");
+    assert!(r.passed, "{r:?}");
+    assert!(r.attached, "{r:?}");
+    assert_eq!(r.matched, ["file /"]);
+    assert_eq!(
+        r.kernel.as_deref(),
+        Some(format!("{}-armmp", fx("EBPF_CROSS_ARMHF_ABI")).as_str())
+    );
+    assert!(!r.timed_out);
+    assert!(r.trace_lines > 0, "{r:?}");
     let e = &v.run.stderr;
     let connected = format!(
         "Connected board: linux {}-armmp (armv7l)",
@@ -555,7 +554,7 @@ fn the_examples_probe_lines_come_back_from_the_board_and_expect_passes() {
     }
     eprintln!(
         "[bench] run --ssh (QEMU board): {}s to the verdict, wall {:.1}s",
-        r["seconds"], v.wall
+        r.seconds, v.wall
     );
     assert_clean(&b);
     // tracefs was mounted for the run only.
@@ -573,9 +572,9 @@ fn a_miss_fails_with_exit_1_and_no_loader_is_left_on_the_board() {
     let v = run_on(&b, "board", &bundle, &["--expect", "never printed"]);
     assert_eq!(v.run.code, 1, "{}", v.run.stderr);
     let r = v.report.as_ref().expect("a run report");
-    assert_eq!(r["passed"], false);
-    assert_eq!(r["attached"], true, "{r}");
-    assert_eq!(r["missing"], serde_json::json!(["never printed"]));
+    assert!(!r.passed);
+    assert!(r.attached, "{r:?}");
+    assert_eq!(r.missing, ["never printed"]);
     let e = &v.run.stderr;
     for want in [
         "run report for armv7:",
@@ -873,12 +872,12 @@ fn a_board_on_another_kernel_is_refused_in_native_mode_and_warned_in_core_mode()
     );
     v.run.ok();
     v.run.says(&format!("warning: the board runs linux {abi}-armmp, the bundle was built against 6.1.0-99-armmp in native mode; running anyway (--allow-kernel-mismatch)"));
-    assert_eq!(v.report.as_ref().unwrap()["passed"], true);
+    assert!(v.report.as_ref().unwrap().passed);
 
     let v = run_on(&b, "board", &core, &["--expect", "file /"]);
     v.run.ok();
     v.run.says(&format!("warning: the board runs linux {abi}-armmp, the bundle was built against 6.1.0-99-armmp; its objects are CO-RE, so they relocate to the board's kernel through its BTF\n"));
-    assert_eq!(v.report.as_ref().unwrap()["passed"], true);
+    assert!(v.report.as_ref().unwrap().passed);
     assert_clean(&b);
 }
 
@@ -896,7 +895,7 @@ fn seconds_to_the_verdict_over_ssh_against_qemu_run() {
     for _ in 0..3 {
         let v = run_on(&b, "board", &bundle, &["--expect", "file /"]);
         v.run.ok();
-        ssh.push(v.report.unwrap()["seconds"].as_f64().unwrap());
+        ssh.push(v.report.unwrap().seconds);
         let image = fx("EBPF_CROSS_ARMHF_IMAGE");
         let busybox = fx("EBPF_CROSS_ARMHF_BUSYBOX");
         let r = tool(
@@ -919,13 +918,7 @@ fn seconds_to_the_verdict_over_ssh_against_qemu_run() {
             &[],
         );
         r.ok();
-        let report = r
-            .stdout
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .find(|m| m["kind"] == "run")
-            .unwrap();
-        qemu.push(report["seconds"].as_f64().unwrap());
+        qemu.push(run_report(&r.stdout).unwrap().seconds);
     }
     eprintln!("[bench] seconds to the verdict: run --ssh {ssh:?}, run (QEMU) {qemu:?}");
     let median = |v: &mut Vec<f64>| {
@@ -954,8 +947,8 @@ fn a_timeout_fails_and_the_board_cleans_up() {
     );
     assert_eq!(v.run.code, 1, "{}", v.run.stderr);
     let r = v.report.as_ref().expect("a run report");
-    assert_eq!(r["timed_out"], true, "{r}");
-    assert_eq!(r["passed"], false);
+    assert!(r.timed_out, "{r:?}");
+    assert!(!r.passed);
     v.run
         .says("error: run failed on armv7: timed out after 12s; no trace line was seen");
     // The board confirmed its cleanup within the grace the host gives it.
@@ -1216,7 +1209,7 @@ fn an_extra_object_named_as_in_the_guest_runs_on_the_board() {
         ],
     );
     v.run.ok();
-    assert_eq!(v.report.as_ref().unwrap()["passed"], true);
+    assert!(v.report.as_ref().unwrap().passed);
     v.run
         .says("Copied 4 files, sha256 verified on the board (4 checked: the bundle's against its manifest, 1 --extra against the host's)");
     v.run

@@ -36,6 +36,7 @@ pub mod cli;
 pub mod command;
 pub mod fsutil;
 pub mod interrupt;
+pub mod message;
 pub mod ops;
 pub mod options;
 pub mod process;

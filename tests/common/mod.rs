@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub use cargo_ebpf_cross::message::{Message, RunReport};
+
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_cargo-ebpf-cross"))
 }
@@ -358,12 +360,41 @@ pub fn fetched(target: &str, kernel: &str) -> serde_json::Value {
     )
 }
 
+/// Every line of a `--message-format json` stdout, read as the tool's own
+/// message type: a line that is not one of its messages fails the test.
+pub fn messages(stdout: &str) -> Vec<Message> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// The messages among a stdout's lines: each line that opens an object
+/// must be one of the tool's messages; other lines are skipped.
+pub fn messages_among(stdout: &str) -> Vec<Message> {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// The `run` verdict among a stdout's messages.
+pub fn run_report(stdout: &str) -> Option<RunReport> {
+    messages_among(stdout).into_iter().find_map(|m| match m {
+        Message::Run(r) => Some(r),
+        _ => None,
+    })
+}
+
 /// The bundle that `build --message-format json` reported.
 pub fn bundle_path(stdout: &str) -> PathBuf {
     stdout
         .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|m| m["kind"] == "bundle")
-        .and_then(|m| m["path"].as_str().map(PathBuf::from))
+        .filter_map(|l| serde_json::from_str::<Message>(l).ok())
+        .find_map(|m| match m {
+            Message::Bundle(a) => Some(a.path),
+            _ => None,
+        })
         .unwrap_or_else(|| panic!("no bundle message: {stdout}"))
 }

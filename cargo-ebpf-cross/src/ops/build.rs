@@ -467,9 +467,19 @@ fn human_size(n: u64) -> String {
     }
 }
 
-fn emit_json(kind: &str, package: &str, target: &str, path: &Path, sha: &str) {
-    let v = serde_json::json!({"kind": kind, "package": package, "target": target, "path": path, "sha256": sha});
-    println!("{v}");
+fn emit_json(
+    kind: fn(crate::message::Artifact) -> crate::message::Message,
+    package: &str,
+    target: &str,
+    path: &Path,
+    sha: &str,
+) {
+    crate::message::emit(&kind(crate::message::Artifact {
+        package: package.into(),
+        path: path.into(),
+        sha256: sha.into(),
+        target: target.into(),
+    }));
 }
 
 /// The objects' JSON lines and the bindings: what the loader build needs
@@ -482,7 +492,7 @@ fn before_loader(g: Global, project: &Project, opts: &BuildOpts, job: &TargetJob
         for p in &job.plans {
             let bytes = std::fs::read(&p.output).map_err(crate::error::read_err(&p.output))?;
             emit_json(
-                "object",
+                crate::message::Message::Object,
                 &project.package,
                 &job.profile_name,
                 &p.output,
@@ -718,7 +728,7 @@ fn announce_bundle(project: &Project, opts: &BuildOpts, job: &TargetJob, made: &
     let pkg = &project.package;
     if json {
         emit_json(
-            "loader",
+            crate::message::Message::Loader,
             pkg,
             &job.profile_name,
             &made.exe,
@@ -735,7 +745,13 @@ fn announce_bundle(project: &Project, opts: &BuildOpts, job: &TargetJob, made: &
         ),
     );
     if json {
-        emit_json("bundle", pkg, &job.profile_name, &made.path, &made.sha);
+        emit_json(
+            crate::message::Message::Bundle,
+            pkg,
+            &job.profile_name,
+            &made.path,
+            &made.sha,
+        );
     }
 }
 
@@ -1023,21 +1039,21 @@ pub fn build(g: Global, a: BuildArgs) -> Result<i32> {
     let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
     let json = a.opts.message_format == MessageFormat::Json;
     if json {
-        let list: Vec<_> = outcomes
+        let targets = outcomes
             .iter()
-            .map(|o| match &o.result {
-                Ok(p) => {
-                    serde_json::json!({"package": o.package, "target": o.target, "ok": true, "bundle": p})
-                }
-                Err(e) => {
-                    serde_json::json!({"package": o.package, "target": o.target, "ok": false, "error": e.to_string()})
-                }
+            .map(|o| crate::message::SummaryTarget {
+                package: o.package.clone(),
+                target: o.target.clone(),
+                ok: o.result.is_ok(),
+                bundle: o.result.as_ref().ok().cloned(),
+                error: o.result.as_ref().err().map(|e| e.to_string()),
             })
             .collect();
-        println!(
-            "{}",
-            serde_json::json!({"kind": "summary", "ok": outcomes.len() - failed, "failed": failed, "targets": list})
-        );
+        crate::message::emit(&crate::message::Message::Summary(crate::message::Summary {
+            ok: outcomes.len() - failed,
+            failed,
+            targets,
+        }));
     }
     if outcomes.len() == 1 && failed == 1 {
         let o = outcomes.into_iter().next().expect("one");

@@ -10,6 +10,19 @@ use crate::profile::Profile;
 use crate::resolve;
 use crate::toolchain;
 
+/// What `flags --format json` prints: one document, not a message stream
+/// (docs/messages.md). The keys are in the order the untyped object
+/// printed them (sorted), so the output did not change with the type.
+#[derive(serde::Serialize)]
+struct FlagsJson<'a> {
+    clang: Vec<String>,
+    helpers: &'a crate::bpf_headers::Helpers,
+    kernel_version: Option<String>,
+    llc: Vec<String>,
+    staged_include: &'a std::path::Path,
+    target: &'a str,
+}
+
 pub fn flags(g: Global, a: FlagsArgs) -> Result<i32> {
     let profile = Profile::load_with(&a.target, &super::default_boards())?;
     let choice = resolve::layer(
@@ -79,14 +92,14 @@ pub fn flags(g: Global, a: FlagsArgs) -> Result<i32> {
             }
         }
         FlagsFormat::Json => {
-            let v = serde_json::json!({
-                "target": ctx.profile.name,
-                "kernel_version": ctx.version.map(|v| v.to_string()),
-                "clang": f.clang.argv(),
-                "llc": f.llc.argv(),
-                "helpers": ctx.helpers,
-                "staged_include": ctx.staged_include,
-            });
+            let v = FlagsJson {
+                clang: f.clang.argv(),
+                helpers: &ctx.helpers,
+                kernel_version: ctx.version.map(|v| v.to_string()),
+                llc: f.llc.argv(),
+                staged_include: &ctx.staged_include,
+                target: &ctx.profile.name,
+            };
             println!("{}", serde_json::to_string_pretty(&v).expect("plain data"));
         }
     }

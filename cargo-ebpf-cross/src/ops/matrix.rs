@@ -182,48 +182,16 @@ fn refuse_single_kernel_inputs(args: &RunArgs) -> Result<()> {
     Ok(())
 }
 
-/// Where one kernel's run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Stage {
-    /// Fetching the kernel or finding its image and busybox.
-    Kernel,
-    /// Compiling the objects, linking the loader, bundling.
-    Build,
-    /// The boot and the verdict.
-    Boot,
-}
-
-/// One row of the table; `--message-format json` prints it as one object.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Row {
-    pub kind: &'static str,
-    /// The kernel as the user named it (`debian:6.1`, a board's name).
-    pub entry: String,
-    pub target: String,
-    pub verdict: &'static str,
-    pub passed: bool,
-    pub stage: Stage,
-    pub bundle: Option<PathBuf>,
-    /// The guest's `uname -r`.
-    pub kernel: Option<String>,
-    pub attached: Option<bool>,
-    pub trace_lines: Option<usize>,
-    pub matched: Vec<String>,
-    pub missing: Vec<String>,
-    /// From the end of the build to the verdict.
-    pub seconds: Option<f64>,
-    pub timed_out: bool,
-    pub reason: Option<String>,
-}
+// One row of the table; `--message-format json` prints it as one
+// `matrix-kernel` message.
+pub use crate::message::{MatrixRow as Row, Stage, Verdict};
 
 impl Row {
     fn failed(e: &Entry, stage: Stage, err: &Error) -> Row {
         Row {
-            kind: "matrix-kernel",
             entry: e.label.clone(),
             target: e.target.clone(),
-            verdict: "FAIL",
+            verdict: Verdict::Fail,
             passed: false,
             stage,
             bundle: None,
@@ -240,10 +208,9 @@ impl Row {
 
     fn booted(e: &Entry, bundle: PathBuf, r: RunReport) -> Row {
         Row {
-            kind: "matrix-kernel",
             entry: e.label.clone(),
             target: r.target,
-            verdict: if r.passed { "PASS" } else { "FAIL" },
+            verdict: Verdict::of(r.passed),
             passed: r.passed,
             stage: Stage::Boot,
             bundle: Some(bundle),
@@ -287,11 +254,7 @@ pub fn run(g: Global, args: RunArgs) -> Result<i32> {
             continue;
         };
         if json {
-            let _ = writeln!(
-                std::io::stdout().lock(),
-                "{}",
-                serde_json::to_string(&row).expect("a row serializes")
-            );
+            crate::message::emit(&crate::message::Message::MatrixKernel(row.clone()));
         }
         rows.push(row);
         if stop || crate::interrupt::interrupted() {
@@ -367,7 +330,7 @@ fn print_table(target: &str, rows: &[Row], total: usize, json: bool) {
             [
                 r.entry.clone(),
                 r.kernel.clone().unwrap_or_else(dash),
-                r.verdict.to_string(),
+                r.verdict.as_str().to_string(),
                 r.attached
                     .map(|a| if a { "yes" } else { "no" }.to_string())
                     .unwrap_or_else(dash),

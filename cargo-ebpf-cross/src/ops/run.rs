@@ -22,26 +22,7 @@ use crate::ui;
 /// the buffer is drained.
 pub(super) const DRAIN_MAX_SECS: u32 = 5;
 
-/// The result, as `--message-format json` prints it.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct RunReport {
-    pub kind: &'static str,
-    pub target: String,
-    pub passed: bool,
-    pub attached: bool,
-    pub matched: Vec<String>,
-    pub missing: Vec<String>,
-    pub trace_lines: usize,
-    /// How often the loader's programs ran (kernels from 5.8 count it).
-    pub program_runs: Option<u64>,
-    pub seconds: f64,
-    pub timed_out: bool,
-    pub interrupted: bool,
-    pub kernel: Option<String>,
-    pub loader_exit: Option<String>,
-    /// Why it failed, in one line; None when it passed.
-    pub reason: Option<String>,
-}
+pub use crate::message::RunReport;
 
 /// One QEMU boot of one kernel (`ops::run_command` routes the others).
 pub fn run(g: Global, args: RunArgs) -> Result<i32> {
@@ -70,11 +51,7 @@ impl Proof {
     /// runs, so both end the same way.
     pub(super) fn verdict(&self, format: MessageFormat) -> i32 {
         if format == MessageFormat::Json {
-            let _ = writeln!(
-                std::io::stdout().lock(),
-                "{}",
-                serde_json::to_string(&self.report).expect("the report serializes")
-            );
+            crate::message::emit(&crate::message::Message::Run(self.report.clone()));
         }
         if self.interrupted {
             130
@@ -307,7 +284,6 @@ pub(super) fn report(
 ) -> RunReport {
     let reason = failure_reason(observer, end, args.timeout);
     RunReport {
-        kind: "run",
         target: profile.name.clone(),
         passed: reason.is_none(),
         attached: observer.attached(),
