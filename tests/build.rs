@@ -674,6 +674,18 @@ fn dry_run_prints_every_plan_and_writes_nothing() {
         "{}",
         r.stdout
     );
+    // The -g rerun for BTF-defined maps is part of the plan too.
+    assert_eq!(
+        lines[2],
+        "# then, if the object has BTF-defined maps (.maps) but no .BTF:"
+    );
+    assert_eq!(
+        lines[3],
+        lines[1].replacen(" -o - | ", " -g -o - | ", 1),
+        "{}",
+        r.stdout
+    );
+    let lines = [&lines[..2], &lines[4..]].concat();
     let obj_dir = p.join("target/ebpf-cross/aarch64/tiny/bpf");
     assert!(
         lines[2].starts_with(&format!(
