@@ -1,8 +1,8 @@
 //! `cargo ebpf-cross build`: objects, loader, verification and bundle, for
 //! one or more boards. The steps, in the order a build takes them:
-//! [`select`] finds the packages, [`prepare`] makes each board's job,
-//! [`objects`] compiles and checks the BPF objects, [`loaders`] groups the
-//! boards into cargo runs, and [`bundle`] makes each board's tarball.
+//! `select` finds the packages, `prepare` makes each board's job,
+//! `objects` compiles and checks the BPF objects, `loaders` groups the
+//! boards into cargo runs, and `bundle` makes each board's tarball.
 
 use std::path::PathBuf;
 
