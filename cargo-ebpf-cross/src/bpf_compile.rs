@@ -47,7 +47,7 @@ pub use crate::settings::BPF_CFLAGS_ENV as EXTRA_CFLAGS_ENV;
 
 /// Extra clang flags from the environment (`settings::bpf_cflags`).
 pub fn extra_cflags_from_env() -> Vec<String> {
-    crate::settings::bpf_cflags(&crate::loader_build::ProcessEnv).value
+    crate::settings::bpf_cflags(&crate::env::ProcessEnv).value
 }
 
 /// The flag sets `flags` prints and every compile uses.

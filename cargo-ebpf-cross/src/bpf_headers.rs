@@ -58,7 +58,7 @@ pub fn find(tree: Option<&KernelTree>, given: Option<&Path>) -> Result<Helpers> 
 pub fn find_for(tree: Option<TreeDirs<'_>>, given: Option<&Path>) -> Result<Helpers> {
     // Yocto and other hermetic builds treat headers from outside the tree
     // and the sysroot as contamination.
-    let outside_allowed = crate::settings::host_libbpf(&crate::loader_build::ProcessEnv).value;
+    let outside_allowed = crate::settings::host_libbpf(&crate::env::ProcessEnv).value;
     let (host, cached) = if outside_allowed {
         (HOST_DIRS.to_vec(), cached_libbpf())
     } else {

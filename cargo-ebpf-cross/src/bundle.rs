@@ -98,7 +98,7 @@ pub fn top_dir(package: &str, version: &str, target: &str) -> String {
 
 /// `SOURCE_DATE_EPOCH` when it is a number, else 0.
 pub fn mtime() -> u64 {
-    crate::settings::source_date_epoch(&crate::loader_build::ProcessEnv).value
+    crate::settings::source_date_epoch(&crate::env::ProcessEnv).value
 }
 
 fn header(

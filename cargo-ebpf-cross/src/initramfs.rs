@@ -339,15 +339,24 @@ echo 1 >/proc/sys/kernel/bpf_stats_enabled 2>/dev/null
 /// the loader exits on its own. Both the QEMU guest's /init and the
 /// script `run --ssh` sends to a board run these same lines.
 pub fn run_steps(o: &InitOptions, w: &str) -> String {
-    let t = marker::tag;
+    format!(
+        "{}\n{}\n{}{}\n{}",
+        start_loader(o, w),
+        report_start(w),
+        run_workload(o),
+        drain_trace(o, w),
+        stop_loader(w)
+    )
+}
+
+/// Starts the loader in the background and waits up to `attach_secs` for
+/// it to say it runs (or to exit), then shows what it printed so far.
+fn start_loader(o: &InitOptions, w: &str) -> String {
     let loader_cmd = std::iter::once(sh_quote(&o.loader))
         .chain(o.loader_args.iter().map(|a| sh_quote(a)))
         .collect::<Vec<_>>()
         .join(" ");
-    let workload = sh_quote(o.workload.as_deref().unwrap_or(DEFAULT_WORKLOAD));
     let polls = o.attach_secs.max(1) * 10;
-    // Polls of 200 ms.
-    let drain_polls = o.drain_max_secs.max(1) * 5;
     format!(
         r#"# The subshell keeps the loader's exit status, which a non-interactive shell
 # would otherwise lose to a zombie that `kill -0` still reports alive.
@@ -374,20 +383,47 @@ while [ $i -lt {polls} ]; do
 done
 shown=0
 [ -e {w}/loader.log ] && shown=$(wc -l <{w}/loader.log) && sed 's/^/{loader} /' {w}/loader.log
+"#,
+        loader = marker::tag(marker::LOADER),
+    )
+}
 
-if [ -s {w}/loader.rc ]; then
+/// Ends the run when the loader exited before the workload, else says
+/// whether it got ready.
+fn report_start(w: &str) -> String {
+    format!(
+        r#"if [ -s {w}/loader.rc ]; then
 	echo "{state} loader-exited"
 	echo "{exit} $(cat {w}/loader.rc)"
 	finish
 fi
 [ $ready = yes ] && echo "{state} ready" || echo "{state} not-ready"
+"#,
+        state = marker::tag(marker::STATE),
+        exit = marker::tag(marker::LOADER_EXIT),
+    )
+}
 
-echo "{workload_tag} start"
+fn run_workload(o: &InitOptions) -> String {
+    let workload = sh_quote(o.workload.as_deref().unwrap_or(DEFAULT_WORKLOAD));
+    format!(
+        r#"echo "{workload_tag} start"
 sh -c {workload} &
 wl=$!
 wait $wl
 echo "{workload_tag} done $?"
-# The probe's lines are already in the ring buffer: cat takes them at once
+"#,
+        workload_tag = marker::tag(marker::WORKLOAD),
+    )
+}
+
+/// Reads trace_pipe until it goes quiet, or for `drain_max_secs` at most.
+fn drain_trace(o: &InitOptions, w: &str) -> String {
+    let drain_max = o.drain_max_secs.max(1);
+    // Polls of 200 ms.
+    let drain_polls = drain_max * 5;
+    format!(
+        r#"# The probe's lines are already in the ring buffer: cat takes them at once
 # and then blocks on the empty pipe, so it is stopped once its output has
 # stopped growing (checked with stat, which opens nothing an open probe
 # would see), or after {drain_max}s for a probe that keeps firing. A reader
@@ -407,8 +443,16 @@ done
 kill $cpid 2>/dev/null
 wait $cpid 2>/dev/null
 sed 's/^/{trace} /' {w}/trace
+"#,
+        trace = marker::tag(marker::TRACE),
+    )
+}
 
-lpid=$(cat {w}/loader.pid)
+/// The program's run counts, then the loader stopped (TERM, then KILL
+/// after 5 s) and the rest of its output and its exit status reported.
+fn stop_loader(w: &str) -> String {
+    format!(
+        r#"lpid=$(cat {w}/loader.pid)
 runs=
 for f in /proc/$lpid/fdinfo/*; do
 	n=$(sed -n 's/^run_cnt:[[:space:]]*//p' $f 2>/dev/null)
@@ -422,17 +466,9 @@ while [ ! -s {w}/loader.rc ] && [ $i -lt 50 ]; do usleep 100000; i=$((i + 1)); d
 tail -n +$((shown + 1)) {w}/loader.log | sed 's/^/{loader} /'
 echo "{exit} $(cat {w}/loader.rc 2>/dev/null || echo killed)"
 "#,
-        state = t(marker::STATE),
-        loader = t(marker::LOADER),
-        exit = t(marker::LOADER_EXIT),
-        trace = t(marker::TRACE),
-        workload_tag = t(marker::WORKLOAD),
-        workload = workload,
-        loader_cmd = loader_cmd,
-        polls = polls,
-        drain_max = o.drain_max_secs.max(1),
-        drain_polls = drain_polls,
-        w = w,
+        state = marker::tag(marker::STATE),
+        loader = marker::tag(marker::LOADER),
+        exit = marker::tag(marker::LOADER_EXIT),
     )
 }
 

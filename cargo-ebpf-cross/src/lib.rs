@@ -14,6 +14,7 @@ pub mod bpf_headers;
 pub mod btf_blob;
 pub mod dwarf_btf;
 pub mod elf_check;
+pub mod env;
 pub mod kernel_btf;
 pub mod kernel_caps;
 pub mod kernel_tree;

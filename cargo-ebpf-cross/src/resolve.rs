@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use crate::bpf_compile::Context;
 use crate::bpf_headers;
+use crate::env::Env;
 use crate::error::Result;
 use crate::kernel_tree::{Given, KernelTree};
-use crate::loader_build::Env;
 use crate::options::KernelArgs;
 use crate::profile::{BpfMode, KernelSection, Profile};
 use crate::reference::{self, Policy, Record, Spec};

@@ -74,7 +74,7 @@ struct ProbeCache {
 }
 
 pub fn cache_dir() -> Option<PathBuf> {
-    crate::settings::cache_dir(&crate::loader_build::ProcessEnv).map(|s| s.value)
+    crate::settings::cache_dir(&crate::env::ProcessEnv).map(|s| s.value)
 }
 
 struct Prober {

@@ -49,11 +49,8 @@ pub fn run(g: Global, args: &RunArgs) -> Result<i32> {
                 hint: "install OpenSSH's client (`apt-get install openssh-client`); --ssh uses it with your config, agent and known_hosts".into(),
             })?
         },
-        config: crate::resolve::ssh_config(
-            args.ssh_config.clone(),
-            &crate::loader_build::ProcessEnv,
-        )
-        .map(|s| s.value),
+        config: crate::resolve::ssh_config(args.ssh_config.clone(), &crate::env::ProcessEnv)
+            .map(|s| s.value),
         connect_timeout: args.connect_timeout,
         host,
     };
@@ -601,11 +598,8 @@ pub fn runner(g: Global, args: crate::options::RunnerArgs) -> Result<i32> {
                 hint: "install OpenSSH's client (`apt-get install openssh-client`)".into(),
             })?
         },
-        config: crate::resolve::ssh_config(
-            args.ssh_config.clone(),
-            &crate::loader_build::ProcessEnv,
-        )
-        .map(|s| s.value),
+        config: crate::resolve::ssh_config(args.ssh_config.clone(), &crate::env::ProcessEnv)
+            .map(|s| s.value),
         connect_timeout: args.connect_timeout,
         host: Host::parse(&args.ssh)?,
     };

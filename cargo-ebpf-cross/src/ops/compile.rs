@@ -54,13 +54,7 @@ pub fn compile(g: Global, a: CompileArgs) -> Result<i32> {
     bpf_compile::check_sources(&a.files)?;
     let (out_dir, outs) = outputs(&a.files, a.output.as_deref())?;
     let state_dir = out_dir.join(".ebpf-cross").join(&profile.name);
-    let choice = resolve::layer(
-        &a.kernel,
-        &crate::loader_build::ProcessEnv,
-        None,
-        None,
-        &profile,
-    )?;
+    let choice = resolve::layer(&a.kernel, &crate::env::ProcessEnv, None, None, &profile)?;
     // A typo in the allow list fails before anything is compiled.
     crate::kernel_caps::allow_of(choice.allow.as_ref())?;
     let policy = crate::reference::Policy::for_build(false, g.dry_run);

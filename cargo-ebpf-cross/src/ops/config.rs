@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::env::{Env, ProcessEnv};
 use crate::error::Result;
-use crate::loader_build::{self, Env, LinkerSource, ProcessEnv};
+use crate::loader_build::{self, LinkerSource};
 use crate::options::ConfigArgs;
 use crate::profile::Profile;
 use crate::resolve;

@@ -37,9 +37,9 @@ impl Report {
 pub fn doctor(a: DoctorArgs) -> Result<i32> {
     let profile = Profile::load_with(&a.target, &super::default_boards())?;
     let opts = &a.kernel;
-    let mut choice = resolve::layer(opts, &crate::loader_build::ProcessEnv, None, None, &profile)?;
+    let mut choice = resolve::layer(opts, &crate::env::ProcessEnv, None, None, &profile)?;
     let mut r = Report { problems: 0 };
-    let rt = resolve::rust_target(None, &crate::loader_build::ProcessEnv, &profile).value;
+    let rt = resolve::rust_target(None, &crate::env::ProcessEnv, &profile).value;
     println!(
         "target {} ({}, {rt})",
         profile.name, profile.arch.clang_target,
@@ -93,8 +93,7 @@ fn check_toolchain(r: &mut Report, tools: &toolchain::ToolOverrides) {
 /// config, the profile, CC_<triple>, the cc crate's default).
 fn check_linker(r: &mut Report, profile: &Profile, rt: &str) {
     let user = crate::loader_build::read_user_cargo(std::path::Path::new("."), rt);
-    let linker =
-        crate::loader_build::choose_linker(profile, rt, &user, &crate::loader_build::ProcessEnv);
+    let linker = crate::loader_build::choose_linker(profile, rt, &user, &crate::env::ProcessEnv);
     let linker = match linker {
         Err(e) => return r.missing("cross linker", &e.to_string(), &e.hint()),
         Ok(l) => l,

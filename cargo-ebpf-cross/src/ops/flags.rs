@@ -25,13 +25,7 @@ struct FlagsJson<'a> {
 
 pub fn flags(g: Global, a: FlagsArgs) -> Result<i32> {
     let profile = Profile::load_with(&a.target, &super::default_boards())?;
-    let choice = resolve::layer(
-        &a.kernel,
-        &crate::loader_build::ProcessEnv,
-        None,
-        None,
-        &profile,
-    )?;
+    let choice = resolve::layer(&a.kernel, &crate::env::ProcessEnv, None, None, &profile)?;
     // The default staging dir is keyed by the settings too, so two trees
     // for one target never overwrite each other's wrappers.
     let state = match a.state_dir.clone() {

@@ -58,7 +58,7 @@ struct FetchJson<'a> {
 
 fn fetch(a: KernelFetchArgs) -> Result<i32> {
     let p = profile(&a.target, a.boards.as_deref())?;
-    let env = &crate::loader_build::ProcessEnv;
+    let env = &crate::env::ProcessEnv;
     let named = crate::resolve::fetch_kernel(a.kernel.clone(), env);
     let w = chosen(&p, named.as_ref().map(|s| s.value.as_str()))?;
     let cache = Cache::open()?;

@@ -9,8 +9,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use crate::env::Env;
 use crate::error::{Error, Result};
-use crate::loader_build::Env;
 use crate::ops::run::{prove, Guest, RunReport};
 use crate::ops::Global;
 use crate::options::{KernelArgs, MessageFormat, RunArgs};
@@ -159,7 +159,7 @@ fn board_entry(
 /// its kernels would boot or build every kernel the same.
 fn refuse_single_kernel_inputs(args: &RunArgs) -> Result<()> {
     let k = &args.build.kernel;
-    let env = &crate::loader_build::ProcessEnv;
+    let env = &crate::env::ProcessEnv;
     let given = [
         (
             "--kernel-image (or EBPF_CROSS_KERNEL_IMAGE)",

@@ -117,7 +117,7 @@ impl Guest {
         let boards = crate::ops::project_board_dirs(&args.build.project);
         let profile = Profile::load_with(&args.target, &boards)?;
         let q = qemu::section(&profile)?;
-        let env = &crate::loader_build::ProcessEnv;
+        let env = &crate::env::ProcessEnv;
         let flags = (args.kernel_image.clone(), args.busybox.clone());
         // Both named by flag or env: no reference kernel is needed, and
         // none is fetched.
@@ -360,7 +360,7 @@ fn reference_kernel(
     let project = crate::ops::build::Project::load(&args.build.project).ok();
     let mut choice = resolve::layer(
         &args.build.kernel,
-        &crate::loader_build::ProcessEnv,
+        &crate::env::ProcessEnv,
         project.as_ref().and_then(|p| p.metadata.kernel.as_ref()),
         project.as_ref().map(|p| p.manifest.as_path()),
         profile,

@@ -69,7 +69,7 @@ pub const UNSIGNED_CAP: u64 = 16 << 20;
 /// How long a download may go without a byte before it counts as stalled:
 /// 30 s, or EBPF_CROSS_STALL_TIMEOUT seconds for a slow link.
 fn stall() -> Duration {
-    Duration::from_secs(crate::settings::stall_timeout(&crate::loader_build::ProcessEnv).value)
+    Duration::from_secs(crate::settings::stall_timeout(&crate::env::ProcessEnv).value)
 }
 
 fn stalled(url: &str) -> String {
@@ -133,7 +133,7 @@ impl Keyring {
     /// `--keyring`, else `EBPF_CROSS_DEBIAN_KEYRING` (a private mirror's
     /// key), else the embedded ones.
     pub fn choose(given: Option<&Path>) -> Result<Keyring> {
-        let env = &crate::loader_build::ProcessEnv;
+        let env = &crate::env::ProcessEnv;
         match crate::settings::keyring(given.map(Path::to_path_buf), env) {
             Some(p) => Keyring::from_file(&p.value),
             None => Ok(Keyring::embedded()),

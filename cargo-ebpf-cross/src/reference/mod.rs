@@ -207,8 +207,7 @@ impl Policy {
     /// Cargo's own switch counts, so `CARGO_NET_OFFLINE=true` works as it
     /// does for the loader's build.
     pub fn for_build(offline_flag: bool, dry_run: bool) -> Policy {
-        let env_offline =
-            crate::settings::cargo_net_offline(&crate::loader_build::ProcessEnv).value;
+        let env_offline = crate::settings::cargo_net_offline(&crate::env::ProcessEnv).value;
         if dry_run {
             Policy::Report
         } else if offline_flag || env_offline {

@@ -59,7 +59,7 @@ pub fn find(name: &str) -> Result<Release> {
 
 /// The base URL of a suite's archive (`settings::debian_mirror`).
 pub fn mirror_url(kind: MirrorKind) -> String {
-    let env = &crate::loader_build::ProcessEnv;
+    let env = &crate::env::ProcessEnv;
     match kind {
         MirrorKind::Debian => crate::settings::debian_mirror(env).value,
         MirrorKind::Security => crate::settings::debian_security_mirror(env).value,
