@@ -23,13 +23,13 @@ macro_rules! plain {
     };
 }
 
-plain!(cli::KernelArgs => o::KernelArgs {
+plain!(cli::KernelArgs => o::KernelOptions {
     kernel, kernel_src, kernel_build, kernel_version, libbpf_include, clang, llc,
     stamp_version, kernel_allow, no_kernel_check,
 });
-impl From<cli::ProjectArgs> for o::ProjectArgs {
+impl From<cli::ProjectArgs> for o::ProjectOptions {
     fn from(a: cli::ProjectArgs) -> Self {
-        o::ProjectArgs {
+        o::ProjectOptions {
             manifest_path: a.manifest.manifest_path,
             package: a.package,
             target_dir: a.target_dir,
@@ -37,7 +37,7 @@ impl From<cli::ProjectArgs> for o::ProjectArgs {
         }
     }
 }
-impl From<cli::BuildOpts> for o::BuildOpts {
+impl From<cli::BuildOpts> for o::BuildCommon {
     fn from(a: cli::BuildOpts) -> Self {
         let clap_cargo::Features {
             features,
@@ -45,7 +45,7 @@ impl From<cli::BuildOpts> for o::BuildOpts {
             no_default_features,
             ..
         } = a.features;
-        o::BuildOpts {
+        o::BuildCommon {
             release: a.release,
             project: a.project.into(),
             offline: a.offline,
@@ -64,24 +64,24 @@ impl From<cli::BuildOpts> for o::BuildOpts {
         }
     }
 }
-plain!(cli::BuildArgs => o::BuildArgs { target, workspace, opts });
-plain!(cli::RunArgs => o::RunArgs {
+plain!(cli::BuildArgs => o::BuildOptions { target, workspace, opts });
+plain!(cli::RunArgs => o::RunOptions {
     target, kernel_image, busybox, expect, timeout, workload, bundle, extra, ssh, ssh_config,
     connect_timeout, allow_kernel_mismatch, build, loader_args,
 });
-plain!(cli::CompileArgs => o::CompileArgs { target, kernel, files, output, compile_commands, jobs });
-plain!(cli::TargetsArgs => o::TargetsArgs { json, boards });
-plain!(cli::FlagsArgs => o::FlagsArgs { target, kernel, format, state_dir });
-plain!(cli::DoctorArgs => o::DoctorArgs { target, kernel, programs });
-plain!(cli::ConfigArgs => o::ConfigArgs { target, kernel, rust_target, project, json });
-plain!(cli::InstallArgs => o::InstallArgs { bundle, target, destdir, bindir, datadir, project });
-plain!(cli::NewArgs => o::NewArgs { name, target, path });
-plain!(cli::InitArgs => o::InitArgs { name, target });
-plain!(cli::RunnerArgs => o::RunnerArgs { ssh, ssh_config, connect_timeout, program, args });
-plain!(cli::CratesIncArgs => o::CratesIncArgs { lockfile, manifest_path, output });
-plain!(cli::KernelFetchArgs => o::KernelFetchArgs { target, kernel, refresh, json, keyring, boards });
-plain!(cli::KernelListArgs => o::KernelListArgs { target, json, boards });
-plain!(cli::KernelRemoveArgs => o::KernelRemoveArgs { target, kernel, all, boards });
+plain!(cli::CompileArgs => o::CompileOptions { target, kernel, files, output, compile_commands, jobs });
+plain!(cli::TargetsArgs => o::TargetsOptions { json, boards });
+plain!(cli::FlagsArgs => o::FlagsOptions { target, kernel, format, state_dir });
+plain!(cli::DoctorArgs => o::DoctorOptions { target, kernel, programs });
+plain!(cli::ConfigArgs => o::ConfigOptions { target, kernel, rust_target, project, json });
+plain!(cli::InstallArgs => o::InstallOptions { bundle, target, destdir, bindir, datadir, project });
+plain!(cli::NewArgs => o::NewOptions { name, target, path });
+plain!(cli::InitArgs => o::InitOptions { name, target });
+plain!(cli::RunnerArgs => o::RunnerOptions { ssh, ssh_config, connect_timeout, program, args });
+plain!(cli::CratesIncArgs => o::CratesIncOptions { lockfile, manifest_path, output });
+plain!(cli::KernelFetchArgs => o::KernelFetchOptions { target, kernel, refresh, json, keyring, boards });
+plain!(cli::KernelListArgs => o::KernelListOptions { target, json, boards });
+plain!(cli::KernelRemoveArgs => o::KernelRemoveOptions { target, kernel, all, boards });
 
 impl From<cli::MessageFormat> for o::MessageFormat {
     fn from(f: cli::MessageFormat) -> Self {
@@ -150,7 +150,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
 
 /// The options a command line gives `run`, for tests of the operations.
 #[cfg(test)]
-pub fn run_options(argv: &[&str]) -> o::RunArgs {
+pub fn run_options(argv: &[&str]) -> o::RunOptions {
     use clap::Parser;
     match Cli::parse_from(argv) {
         Cli {
@@ -163,7 +163,7 @@ pub fn run_options(argv: &[&str]) -> o::RunArgs {
 
 /// The options a command line gives `config`, for tests of the operations.
 #[cfg(test)]
-pub fn config_options(argv: &[&str]) -> o::ConfigArgs {
+pub fn config_options(argv: &[&str]) -> o::ConfigOptions {
     use clap::Parser;
     match Cli::parse_from(argv) {
         Cli {

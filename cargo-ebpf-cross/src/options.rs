@@ -12,11 +12,11 @@ use std::path::PathBuf;
 
 #[derive(Debug, Clone)]
 pub enum YoctoCommand {
-    CratesInc(CratesIncArgs),
+    CratesInc(CratesIncOptions),
 }
 
 #[derive(Debug, Clone)]
-pub struct CratesIncArgs {
+pub struct CratesIncOptions {
     pub lockfile: Option<PathBuf>,
     pub manifest_path: Option<PathBuf>,
     pub output: Option<PathBuf>,
@@ -24,13 +24,13 @@ pub struct CratesIncArgs {
 
 #[derive(Debug, Clone)]
 pub enum KernelCommand {
-    Fetch(KernelFetchArgs),
-    List(KernelListArgs),
-    Remove(KernelRemoveArgs),
+    Fetch(KernelFetchOptions),
+    List(KernelListOptions),
+    Remove(KernelRemoveOptions),
 }
 
 #[derive(Debug, Clone)]
-pub struct KernelFetchArgs {
+pub struct KernelFetchOptions {
     pub target: String,
     pub kernel: Option<String>,
     pub refresh: bool,
@@ -40,14 +40,14 @@ pub struct KernelFetchArgs {
 }
 
 #[derive(Debug, Clone)]
-pub struct KernelListArgs {
+pub struct KernelListOptions {
     pub target: Option<String>,
     pub json: bool,
     pub boards: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
-pub struct KernelRemoveArgs {
+pub struct KernelRemoveOptions {
     pub target: String,
     pub kernel: Option<String>,
     pub all: bool,
@@ -55,7 +55,7 @@ pub struct KernelRemoveArgs {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct KernelArgs {
+pub struct KernelOptions {
     pub kernel: Vec<String>,
     pub kernel_src: Option<PathBuf>,
     pub kernel_build: Option<PathBuf>,
@@ -69,9 +69,9 @@ pub struct KernelArgs {
 }
 
 #[derive(Debug, Clone)]
-pub struct CompileArgs {
+pub struct CompileOptions {
     pub target: String,
-    pub kernel: KernelArgs,
+    pub kernel: KernelOptions,
     pub files: Vec<PathBuf>,
     pub output: Option<PathBuf>,
     pub compile_commands: Option<PathBuf>,
@@ -79,7 +79,7 @@ pub struct CompileArgs {
 }
 
 #[derive(Debug, Clone)]
-pub struct TargetsArgs {
+pub struct TargetsOptions {
     pub json: bool,
     pub boards: Option<PathBuf>,
 }
@@ -92,26 +92,26 @@ pub enum FlagsFormat {
 }
 
 #[derive(Debug, Clone)]
-pub struct FlagsArgs {
+pub struct FlagsOptions {
     pub target: String,
-    pub kernel: KernelArgs,
+    pub kernel: KernelOptions,
     pub format: FlagsFormat,
     pub state_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
-pub struct DoctorArgs {
+pub struct DoctorOptions {
     pub target: String,
-    pub kernel: KernelArgs,
+    pub kernel: KernelOptions,
     pub programs: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
-pub struct ConfigArgs {
+pub struct ConfigOptions {
     pub target: String,
-    pub kernel: KernelArgs,
+    pub kernel: KernelOptions,
     pub rust_target: Option<String>,
-    pub project: ProjectArgs,
+    pub project: ProjectOptions,
     pub json: bool,
 }
 
@@ -123,7 +123,7 @@ pub enum MessageFormat {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct ProjectArgs {
+pub struct ProjectOptions {
     pub manifest_path: Option<PathBuf>,
     pub package: Vec<String>,
     pub target_dir: Option<PathBuf>,
@@ -131,9 +131,9 @@ pub struct ProjectArgs {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct BuildOpts {
+pub struct BuildCommon {
     pub release: bool,
-    pub project: ProjectArgs,
+    pub project: ProjectOptions,
     pub offline: bool,
     pub locked: bool,
     pub frozen: bool,
@@ -146,10 +146,10 @@ pub struct BuildOpts {
     pub all_features: bool,
     pub no_default_features: bool,
     pub rust_target: Option<String>,
-    pub kernel: KernelArgs,
+    pub kernel: KernelOptions,
 }
 
-impl BuildOpts {
+impl BuildCommon {
     pub fn static_flag(&self) -> Option<bool> {
         if self.no_static {
             Some(false)
@@ -160,14 +160,14 @@ impl BuildOpts {
 }
 
 #[derive(Debug, Clone)]
-pub struct BuildArgs {
+pub struct BuildOptions {
     pub target: Vec<String>,
     pub workspace: bool,
-    pub opts: BuildOpts,
+    pub opts: BuildCommon,
 }
 
 #[derive(Debug, Clone)]
-pub struct RunArgs {
+pub struct RunOptions {
     pub target: String,
     pub kernel_image: Option<PathBuf>,
     pub busybox: Option<PathBuf>,
@@ -180,29 +180,29 @@ pub struct RunArgs {
     pub ssh_config: Option<PathBuf>,
     pub connect_timeout: u64,
     pub allow_kernel_mismatch: bool,
-    pub build: BuildOpts,
+    pub build: BuildCommon,
     pub loader_args: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
-pub struct InstallArgs {
+pub struct InstallOptions {
     pub bundle: Option<PathBuf>,
     pub target: Option<String>,
     pub destdir: PathBuf,
     pub bindir: PathBuf,
     pub datadir: PathBuf,
-    pub project: ProjectArgs,
+    pub project: ProjectOptions,
 }
 
 #[derive(Debug, Clone)]
-pub struct NewArgs {
+pub struct NewOptions {
     pub name: String,
     pub target: String,
     pub path: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
-pub struct RunnerArgs {
+pub struct RunnerOptions {
     pub ssh: String,
     pub ssh_config: Option<PathBuf>,
     pub connect_timeout: u64,
@@ -211,7 +211,7 @@ pub struct RunnerArgs {
 }
 
 #[derive(Debug, Clone)]
-pub struct InitArgs {
+pub struct InitOptions {
     pub name: Option<String>,
     pub target: String,
 }

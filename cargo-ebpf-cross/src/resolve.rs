@@ -9,7 +9,7 @@ use crate::bpf_headers;
 use crate::env::Env;
 use crate::error::Result;
 use crate::kernel_tree::{Given, KernelTree};
-use crate::options::KernelArgs;
+use crate::options::KernelOptions;
 use crate::profile::{BpfMode, KernelSection, Profile};
 use crate::reference::{self, Policy, Record, Spec};
 use crate::settings::{from_cwd, from_manifest, Layers, Origin, Setting};
@@ -80,7 +80,7 @@ fn at_layer(
 /// the package's metadata (paths relative to `manifest`'s dir) and the
 /// profile. Each method resolves one setting.
 struct Sources<'a> {
-    opts: &'a KernelArgs,
+    opts: &'a KernelOptions,
     env: &'a dyn Env,
     meta: KernelSection,
     manifest: Option<&'a Path>,
@@ -246,7 +246,7 @@ impl Sources<'_> {
 /// `manifest` is the loader package's Cargo.toml when there is a project;
 /// its metadata's relative paths are taken from its dir.
 pub fn layer(
-    opts: &KernelArgs,
+    opts: &KernelOptions,
     env: &dyn Env,
     metadata: Option<&KernelSection>,
     manifest: Option<&Path>,
@@ -591,7 +591,7 @@ mod tests {
     fn flag_beats_env_beats_metadata_beats_profile() {
         let p = prof_with_kernel();
         let no_env = MapEnv(vec![]);
-        let none = layer(&KernelArgs::default(), &no_env, None, None, &p).unwrap();
+        let none = layer(&KernelOptions::default(), &no_env, None, None, &p).unwrap();
         assert_eq!(none.src(), Some(Path::new("/prof/src")));
         let v = none.version.unwrap();
         assert_eq!(
@@ -606,7 +606,7 @@ mod tests {
         };
         let manifest = Path::new("/w/pkg/Cargo.toml");
         let m = layer(
-            &KernelArgs::default(),
+            &KernelOptions::default(),
             &no_env,
             Some(&meta),
             Some(manifest),
@@ -635,7 +635,7 @@ mod tests {
             ("EBPF_CROSS_KERNEL_VERSION", "5.15"),
         ]);
         let e = layer(
-            &KernelArgs::default(),
+            &KernelOptions::default(),
             &env,
             Some(&meta),
             Some(manifest),
@@ -649,7 +649,7 @@ mod tests {
         );
         assert_eq!(e.version.unwrap().value, "5.15");
 
-        let opts = KernelArgs {
+        let opts = KernelOptions {
             kernel_build: Some("/flag/build".into()),
             kernel_version: Some("6.1".into()),
             stamp_version: true,

@@ -14,7 +14,7 @@ use crate::bundle::Bundle;
 use crate::error::{Error, Result};
 use crate::initramfs::{marker, InitOptions};
 use crate::ops::Global;
-use crate::options::{MessageFormat, RunArgs};
+use crate::options::{MessageFormat, RunOptions};
 use crate::profile::Profile;
 use crate::qemu::{Event, Observer, RunEnd};
 use crate::ssh::{self, Client, Copy, Facts, Host};
@@ -29,7 +29,7 @@ const CLEANUP_GRACE: Duration = Duration::from_secs(8);
 /// How long ssh may take to exit once the board said it is done.
 const EXIT_GRACE: Duration = Duration::from_secs(3);
 
-pub fn run(g: Global, args: &RunArgs) -> Result<i32> {
+pub fn run(g: Global, args: &RunOptions) -> Result<i32> {
     let given = args.ssh.as_deref().expect("called with --ssh");
     let host = Host::parse(given)?;
     if super::matrix::is_matrix(args) {
@@ -222,7 +222,7 @@ fn on_board(
     wanted: &ssh::Wanted,
     payload: Vec<u8>,
     files: usize,
-    args: &RunArgs,
+    args: &RunOptions,
     profile: &Profile,
     start: Instant,
 ) -> Result<Proof> {
@@ -588,7 +588,7 @@ fn clean_after_interrupt(client: &Client, f: &Facts) -> bool {
 /// `cargo-ebpf-cross runner --ssh HOST PROGRAM [ARGS]`: cargo's target
 /// runner. The program is copied over the connection and run as root on
 /// the board; its output comes straight back and its exit status is ours.
-pub fn runner(g: Global, args: crate::options::RunnerArgs) -> Result<i32> {
+pub fn runner(g: Global, args: crate::options::RunnerOptions) -> Result<i32> {
     let client = Client {
         program: if g.dry_run {
             PathBuf::from("ssh")

@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-pub use crate::options::{BuildArgs, BuildOpts, MessageFormat, ProjectArgs};
+pub use crate::options::{BuildCommon, BuildOptions, MessageFormat, ProjectOptions};
 
 use std::path::Path;
 
@@ -47,7 +47,7 @@ fn usage(message: String, hint: &str) -> Error {
 
 /// Every command but `build` works on one package, so `-p` given twice is
 /// refused up front, even where the package is optional.
-pub fn one_package(opts: &ProjectArgs) -> Result<()> {
+pub fn one_package(opts: &ProjectOptions) -> Result<()> {
     match opts.package.as_slice() {
         [] | [_] => Ok(()),
         many => Err(usage(
@@ -76,7 +76,7 @@ fn emit_json(
     }));
 }
 
-fn cargo_flags(opts: &BuildOpts) -> CargoFlags {
+fn cargo_flags(opts: &BuildCommon) -> CargoFlags {
     CargoFlags {
         release: opts.release,
         quiet: ui::get().quiet,
@@ -105,7 +105,7 @@ struct Outcome {
 
 fn build_all(
     g: Global,
-    opts: &BuildOpts,
+    opts: &BuildCommon,
     project: &Project,
     targets: &[String],
     kernel_dir: Option<&str>,
@@ -140,7 +140,7 @@ fn build_all(
 fn dry_run(
     g: Global,
     project: &Project,
-    opts: &BuildOpts,
+    opts: &BuildCommon,
     jobs: &[TargetJob],
 ) -> Vec<Result<PathBuf>> {
     for j in jobs {
@@ -156,7 +156,7 @@ fn dry_run(
 fn objects_then_loaders(
     g: Global,
     project: &Project,
-    opts: &BuildOpts,
+    opts: &BuildCommon,
     jobs: &[TargetJob],
 ) -> Vec<Result<PathBuf>> {
     let compile_err = objects::compile_all(opts, jobs);
@@ -184,7 +184,7 @@ fn objects_then_loaders(
         .collect()
 }
 
-pub fn build(g: Global, a: BuildArgs) -> Result<i32> {
+pub fn build(g: Global, a: BuildOptions) -> Result<i32> {
     // The same board twice would build and bundle twice into one place.
     for (i, t) in a.target.iter().enumerate() {
         if a.target[..i].contains(t) {
@@ -265,7 +265,7 @@ pub fn build(g: Global, a: BuildArgs) -> Result<i32> {
 }
 
 /// Builds one target's bundle and returns the tarball's path (for `run`).
-pub fn build_bundle(g: Global, opts: &BuildOpts, target: &str) -> Result<PathBuf> {
+pub fn build_bundle(g: Global, opts: &BuildCommon, target: &str) -> Result<PathBuf> {
     build_bundle_in(g, opts, target, None)
 }
 
@@ -273,7 +273,7 @@ pub fn build_bundle(g: Global, opts: &BuildOpts, target: &str) -> Result<PathBuf
 /// bundle go under `<board's out dir>/kernels/<kernel_dir>/`.
 pub fn build_bundle_in(
     g: Global,
-    opts: &BuildOpts,
+    opts: &BuildCommon,
     target: &str,
     kernel_dir: Option<&str>,
 ) -> Result<PathBuf> {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use crate::bpf_compile::{self, CompilePlan, Outcome};
 use crate::error::{Error, Result};
 use crate::ops::Global;
-use crate::options::CompileArgs;
+use crate::options::CompileOptions;
 use crate::profile::Profile;
 use crate::resolve;
 use crate::ui;
@@ -44,7 +44,7 @@ pub fn outputs(files: &[PathBuf], output: Option<&Path>) -> Result<(PathBuf, Vec
     Ok((dir, outs))
 }
 
-pub fn compile(g: Global, a: CompileArgs) -> Result<i32> {
+pub fn compile(g: Global, a: CompileOptions) -> Result<i32> {
     let profile = Profile::load_with(&a.target, &super::default_boards())?;
     for f in &a.files {
         if !f.is_file() {

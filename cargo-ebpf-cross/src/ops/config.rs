@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::env::{Env, ProcessEnv};
 use crate::error::Result;
 use crate::loader_build::{self, LinkerSource};
-use crate::options::ConfigArgs;
+use crate::options::ConfigOptions;
 use crate::profile::Profile;
 use crate::resolve;
 use crate::settings::{self, Origin, Setting};
@@ -45,7 +45,7 @@ fn shown(p: &Path) -> String {
 
 /// The settings of `profile` with the given flags, env and package.
 pub fn entries(
-    a: &ConfigArgs,
+    a: &ConfigOptions,
     env: &dyn Env,
     profile: &Profile,
     project: Option<&crate::ops::build::Project>,
@@ -267,10 +267,10 @@ fn helpers_entry(
 /// `--kernel BOARD`, as `run` takes it: the board is the kernel, so its
 /// settings are the ones shown (a matrix runs that kernel as the board).
 fn board_as_kernel(
-    a: &ConfigArgs,
+    a: &ConfigOptions,
     profile: Profile,
     boards: &[PathBuf],
-) -> Result<(ConfigArgs, Profile)> {
+) -> Result<(ConfigOptions, Profile)> {
     let named = &a.kernel.kernel;
     let is_board = named.len() == 1 && named[0] != "all" && !named[0].starts_with("debian:");
     if !is_board {
@@ -287,7 +287,7 @@ fn board_as_kernel(
     Ok((a, board))
 }
 
-pub fn config(a: ConfigArgs) -> Result<i32> {
+pub fn config(a: ConfigOptions) -> Result<i32> {
     crate::ops::build::one_package(&a.project)?;
     // Outside a project the package layer is simply absent.
     let project = crate::ops::build::Project::load(&a.project).ok();
@@ -329,7 +329,7 @@ mod tests {
         }
     }
 
-    fn args(extra: &[&str]) -> ConfigArgs {
+    fn args(extra: &[&str]) -> ConfigOptions {
         let mut argv = vec!["cargo-ebpf-cross", "config", "-t", "armv7"];
         argv.extend_from_slice(extra);
         crate::command::config_options(&argv)

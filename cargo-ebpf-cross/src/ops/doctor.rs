@@ -7,7 +7,7 @@ use crate::bpf_headers;
 use crate::error::{Error, Result};
 use crate::kernel_caps;
 use crate::kernel_tree::{Given, KernelTree};
-use crate::options::DoctorArgs;
+use crate::options::DoctorOptions;
 use crate::profile::Profile;
 use crate::reference::Policy;
 use crate::resolve;
@@ -34,7 +34,7 @@ impl Report {
     }
 }
 
-pub fn doctor(a: DoctorArgs) -> Result<i32> {
+pub fn doctor(a: DoctorOptions) -> Result<i32> {
     let profile = Profile::load_with(&a.target, &super::default_boards())?;
     let opts = &a.kernel;
     let mut choice = resolve::layer(opts, &crate::env::ProcessEnv, None, None, &profile)?;

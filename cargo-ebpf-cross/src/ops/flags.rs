@@ -4,7 +4,7 @@
 use crate::bpf_compile;
 use crate::error::Result;
 use crate::ops::Global;
-use crate::options::{FlagsArgs, FlagsFormat};
+use crate::options::{FlagsFormat, FlagsOptions};
 use crate::plan::shell_quote;
 use crate::profile::Profile;
 use crate::resolve;
@@ -23,7 +23,7 @@ struct FlagsJson<'a> {
     target: &'a str,
 }
 
-pub fn flags(g: Global, a: FlagsArgs) -> Result<i32> {
+pub fn flags(g: Global, a: FlagsOptions) -> Result<i32> {
     let profile = Profile::load_with(&a.target, &super::default_boards())?;
     let choice = resolve::layer(&a.kernel, &crate::env::ProcessEnv, None, None, &profile)?;
     // The default staging dir is keyed by the settings too, so two trees

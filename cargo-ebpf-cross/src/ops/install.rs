@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::ops::build::Project;
 use crate::ops::Global;
-use crate::options::{InstallArgs, ProjectArgs};
+use crate::options::{InstallOptions, ProjectOptions};
 use crate::profile::Profile;
 use crate::ui;
 
@@ -29,13 +29,13 @@ fn usage(message: String, hint: impl Into<String>) -> Error {
 }
 
 /// The profile name a --target resolves to, looked up as `build` does.
-fn profile_name(spec: &str, project: &ProjectArgs) -> Result<String> {
+fn profile_name(spec: &str, project: &ProjectOptions) -> Result<String> {
     let dirs = crate::ops::project_board_dirs(project);
     Ok(Profile::load_with(spec, &dirs)?.name)
 }
 
 /// Where `build --target` left the bundle, from the same project lookup.
-fn built_bundle(a: &InstallArgs, spec: &str) -> Result<PathBuf> {
+fn built_bundle(a: &InstallOptions, spec: &str) -> Result<PathBuf> {
     let project = Project::load(&a.project)?;
     let name = profile_name(spec, &a.project)?;
     let top = bundle::top_dir(&project.package, &project.version, &name);
@@ -84,7 +84,7 @@ struct Item<'a> {
 }
 
 /// Checks the bundle against its manifest and plans where each file goes.
-fn plan<'a>(path: &Path, bundle: &'a Bundle, a: &InstallArgs) -> Result<Vec<Item<'a>>> {
+fn plan<'a>(path: &Path, bundle: &'a Bundle, a: &InstallOptions) -> Result<Vec<Item<'a>>> {
     let bad = |problem: String| {
         usage(
             format!("bundle `{}` {problem}", path.display()),
@@ -145,7 +145,7 @@ fn plan<'a>(path: &Path, bundle: &'a Bundle, a: &InstallArgs) -> Result<Vec<Item
     Ok(items)
 }
 
-pub fn install(g: Global, a: InstallArgs) -> Result<i32> {
+pub fn install(g: Global, a: InstallOptions) -> Result<i32> {
     super::build::one_package(&a.project)?;
     let path = match (&a.bundle, &a.target) {
         (Some(b), _) => b.clone(),

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::options::{KernelCommand, KernelFetchArgs, KernelListArgs, KernelRemoveArgs};
+use crate::options::{KernelCommand, KernelFetchOptions, KernelListOptions, KernelRemoveOptions};
 use crate::profile::Profile;
 use crate::reference::{self, Cache, Record, Spec, Wanted};
 
@@ -56,7 +56,7 @@ struct FetchJson<'a> {
     packages: Vec<String>,
 }
 
-fn fetch(a: KernelFetchArgs) -> Result<i32> {
+fn fetch(a: KernelFetchOptions) -> Result<i32> {
     let p = profile(&a.target, a.boards.as_deref())?;
     let env = &crate::env::ProcessEnv;
     let named = crate::resolve::fetch_kernel(a.kernel.clone(), env);
@@ -139,7 +139,7 @@ struct ListRow {
     abi: Option<String>,
 }
 
-fn list(a: KernelListArgs) -> Result<i32> {
+fn list(a: KernelListOptions) -> Result<i32> {
     let profiles: Vec<Profile> = match &a.target {
         Some(t) => vec![profile(t, a.boards.as_deref())?],
         None => crate::arch::builtin_names()
@@ -220,7 +220,7 @@ fn list(a: KernelListArgs) -> Result<i32> {
     Ok(0)
 }
 
-fn remove(a: KernelRemoveArgs) -> Result<i32> {
+fn remove(a: KernelRemoveOptions) -> Result<i32> {
     let p = profile(&a.target, a.boards.as_deref())?;
     let cache = Cache::open()?;
     let keys: Vec<String> = if a.all {

@@ -13,14 +13,14 @@ use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::ops::run::{prove, Guest, RunReport};
 use crate::ops::Global;
-use crate::options::{KernelArgs, MessageFormat, RunArgs};
+use crate::options::{KernelOptions, MessageFormat, RunOptions};
 use crate::profile::Profile;
 use crate::reference::{self, Spec};
 use crate::ui;
 
 /// Whether `run` was asked for a matrix: several kernels, `all`, or a
 /// board named as a kernel. One `--kernel debian:X` stays a plain run.
-pub fn is_matrix(args: &RunArgs) -> bool {
+pub fn is_matrix(args: &RunOptions) -> bool {
     let k = &args.build.kernel.kernel;
     k.len() > 1 || k.iter().any(|v| v == ALL || !v.starts_with("debian:"))
 }
@@ -37,7 +37,7 @@ pub struct Entry {
     pub target: String,
     /// The kernel settings of this kernel's build and boot, as flags, so
     /// that they beat any env var, package metadata or profile.
-    pub kernel: KernelArgs,
+    pub kernel: KernelOptions,
     /// Its dir under the board's out dir: unique per kernel, since two
     /// kernels of one board share the board's Rust triple.
     pub dir: String,
@@ -50,7 +50,7 @@ pub fn entries(
     profile: &Profile,
     values: &[String],
     boards: &[PathBuf],
-    base: &KernelArgs,
+    base: &KernelOptions,
 ) -> Result<Vec<Entry>> {
     let mut out: Vec<Entry> = Vec::new();
     for v in values {
@@ -79,7 +79,7 @@ pub fn entries(
     Ok(out)
 }
 
-fn reference_entry(profile: &Profile, spec: &Spec, base: &KernelArgs) -> Result<Entry> {
+fn reference_entry(profile: &Profile, spec: &Spec, base: &KernelOptions) -> Result<Entry> {
     // Refuses a release the arch lacks, listing the ones it has.
     let w = reference::wanted(profile, spec)?;
     Ok(Entry {
@@ -88,7 +88,7 @@ fn reference_entry(profile: &Profile, spec: &Spec, base: &KernelArgs) -> Result<
             .file
             .as_ref()
             .map_or_else(|| profile.name.clone(), |f| f.display().to_string()),
-        kernel: KernelArgs {
+        kernel: KernelOptions {
             kernel: vec![w.spec().to_string()],
             ..base.clone()
         },
@@ -100,7 +100,7 @@ fn board_entry(
     profile: &Profile,
     name: &str,
     boards: &[PathBuf],
-    base: &KernelArgs,
+    base: &KernelOptions,
 ) -> Result<Entry> {
     let board = Profile::load_with(name, boards).map_err(|e| match e {
         Error::UnknownTarget { .. } => Error::Usage {
@@ -126,7 +126,7 @@ fn board_entry(
     }
     let k = &board.kernel;
     let kernel = match (&k.reference, &k.source, &k.build) {
-        (Some(r), _, _) => KernelArgs {
+        (Some(r), _, _) => KernelOptions {
             kernel: vec![r.clone()],
             ..base.clone()
         },
@@ -136,7 +136,7 @@ fn board_entry(
                 hint: "in a matrix a board brings its kernel: set [kernel] source (and build) to its tree, and [qemu] kernel_image and busybox".into(),
             })
         }
-        (None, src, build) => KernelArgs {
+        (None, src, build) => KernelOptions {
             kernel: Vec::new(),
             kernel_src: src.clone(),
             kernel_build: build.clone(),
@@ -157,7 +157,7 @@ fn board_entry(
 
 /// What a matrix refuses: one image, busybox, tree or version for all of
 /// its kernels would boot or build every kernel the same.
-fn refuse_single_kernel_inputs(args: &RunArgs) -> Result<()> {
+fn refuse_single_kernel_inputs(args: &RunOptions) -> Result<()> {
     let k = &args.build.kernel;
     let env = &crate::env::ProcessEnv;
     let given = [
@@ -226,7 +226,7 @@ impl Row {
     }
 }
 
-pub fn run(g: Global, args: RunArgs) -> Result<i32> {
+pub fn run(g: Global, args: RunOptions) -> Result<i32> {
     refuse_single_kernel_inputs(&args)?;
     let boards = crate::ops::project_board_dirs(&args.build.project);
     let profile = Profile::load_with(&args.target, &boards)?;
@@ -278,7 +278,7 @@ pub fn run(g: Global, args: RunArgs) -> Result<i32> {
 /// One kernel: its guest inputs (fetched if need be), its bundle, its boot.
 /// A failure is this kernel's row, never the matrix's end. None for a
 /// kernel that a dry run planned; the bool is true when Ctrl-C stopped it.
-fn one(g: Global, args: &RunArgs, e: &Entry) -> Option<(Row, bool)> {
+fn one(g: Global, args: &RunOptions, e: &Entry) -> Option<(Row, bool)> {
     let mut sub = args.clone();
     sub.target = e.target.clone();
     sub.build.kernel = e.kernel.clone();
@@ -404,7 +404,7 @@ mod tests {
 
     fn labels(p: &Profile, v: &[&str]) -> Result<Vec<(String, String)>> {
         let v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
-        Ok(entries(p, &v, &[], &KernelArgs::default())?
+        Ok(entries(p, &v, &[], &KernelOptions::default())?
             .into_iter()
             .map(|e| (e.label, e.dir))
             .collect())
@@ -466,7 +466,7 @@ mod tests {
         .unwrap();
         let armv7 = Profile::load("armv7").unwrap();
         let v = vec![f.display().to_string(), "debian:6.1".into()];
-        let got = entries(&armv7, &v, &[], &KernelArgs::default()).unwrap();
+        let got = entries(&armv7, &v, &[], &KernelOptions::default()).unwrap();
         assert_eq!(got[0].label, "vendor-4.19");
         assert_eq!(got[0].dir, "board-vendor-4.19");
         assert_eq!(got[0].target, f.display().to_string());
@@ -475,7 +475,7 @@ mod tests {
         assert!(got[0].kernel.kernel.is_empty());
         assert_eq!(got[1].kernel.kernel, vec!["debian:6.1".to_string()]);
         let aarch64 = Profile::load("aarch64").unwrap();
-        let e = entries(&aarch64, &v, &[], &KernelArgs::default()).unwrap_err();
+        let e = entries(&aarch64, &v, &[], &KernelOptions::default()).unwrap_err();
         assert!(
             e.to_string().starts_with(
                 "board `vendor-4.19` is arm 32-bit, but the matrix is for target `aarch64`"

@@ -26,7 +26,7 @@ pub struct Global {
 /// `run` goes to a board over ssh, to a kernel matrix, or to one QEMU
 /// boot. Routing here keeps `run`, `matrix` and `board` free of each
 /// other's entry points: the two others only use `run`'s pieces.
-pub fn run_command(g: Global, a: crate::options::RunArgs) -> Result<i32> {
+pub fn run_command(g: Global, a: crate::options::RunOptions) -> Result<i32> {
     build::one_package(&a.build.project)?;
     if a.ssh.is_some() {
         board::run(g, &a)
@@ -60,7 +60,7 @@ pub fn board_dirs(
 
 /// Board dirs for commands that may run outside a project (`run
 /// --bundle`, `install --bundle`): the loader package's, when there is one.
-pub fn project_board_dirs(project: &build::ProjectArgs) -> Vec<std::path::PathBuf> {
+pub fn project_board_dirs(project: &build::ProjectOptions) -> Vec<std::path::PathBuf> {
     let manifest = if project.boards.is_some() {
         None
     } else {

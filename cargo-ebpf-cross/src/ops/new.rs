@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::options::{InitArgs, NewArgs};
+use crate::options::{InitOptions, NewOptions};
 
 use crate::error::{write_err, Error, Result};
 use crate::fsutil;
@@ -69,7 +69,7 @@ fn write_all(root: &Path, files: &[(PathBuf, String)]) -> (Vec<PathBuf>, Result<
     (written, Ok(()))
 }
 
-pub fn new(g: Global, a: NewArgs) -> Result<i32> {
+pub fn new(g: Global, a: NewOptions) -> Result<i32> {
     checked_name(&a.name, NAME_HINT)?;
     let target = checked_target(&a.target)?;
     let dest = a.path.clone().unwrap_or_else(|| PathBuf::from(&a.name));
@@ -132,7 +132,7 @@ pub fn new(g: Global, a: NewArgs) -> Result<i32> {
     Ok(0)
 }
 
-pub fn init(g: Global, a: InitArgs) -> Result<i32> {
+pub fn init(g: Global, a: InitOptions) -> Result<i32> {
     let cwd = std::env::current_dir().map_err(|e| {
         usage(
             format!("cannot tell the current directory: {e}"),

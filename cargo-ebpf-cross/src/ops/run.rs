@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::error::{read_err, write_err, Error, Result};
 use crate::initramfs::{self, Bundle, GuestInput, InitOptions, BUNDLE_DIR, EXTRA_DIR};
 use crate::ops::Global;
-use crate::options::{MessageFormat, RunArgs};
+use crate::options::{MessageFormat, RunOptions};
 use crate::profile::Profile;
 use crate::qemu::{self, Event, Observer, RunEnd};
 use crate::reference::{Policy, Record};
@@ -25,7 +25,7 @@ pub(super) const DRAIN_MAX_SECS: u32 = 5;
 pub use crate::message::RunReport;
 
 /// One QEMU boot of one kernel (`ops::run_command` routes the others).
-pub fn run(g: Global, args: RunArgs) -> Result<i32> {
+pub fn run(g: Global, args: RunOptions) -> Result<i32> {
     let guest = Guest::resolve(g, &args)?;
     let bundle_path = match &args.bundle {
         Some(p) => p.clone(),
@@ -70,7 +70,7 @@ pub(super) fn prove(
     g: Global,
     guest: &Guest,
     bundle_path: &Path,
-    args: &RunArgs,
+    args: &RunOptions,
     start: Instant,
 ) -> Result<Option<Proof>> {
     let bundle = open_bundle(g, bundle_path, &guest.profile)?;
@@ -113,7 +113,7 @@ pub(super) struct Guest {
 }
 
 impl Guest {
-    pub(super) fn resolve(g: Global, args: &RunArgs) -> Result<Guest> {
+    pub(super) fn resolve(g: Global, args: &RunOptions) -> Result<Guest> {
         let boards = crate::ops::project_board_dirs(&args.build.project);
         let profile = Profile::load_with(&args.target, &boards)?;
         let q = qemu::section(&profile)?;
@@ -191,7 +191,7 @@ fn open_bundle(g: Global, path: &Path, profile: &Profile) -> Result<Option<Bundl
     Ok(Some(bundle))
 }
 
-fn init_for(args: &RunArgs, bundle: Option<&Bundle>) -> String {
+fn init_for(args: &RunOptions, bundle: Option<&Bundle>) -> String {
     let loader = bundle
         .map(|b| format!("{BUNDLE_DIR}/{}", b.manifest.loader))
         .unwrap_or_else(|| format!("{BUNDLE_DIR}/bin/<loader>"));
@@ -226,7 +226,7 @@ fn print_plan(guest: &Guest, cmd: &crate::plan::Cmd, bundle_path: &Path, init: &
 fn boot(
     guest: &Guest,
     cmd: &crate::plan::Cmd,
-    args: &RunArgs,
+    args: &RunOptions,
     start: Instant,
 ) -> Result<(Observer, RunEnd)> {
     let json = args.build.message_format == MessageFormat::Json;
@@ -279,7 +279,7 @@ pub(super) fn report(
     profile: &Profile,
     observer: &Observer,
     end: &RunEnd,
-    args: &RunArgs,
+    args: &RunOptions,
     start: Instant,
 ) -> RunReport {
     let reason = failure_reason(observer, end, args.timeout);
@@ -352,7 +352,7 @@ enum Needed {
 /// origin of its choice (`Default` when the profile's default stands in).
 fn reference_kernel(
     g: Global,
-    args: &RunArgs,
+    args: &RunOptions,
     profile: &Profile,
 ) -> Result<Option<(Record, Origin)>> {
     // The package's metadata is a layer too; a run of a given bundle may

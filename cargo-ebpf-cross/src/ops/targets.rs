@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::arch;
 use crate::error::{read_err, Result};
-use crate::options::TargetsArgs;
+use crate::options::TargetsOptions;
 use crate::profile::Profile;
 
 #[derive(Debug, Serialize)]
@@ -80,7 +80,7 @@ pub fn list(boards: Option<&std::path::Path>) -> Result<Vec<TargetInfo>> {
     Ok(out)
 }
 
-pub fn targets(a: TargetsArgs) -> Result<i32> {
+pub fn targets(a: TargetsOptions) -> Result<i32> {
     let all = list(a.boards.as_deref())?;
     if a.json {
         println!(

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use crate::error::{read_err, Error, Result};
 use crate::fsutil;
-use crate::options::{CratesIncArgs, YoctoCommand};
+use crate::options::{CratesIncOptions, YoctoCommand};
 use crate::ui;
 use crate::yocto;
 
@@ -24,7 +24,7 @@ pub fn yocto(c: YoctoCommand) -> Result<i32> {
     }
 }
 
-fn crates_inc(a: CratesIncArgs) -> Result<i32> {
+fn crates_inc(a: CratesIncOptions) -> Result<i32> {
     let lock = match a.lockfile {
         Some(l) => l,
         None => workspace_lock(a.manifest_path.as_ref())?,

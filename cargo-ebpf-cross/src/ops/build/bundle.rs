@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::prepare::TargetJob;
-use super::{emit_json, BuildOpts, MessageFormat, Project};
+use super::{emit_json, BuildCommon, MessageFormat, Project};
 use crate::bundle::{self, Content, Manifest};
 use crate::elf_check;
 use crate::error::{Error, Result};
@@ -222,7 +222,7 @@ fn other_kernel_btf(job: &TargetJob, k: &str) -> Result<(PathBuf, crate::bundle_
 
 /// What `build` says of a bundle: its line, and with `--message-format
 /// json` the loader's and the bundle's.
-pub(super) fn announce_bundle(project: &Project, opts: &BuildOpts, job: &TargetJob, made: &Made) {
+pub(super) fn announce_bundle(project: &Project, opts: &BuildCommon, job: &TargetJob, made: &Made) {
     let json = opts.message_format == MessageFormat::Json;
     let pkg = &project.package;
     if json {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use super::bundle::{announce_bundle, make_bundle, Made};
 use super::prepare::TargetJob;
-use super::{emit_json, BuildOpts, MessageFormat, Project};
+use super::{emit_json, BuildCommon, MessageFormat, Project};
 use crate::bundle;
 use crate::env::ProcessEnv;
 use crate::error::{Error, Result};
@@ -20,7 +20,7 @@ use crate::ui;
 pub(super) fn build_loaders(
     g: Global,
     project: &Project,
-    opts: &BuildOpts,
+    opts: &BuildCommon,
     jobs: &[&TargetJob],
 ) -> Vec<Result<PathBuf>> {
     let mut results: Vec<Option<Result<PathBuf>>> = jobs.iter().map(|_| None).collect();
@@ -62,7 +62,7 @@ pub(super) fn build_loaders(
 fn ready_target(
     g: Global,
     project: &Project,
-    opts: &BuildOpts,
+    opts: &BuildCommon,
     job: &TargetJob,
 ) -> Result<LoaderTarget> {
     before_loader(g, project, opts, job)
@@ -102,7 +102,7 @@ fn grouping(project: &Project, ready: &[(usize, LoaderTarget)]) -> loader_build:
 struct Runs<'a> {
     g: Global,
     project: &'a Project,
-    opts: &'a BuildOpts,
+    opts: &'a BuildCommon,
     jobs: &'a [&'a TargetJob],
     /// The boards that passed their checks: (index into `jobs`, target).
     ready: Vec<(usize, LoaderTarget)>,
@@ -200,7 +200,7 @@ type CargoOutcome = Result<Vec<Result<PathBuf>>>;
 
 /// The objects' JSON lines and the bindings: what the loader build needs
 /// from one board, once its objects are compiled.
-fn before_loader(g: Global, project: &Project, opts: &BuildOpts, job: &TargetJob) -> Result<()> {
+fn before_loader(g: Global, project: &Project, opts: &BuildCommon, job: &TargetJob) -> Result<()> {
     if g.dry_run {
         return Ok(());
     }

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::prepare::{self, TargetJob};
-use super::BuildOpts;
+use super::BuildCommon;
 use crate::bpf_compile::{self, CompilePlan};
 use crate::error::{Error, Result};
 use crate::loader_build;
@@ -13,7 +13,7 @@ use crate::ui;
 /// Compiles every board's objects in one pool; the first error of each
 /// board, if any, in the jobs' order (later ones are reported as they
 /// come).
-pub(super) fn compile_all(opts: &BuildOpts, jobs: &[TargetJob]) -> Vec<Option<Error>> {
+pub(super) fn compile_all(opts: &BuildCommon, jobs: &[TargetJob]) -> Vec<Option<Error>> {
     let staged: Vec<Result<()>> = jobs.iter().map(prepare::stage).collect();
     let work: Vec<(usize, &CompilePlan)> = jobs
         .iter()

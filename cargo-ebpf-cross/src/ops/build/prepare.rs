@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::{usage, BuildOpts, Project};
+use super::{usage, BuildCommon, Project};
 use crate::bpf_compile::{self, CompilePlan, Context};
 use crate::bundle;
 use crate::env::ProcessEnv;
@@ -43,7 +43,7 @@ pub(super) struct TargetJob {
 pub(super) fn prepare(
     g: Global,
     project: &Project,
-    opts: &BuildOpts,
+    opts: &BuildCommon,
     spec: &str,
     kernel_dir: Option<&str>,
 ) -> Result<TargetJob> {

@@ -3,12 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{one_package, usage, Project, ProjectArgs};
+use super::{one_package, usage, Project, ProjectOptions};
 use crate::bpf_compile;
 use crate::error::{Error, Result};
 use crate::loader_build::{self, PackageMetadata};
 
-fn metadata(opts: &ProjectArgs) -> Result<cargo_metadata::Metadata> {
+fn metadata(opts: &ProjectOptions) -> Result<cargo_metadata::Metadata> {
     crate::ops::cargo_metadata(
         opts.manifest_path.as_deref(),
         "run inside the loader's package, or pass --manifest-path path/to/Cargo.toml",
@@ -62,7 +62,7 @@ fn loader_packages<'m>(
 /// The loader package: `-p`, else the one member with our metadata.
 fn select<'m>(
     meta: &'m cargo_metadata::Metadata,
-    opts: &ProjectArgs,
+    opts: &ProjectOptions,
 ) -> Result<&'m cargo_metadata::Package> {
     one_package(opts)?;
     let members: Vec<&cargo_metadata::Package> = meta.workspace_packages();
@@ -83,7 +83,7 @@ fn select<'m>(
 /// [`select`] finds.
 fn select_many<'m>(
     meta: &'m cargo_metadata::Metadata,
-    opts: &ProjectArgs,
+    opts: &ProjectOptions,
     workspace: bool,
 ) -> Result<Vec<&'m cargo_metadata::Package>> {
     let members: Vec<&cargo_metadata::Package> = meta.workspace_packages();
@@ -107,7 +107,7 @@ fn select_many<'m>(
 impl Project {
     /// The loader package's Cargo.toml, found the way `build` finds it, so
     /// that `run` and `install` look up boards in the same place.
-    pub fn locate(opts: &ProjectArgs) -> Result<PathBuf> {
+    pub fn locate(opts: &ProjectOptions) -> Result<PathBuf> {
         let meta = metadata(opts)?;
         Ok(select(&meta, opts)?
             .manifest_path
@@ -115,14 +115,14 @@ impl Project {
             .to_path_buf())
     }
 
-    pub fn load(opts: &ProjectArgs) -> Result<Project> {
+    pub fn load(opts: &ProjectOptions) -> Result<Project> {
         let meta = metadata(opts)?;
         Project::of(&meta, select(&meta, opts)?, opts)
     }
 
     /// The packages `build` was asked for, each loaded as [`Project::load`]
     /// would.
-    pub fn load_many(opts: &ProjectArgs, workspace: bool) -> Result<Vec<Project>> {
+    pub fn load_many(opts: &ProjectOptions, workspace: bool) -> Result<Vec<Project>> {
         let meta = metadata(opts)?;
         select_many(&meta, opts, workspace)?
             .into_iter()
@@ -133,7 +133,7 @@ impl Project {
     fn of(
         meta: &cargo_metadata::Metadata,
         pkg: &cargo_metadata::Package,
-        opts: &ProjectArgs,
+        opts: &ProjectOptions,
     ) -> Result<Project> {
         let md = package_metadata(pkg)?;
         let bin = loader_bin(pkg, &md)?;
