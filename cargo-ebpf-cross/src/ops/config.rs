@@ -43,7 +43,9 @@ fn shown(p: &Path) -> String {
     p.display().to_string()
 }
 
-/// The settings of `profile` with the given flags, env and package.
+/// The settings of `profile` with the given flags, env and package, in
+/// pipeline order: the profile, the kernel and its tools, the loader, the
+/// run, then what only the environment sets.
 pub fn entries(
     a: &ConfigOptions,
     env: &dyn Env,
@@ -51,7 +53,6 @@ pub fn entries(
     project: Option<&crate::ops::build::Project>,
 ) -> Result<Vec<Entry>> {
     let manifest = project.map(|p| p.manifest.as_path());
-    let pname = resolve::profile_label(profile);
     let choice = resolve::layer(
         &a.kernel,
         env,
@@ -59,33 +60,6 @@ pub fn entries(
         manifest,
         profile,
     )?;
-    let rust_target = Some(resolve::rust_target(a.rust_target.as_deref(), env, profile));
-    let static_ = resolve::static_link(
-        None,
-        env,
-        project.and_then(|p| p.static_),
-        manifest,
-        profile,
-    )?;
-    let triple = rust_target
-        .as_ref()
-        .map(|s| s.value.clone())
-        .unwrap_or_default();
-    let pkg_dir = manifest
-        .map(crate::fsutil::parent_dir)
-        .unwrap_or_else(|| PathBuf::from("."));
-    let user = loader_build::read_user_cargo(&pkg_dir, &triple);
-    let linker = loader_build::choose_linker(profile, &triple, &user, env)?;
-    let linker_origin = match &linker.source {
-        LinkerSource::CargoEnv(v) => Origin::Env(v.clone()),
-        LinkerSource::CargoConfig(_) => Origin::Profile(format!(
-            "cargo config target.{}.linker",
-            loader_build::cargo_name(&triple)
-        )),
-        LinkerSource::Profile => Origin::Profile(pname.clone()),
-        LinkerSource::CcEnv(v) => Origin::Env(v.clone()),
-        LinkerSource::Default => Origin::Default,
-    };
     // Only a cached kernel is shown: `config` never downloads.
     let reference = cached_reference(&choice, profile);
     let guest = resolve::guest_inputs(
@@ -94,21 +68,25 @@ pub fn entries(
         profile,
         reference.as_ref().map(|(r, o)| (r, o)),
     );
-    let (image, busybox) = (guest.kernel_image, guest.busybox);
     let helpers = helpers_entry(&choice, reference.as_ref());
     let tools = tool_entries(&choice.tools);
     let arch = &profile.arch;
+    let pname = resolve::profile_label(profile);
     let fact = |key, v: String| Entry {
         key,
         value: Some(v),
         origin: Some(Origin::Profile(pname.clone())),
     };
-    Ok(vec![
+    let mut list = vec![
         fact("target", profile.name.clone()),
         fact("arch", arch.srcarch.clone()),
         fact("clang_target", arch.clang_target.clone()),
         fact("endian", arch.endian.as_str().to_string()),
-        entry("rust_target", rust_target, String::clone),
+    ];
+    let rust_target = resolve::rust_target(a.rust_target.as_deref(), env, profile);
+    let triple = rust_target.value.clone();
+    list.push(entry("rust_target", Some(rust_target), String::clone));
+    list.extend([
         entry("kernel_tree", choice.tree, |(s, b)| match (s, b) {
             (Some(s), Some(b)) => format!("{} + {}", s.display(), b.display()),
             (Some(s), None) => shown(s),
@@ -123,22 +101,69 @@ pub fn entries(
         entry("kernel_allow", choice.allow, |a| a.join(",")),
         tools.0,
         tools.1,
+    ]);
+    list.extend(loader_entries(env, profile, project, &triple)?);
+    list.extend([
+        entry("qemu_kernel_image", guest.kernel_image, |p| shown(p)),
+        entry("qemu_busybox", guest.busybox, |p| shown(p)),
+        entry("ssh_config", resolve::ssh_config(None, env), |p| shown(p)),
+    ]);
+    list.extend(env_only_entries(env));
+    Ok(list)
+}
+
+/// `static` and the linker, as the loader's build resolves them.
+fn loader_entries(
+    env: &dyn Env,
+    profile: &Profile,
+    project: Option<&crate::ops::build::Project>,
+    triple: &str,
+) -> Result<[Entry; 2]> {
+    let manifest = project.map(|p| p.manifest.as_path());
+    let static_ = resolve::static_link(
+        None,
+        env,
+        project.and_then(|p| p.static_),
+        manifest,
+        profile,
+    )?;
+    let pkg_dir = manifest
+        .map(crate::fsutil::parent_dir)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let user = loader_build::read_user_cargo(&pkg_dir, triple);
+    let linker = loader_build::choose_linker(profile, triple, &user, env)?;
+    let linker_origin = match &linker.source {
+        LinkerSource::CargoEnv(v) => Origin::Env(v.clone()),
+        LinkerSource::CargoConfig(_) => Origin::Profile(format!(
+            "cargo config target.{}.linker",
+            loader_build::cargo_name(triple)
+        )),
+        LinkerSource::Profile => Origin::Profile(resolve::profile_label(profile)),
+        LinkerSource::CcEnv(v) => Origin::Env(v.clone()),
+        LinkerSource::Default => Origin::Default,
+    };
+    Ok([
         entry("static", Some(static_), bool::to_string),
         Entry {
             key: "linker",
             value: Some(linker.describe()),
             origin: Some(linker_origin),
         },
-        entry("qemu_kernel_image", image, |p| shown(p)),
-        entry("qemu_busybox", busybox, |p| shown(p)),
-        entry("ssh_config", resolve::ssh_config(None, env), |p| shown(p)),
+    ])
+}
+
+/// The settings only the environment sets (`settings.rs`), each read by
+/// the same function the code that uses it calls.
+fn env_only_entries(env: &dyn Env) -> Vec<Entry> {
+    let quoted = |v: &Vec<String>| {
+        v.iter()
+            .map(|a| crate::plan::shell_quote(a))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    vec![
         entry("debian_keyring", settings::keyring(None, env), |p| shown(p)),
-        entry("bpf_cflags", Some(settings::bpf_cflags(env)), |v| {
-            v.iter()
-                .map(|a| crate::plan::shell_quote(a))
-                .collect::<Vec<_>>()
-                .join(" ")
-        }),
+        entry("bpf_cflags", Some(settings::bpf_cflags(env)), quoted),
         entry("cache_dir", settings::cache_dir(env), |p| shown(p)),
         entry(
             "debian_mirror",
@@ -168,7 +193,7 @@ pub fn entries(
             Some(settings::cargo_net_offline(env)),
             bool::to_string,
         ),
-    ])
+    ]
 }
 
 /// clang and llc: as named by a flag or env, else the pair a compile would
