@@ -185,15 +185,7 @@ fn objects_then_loaders(
 }
 
 pub fn build(g: Global, a: BuildOptions) -> Result<i32> {
-    // The same board twice would build and bundle twice into one place.
-    for (i, t) in a.target.iter().enumerate() {
-        if a.target[..i].contains(t) {
-            return Err(usage(
-                format!("--target {t} is given twice"),
-                "name each board once; two boards of one triple need two board files (boards/NAME.toml)",
-            ));
-        }
-    }
+    refuse_repeated_targets(&a.target)?;
     let projects = Project::load_many(&a.opts.project, a.workspace)?;
     // One package after another: each cargo run builds one package for
     // its boards, and the runs share the target dir and so every
@@ -202,58 +194,16 @@ pub fn build(g: Global, a: BuildOptions) -> Result<i32> {
         .iter()
         .flat_map(|p| build_all(g, &a.opts, p, &a.target, None))
         .collect();
-    let several = projects.len() > 1;
-    let label = |o: &Outcome| {
-        if several {
-            format!("{} ({})", o.target, o.package)
-        } else {
-            o.target.clone()
-        }
-    };
     let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
-    let json = a.opts.message_format == MessageFormat::Json;
-    if json {
-        let targets = outcomes
-            .iter()
-            .map(|o| crate::message::SummaryTarget {
-                package: o.package.clone(),
-                target: o.target.clone(),
-                ok: o.result.is_ok(),
-                bundle: o.result.as_ref().ok().cloned(),
-                error: o.result.as_ref().err().map(|e| e.to_string()),
-            })
-            .collect();
-        crate::message::emit(&crate::message::Message::Summary(crate::message::Summary {
-            ok: outcomes.len() - failed,
-            failed,
-            targets,
-        }));
+    if a.opts.message_format == MessageFormat::Json {
+        emit_summary(&outcomes, failed);
     }
     if outcomes.len() == 1 && failed == 1 {
         let o = outcomes.into_iter().next().expect("one");
         return Err(o.result.expect_err("failed"));
     }
     if (outcomes.len() > 1 && !ui::get().quiet && !g.dry_run) || failed > 0 {
-        ui::status(
-            "Summary",
-            &format!("{} built, {} failed", outcomes.len() - failed, failed),
-        );
-        for o in &outcomes {
-            match &o.result {
-                Ok(p) => eprintln!("  {:<16} ok      {}", label(o), crate::fsutil::shown(p)),
-                Err(e) => {
-                    eprintln!("  {:<16} FAILED  {}", label(o), e);
-                    let h = e.hint();
-                    if !h.is_empty() {
-                        eprintln!(
-                            "  {:<16}         help: {}",
-                            "",
-                            h.lines().next().unwrap_or("")
-                        );
-                    }
-                }
-            }
-        }
+        print_summary(&outcomes, failed, projects.len() > 1);
     }
     if failed > 0 {
         return Err(Error::TargetsFailed {
@@ -262,6 +212,69 @@ pub fn build(g: Global, a: BuildOptions) -> Result<i32> {
         });
     }
     Ok(0)
+}
+
+/// The same board twice would build and bundle twice into one place.
+fn refuse_repeated_targets(targets: &[String]) -> Result<()> {
+    for (i, t) in targets.iter().enumerate() {
+        if targets[..i].contains(t) {
+            return Err(usage(
+                format!("--target {t} is given twice"),
+                "name each board once; two boards of one triple need two board files (boards/NAME.toml)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn emit_summary(outcomes: &[Outcome], failed: usize) {
+    let targets = outcomes
+        .iter()
+        .map(|o| crate::message::SummaryTarget {
+            package: o.package.clone(),
+            target: o.target.clone(),
+            ok: o.result.is_ok(),
+            bundle: o.result.as_ref().ok().cloned(),
+            error: o.result.as_ref().err().map(|e| e.to_string()),
+        })
+        .collect();
+    crate::message::emit(&crate::message::Message::Summary(crate::message::Summary {
+        ok: outcomes.len() - failed,
+        failed,
+        targets,
+    }));
+}
+
+/// One line per board (and package, when there are several), with the
+/// first line of each failure's hint.
+fn print_summary(outcomes: &[Outcome], failed: usize, several: bool) {
+    let label = |o: &Outcome| {
+        if several {
+            format!("{} ({})", o.target, o.package)
+        } else {
+            o.target.clone()
+        }
+    };
+    ui::status(
+        "Summary",
+        &format!("{} built, {} failed", outcomes.len() - failed, failed),
+    );
+    for o in outcomes {
+        match &o.result {
+            Ok(p) => eprintln!("  {:<16} ok      {}", label(o), crate::fsutil::shown(p)),
+            Err(e) => {
+                eprintln!("  {:<16} FAILED  {}", label(o), e);
+                let h = e.hint();
+                if !h.is_empty() {
+                    eprintln!(
+                        "  {:<16}         help: {}",
+                        "",
+                        h.lines().next().unwrap_or("")
+                    );
+                }
+            }
+        }
+    }
 }
 
 /// Builds one target's bundle and returns the tarball's path (for `run`).
