@@ -86,34 +86,11 @@ impl Linker {
 }
 
 /// Splits a command like `arm-poky-linux-gnueabi-gcc -march=armv7-a
-/// --sysroot=/x` into program and args. Quotes are honoured so a sysroot
-/// with spaces survives.
+/// --sysroot=/x` into program and args, by POSIX shell word rules, so a
+/// quoted sysroot with spaces survives. An unbalanced quote cannot be
+/// split that way; it is split on whitespace, as the cc crate splits `CC`.
 pub fn split_command(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quote: Option<char> = None;
-    let mut any = false;
-    for c in s.chars() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), c) => cur.push(c),
-            (None, '\'' | '"') => {
-                quote = Some(c);
-                any = true;
-            }
-            (None, c) if c.is_whitespace() => {
-                if any || !cur.is_empty() {
-                    out.push(std::mem::take(&mut cur));
-                    any = false;
-                }
-            }
-            (None, c) => cur.push(c),
-        }
-    }
-    if any || !cur.is_empty() {
-        out.push(cur);
-    }
-    out
+    shell_words::split(s).unwrap_or_else(|_| s.split_whitespace().map(str::to_string).collect())
 }
 
 /// The name cargo knows a target by: the triple, or a spec file's stem.
@@ -233,20 +210,23 @@ pub fn env_rustflags(env: &dyn Env) -> Option<(String, Vec<String>)> {
     None
 }
 
-/// The cc crate's answer for a triple's C compiler, ignoring its default
-/// compile flags (they are not link flags).
-fn cc_default(triple: &str) -> Option<String> {
-    let host = host_triple();
-    let tool = cc::Build::new()
-        .target(triple)
-        .host(&host)
-        .opt_level(0)
-        .cargo_metadata(false)
-        .cargo_warnings(false)
-        .warnings(false)
-        .try_get_compiler()
-        .ok()?;
-    Some(tool.path().display().to_string())
+/// The cross gcc the cc crate would name for a vendor triple, found
+/// without running it (cc probes the compiler with `-E`, outside
+/// `process.rs`). cc takes `CROSS_COMPILE`'s prefix first; otherwise its
+/// table maps the `<arch>-unknown-linux-<abi>` triples of our arches to
+/// `<gnu arch>-linux-<abi>`, the GNU arch being the one our arch table's
+/// cross prefix starts with (`armv7-unknown-linux-musleabihf` gives
+/// `arm-linux-musleabihf-gcc`). Other vendors' triples cc does not know.
+fn cc_default(triple: &str, cross_prefix: &str, env: &dyn Env) -> Option<String> {
+    if let Some(p) = env.var("CROSS_COMPILE").filter(|p| !p.is_empty()) {
+        return Some(format!("{}-gcc", p.trim_end_matches('-')));
+    }
+    let parts: Vec<&str> = triple.split('-').collect();
+    let [_, "unknown", "linux", abi] = parts[..] else {
+        return None;
+    };
+    let arch = cross_prefix.split('-').next().filter(|a| !a.is_empty())?;
+    Some(format!("{arch}-linux-{abi}-gcc"))
 }
 
 /// A host compiler cannot link for another machine. The cc crate falls back
@@ -328,11 +308,10 @@ pub fn choose_linker(
         }
     }
     // For the table's own triple the table names the cross gcc. For other
-    // triples (vendor ones), the cc crate may know a name; it runs the
-    // compiler to find out, so it is asked only then, and a host compiler
-    // it falls back to is never taken.
+    // triples (vendor ones), the name the cc crate would choose is tried,
+    // and a host compiler is never taken.
     let from_cc = (triple != profile.arch.rust_target)
-        .then(|| cc_default(triple))
+        .then(|| cc_default(triple, &profile.arch.cross_prefix, env))
         .flatten()
         .filter(|p| !is_host_compiler(p, env))
         .filter(|p| which::which(p).is_ok());
@@ -932,6 +911,33 @@ mod tests {
 
     fn envs(c: &Cmd) -> HashMap<String, String> {
         c.env.iter().cloned().collect()
+    }
+
+    #[test]
+    fn vendor_triples_get_the_cc_crates_cross_gcc_name() {
+        let none = env(&[]);
+        assert_eq!(
+            cc_default(
+                "armv7-unknown-linux-musleabihf",
+                "arm-linux-gnueabihf-",
+                &none
+            )
+            .as_deref(),
+            Some("arm-linux-musleabihf-gcc")
+        );
+        assert_eq!(
+            cc_default("riscv64gc-unknown-linux-musl", "riscv64-linux-gnu-", &none).as_deref(),
+            Some("riscv64-linux-musl-gcc")
+        );
+        assert_eq!(
+            cc_default("arm-poky-linux-gnueabi", "arm-linux-gnueabihf-", &none),
+            None
+        );
+        let cross = env(&[("CROSS_COMPILE", "arm-poky-linux-gnueabi-")]);
+        assert_eq!(
+            cc_default("arm-poky-linux-gnueabi", "arm-linux-gnueabihf-", &cross).as_deref(),
+            Some("arm-poky-linux-gnueabi-gcc")
+        );
     }
 
     #[test]
