@@ -230,9 +230,9 @@ fn cc_default(triple: &str, cross_prefix: &str, env: &dyn Env) -> Option<String>
 }
 
 /// A host compiler cannot link for another machine. The cc crate falls back
-/// to one (`CC`, or plain `cc`/`gcc`) when it knows no cross name, so such
-/// an answer is not taken: bare compiler names (`gcc`, `gcc-12`, `cc`,
-/// `clang-14`) and whatever `CC`/`HOST_CC` name.
+/// to one (`CC`, or plain `cc`/`gcc`) when it knows no cross name; such a
+/// name is never taken, whatever proposed it: bare compiler names (`gcc`,
+/// `gcc-12`, `cc`, `clang-14`) and whatever `CC`/`HOST_CC` name.
 fn is_host_compiler(path: &str, env: &dyn Env) -> bool {
     let name = Path::new(path)
         .file_name()
@@ -1198,8 +1198,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(l.program.as_deref(), Some("riscv64-linux-gnu-gcc"));
-        // A vendor triple goes through the cc crate, which would answer
-        // with CC's host gcc.
+        // A vendor triple the cc crate does not know: it would answer with
+        // CC's host gcc.
         let l = choose_linker(
             &p,
             "riscv64gc-vendor-linux-gnu",
