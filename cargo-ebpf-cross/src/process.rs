@@ -352,6 +352,21 @@ mod tests {
     }
 
     #[test]
+    fn the_feeder_writes_and_closes_stdin_when_dropped() {
+        let mut r = Cmd::new("cat")
+            .start(Stdio::piped(), Stdio::piped(), Stdio::null())
+            .unwrap();
+        let (tx, writer) = stdin_feeder(r.child().stdin.take().unwrap());
+        let out = text_reader(r.child().stdout.take().unwrap());
+        tx.send(b"one ".to_vec()).unwrap();
+        tx.send(b"two".to_vec()).unwrap();
+        drop(tx);
+        writer.join().unwrap();
+        assert_eq!(out.join().unwrap(), "one two");
+        assert!(r.wait().unwrap().success());
+    }
+
+    #[test]
     fn line_reader_strips_line_endings() {
         let (rx, h) = line_reader(std::io::Cursor::new(b"a\r\nb\n\xffc".to_vec()));
         h.join().unwrap();
