@@ -6,9 +6,7 @@
 //! stamp says nothing changed, and writes the object atomically after
 //! checking it is really BPF.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use serde::{Deserialize, Serialize};
 
@@ -511,51 +509,8 @@ fn write_stamp(p: &CompilePlan, ctx_key: &str) {
 /// Both tools' stderr is captured and printed as one block per source, so
 /// parallel compiles never interleave their diagnostics.
 fn pipe(clang: &Cmd, llc: &Cmd, source: &Path) -> Result<()> {
-    use std::io::{BufRead, BufReader, Write};
-    let mut c = clang.start(Stdio::null(), Stdio::piped(), Stdio::piped())?;
-    let clang_out = c.child().stdout.take().expect("piped");
-    let clang_err = c.child().stderr.take().expect("piped");
-    let mut l = llc.start(Stdio::piped(), Stdio::piped(), Stdio::piped())?;
-    let mut llc_in = l.child().stdin.take().expect("piped");
-    let llc_err = l.child().stderr.take().expect("piped");
-    let forward = std::thread::spawn(move || {
-        let mut r = BufReader::new(clang_out);
-        let mut line = String::new();
-        let mut dropped = 0usize;
-        loop {
-            line.clear();
-            match r.read_line(&mut line) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    if line.starts_with("module asm ") {
-                        dropped += 1;
-                        continue;
-                    }
-                    if llc_in.write_all(line.as_bytes()).is_err() {
-                        break;
-                    }
-                }
-            }
-        }
-        dropped
-    });
-    let read_all = |mut r: std::process::ChildStderr| {
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = r.read_to_string(&mut s);
-            s
-        })
-    };
-    let clang_diag = read_all(clang_err);
-    let llc_diag = read_all(llc_err);
-    let mut llc_stdout = String::new();
-    if let Some(mut o) = l.child().stdout.take() {
-        let _ = o.read_to_string(&mut llc_stdout);
-    }
-    let cs = c.wait()?;
-    let dropped = forward.join().unwrap_or(0);
-    let ls = l.wait()?;
-    let diag = clang_diag.join().unwrap_or_default() + &llc_diag.join().unwrap_or_default();
+    let piped = crate::process::pipe_filtered(clang, llc, |line| !line.starts_with("module asm "))?;
+    let (cs, ls, dropped, diag) = (piped.first, piped.second, piped.dropped, piped.stderr);
     ui::diagnostics(&diag);
     // clang's status first: llc happily turns empty input into an empty
     // object.

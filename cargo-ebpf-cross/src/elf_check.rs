@@ -20,70 +20,50 @@ pub struct ElfHeader {
 }
 
 /// Reads the few header fields we check, without trusting the file.
+/// `object` does the reading (with checked offsets); the ident bytes are
+/// looked at first only so that each refusal keeps its own message.
 pub fn header(bytes: &[u8]) -> Result<ElfHeader, String> {
+    use object::elf::{FileHeader32, FileHeader64};
     if bytes.len() < 52 || &bytes[..4] != b"\x7fELF" {
         return Err("not an ELF file".into());
     }
-    let bits = match bytes[4] {
-        1 => 32,
-        2 => 64,
-        c => return Err(format!("unknown ELF class {c}")),
-    };
-    let endian = match bytes[5] {
-        1 => Endian::Little,
-        2 => Endian::Big,
-        d => return Err(format!("unknown ELF data encoding {d}")),
-    };
-    let u16_at = |o: usize| -> u16 {
-        let b = [bytes[o], bytes[o + 1]];
-        match endian {
-            Endian::Little => u16::from_le_bytes(b),
-            Endian::Big => u16::from_be_bytes(b),
-        }
-    };
-    let u32_at = |o: usize| -> u32 {
-        let b = [bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]];
-        match endian {
-            Endian::Little => u32::from_le_bytes(b),
-            Endian::Big => u32::from_be_bytes(b),
-        }
-    };
-    let u64_at = |o: usize| -> u64 {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(&bytes[o..o + 8]);
-        match endian {
-            Endian::Little => u64::from_le_bytes(b),
-            Endian::Big => u64::from_be_bytes(b),
-        }
-    };
-    if bits == 64 && bytes.len() < 64 {
-        return Err("truncated ELF header".into());
+    if !matches!(bytes[5], 1 | 2) {
+        return Err(format!("unknown ELF data encoding {}", bytes[5]));
     }
-    let machine = u16_at(18);
-    let (flags, phoff, phentsize, phnum) = if bits == 32 {
-        (u32_at(36), u32_at(28) as u64, u16_at(42), u16_at(44))
-    } else {
-        (u32_at(48), u64_at(32), u16_at(54), u16_at(56))
-    };
-    let mut interp = false;
-    // Every offset comes from the file, so the sums are checked: a hostile
-    // header must give an error, not an overflow.
-    for i in 0..u64::from(phnum) {
-        let o = i
-            .checked_mul(u64::from(phentsize))
-            .and_then(|x| x.checked_add(phoff))
-            .and_then(|x| usize::try_from(x).ok())
-            .filter(|o| o.checked_add(4).is_some_and(|end| end <= bytes.len()))
-            .ok_or_else(|| "truncated program headers".to_string())?;
-        if u32_at(o) == 3 {
-            interp = true;
-        }
+    match bytes[4] {
+        1 => read_header::<FileHeader32<object::Endianness>>(bytes, 32),
+        2 => read_header::<FileHeader64<object::Endianness>>(bytes, 64),
+        c => Err(format!("unknown ELF class {c}")),
     }
+}
+
+fn read_header<H>(bytes: &[u8], bits: u32) -> Result<ElfHeader, String>
+where
+    H: object::read::elf::FileHeader<Endian = object::Endianness>,
+{
+    use object::read::elf::ProgramHeader;
+    use object::Endian as _;
+    // Not `H::parse`: it also wants EI_VERSION 1, which the old checks
+    // never asked of a loader.
+    let (h, _) =
+        object::pod::from_bytes::<H>(bytes).map_err(|_| "truncated ELF header".to_string())?;
+    let e = h
+        .endian()
+        .map_err(|_| format!("unknown ELF data encoding {}", bytes[5]))?;
+    let interp = h
+        .program_headers(e, bytes)
+        .map_err(|_| "truncated program headers".to_string())?
+        .iter()
+        .any(|p| p.p_type(e) == object::elf::PT_INTERP);
     Ok(ElfHeader {
         bits,
-        endian,
-        machine,
-        flags,
+        endian: if e.is_little_endian() {
+            Endian::Little
+        } else {
+            Endian::Big
+        },
+        machine: h.e_machine(e),
+        flags: h.e_flags(e),
         interp,
     })
 }

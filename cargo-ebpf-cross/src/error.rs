@@ -300,6 +300,8 @@ fn write_hint(e: &std::io::Error) -> &'static str {
     }
 }
 
+// Kept over `fs-err`: it names the path too, but its io::Error cannot carry
+// our typed variants or the advice `write_hint` gives by errno.
 pub fn write_err(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
     let path = path.into();
     move |source| Error::Write { path, source }

@@ -102,34 +102,11 @@ impl Linker {
 }
 
 /// Splits a command like `arm-poky-linux-gnueabi-gcc -march=armv7-a
-/// --sysroot=/x` into program and args. Quotes are honoured so a sysroot
-/// with spaces survives.
+/// --sysroot=/x` into program and args, by POSIX shell word rules, so a
+/// quoted sysroot with spaces survives. An unbalanced quote cannot be
+/// split that way; it is split on whitespace, as the cc crate splits `CC`.
 pub fn split_command(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quote: Option<char> = None;
-    let mut any = false;
-    for c in s.chars() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), c) => cur.push(c),
-            (None, '\'' | '"') => {
-                quote = Some(c);
-                any = true;
-            }
-            (None, c) if c.is_whitespace() => {
-                if any || !cur.is_empty() {
-                    out.push(std::mem::take(&mut cur));
-                    any = false;
-                }
-            }
-            (None, c) => cur.push(c),
-        }
-    }
-    if any || !cur.is_empty() {
-        out.push(cur);
-    }
-    out
+    shell_words::split(s).unwrap_or_else(|_| s.split_whitespace().map(str::to_string).collect())
 }
 
 /// The name cargo knows a target by: the triple, or a spec file's stem.

@@ -8,7 +8,6 @@
 //! asks the kernel for SIGKILL when its parent goes).
 
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::mpsc;
@@ -273,34 +272,6 @@ pub struct RunEnd {
 /// killed (its power-off normally takes milliseconds).
 const POWEROFF_GRACE: Duration = Duration::from_secs(3);
 
-/// Reads `from` line by line on a thread of its own, without line endings;
-/// the channel closes when `from` does.
-pub fn line_reader(
-    from: impl Read + Send + 'static,
-) -> (mpsc::Receiver<String>, std::thread::JoinHandle<()>) {
-    let (tx, rx) = mpsc::channel::<String>();
-    let reader = std::thread::spawn(move || {
-        let mut r = BufReader::new(from);
-        let mut buf = Vec::new();
-        loop {
-            buf.clear();
-            match r.read_until(b'\n', &mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    // The serial console ends lines with \r\n, and a guest
-                    // may print bytes that are not UTF-8.
-                    let line = String::from_utf8_lossy(&buf);
-                    let line = line.trim_end_matches(['\n', '\r']).to_string();
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            }
-        }
-    });
-    (rx, reader)
-}
-
 /// Boots `cmd`, feeding every console line to `observer` and each event to
 /// `on_event`, until QEMU exits or `timeout` passes.
 pub fn boot(
@@ -316,12 +287,8 @@ pub fn boot(
     let mut child = cmd.start(Stdio::null(), Stdio::piped(), Stdio::piped())?;
     let stdout = child.child().stdout.take().expect("stdout is piped");
     let stderr = child.child().stderr.take().expect("stderr is piped");
-    let (rx, reader) = line_reader(stdout);
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = BufReader::new(stderr).read_to_string(&mut s);
-        s
-    });
+    let (rx, reader) = crate::process::line_reader(stdout);
+    let err_reader = crate::process::text_reader(stderr);
 
     // A huge --timeout means "no limit", not an overflow.
     let deadline = start

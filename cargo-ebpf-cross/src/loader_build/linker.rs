@@ -77,26 +77,29 @@ pub fn env_rustflags(env: &dyn Env) -> Option<(String, Vec<String>)> {
     None
 }
 
-/// The cc crate's answer for a triple's C compiler, ignoring its default
-/// compile flags (they are not link flags).
-fn cc_default(triple: &str) -> Option<String> {
-    let host = host_triple();
-    let tool = cc::Build::new()
-        .target(triple)
-        .host(&host)
-        .opt_level(0)
-        .cargo_metadata(false)
-        .cargo_warnings(false)
-        .warnings(false)
-        .try_get_compiler()
-        .ok()?;
-    Some(tool.path().display().to_string())
+/// The cross gcc the cc crate would name for a vendor triple, found
+/// without running it (cc probes the compiler with `-E`, outside
+/// `process.rs`). cc takes `CROSS_COMPILE`'s prefix first; otherwise its
+/// table maps the `<arch>-unknown-linux-<abi>` triples of our arches to
+/// `<gnu arch>-linux-<abi>`, the GNU arch being the one our arch table's
+/// cross prefix starts with (`armv7-unknown-linux-musleabihf` gives
+/// `arm-linux-musleabihf-gcc`). Other vendors' triples cc does not know.
+fn cc_default(triple: &str, cross_prefix: &str, env: &dyn Env) -> Option<String> {
+    if let Some(p) = env.var("CROSS_COMPILE").filter(|p| !p.is_empty()) {
+        return Some(format!("{}-gcc", p.trim_end_matches('-')));
+    }
+    let parts: Vec<&str> = triple.split('-').collect();
+    let [_, "unknown", "linux", abi] = parts[..] else {
+        return None;
+    };
+    let arch = cross_prefix.split('-').next().filter(|a| !a.is_empty())?;
+    Some(format!("{arch}-linux-{abi}-gcc"))
 }
 
 /// A host compiler cannot link for another machine. The cc crate falls back
-/// to one (`CC`, or plain `cc`/`gcc`) when it knows no cross name, so such
-/// an answer is not taken: bare compiler names (`gcc`, `gcc-12`, `cc`,
-/// `clang-14`) and whatever `CC`/`HOST_CC` name.
+/// to one (`CC`, or plain `cc`/`gcc`) when it knows no cross name; such a
+/// name is never taken, whatever proposed it: bare compiler names (`gcc`,
+/// `gcc-12`, `cc`, `clang-14`) and whatever `CC`/`HOST_CC` name.
 fn is_host_compiler(path: &str, env: &dyn Env) -> bool {
     let name = Path::new(path)
         .file_name()
@@ -194,11 +197,10 @@ fn cc_env_linker(triple: &str, env: &dyn Env) -> Option<Linker> {
 fn default_linker(profile: &Profile, rust_target: &str, env: &dyn Env) -> Linker {
     let triple = cargo_name(rust_target);
     // For the table's own triple the table names the cross gcc. For other
-    // triples (vendor ones), the cc crate may know a name; it runs the
-    // compiler to find out, so it is asked only then, and a host compiler
-    // it falls back to is never taken.
+    // triples (vendor ones), the name the cc crate would choose is tried,
+    // and a host compiler is never taken.
     let from_cc = (triple != profile.arch.rust_target)
-        .then(|| cc_default(triple))
+        .then(|| cc_default(triple, &profile.arch.cross_prefix, env))
         .flatten()
         .filter(|p| !is_host_compiler(p, env))
         .filter(|p| which::which(p).is_ok());
@@ -245,6 +247,33 @@ mod tests {
     use super::*;
     use crate::loader_build::env_key;
     use crate::loader_build::testing::*;
+
+    #[test]
+    fn vendor_triples_get_the_cc_crates_cross_gcc_name() {
+        let none = env(&[]);
+        assert_eq!(
+            cc_default(
+                "armv7-unknown-linux-musleabihf",
+                "arm-linux-gnueabihf-",
+                &none
+            )
+            .as_deref(),
+            Some("arm-linux-musleabihf-gcc")
+        );
+        assert_eq!(
+            cc_default("riscv64gc-unknown-linux-musl", "riscv64-linux-gnu-", &none).as_deref(),
+            Some("riscv64-linux-musl-gcc")
+        );
+        assert_eq!(
+            cc_default("arm-poky-linux-gnueabi", "arm-linux-gnueabihf-", &none),
+            None
+        );
+        let cross = env(&[("CROSS_COMPILE", "arm-poky-linux-gnueabi-")]);
+        assert_eq!(
+            cc_default("arm-poky-linux-gnueabi", "arm-linux-gnueabihf-", &cross).as_deref(),
+            Some("arm-poky-linux-gnueabi-gcc")
+        );
+    }
 
     #[test]
     fn reads_linker_and_build_rustflags_from_cargo_config() {
@@ -331,8 +360,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(l.program.as_deref(), Some("riscv64-linux-gnu-gcc"));
-        // A vendor triple goes through the cc crate, which would answer
-        // with CC's host gcc.
+        // A vendor triple the cc crate does not know: it would answer with
+        // CC's host gcc.
         let l = choose_linker(
             &p,
             "riscv64gc-vendor-linux-gnu",

@@ -161,45 +161,6 @@ fn check_bundle(path: &Path, b: &Bundle, profile: &Profile) -> Result<()> {
     Ok(())
 }
 
-/// What the writer thread is told.
-enum Say {
-    /// Bytes to write; stdin then stays open until the sender drops.
-    Send(Vec<u8>),
-}
-
-/// Holds the board's stdin on a thread of its own, so that a slow link
-/// writing the payload never stops the main loop from watching the clock.
-/// Dropping the sender closes stdin, which the board takes as "stop".
-fn stdin_writer(
-    mut stdin: std::process::ChildStdin,
-) -> (mpsc::Sender<Say>, std::thread::JoinHandle<()>) {
-    let (tx, rx) = mpsc::channel::<Say>();
-    let h = std::thread::spawn(move || {
-        // ssh may be gone before it read everything (the board refused, the
-        // connection failed): the write must fail with EPIPE, not raise a
-        // SIGPIPE, whose default action (main restores it for `| head`)
-        // would end the whole tool. A write's SIGPIPE goes to the thread
-        // that wrote, so blocking it here is enough.
-        // SAFETY: sigset_t is plain data, initialised by sigemptyset before
-        // use; pthread_sigmask changes this thread's mask only.
-        unsafe {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            libc::sigaddset(&mut set, libc::SIGPIPE);
-            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        }
-        if let Ok(Say::Send(bytes)) = rx.recv() {
-            let ok = stdin.write_all(&bytes).is_ok() && stdin.flush().is_ok();
-            if ok {
-                // Open until the host says otherwise.
-                while rx.recv().is_ok() {}
-            }
-        }
-        drop(stdin);
-    });
-    (tx, h)
-}
-
 /// The connection's state as lines come in.
 #[derive(Default)]
 struct Progress {
@@ -235,15 +196,13 @@ fn on_board(
     let stdin = child.child().stdin.take().expect("stdin is piped");
     let stdout = child.child().stdout.take().expect("stdout is piped");
     let stderr = child.child().stderr.take().expect("stderr is piped");
-    let (tx, writer) = stdin_writer(stdin);
-    // Dropping it closes the board's stdin.
+    // A thread holds the board's stdin, so that a slow link writing the
+    // payload never stops this loop from watching the clock.
+    let (tx, writer) = crate::process::stdin_feeder(stdin);
+    // Dropping it closes the board's stdin, which the board takes as "stop".
     let mut say = Some(tx);
-    let (rx, reader) = crate::qemu::line_reader(stdout);
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = std::io::Read::read_to_string(&mut std::io::BufReader::new(stderr), &mut s);
-        s
-    });
+    let (rx, reader) = crate::process::line_reader(stdout);
+    let err_reader = crate::process::text_reader(stderr);
 
     let mut observer = Observer::new(args.expect.clone());
     let mut stream = Stream::new(json, args.expect.is_empty());
@@ -259,7 +218,7 @@ fn on_board(
                 p: &mut Progress,
                 observer: &mut Observer,
                 stream: &mut Stream,
-                say: &mut Option<mpsc::Sender<Say>>,
+                say: &mut Option<mpsc::Sender<Vec<u8>>>,
                 payload: &mut Option<Vec<u8>>|
      -> bool {
         if let Some((marker::BOARD, rest)) = marker::parse(line) {
@@ -277,7 +236,7 @@ fn on_board(
                         if let (Some(tx), Some(bytes)) = (say.as_ref(), payload.take()) {
                             // The board reads one line, "go", then exactly
                             // the payload's bytes.
-                            let _ = tx.send(Say::Send([b"go\n".as_slice(), &bytes].concat()));
+                            let _ = tx.send([b"go\n".as_slice(), &bytes].concat());
                         }
                     }
                     Err(e) => {
@@ -617,8 +576,8 @@ pub fn runner(g: Global, args: crate::options::RunnerOptions) -> Result<i32> {
     let _graceful = crate::interrupt::Graceful::enter();
     let mut child = cmd.start(Stdio::piped(), Stdio::inherit(), Stdio::inherit())?;
     let stdin = child.child().stdin.take().expect("stdin is piped");
-    let (say, writer) = stdin_writer(stdin);
-    let _ = say.send(Say::Send(program));
+    let (say, writer) = crate::process::stdin_feeder(stdin);
+    let _ = say.send(program);
     let status = loop {
         if crate::interrupt::interrupted() {
             break None;
