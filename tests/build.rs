@@ -1,10 +1,7 @@
 //! Issue 3, end to end: `cargo ebpf-cross build` on the example and on small
 //! projects, with real cross gcc, real rustc targets and Debian's trees.
 
-#[path = "common/mod.rs"]
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 

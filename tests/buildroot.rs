@@ -21,8 +21,7 @@
 //! (except the top Makefile, which in a split build dir only forwards to
 //! the source).
 
-#[path = "common/mod.rs"]
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,10 +1,7 @@
 //! Issue 2, end to end with real clang/llc, Debian's real 6.1 trees, and the
 //! 4.19-layout fixture: targets, compile, flags, doctor, and bad input.
 
-#[path = "common/mod.rs"]
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::{Path, PathBuf};
 
 fn seed() -> PathBuf {

@@ -4,15 +4,8 @@
 //! kernel's zImage with the values the guest itself reports. Bad BTF
 //! sources fail with their own message and cache nothing.
 
-#[path = "common/mod.rs"]
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-
-/// One guest at a time: two cores.
-static GUEST: Mutex<()> = Mutex::new(());
 
 fn shared_target() -> PathBuf {
     repo().join("target/e2e")
@@ -136,7 +129,7 @@ fn fires_with_the_guests_pids(target: &Path, kernel: Option<&str>, bundle: &Path
         "--expect",
         "core comm head pid ",
     ]);
-    let _g = GUEST.lock().unwrap_or_else(|p| p.into_inner());
+    let _g = one_guest();
     let r = cached_tool(&repo(), &args);
     r.ok();
     pids_match(&r.stderr);
@@ -234,7 +227,7 @@ fn one_core_bundle_runs_on_4_19_and_armmp_6_1() {
     assert_eq!(releases, ["4.19.131".to_string(), format!("{abi}-armmp")]);
     let bundle_arg = bundle.display().to_string();
     let board_arg = board.display().to_string();
-    let _g = GUEST.lock().unwrap_or_else(|p| p.into_inner());
+    let _g = one_guest();
     let r = cached_tool(
         &repo(),
         &[

@@ -6,15 +6,9 @@
 //! BTF comes from its -dbg package (tests/core_nobtf.rs). One kernel per
 //! test, so a matrix can reuse them.
 
-#[path = "common/mod.rs"]
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::PathBuf;
 use std::sync::Mutex;
-
-/// One guest at a time: two cores, and the seconds are the benchmark.
-static GUEST: Mutex<()> = Mutex::new(());
 
 fn shared_target() -> PathBuf {
     repo().join("target/e2e")
@@ -134,7 +128,7 @@ fn core_fires_on(target: &'static str, kernel: &str) {
 
     let bundle = bundle(target).display().to_string();
     let obj_arg = obj.display().to_string();
-    let _g = GUEST.lock().unwrap_or_else(|p| p.into_inner());
+    let _g = one_guest();
     let r = cached_tool(
         &repo(),
         &[
@@ -237,7 +231,7 @@ fn extracted_btf_is_the_booted_kernels_own() {
     let sum = sum.split_whitespace().next().unwrap().to_string();
     let bundle = bundle(target).display().to_string();
     let obj_arg = obj.display().to_string();
-    let _g = GUEST.lock().unwrap_or_else(|p| p.into_inner());
+    let _g = one_guest();
     let r = cached_tool(
         &repo(),
         &[

@@ -4,23 +4,14 @@
 //! (kernel images, busybox-static, header trees), qemu-system-arm and cpio;
 //! without them these tests fail rather than skip.
 
-#[path = "common/mod.rs"]
-mod common;
+use crate::common;
 
-use common::*;
+use crate::common::*;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 use cargo_ebpf_cross::initramfs::Cpio;
-
-/// One guest at a time: the machine has two cores, and the seconds each run
-/// reports are the benchmark.
-static GUEST: Mutex<()> = Mutex::new(());
-
-fn one_guest() -> std::sync::MutexGuard<'static, ()> {
-    GUEST.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 #[derive(Clone, Copy)]
 struct Board {

@@ -6,10 +6,7 @@
 //! the `a1` slot of `struct pt_regs` as that tree's own
 //! arch/riscv/include/asm/ptrace.h lays it out.
 
-#[path = "common/mod.rs"]
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::Path;
 
 const TREES: &[(&str, &str)] = &[

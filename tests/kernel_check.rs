@@ -5,10 +5,7 @@
 //! sources build for 6.1. The programs in tests/bpf/caps/ declare their
 //! helpers by hand, so they do not depend on the helper header chosen.
 
-#[path = "common/mod.rs"]
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::{Path, PathBuf};
 
 /// The 4.19 fixture's `src`/`build` (EBPF_CROSS_V419_SRC/_BUILD). Missing,

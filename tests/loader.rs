@@ -3,10 +3,7 @@
 //! linkers and flags reach cargo, and several boards in one cargo run.
 //! They need clang, the cross gccs and Rust targets from scripts/setup.sh.
 
-#[path = "common/mod.rs"]
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::{Path, PathBuf};
 
 /// A build script that embeds every `*.o` of the objects dir cargo's TARGET

@@ -9,19 +9,9 @@
 //! kprobes cannot print, tests/bpf/kprobe_relay.bpf.c by path), and a
 //! tracepoint program with a legacy `maps` section given by path.
 
-#[path = "common/mod.rs"]
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
-
-/// One matrix at a time: two cores, and each boot reports its seconds.
-static GUEST: Mutex<()> = Mutex::new(());
-
-fn one_guest() -> std::sync::MutexGuard<'static, ()> {
-    GUEST.lock().unwrap_or_else(|p| p.into_inner())
-}
+use std::sync::OnceLock;
 
 fn shared_cache() -> String {
     fx_dir("EBPF_CROSS_REFERENCE_CACHE")

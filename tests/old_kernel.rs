@@ -6,22 +6,12 @@
 //! BPF_PROG_LOAD (5.0) and memcg map accounting (5.11); each check below
 //! is what the booted kernel printed, not a mock.
 
-#[path = "common/mod.rs"]
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
 const SHARED: &str = "../shared/kernels/linux-4.19-armv7";
-
-/// One guest at a time: two cores, and each boot reports its seconds.
-static GUEST: Mutex<()> = Mutex::new(());
-
-fn one_guest() -> std::sync::MutexGuard<'static, ()> {
-    GUEST.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// A path of the 4.19 fixture from setup's env (`SRC`, `BUILD`, `IMAGE`),
 /// or a failure that names where the fixture comes from: CI always has it,

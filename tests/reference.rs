@@ -7,7 +7,7 @@
 //! fetches through a local mirror on 127.0.0.1 that serves the real
 //! archive's files, whole or with one file altered.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -16,7 +16,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use common::{cached_tool, fetched, fx, fx_dir, json, repo, tool, tree_version, Run, NO_NETWORK};
+use crate::common::{
+    cached_tool, fetched, fx, fx_dir, json, repo, tool, tree_version, Run, NO_NETWORK,
+};
 
 fn shared_cache() -> String {
     fx_dir("EBPF_CROSS_REFERENCE_CACHE")

@@ -10,17 +10,11 @@
 //! tree's own asm/ftrace.h gives, and still reads its argument; and that a
 //! return probe is refused with the reason.
 
-#[path = "common/mod.rs"]
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 const KERNEL: &str = "debian:6.12";
-
-/// One guest at a time: two cores, and the seconds are the benchmark.
-static GUEST: Mutex<()> = Mutex::new(());
 
 /// Shared with the other end-to-end tests, so aya compiles once per triple.
 fn shared_target() -> PathBuf {
@@ -116,7 +110,7 @@ fn run_with(object: &str, more: &[&str]) -> (Run, serde_json::Value) {
     if !object.is_empty() {
         args.extend(["--", &guest_obj]);
     }
-    let _g = GUEST.lock().unwrap_or_else(|p| p.into_inner());
+    let _g = one_guest();
     let r = cached_tool(&b.project, &args);
     let report = r
         .stdout

@@ -3,10 +3,7 @@
 //! clang and llc only where the point is how we treat a tool, not what the
 //! tool does.
 
-#[path = "common/mod.rs"]
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -6,8 +6,7 @@
 //! and crates.io for aya (compiled deps are kept in target/scaffold-e2e so a
 //! second run is quick).
 
-#[path = "common/mod.rs"]
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output};

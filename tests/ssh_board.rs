@@ -11,10 +11,7 @@
 //! .fixtures/board/root, dropbearkey, ssh-keygen, ssh); without them these
 //! tests fail rather than skip.
 
-#[path = "common/mod.rs"]
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -64,13 +61,33 @@ struct Board {
     boot_seconds: f64,
 }
 
+/// The board, and the suite's one guest: no other file's QEMU guest runs
+/// beside a test on the board, which compares its seconds with QEMU's.
+struct OnBoard {
+    _guest: MutexGuard<'static, ()>,
+    board: MutexGuard<'static, Board>,
+}
+
+impl std::ops::Deref for OnBoard {
+    type Target = Board;
+    fn deref(&self) -> &Board {
+        &self.board
+    }
+}
+
 /// One board for the whole file, and one test on it at a time: the checks
 /// look at what is left running on it.
-fn board() -> MutexGuard<'static, Board> {
+fn board() -> OnBoard {
     static B: OnceLock<Mutex<Board>> = OnceLock::new();
-    B.get_or_init(|| Mutex::new(boot_board()))
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
+    // The guest lock first, always, so two tests never hold one each.
+    let guest = one_guest();
+    OnBoard {
+        _guest: guest,
+        board: B
+            .get_or_init(|| Mutex::new(boot_board()))
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()),
+    }
 }
 
 fn run_ok(c: &mut Command) -> String {

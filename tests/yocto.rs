@@ -15,8 +15,7 @@
 //! bitbake-setup, oelint-adv and check-jsonschema), and crates.io once for
 //! `cargo vendor`.
 
-#[path = "common/mod.rs"]
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard};
 
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_cargo-ebpf-cross"))
@@ -359,4 +360,12 @@ pub fn bundle_path(stdout: &str) -> PathBuf {
         .find(|m| m["kind"] == "bundle")
         .and_then(|m| m["path"].as_str().map(PathBuf::from))
         .unwrap_or_else(|| panic!("no bundle message: {stdout}"))
+}
+
+/// One QEMU guest at a time in the whole suite: the machine has two cores,
+/// and the seconds each boot reports are the benchmark. Every file takes
+/// this one lock, since they all run in one test process.
+pub fn one_guest() -> MutexGuard<'static, ()> {
+    static GUEST: Mutex<()> = Mutex::new(());
+    GUEST.lock().unwrap_or_else(|p| p.into_inner())
 }
