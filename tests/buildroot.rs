@@ -22,30 +22,15 @@
 //! the source).
 
 use crate::common;
+use crate::common::*;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Instant;
-
-const BIN: &str = env!("CARGO_BIN_EXE_cargo-ebpf-cross");
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn read(p: impl AsRef<Path>) -> String {
-    let p = p.as_ref();
-    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
 
 /// `new NAME --target armv7` in `dir`; returns the project directory.
 fn new_project(dir: &Path, name: &str) -> PathBuf {
-    let mut c = Command::new(BIN);
-    common::sandbox_env(&mut c);
+    let mut c = tool_cmd();
     let o = c
         .current_dir(dir)
         .args(["--color", "never", "new", name, "--target", "armv7"])
@@ -226,8 +211,7 @@ fn buildroot_names_follow_the_project_name() {
             "the generated Buildroot tree already has or needs a package `linux`",
         ),
     ] {
-        let mut c = Command::new(BIN);
-        common::sandbox_env(&mut c);
+        let mut c = tool_cmd();
         let o = c
             .current_dir(t.path())
             .args(["--color", "never", "new", name])
@@ -270,15 +254,6 @@ fn join_trees(src: &Path, build: &Path, out: &Path, top: bool) {
         };
         std::os::unix::fs::symlink(&target, &o).unwrap();
     }
-}
-
-fn u16_le(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
-}
-
-fn mode(p: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
 }
 
 fn has_interp(elf: &[u8]) -> bool {
@@ -405,7 +380,7 @@ fn build_and_install(src: &Path, build: &Path, version: &str, libbpf: Option<&Pa
         std::fs::create_dir_all(d).unwrap();
     }
     // What host-cargo-ebpf-cross's `cargo install --root $(HOST_DIR)` leaves.
-    std::os::unix::fs::symlink(BIN, host_dir.join("bin/cargo-ebpf-cross")).unwrap();
+    std::os::unix::fs::symlink(bin(), host_dir.join("bin/cargo-ebpf-cross")).unwrap();
     if let Some(dir) = libbpf {
         std::fs::create_dir_all(host_dir.join("include")).unwrap();
         std::os::unix::fs::symlink(dir, host_dir.join("include/bpf")).unwrap();

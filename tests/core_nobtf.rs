@@ -7,10 +7,6 @@
 use crate::common::*;
 use std::path::{Path, PathBuf};
 
-fn shared_target() -> PathBuf {
-    repo().join("target/e2e")
-}
-
 fn v419(what: &str) -> String {
     fx(&format!("EBPF_CROSS_V419_{what}"))
 }
@@ -194,13 +190,9 @@ fn core_program_fires_on_armmp_6_1_with_btf_from_its_dbg_package() {
     assert!(size < 64 * 1024, "{size}");
     let r = fires_with_the_guests_pids(&board, Some("debian:6.1"), &bundle);
     let path = entries[0]["path"].as_str().unwrap();
-    assert!(
-        r.stderr.contains(&format!(
-            "open-example: BTF: /bundle/{path} (the bundle's, for "
-        )),
-        "{}",
-        r.stderr
-    );
+    r.says(&format!(
+        "open-example: BTF: /bundle/{path} (the bundle's, for "
+    ));
 }
 
 /// Issue 17, item 6: one CO-RE bundle, built once against the 4.19 board
@@ -330,21 +322,12 @@ fn core_program_fires_on_4_19_with_btf_made_from_dwarf() {
     let r = fires_with_the_guests_pids(&board, None, &bundle);
     // The identity is the booted kernel's own, and the loader said which
     // BTF it used.
-    assert!(
-        r.stderr
-            .contains(&format!("tracing_mark_write: Linux version {release} (")),
-        "{}",
-        r.stderr
-    );
-    assert!(r.stderr.contains(&format!(") {version}")), "{}", r.stderr);
+    r.says(&format!("tracing_mark_write: Linux version {release} ("));
+    r.says(&format!(") {version}"));
     let path = btf[0]["path"].as_str().unwrap();
-    assert!(
-        r.stderr.contains(&format!(
-            "open-example: BTF: /bundle/{path} (the bundle's, for {release} {version})"
-        )),
-        "{}",
-        r.stderr
-    );
+    r.says(&format!(
+        "open-example: BTF: /bundle/{path} (the bundle's, for {release} {version})"
+    ));
 }
 
 fn sha256_hex(b: &[u8]) -> String {
@@ -442,14 +425,10 @@ fn a_vmlinux_without_dwarf_is_refused() {
     let cache = tmp.path().join("cache");
     let r = bad_btf(&board, &cache);
     r.fails();
-    assert!(
-        r.stderr.contains(&format!(
+    r.says(&format!(
             "error: no BTF from `{}`: it has neither a .BTF section nor DWARF (.debug_info) to make one from\n  help: rebuild the kernel with CONFIG_DEBUG_INFO=y (and CONFIG_DEBUG_INFO_REDUCED off), or use the unstripped vmlinux from the build tree or a -dbg package, not a stripped one\n",
             stripped.display()
-        )),
-        "{}",
-        r.stderr
-    );
+        ));
     nothing_cached(&cache);
 }
 
@@ -465,14 +444,10 @@ fn a_vmlinux_for_another_arch_is_refused() {
     let cache = tmp.path().join("cache");
     let r = bad_btf(&board, &cache);
     r.fails();
-    assert!(
-        r.stderr.contains(&format!(
+    r.says(&format!(
             "error: no BTF from `{}`: it is built for ELF machine 40, but this board is AArch64 (machine 183)\n  help: point [bpf] btf at the vmlinux of this board's own kernel\n",
             v419("VMLINUX")
-        )),
-        "{}",
-        r.stderr
-    );
+        ));
     nothing_cached(&cache);
 }
 
@@ -513,11 +488,7 @@ fn no_pahole_names_its_package() {
         ],
     );
     r.fails();
-    assert!(
-        r.stderr.contains("error: pahole (No such file or directory (os error 2)) not found\n  help: install it (`apt-get install dwarves`); CO-RE mode needs it to make BTF from a vmlinux that has only DWARF\n"),
-        "{}",
-        r.stderr
-    );
+    r.says("error: pahole (No such file or directory (os error 2)) not found\n  help: install it (`apt-get install dwarves`); CO-RE mode needs it to make BTF from a vmlinux that has only DWARF\n");
     nothing_cached(&cache);
 }
 
@@ -570,13 +541,9 @@ fn offline_core_on_armmp_without_cached_btf_says_what_it_would_fetch() {
         ],
     );
     r.fails();
-    assert!(
-        r.stderr.contains(&format!(
+    r.says(&format!(
             "error: CO-RE mode needs BTF for debian:6.1 armmp, made from its linux-image-{abi}-armmp-dbg package, which is not cached, and this command does not download (--offline, CARGO_NET_OFFLINE, --dry-run or a report)\n  help: run the same compile or build once online; the BTF is then cached beside the kernel\n"
-        )),
-        "{}",
-        r.stderr
-    );
+        ));
     assert_eq!(
         listing(&boot)
             .into_iter()
@@ -609,13 +576,9 @@ fn dwarf_without_task_struct_is_refused() {
     let cache = tmp.path().join("cache");
     let r = bad_btf(&board, &cache);
     r.fails();
-    assert!(
-        r.stderr.contains(&format!(
+    r.says(&format!(
             "error: no BTF from `{}`: its DWARF describes no struct task_struct\n  help: rebuild the kernel with CONFIG_DEBUG_INFO=y and CONFIG_DEBUG_INFO_REDUCED off\n",
             obj.display()
-        )),
-        "{}",
-        r.stderr
-    );
+        ));
     nothing_cached(&cache);
 }

@@ -10,10 +10,6 @@ use crate::common::*;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-fn shared_target() -> PathBuf {
-    repo().join("target/e2e")
-}
-
 /// A board file that extends `target` and turns CO-RE mode on.
 fn core_board(target: &str) -> PathBuf {
     let dir = shared_target().join("core-boards");
@@ -57,11 +53,10 @@ fn bundle(target: &'static str) -> PathBuf {
     if let Some((_, p)) = done.iter().find(|(t, _)| *t == target) {
         return p.clone();
     }
-    let project = shared_target().join(format!("core-open-example-{target}"));
-    fresh_example(&project);
+    let project = shared_example(&format!("core-open-example-{target}"));
     let target_dir = shared_target().display().to_string();
     let r = cached_tool(
-        &project,
+        project,
         &[
             "build",
             "--target",
@@ -162,20 +157,10 @@ fn core_fires_on(target: &'static str, kernel: &str) {
     );
     r.ok();
     assert_eq!(report["passed"], true, "{report}");
-    assert!(
-        r.stderr
-            .contains("attached tracepoint/syscalls/sys_enter_openat (core_task.o)"),
-        "{}",
-        r.stderr
-    );
+    r.says("attached tracepoint/syscalls/sys_enter_openat (core_task.o)");
     // A kernel with BTF of its own is relocated against that, not a
     // bundle's.
-    assert!(
-        r.stderr
-            .contains("open-example: BTF: /sys/kernel/btf/vmlinux (the running kernel's own)"),
-        "{}",
-        r.stderr
-    );
+    r.says("open-example: BTF: /sys/kernel/btf/vmlinux (the running kernel's own)");
     // The relocated reads are the kernel's own: a pid and its parent's,
     // which differ, for the workload's `head`.
     let line = r

@@ -8,7 +8,7 @@ use crate::common;
 
 use crate::common::*;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use cargo_ebpf_cross::initramfs::Cpio;
@@ -52,19 +52,8 @@ impl Board {
     }
 }
 
-/// Builds share tests/build.rs's target dir, so aya compiles once.
-fn shared_target() -> PathBuf {
-    repo().join("target/e2e")
-}
-
-/// A copy of the example, so that nothing is written into examples/.
 fn example_project() -> &'static Path {
-    static P: OnceLock<PathBuf> = OnceLock::new();
-    P.get_or_init(|| {
-        let e = shared_target().join("run-open-example");
-        fresh_example(&e);
-        e
-    })
+    shared_example("run-open-example")
 }
 
 fn build_args() -> Vec<String> {
@@ -74,18 +63,6 @@ fn build_args() -> Vec<String> {
         "--target-dir".into(),
         shared_target().display().to_string(),
     ]
-}
-
-fn strs(v: &[String]) -> Vec<&str> {
-    v.iter().map(String::as_str).collect()
-}
-
-fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
-    stdout
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
 }
 
 /// The example's bundle for a board, built once by `build`.
@@ -186,11 +163,7 @@ fn assert_passed_with_open_lines(v: &Verdict) {
     assert!(r["trace_lines"].as_u64().unwrap() > 0, "{r}");
     assert_eq!(r["timed_out"], false);
     // The probe's lines are streamed as they come.
-    assert!(
-        v.run.stderr.contains("bpf_trace_printk: file /"),
-        "{}",
-        v.run.stderr
-    );
+    v.run.says("bpf_trace_printk: file /");
 }
 
 #[test]
@@ -203,12 +176,8 @@ fn armv7_example_built_by_the_tool_fires_on_the_real_armmp_kernel() {
     args.extend(["--expect".into(), "file /".into()]);
     let v = run(b, &args, &[]);
     assert_passed_with_open_lines(&v);
-    assert!(
-        v.run.stderr.contains("Booting vmlinuz-6.1.0-"),
-        "{}",
-        v.run.stderr
-    );
-    assert!(v.run.stderr.contains("Passed armv7 on linux 6.1.0-"));
+    v.run.says("Booting vmlinuz-6.1.0-");
+    v.run.says("Passed armv7 on linux 6.1.0-");
     assert!(v.report["kernel"].as_str().unwrap().ends_with("-armmp"));
 }
 
@@ -253,19 +222,10 @@ fn generic_loader_loads_a_legacy_map_tracepoint_object_given_by_path() {
         let v = with_extra(b, "tp_legacy_map", &["--expect", "tp openat count"]);
         v.run.ok();
         assert_eq!(v.report["passed"], true, "{}", v.report);
-        assert!(
-            v.run
-                .stderr
-                .contains("attached tracepoint/syscalls/sys_enter_openat (tp_legacy_map.o)"),
-            "{}",
-            v.run.stderr
-        );
+        v.run
+            .says("attached tracepoint/syscalls/sys_enter_openat (tp_legacy_map.o)");
         // The map counts from 1: no line was lost after the attach.
-        assert!(
-            v.run.stderr.contains("tp openat count 1\n"),
-            "{}",
-            v.run.stderr
-        );
+        v.run.says("tp openat count 1\n");
     }
 }
 
@@ -331,11 +291,7 @@ fn the_hard_timeout_stops_a_guest_that_hangs() {
     v.run.fails();
     assert_eq!(v.report["timed_out"], true, "{}", v.report);
     assert!(v.wall < 25.0, "took {}s", v.wall);
-    assert!(
-        v.run.stderr.contains("timed out after 12s"),
-        "{}",
-        v.run.stderr
-    );
+    v.run.says("timed out after 12s");
 }
 
 #[test]
@@ -369,7 +325,7 @@ fn dry_run_prints_the_qemu_argv_and_init_and_boots_nothing() {
     assert!(r
         .stdout
         .contains("( '/bundle/bin/open-example' '/extra/x.o' >/tmp/loader.log"));
-    assert!(!r.stderr.contains("Booting"), "{}", r.stderr);
+    r.lacks("Booting");
 }
 
 #[test]
@@ -381,16 +337,8 @@ fn targets_without_a_qemu_section_say_run_is_not_set_up() {
         &[],
     );
     r.fails();
-    assert!(
-        r.stderr.contains(
-            "error: run is not set up for target `mips`: its profile has no [qemu] section"
-        ),
-        "{}",
-        r.stderr
-    );
-    assert!(r
-        .stderr
-        .contains("system, machine, cpu, console, memory_mb, append"));
+    r.says("error: run is not set up for target `mips`: its profile has no [qemu] section");
+    r.says("system, machine, cpu, console, memory_mb, append");
 }
 
 #[test]
@@ -403,18 +351,9 @@ fn missing_kernel_image_says_how_to_get_one() {
         &[],
     );
     r.fails();
-    assert!(
-        r.stderr
-            .contains("error: no kernel image to boot target `armv7` with"),
-        "{}",
-        r.stderr
-    );
-    assert!(r
-        .stderr
-        .contains("--kernel-image PATH (or set EBPF_CROSS_KERNEL_IMAGE"));
-    assert!(r.stderr.contains(
-        "`--kernel debian:RELEASE` brings Debian's reference kernel with its image and busybox (`cargo ebpf-cross kernel list --target armv7`)"
-    ));
+    r.says("error: no kernel image to boot target `armv7` with");
+    r.says("--kernel-image PATH (or set EBPF_CROSS_KERNEL_IMAGE");
+    r.says("`--kernel debian:RELEASE` brings Debian's reference kernel with its image and busybox (`cargo ebpf-cross kernel list --target armv7`)");
 }
 
 /// Debian's cpio reads what initramfs.rs writes. setup.sh installs cpio, so
@@ -513,7 +452,7 @@ fn dry_run_without_a_bundle_plans_the_build_and_the_boot() {
         "{}",
         r.stdout
     );
-    assert!(!r.stderr.contains("Booting"), "{}", r.stderr);
+    r.lacks("Booting");
 }
 
 #[test]
@@ -554,14 +493,10 @@ fn a_tampered_bundle_is_refused_before_it_boots() {
     args.extend(b.guest_args());
     let r = tool(example_project(), &strs(&args), &[]);
     r.fails();
-    assert!(
-        r.stderr.contains(&format!(
-            "is not a usable bundle: it is damaged: `{object}` has sha256 "
-        )),
-        "{}",
-        r.stderr
-    );
-    assert!(!r.stderr.contains("Booting"), "{}", r.stderr);
+    r.says(&format!(
+        "is not a usable bundle: it is damaged: `{object}` has sha256 "
+    ));
+    r.lacks("Booting");
 }
 
 /// An `--expect` that never matches lists the lines the run did see, and
@@ -646,7 +581,7 @@ fn ctrl_c_during_a_boot_exits_130_and_says_interrupted() {
     let pgid = child.id() as i32;
     // SAFETY: kill(2) on the process group we just made.
     unsafe {
-        libc_kill(-pgid, 2);
+        libc::kill(-pgid, 2);
     }
     let status = child.wait().unwrap();
     let stderr = std::fs::read_to_string(&log).unwrap();
@@ -657,9 +592,4 @@ fn ctrl_c_during_a_boot_exits_130_and_says_interrupted() {
     );
     assert!(!stderr.contains("QEMU failed"), "{stderr}");
     assert!(!stderr.contains("run report"), "{stderr}");
-}
-
-extern "C" {
-    #[link_name = "kill"]
-    fn libc_kill(pid: i32, sig: i32) -> i32;
 }

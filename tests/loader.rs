@@ -284,7 +284,7 @@ fn workspace_builds_every_loader_package_for_every_board() {
             "{run}"
         );
     }
-    assert!(!r.stderr.contains("--package tools"), "{}", r.stderr);
+    r.lacks("--package tools");
     let lines: Vec<String> = r
         .stdout
         .lines()
@@ -412,20 +412,12 @@ fn x_bpf_c_and_x_c_are_refused_with_both_names() {
         &[],
     );
     r.fails();
-    assert!(
-        r.stderr.contains(&format!(
-            "error: `{}` and `{}` would both compile to x.o",
-            p.join("bpf/x.bpf.c").display(),
-            p.join("bpf/x.c").display()
-        )),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains("help: rename one of them"),
-        "{}",
-        r.stderr
-    );
+    r.says(&format!(
+        "error: `{}` and `{}` would both compile to x.o",
+        p.join("bpf/x.bpf.c").display(),
+        p.join("bpf/x.c").display()
+    ));
+    r.says("help: rename one of them");
     assert!(!p.join("target/ebpf-cross").exists());
 }
 
@@ -482,13 +474,8 @@ fn an_empty_profile_linker_is_a_clear_error() {
         &[],
     );
     r.fails();
-    assert!(
-        r.stderr
-            .contains("error: `[loader] linker` of profile `nolink` is empty"),
-        "{}",
-        r.stderr
-    );
-    assert!(r.stderr.contains("help: "), "{}", r.stderr);
+    r.says("error: `[loader] linker` of profile `nolink` is empty");
+    r.says("help: ");
 }
 
 #[test]
@@ -527,12 +514,7 @@ fn a_quoted_sysroot_with_a_space_reaches_the_linker_whole() {
         &[],
     );
     r.ok();
-    assert!(
-        r.stderr
-            .contains(&format!("\"-C\", \"link-arg=--sysroot={}\"", sdk.display())),
-        "{}",
-        r.stderr
-    );
+    r.says(&format!("\"-C\", \"link-arg=--sysroot={}\"", sdk.display()));
     let (loader, _) = bundle_parts(&p.join("target/ebpf-cross/spaced/tiny-0.3.0-spaced.tar.gz"));
     assert_eq!(elf_machine(&loader), (1, 1, 40), "32-bit LE ARM");
     assert_eq!(embedded_names(&loader), ["probe.o"]);
@@ -729,12 +711,7 @@ fn three_boards_with_distinct_triples_build_in_one_cargo_invocation() {
     ] {
         assert!(runs[0].contains(&format!(" --target {t} ")), "{}", runs[0]);
     }
-    assert!(
-        r.stderr
-            .contains("Grouping loaders for a7, a64, rv in one cargo invocation"),
-        "{}",
-        r.stderr
-    );
+    r.says("Grouping loaders for a7, a64, rv in one cargo invocation");
     let mut objects = Vec::new();
     for (board, machine, class) in [("a7", 40, 1), ("a64", 183, 2), ("rv", 243, 2)] {
         let (loader, objs) = bundle_parts(&p.join(format!(
@@ -790,17 +767,8 @@ fn same_triple_different_kernels_each_embed_their_own_objects() {
     );
     r.ok();
     assert_eq!(cargo_runs(&r.stderr).len(), 2, "{}", r.stderr);
-    assert!(
-        r.stderr
-            .contains("Grouping loaders for old, a64 in one cargo invocation"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains("Grouping loaders for new in a later cargo invocation: armv7-unknown-linux-gnueabihf is also the triple of old (different kernels embed different objects)"),
-        "{}",
-        r.stderr
-    );
+    r.says("Grouping loaders for old, a64 in one cargo invocation");
+    r.says("Grouping loaders for new in a later cargo invocation: armv7-unknown-linux-gnueabihf is also the triple of old (different kernels embed different objects)");
     let old = bundle_parts(&p.join("target/ebpf-cross/old/tiny-0.3.0-old.tar.gz"));
     let new = bundle_parts(&p.join("target/ebpf-cross/new/tiny-0.3.0-new.tar.gz"));
     assert_ne!(old.1[0].1, new.1[0].1, "4.19 and 6.1 objects differ");
@@ -841,13 +809,7 @@ fn a_build_script_without_per_target_env_gets_one_cargo_run_per_board() {
     );
     r.ok();
     assert_eq!(cargo_runs(&r.stderr).len(), 2, "{}", r.stderr);
-    assert!(
-        r.stderr.contains(
-            "one cargo invocation per board: package `old` does not set `per_target_env = true`"
-        ),
-        "{}",
-        r.stderr
-    );
+    r.says("one cargo invocation per board: package `old` does not set `per_target_env = true`");
     for board in ["a7", "a64"] {
         let (loader, objs) = bundle_parts(&p.join(format!(
             "target/ebpf-cross/{board}/old-0.3.0-{board}.tar.gz"
@@ -895,7 +857,7 @@ fn users_rustflags_join_each_runs_flags_and_boards_whose_flags_differ_split() {
         "Grouping loaders for a7, a64 in one cargo invocation",
         "Grouping loaders for rv in a later cargo invocation: RUSTFLAGS is set, so every target of a cargo run gets the same rustflags, and rv's own [-C target-feature=+crt-static --cfg rv_only] differ from a7's [-C target-feature=+crt-static]",
     ] {
-        assert!(r.stderr.contains(note), "{note}\n{}", r.stderr);
+        r.says(note);
     }
     let runs = cargo_runs(&r.stderr);
     assert_eq!(runs.len(), 2, "{}", r.stderr);
@@ -959,17 +921,10 @@ fn a_failing_board_does_not_hide_the_others_in_one_invocation() {
     );
     r.fails();
     assert_eq!(cargo_runs(&r.stderr).len(), 1, "{}", r.stderr);
-    assert!(r.stderr.contains(" --keep-going"), "{}", r.stderr);
-    assert!(
-        r.stderr.contains("Summary 1 built, 1 failed"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr
-            .contains("broken           FAILED  building the loader `tiny` for aarch64-unknown-linux-gnu failed"),
-        "{}",
-        r.stderr
+    r.says(" --keep-going");
+    r.says("Summary 1 built, 1 failed");
+    r.says(
+        "broken           FAILED  building the loader `tiny` for aarch64-unknown-linux-gnu failed",
     );
     assert!(p
         .join("target/ebpf-cross/a7/tiny-0.3.0-a7.tar.gz")

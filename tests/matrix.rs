@@ -11,24 +11,9 @@
 
 use crate::common::*;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
-
-fn shared_cache() -> String {
-    fx_dir("EBPF_CROSS_REFERENCE_CACHE")
-}
-
-/// tests/build.rs's and e2e_run.rs's target dir, so aya compiles once.
-fn shared_target() -> PathBuf {
-    repo().join("target/e2e")
-}
 
 fn example_project() -> &'static Path {
-    static P: OnceLock<PathBuf> = OnceLock::new();
-    P.get_or_init(|| {
-        let e = shared_target().join("matrix-open-example");
-        fresh_example(&e);
-        e
-    })
+    shared_example("matrix-open-example")
 }
 
 fn cached_env(cache: &str) -> Vec<(&'static str, String)> {
@@ -48,17 +33,9 @@ fn run_tool(cwd: &Path, args: &[String], env: &[(&'static str, String)]) -> Run 
     tool(cwd, &args, &env)
 }
 
-fn s(v: &[&str]) -> Vec<String> {
-    v.iter().map(|x| x.to_string()).collect()
-}
-
 fn rows(stdout: &str) -> Vec<serde_json::Value> {
-    stdout
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|e| panic!("{e}: {l}"))
-        })
+    json_lines(stdout)
+        .into_iter()
         .filter(|m| m["kind"] == "matrix-kernel")
         .collect()
 }
@@ -238,14 +215,10 @@ fn ci_matrix(target: &str, which: &[&str], kernels: &[(&str, &str)], kprobe: Kpr
         "{}",
         r.stderr
     );
-    assert!(
-        r.stderr.contains(&format!(
-            "Matrix {target}: {n} of {n} kernels passed",
-            n = kernels.len()
-        )),
-        "{}",
-        r.stderr
-    );
+    r.says(&format!(
+        "Matrix {target}: {n} of {n} kernels passed",
+        n = kernels.len()
+    ));
     for (entry, uname_prefix) in kernels {
         let line = r
             .stderr
@@ -412,17 +385,8 @@ fn a_failed_download_fails_its_kernel_and_the_others_still_run() {
     let _g = one_guest();
     let r = run_tool(&repo(), &args, &env);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
-    assert!(
-        r.stderr
-            .contains("error: debian:5.10: cannot fetch http://127.0.0.1:9/debian"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains("Matrix armv7: 1 of 2 kernels passed"),
-        "{}",
-        r.stderr
-    );
+    r.says("error: debian:5.10: cannot fetch http://127.0.0.1:9/debian");
+    r.says("Matrix armv7: 1 of 2 kernels passed");
     let table: Vec<&str> = r
         .stdout
         .lines()
@@ -547,11 +511,7 @@ fn a_probe_that_never_fires_fails_its_kernel_with_a_report_and_a_board_file_is_a
         "{}",
         r.stderr
     );
-    assert!(
-        r.stderr.contains("Matrix armv7: 0 of 2 kernels passed"),
-        "{}",
-        r.stderr
-    );
+    r.says("Matrix armv7: 0 of 2 kernels passed");
 }
 
 #[test]
@@ -601,6 +561,6 @@ fn dry_run_prints_each_kernels_plan_and_downloads_nothing() {
     assert!(r.stdout.contains(
         "# kernel debian:5.10 (target armv7)\n# not cached; a run fetches it first (cargo ebpf-cross kernel fetch --target armv7 --kernel debian:5.10)\n"
     ), "{}", r.stdout);
-    assert!(!r.stderr.contains("Booting"), "{}", r.stderr);
-    assert!(!r.stderr.contains("Downloading"), "{}", r.stderr);
+    r.lacks("Booting");
+    r.lacks("Downloading");
 }

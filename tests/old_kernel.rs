@@ -46,11 +46,6 @@ fn a_missing_4_19_fixture_fails_naming_the_shared_dir() {
     assert_eq!(e, "the Linux 4.19 fixture is missing: EBPF_CROSS_V419_IMAGE=/nope/zImage does not exist; scripts/setup.sh unpacks it from ../shared/kernels/linux-4.19-armv7");
 }
 
-/// tests/build.rs's target dir, so aya compiles once.
-fn shared_target() -> PathBuf {
-    repo().join("target/e2e")
-}
-
 /// A vendor board file for the 4.19 kernel, as a user writes one:
 /// `[kernel]` names its tree, `[qemu]` its zImage and a static busybox.
 fn board() -> &'static Path {
@@ -76,8 +71,7 @@ fn board_arg() -> String {
 }
 
 fn example_project() -> &'static Path {
-    static P: OnceLock<PathBuf> = OnceLock::new();
-    P.get_or_init(|| fresh_example(&shared_target().join("old-kernel-open-example")))
+    shared_example("old-kernel-open-example")
 }
 
 fn build_args() -> Vec<String> {
@@ -87,18 +81,6 @@ fn build_args() -> Vec<String> {
         "--target-dir".into(),
         shared_target().display().to_string(),
     ]
-}
-
-fn strs(v: &[String]) -> Vec<&str> {
-    v.iter().map(String::as_str).collect()
-}
-
-fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
-    stdout
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
 }
 
 /// The example's bundle for the board, built once.
@@ -116,10 +98,6 @@ fn bundle() -> PathBuf {
     let p = bundle_path(&r.stdout);
     *done = Some(p.clone());
     p
-}
-
-fn s(v: &[&str]) -> Vec<String> {
-    v.iter().map(|x| x.to_string()).collect()
 }
 
 /// tests/bpf/NAME.bpf.c compiled for the board with no flags but the
@@ -260,7 +238,7 @@ fn legacy_map_programs_fire_on_linux_4_19() {
             "struct bpf_map_def {\n",
         ],
     );
-    assert!(c.stderr.contains("-DBPF_NO_GLOBAL_DATA"), "{}", c.stderr);
+    c.says("-DBPF_NO_GLOBAL_DATA");
     let v = run_objects(&[&legacy, &map_def], &["tp openat count", "map_def openat"]);
     v.run.ok();
     assert_eq!(v.report["passed"], true, "{}", v.report);
@@ -281,7 +259,7 @@ fn legacy_map_programs_fire_on_linux_4_19() {
 fn a_libbpf_style_program_builds_with_no_flags_and_fires_on_linux_4_19() {
     let (obj, c) = compile("libbpf_big_map");
     // Global data is 5.2: bpf_printk keeps its format on the stack.
-    assert!(c.stderr.contains("-DBPF_NO_GLOBAL_DATA"), "{}", c.stderr);
+    c.says("-DBPF_NO_GLOBAL_DATA");
     let sections = std::process::Command::new(objdump())
         .arg("-h")
         .arg(&obj)
@@ -475,10 +453,5 @@ fn a_4_19_board_and_debian_6_1_pass_in_one_matrix() {
         got[1],
         ("vendor-4.19".into(), "PASS".into(), "4.19.131".into())
     );
-    assert!(
-        r.stderr
-            .contains("      Matrix armv7: 2 of 2 kernels passed\n"),
-        "{}",
-        r.stderr
-    );
+    r.says("      Matrix armv7: 2 of 2 kernels passed\n");
 }

@@ -17,12 +17,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::common::{
-    cached_tool, fetched, fx, fx_dir, json, repo, tool, tree_version, Run, NO_NETWORK,
+    cached_tool, fetched, fx, fx_dir, json, repo, shared_cache, tool, tree_version, Run, NO_NETWORK,
 };
-
-fn shared_cache() -> String {
-    fx_dir("EBPF_CROSS_REFERENCE_CACHE")
-}
 
 /// VERSION.PATCHLEVEL.SUBLEVEL of a source tree's top Makefile (5.10's
 /// version.h has no sublevel of its own).
@@ -375,11 +371,7 @@ fn compile_with_each_reference_kernel_reads_the_targets_registers() {
         };
         let dis = common::disasm(&obj);
         assert!(dis.contains(want), "{target} {kernel}: {dis}");
-        assert!(
-            !r.stderr.contains("note: no kernel tree given"),
-            "{}",
-            r.stderr
-        );
+        r.lacks("note: no kernel tree given");
     }
 }
 
@@ -697,13 +689,9 @@ fn an_altered_index_or_package_is_refused_naming_both_digests() {
             _ => file_name(path),
         };
         let url = format!("{}{}", m.base.trim_end_matches("/debian"), path);
-        assert!(
-            r.stderr.contains(&format!(
+        r.says(&format!(
                 "error: sha256 mismatch for `{file}`: expected {want}, got {got} ({url})\n  help: the mirror served a file that does not match its signed index (a mirror mid-sync, or tampering): nothing was cached."
-            )),
-            "{}",
-            r.stderr
-        );
+            ));
         assert_eq!(r.stdout, "");
         assert_nothing_usable(cache.path(), tamper);
     }
@@ -830,7 +818,7 @@ fn an_interrupted_fetch_leaves_no_staging_and_leftovers_are_swept() {
     std::thread::sleep(std::time::Duration::from_millis(500));
     assert_eq!(std::fs::read_dir(&staging).unwrap().count(), 1);
     unsafe {
-        libc_kill(child.id() as i32, 2);
+        libc::kill(child.id() as i32, 2);
     }
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
@@ -894,14 +882,9 @@ fn a_full_disk_is_reported_as_one() {
     assert!(umounted.success());
     r.fails()
         .says("No space left on device (os error 28)\n  help: the disk that holds it is full: free some space (`df -h` shows it), or write elsewhere (EBPF_CROSS_CACHE_DIR for the kernel cache; -o or --target-dir for builds); nothing half-written was kept\n");
-    assert!(!r.stderr.contains("format is new"), "{}", r.stderr);
+    r.lacks("format is new");
     assert_eq!(listed, 0, "staging left behind");
     assert_eq!(kernels, Vec::<String>::new());
-}
-
-extern "C" {
-    #[link_name = "kill"]
-    fn libc_kill(pid: i32, sig: i32) -> i32;
 }
 
 /// A stalled mirror is named with what the fetch waited for, once per try
@@ -1029,11 +1012,7 @@ fn two_concurrent_fetches_both_succeed_and_cache_one_copy() {
     );
     r.ok();
     assert_eq!(r.stdout, a.stdout);
-    assert!(
-        r.stderr.contains("Fetching reference kernel debian:6.1"),
-        "{}",
-        r.stderr
-    );
+    r.says("Fetching reference kernel debian:6.1");
     // A pinned ABI is an entry of its own, which list shows.
     let abi = json(&a.stdout)["abi"].as_str().unwrap().to_string();
     let pin = format!("debian:6.1@{abi}");

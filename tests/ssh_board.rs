@@ -436,19 +436,14 @@ fn assert_clean(b: &Board) {
 // ---------------------------------------------------------------------------
 // The bundle
 
-fn shared_target() -> PathBuf {
-    repo().join("target/e2e")
-}
-
 /// The example's armv7 bundle, built by the tool against the board's
 /// kernel tree.
 fn bundle() -> PathBuf {
     static P: OnceLock<PathBuf> = OnceLock::new();
     P.get_or_init(|| {
-        let e = shared_target().join("ssh-open-example");
-        fresh_example(&e);
+        let e = shared_example("ssh-open-example");
         let r = tool(
-            &e,
+            e,
             &[
                 "build",
                 "--target",
@@ -850,7 +845,7 @@ fn a_wrong_host_key_is_refused_and_known_hosts_is_unchanged() {
                 r.says("help: known_hosts has no key for the board, and nothing can be asked here (BatchMode)");
             }
         }
-        assert!(!r.stderr.contains("Copied"), "{}", r.stderr);
+        r.lacks("Copied");
         assert_eq!(
             std::fs::read_to_string(&kh).unwrap(),
             known,
@@ -879,7 +874,7 @@ fn a_board_on_another_kernel_is_refused_in_native_mode_and_warned_in_core_mode()
         "error: board cannot run this bundle: the board runs linux {abi}-armmp, but the bundle was built against 6.1.0-99-armmp in native mode, whose objects fit that kernel only\n"
     ));
     v.run.says(&format!("help: build against the board's own kernel tree (its UTS_RELEASE is {abi}-armmp), use CO-RE mode ([bpf] mode = \"core\"), or pass --allow-kernel-mismatch to run anyway"));
-    assert!(!v.run.stderr.contains("Copied"), "{}", v.run.stderr);
+    v.run.lacks("Copied");
     assert_clean(&b);
 
     let v = run_on(
@@ -976,11 +971,7 @@ fn a_timeout_fails_and_the_board_cleans_up() {
     v.run
         .says("error: run failed on armv7: timed out after 12s; no trace line was seen");
     // The board confirmed its cleanup within the grace the host gives it.
-    assert!(
-        !v.run.stderr.contains("did not confirm"),
-        "{}",
-        v.run.stderr
-    );
+    v.run.lacks("did not confirm");
     assert!(leftovers(&b).is_empty(), "{:#?}", leftovers(&b));
 }
 
@@ -1257,6 +1248,6 @@ fn a_login_that_is_not_root_is_refused_before_anything_is_copied() {
     v.run.says(
         "help: log in as root: `User root` for pi@board in ~/.ssh/config, or --ssh root@HOST",
     );
-    assert!(!v.run.stderr.contains("Copied"), "{}", v.run.stderr);
+    v.run.lacks("Copied");
     assert_clean(&b);
 }

@@ -16,12 +16,11 @@
 //! `cargo vendor`.
 
 use crate::common;
+use crate::common::*;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Instant;
-
-const BIN: &str = env!("CARGO_BIN_EXE_cargo-ebpf-cross");
 
 /// The example's sources, as a recipe's ${S} would hold them (no target/).
 fn copy_example(to: &Path) {
@@ -35,31 +34,6 @@ fn copy_example(to: &Path) {
             common::copy_dir(&ex.join(d), &to.join(d));
         }
     }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn u16_le(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
-}
-
-fn mode(p: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
-}
-
-/// The tool, with the suite's sandboxed HOME and no compiler settings from
-/// the developer's shell.
-fn tool_cmd() -> Command {
-    let mut c = Command::new(BIN);
-    common::sandbox_env(&mut c);
-    c
 }
 
 /// The Python tools scripts/setup.sh installs into the fixtures' venv.
@@ -96,8 +70,7 @@ struct RecipeEnv {
 
 impl RecipeEnv {
     fn command(&self, s: &Path) -> Command {
-        let mut c = Command::new(BIN);
-        common::sandbox_env(&mut c);
+        let mut c = tool_cmd();
         c.current_dir(s)
             .env("CARGO_HOME", &self.cargo_home)
             .env("EBPF_CROSS_KERNEL_SRC", &self.kernel_src)
@@ -816,7 +789,7 @@ fn a_target_spec_that_contradicts_the_profile_is_refused() {
             "data-layout":"e-m:e-p:32:32-Fi8-i64:64-v128:64:128-a:0:32-n32-S64"}"#,
     )
     .unwrap();
-    let o = Command::new(BIN)
+    let o = Command::new(bin())
         .current_dir(&s)
         .env_remove("EBPF_CROSS_RUST_TARGET")
         .args([
@@ -893,7 +866,7 @@ fn install_refuses_a_damaged_bundle() {
     let (bad, _) = bundle::write(&dir, "p-1.0.0-armv7", &m, contents()).unwrap();
     let image = t.path().join("image");
     let install = |b: &Path| {
-        Command::new(BIN)
+        Command::new(bin())
             .args(["--color", "never", "install", "--bundle"])
             .arg(b)
             .arg("--destdir")
