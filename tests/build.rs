@@ -67,7 +67,7 @@ fn unpack(tarball: &Path, into: &Path) {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn example_for_two_boards_in_one_command_gives_verified_bundles() {
     let _g = lock();
     let d = tempfile::tempdir().unwrap();
@@ -259,7 +259,7 @@ fn example_for_two_boards_in_one_command_gives_verified_bundles() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn noop_rebuild_runs_no_clang_and_bundles_are_reproducible() {
     let _g = lock();
     let d = tempfile::tempdir().unwrap();
@@ -326,7 +326,7 @@ const META: &str = "[package.metadata.ebpf-cross]\nstatic = true\n";
 const MAIN: &str = "fn main() { println!(\"tiny loader\"); }\n";
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn tiny_loader_cross_builds_for_riscv64_with_a_version_only() {
     let d = tempfile::tempdir().unwrap();
     let p = tiny_project(d.path(), META, MAIN);
@@ -355,7 +355,6 @@ fn tiny_loader_cross_builds_for_riscv64_with_a_version_only() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
 fn no_loader_package() {
     let d = tempfile::tempdir().unwrap();
     let p = tiny_project(d.path(), "", MAIN);
@@ -373,7 +372,6 @@ fn no_loader_package() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
 fn several_binaries_without_bin() {
     let d = tempfile::tempdir().unwrap();
     let p = tiny_project(d.path(), META, MAIN);
@@ -391,7 +389,6 @@ fn several_binaries_without_bin() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
 fn no_cross_linker_names_the_package_and_the_variable() {
     let d = tempfile::tempdir().unwrap();
     let p = tiny_project(d.path(), META, MAIN);
@@ -420,7 +417,7 @@ fn no_cross_linker_names_the_package_and_the_variable() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn missing_rust_target_while_offline() {
     let d = tempfile::tempdir().unwrap();
     let p = tiny_project(d.path(), META, MAIN);
@@ -444,7 +441,7 @@ fn missing_rust_target_while_offline() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn loader_compile_error_passes_cargo_output_through() {
     let d = tempfile::tempdir().unwrap();
     let p = tiny_project(d.path(), META, "fn main() { let x: u32 = \"nope\"; }\n");
@@ -463,7 +460,7 @@ fn loader_compile_error_passes_cargo_output_through() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn unwritable_bundle_dir() {
     let d = tempfile::tempdir().unwrap();
     let p = tiny_project(d.path(), META, MAIN);
@@ -488,7 +485,7 @@ fn unwritable_bundle_dir() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn bindings_without_libclang_is_a_clear_error() {
     let d = tempfile::tempdir().unwrap();
     let p = tiny_project(
@@ -512,7 +509,7 @@ fn bindings_without_libclang_is_a_clear_error() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn bindings_have_the_targets_layout() {
     let d = tempfile::tempdir().unwrap();
     let p = tiny_project(
@@ -551,7 +548,7 @@ fn bindings_have_the_targets_layout() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn dry_run_prints_every_plan_and_writes_nothing() {
     let d = tempfile::tempdir().unwrap();
     let p = tiny_project(d.path(), META, MAIN);

@@ -327,7 +327,7 @@ $(PKG_BUILD_DIR)/.print-%:
 /// Buildroot's kernel build for 4.19: bpf_helpers.h comes from the tree's
 /// selftests, as for every kernel before 5.5.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn package_builds_and_installs_against_4_19_as_buildroot_would() {
     let src = PathBuf::from(common::fx_dir("EBPF_CROSS_V419_SRC"));
     let build = PathBuf::from(common::fx_dir("EBPF_CROSS_V419_BUILD"));
@@ -344,7 +344,7 @@ fn package_builds_and_installs_against_4_19_as_buildroot_would() {
 /// from host-libbpf in $(HOST_DIR)/include, played here by the build
 /// machine's libbpf-dev headers linked there.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn package_builds_and_installs_against_6_1_with_host_libbpf() {
     let src = PathBuf::from(common::fx_dir("EBPF_CROSS_ARMHF_SRC"));
     let build = common::fx_dir("EBPF_CROSS_ARMHF_BUILD");
@@ -633,7 +633,7 @@ fn kernel_fixups_name_the_options_and_their_dependencies() {
 /// the kernel's own `olddefconfig` (its kconfig, as Buildroot runs it after
 /// the fixups) every one is still on, so none lacks a dependency.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn kernel_fixups_survive_olddefconfig_on_4_19() {
     let src = PathBuf::from(common::fx_dir("EBPF_CROSS_V419_SRC"));
     let build = PathBuf::from(common::fx_dir("EBPF_CROSS_V419_BUILD"));

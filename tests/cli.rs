@@ -27,7 +27,6 @@ fn kprobe_insns(obj: &Path) -> Vec<String> {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
 fn targets_json_lists_every_builtin_with_its_facts() {
     let d = tempfile::tempdir().unwrap();
     let r = tool(d.path(), &["targets", "--json"], &[]);
@@ -95,7 +94,7 @@ fn targets_json_includes_a_projects_boards() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn seed_compiles_unchanged_for_armv7_against_debian_6_1_with_32bit_pt_regs() {
     let (s, b) = armhf();
     let d = tempfile::tempdir().unwrap();
@@ -127,7 +126,7 @@ fn seed_compiles_unchanged_for_armv7_against_debian_6_1_with_32bit_pt_regs() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn seed_compiles_unchanged_for_aarch64_against_debian_6_1() {
     let (s, b) = arm64();
     let d = tempfile::tempdir().unwrap();
@@ -154,7 +153,7 @@ fn seed_compiles_unchanged_for_aarch64_against_debian_6_1() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn seed_compiles_against_the_4_19_layout_through_the_pt_regs_backport() {
     let t = fixture_4_19();
     let d = tempfile::tempdir().unwrap();
@@ -201,7 +200,7 @@ fn seed_compiles_against_the_4_19_layout_through_the_pt_regs_backport() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn without_the_backport_the_4_19_seed_would_not_build() {
     // Proves the fixture lacks arm PT_REGS: bypass our staging by pointing
     // clang at the tree's helpers directly (what a hand-written Makefile did).
@@ -248,7 +247,7 @@ fn without_the_backport_the_4_19_seed_would_not_build() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn big_endian_mips_with_only_a_version_gives_bpfeb() {
     let d = tempfile::tempdir().unwrap();
     let src = repo().join("tests/bpf/standalone.c");
@@ -281,7 +280,7 @@ fn big_endian_mips_with_only_a_version_gives_bpfeb() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn second_compile_runs_no_clang_and_a_change_rebuilds() {
     let t = fixture_4_19();
     let d = tempfile::tempdir().unwrap();
@@ -334,7 +333,7 @@ fn second_compile_runs_no_clang_and_a_change_rebuilds() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn compile_commands_json_carries_the_cross_include_set() {
     let (s, b) = armhf();
     let d = tempfile::tempdir().unwrap();
@@ -377,7 +376,7 @@ fn compile_commands_json_carries_the_cross_include_set() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn flags_print_the_same_argv_in_every_format() {
     let (s, b) = armhf();
     let d = tempfile::tempdir().unwrap();
@@ -458,7 +457,7 @@ fn flags_print_the_same_argv_in_every_format() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn dry_run_prints_the_pipeline_and_writes_nothing() {
     let t = fixture_4_19();
     let d = tempfile::tempdir().unwrap();
@@ -493,7 +492,7 @@ fn dry_run_prints_the_pipeline_and_writes_nothing() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn doctor_reports_each_missing_tree_file_with_its_command() {
     let d = tempfile::tempdir().unwrap();
     let t = d.path().join("linux");
@@ -535,7 +534,7 @@ fn doctor_reports_each_missing_tree_file_with_its_command() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn env_and_board_file_feed_the_kernel_settings() {
     let d = tempfile::tempdir().unwrap();
     let t = fixture_4_19();
@@ -582,7 +581,7 @@ fn env_and_board_file_feed_the_kernel_settings() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn paths_with_spaces_work() {
     let d = tempfile::tempdir().unwrap();
     let t = d.path().join("my kernel tree");
@@ -637,7 +636,6 @@ fn compile_args<'a>(tree: &'a str, src: &'a str) -> Vec<&'a str> {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
 fn bad_target_and_profiles() {
     let d = tempfile::tempdir().unwrap();
     let s = seed();
@@ -675,7 +673,6 @@ fn bad_target_and_profiles() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
 fn bad_kernel_trees_and_versions() {
     let d = tempfile::tempdir().unwrap();
     let s = seed();
@@ -719,7 +716,7 @@ fn bad_kernel_trees_and_versions() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn bad_tools() {
     let d = tempfile::tempdir().unwrap();
     let f = fixture_4_19();
@@ -792,7 +789,7 @@ fn clang_version() -> String {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn no_helpers_anywhere() {
     let (s, b) = armhf();
     let d = tempfile::tempdir().unwrap();
@@ -817,7 +814,7 @@ fn no_helpers_anywhere() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn c_errors_pass_through_with_file_and_line() {
     let d = tempfile::tempdir().unwrap();
     let src = repo().join("tests/bpf/broken.c");
@@ -842,7 +839,7 @@ fn c_errors_pass_through_with_file_and_line() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn missing_source_and_unwritable_output() {
     let d = tempfile::tempdir().unwrap();
     let f = fixture_4_19();
@@ -874,7 +871,7 @@ fn missing_source_and_unwritable_output() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn a_program_without_license_warns() {
     let d = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -901,7 +898,7 @@ fn a_program_without_license_warns() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn core_mode_builds_against_vmlinux_h_from_the_targets_btf() {
     let d = tempfile::tempdir().unwrap();
     // A stand-in for the board's BTF, with arm's 4-byte pt_regs slots.
@@ -958,7 +955,7 @@ fn core_mode_builds_against_vmlinux_h_from_the_targets_btf() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn stamp_version_writes_the_targets_version_code_over_any_kernel() {
     let t = fixture_4_19();
     let seed = seed();
@@ -1048,7 +1045,7 @@ fn staged_helpers_target(include_dir: &Path) -> PathBuf {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn seed_compiles_for_aarch64_against_a_split_4_19_tree() {
     let (s, b) = split_4_19();
     let d = tempfile::tempdir().unwrap();
@@ -1090,7 +1087,7 @@ fn seed_compiles_for_aarch64_against_a_split_4_19_tree() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn build_dir_alone_finds_its_source_through_the_source_link() {
     let (s, b) = split_4_19();
     let d = tempfile::tempdir().unwrap();
@@ -1125,7 +1122,7 @@ fn build_dir_alone_finds_its_source_through_the_source_link() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn split_4_19_flags_put_srctree_before_objtree() {
     let (s, b) = split_4_19();
     let d = tempfile::tempdir().unwrap();

@@ -158,7 +158,7 @@ fn armv7_core_board() -> PathBuf {
 /// (about 600 MB; then cached as BTF beside the image), makes BTF from its
 /// DWARF, and the CO-RE bundle runs there with that kernel's minimal BTF.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn core_program_fires_on_armmp_6_1_with_btf_from_its_dbg_package() {
     let board = armv7_core_board();
     let started = std::time::Instant::now();
@@ -199,7 +199,7 @@ fn core_program_fires_on_armmp_6_1_with_btf_from_its_dbg_package() {
 /// with `[bpf] also_kernels = ["debian:6.1"]`, carries one minimal BTF per
 /// kernel and runs unchanged on both in one `run --bundle` matrix.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn one_core_bundle_runs_on_4_19_and_armmp_6_1() {
     let dir = shared_target().join("core-nobtf");
     std::fs::create_dir_all(&dir).unwrap();
@@ -278,7 +278,7 @@ fn compile(board: &Path, source: &str, out: &Path) -> Run {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn core_program_fires_on_4_19_with_btf_made_from_dwarf() {
     let board = core_board_4_19();
     let out = shared_target().join("core-nobtf/objects-4.19");
@@ -411,7 +411,7 @@ fn nothing_cached(cache: &Path) {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn a_vmlinux_without_dwarf_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let stripped = tmp.path().join("vmlinux-stripped");
@@ -433,7 +433,7 @@ fn a_vmlinux_without_dwarf_is_refused() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn a_vmlinux_for_another_arch_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let board = board_with_btf(
@@ -452,7 +452,7 @@ fn a_vmlinux_for_another_arch_is_refused() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn no_pahole_names_its_package() {
     let tmp = tempfile::tempdir().unwrap();
     let board = board_with_btf("no-pahole-4.19", "armv7", Path::new(&v419("VMLINUX")));
@@ -495,7 +495,7 @@ fn no_pahole_names_its_package() {
 /// Without the network (CARGO_NET_OFFLINE), an armmp kernel whose -dbg BTF is not
 /// cached is refused with what would be downloaded, and nothing is fetched.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn offline_core_on_armmp_without_cached_btf_says_what_it_would_fetch() {
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
@@ -557,7 +557,7 @@ fn offline_core_on_armmp_without_cached_btf_says_what_it_would_fetch() {
 /// reduced DWARF leaves of most structs) gives BTF no CO-RE program can use:
 /// refused after pahole, and its output is not cached.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn dwarf_without_task_struct_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(

@@ -174,25 +174,25 @@ fn core_fires_on(target: &'static str, kernel: &str) {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn core_program_fires_on_arm64_5_10() {
     core_fires_on("aarch64", "debian:5.10");
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn core_program_fires_on_arm64_6_1() {
     core_fires_on("aarch64", "debian:6.1");
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn core_program_fires_on_arm64_6_12() {
     core_fires_on("aarch64", "debian:6.12");
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn core_program_fires_on_riscv64_6_12() {
     core_fires_on("riscv64", "debian:6.12");
 }
@@ -201,7 +201,7 @@ fn core_program_fires_on_riscv64_6_12() {
 /// kernel serves as /sys/kernel/btf/vmlinux (its sha256, written by the
 /// guest's workload to trace_marker so it reaches the host as a trace line).
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn extracted_btf_is_the_booted_kernels_own() {
     let (target, kernel) = ("aarch64", "debian:6.1");
     let (obj, r) = core_object(target, kernel);

@@ -167,7 +167,7 @@ fn assert_passed_with_open_lines(v: &Verdict) {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn armv7_example_built_by_the_tool_fires_on_the_real_armmp_kernel() {
     let b = ARMV7;
     let mut args = b.kernel_args();
@@ -182,7 +182,7 @@ fn armv7_example_built_by_the_tool_fires_on_the_real_armmp_kernel() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn aarch64_example_fires_on_the_real_arm64_kernel_with_inputs_from_env() {
     let b = AARCH64;
     let mut args = b.kernel_args();
@@ -216,7 +216,7 @@ fn with_extra(b: Board, object: &str, more: &[&str]) -> Verdict {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn generic_loader_loads_a_legacy_map_tracepoint_object_given_by_path() {
     for b in [ARMV7, AARCH64] {
         let v = with_extra(b, "tp_legacy_map", &["--expect", "tp openat count"]);
@@ -230,7 +230,7 @@ fn generic_loader_loads_a_legacy_map_tracepoint_object_given_by_path() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn a_probe_that_never_fires_fails_within_its_timeout_with_a_report() {
     let b = ARMV7;
     let v = with_extra(b, "never_fires", &["--expect", "never", "--timeout", "40"]);
@@ -256,7 +256,7 @@ fn a_probe_that_never_fires_fails_within_its_timeout_with_a_report() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn an_object_the_verifier_rejects_fails_and_shows_the_verifier_log() {
     let b = ARMV7;
     let v = with_extra(b, "verifier_reject", &["--timeout", "40"]);
@@ -277,7 +277,7 @@ fn an_object_the_verifier_rejects_fails_and_shows_the_verifier_log() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn the_hard_timeout_stops_a_guest_that_hangs() {
     let b = AARCH64;
     let mut args = vec!["--bundle".to_string(), bundle(b).display().to_string()];
@@ -295,7 +295,7 @@ fn the_hard_timeout_stops_a_guest_that_hangs() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn dry_run_prints_the_qemu_argv_and_init_and_boots_nothing() {
     let b = ARMV7;
     let mut args = vec![
@@ -329,7 +329,6 @@ fn dry_run_prints_the_qemu_argv_and_init_and_boots_nothing() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
 fn targets_without_a_qemu_section_say_run_is_not_set_up() {
     let r = tool(
         &repo(),
@@ -342,7 +341,6 @@ fn targets_without_a_qemu_section_say_run_is_not_set_up() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
 fn missing_kernel_image_says_how_to_get_one() {
     // A version alone names no tree, so no reference kernel stands in.
     let r = tool(
@@ -359,7 +357,7 @@ fn missing_kernel_image_says_how_to_get_one() {
 /// Debian's cpio reads what initramfs.rs writes. setup.sh installs cpio, so
 /// its absence is a failure.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn debian_cpio_lists_and_extracts_our_newc_archive() {
     assert!(
         which("cpio"),
@@ -422,7 +420,7 @@ fn debian_cpio_lists_and_extracts_our_newc_archive() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn dry_run_without_a_bundle_plans_the_build_and_the_boot() {
     let b = ARMV7;
     let mut args = vec![
@@ -456,7 +454,7 @@ fn dry_run_without_a_bundle_plans_the_build_and_the_boot() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn a_tampered_bundle_is_refused_before_it_boots() {
     let b = ARMV7;
     let good = bundle(b);
@@ -502,7 +500,7 @@ fn a_tampered_bundle_is_refused_before_it_boots() {
 /// An `--expect` that never matches lists the lines the run did see, and
 /// blames neither the probe nor another arch's NMI drops (issue 20 item 7).
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn an_expect_that_never_matches_lists_the_lines_it_saw() {
     let b = ARMV7;
     let mut args = vec!["--bundle".to_string(), bundle(b).display().to_string()];
@@ -534,7 +532,7 @@ fn an_expect_that_never_matches_lists_the_lines_it_saw() {
 /// the run ends with 130 and says it was interrupted, not "QEMU failed:
 /// terminating on signal 2" with exit 1 (issue 20 item 4).
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn ctrl_c_during_a_boot_exits_130_and_says_interrupted() {
     use std::os::unix::process::CommandExt;
     let b = ARMV7;

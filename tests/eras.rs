@@ -91,7 +91,7 @@ Disassembly of section kprobe/do_sys_open:
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn the_seed_compiles_unchanged_on_every_era_with_the_boards_registers() {
     let out = tempfile::tempdir().unwrap();
     for &(target, kernel) in TREES {

@@ -26,4 +26,5 @@ mod riscv64_run;
 mod robustness;
 mod scaffold;
 mod ssh_board;
+mod tiers;
 mod yocto;

@@ -162,7 +162,7 @@ fn cargo_runs(stderr: &str) -> Vec<String> {
 // ---- issue 11: objects, sums and compile commands per package ----
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn two_loader_packages_in_one_target_dir_embed_only_their_own_objects() {
     let d = tempfile::tempdir().unwrap();
     let ws = d.path().join("ws");
@@ -247,7 +247,7 @@ fn two_loader_workspace(root: &Path) -> PathBuf {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn workspace_builds_every_loader_package_for_every_board() {
     let d = tempfile::tempdir().unwrap();
     let ws = two_loader_workspace(d.path());
@@ -354,7 +354,6 @@ fn workspace_builds_every_loader_package_for_every_board() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
 fn several_loader_packages_need_a_choice_and_other_commands_take_one() {
     let d = tempfile::tempdir().unwrap();
     let ws = two_loader_workspace(d.path());
@@ -379,7 +378,7 @@ fn several_loader_packages_need_a_choice_and_other_commands_take_one() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn a_deleted_source_leaves_no_object_behind() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["keep.bpf.c", "gone.bpf.c"], "");
@@ -397,7 +396,6 @@ fn a_deleted_source_leaves_no_object_behind() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
 fn x_bpf_c_and_x_c_are_refused_with_both_names() {
     let d = tempfile::tempdir().unwrap();
     let p = project(
@@ -424,7 +422,6 @@ fn x_bpf_c_and_x_c_are_refused_with_both_names() {
 /// A `programs` glob that also matches a notes file or a header is refused
 /// naming the file, where clang would have bundled an empty object.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
 fn a_programs_glob_that_matches_a_non_c_file_is_refused() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["x.bpf.c"], "programs = [\"bpf/*\"]");
@@ -449,7 +446,7 @@ fn a_programs_glob_that_matches_a_non_c_file_is_refused() {
 // ---- issue 11: linker and flags ----
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn an_empty_profile_linker_is_a_clear_error() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["probe.bpf.c"], "");
@@ -479,7 +476,7 @@ fn an_empty_profile_linker_is_a_clear_error() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn a_quoted_sysroot_with_a_space_reaches_the_linker_whole() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["probe.bpf.c"], "per_target_env = true");
@@ -521,7 +518,7 @@ fn a_quoted_sysroot_with_a_space_reaches_the_linker_whole() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn a_target_spec_json_keeps_the_users_linker() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["probe.bpf.c"], "");
@@ -559,7 +556,7 @@ fn a_target_spec_json_keeps_the_users_linker() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn a_host_cc_is_never_the_cross_linker() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["probe.bpf.c"], "");
@@ -585,7 +582,7 @@ fn a_host_cc_is_never_the_cross_linker() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn users_rustflags_are_merged_whole_never_dropped() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["probe.bpf.c"], "");
@@ -626,7 +623,7 @@ fn users_rustflags_are_merged_whole_never_dropped() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn features_pass_through_to_the_loader_build() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["probe.bpf.c"], "");
@@ -673,7 +670,7 @@ fn features_pass_through_to_the_loader_build() {
 // ---- issue 12: several boards, one cargo ----
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn three_boards_with_distinct_triples_build_in_one_cargo_invocation() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["probe.bpf.c"], "per_target_env = true");
@@ -737,7 +734,7 @@ fn three_boards_with_distinct_triples_build_in_one_cargo_invocation() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn same_triple_different_kernels_each_embed_their_own_objects() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["probe.bpf.c"], "per_target_env = true");
@@ -779,7 +776,7 @@ fn same_triple_different_kernels_each_embed_their_own_objects() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn a_build_script_without_per_target_env_gets_one_cargo_run_per_board() {
     let d = tempfile::tempdir().unwrap();
     let p = package(d.path(), "old", &["probe.bpf.c"], "", OLD_BUILD_RS);
@@ -819,7 +816,7 @@ fn a_build_script_without_per_target_env_gets_one_cargo_run_per_board() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn users_rustflags_join_each_runs_flags_and_boards_whose_flags_differ_split() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["probe.bpf.c"], "per_target_env = true");
@@ -888,7 +885,7 @@ fn users_rustflags_join_each_runs_flags_and_boards_whose_flags_differ_split() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn a_failing_board_does_not_hide_the_others_in_one_invocation() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["probe.bpf.c"], "per_target_env = true");
@@ -954,7 +951,7 @@ fn a_failing_board_does_not_hide_the_others_in_one_invocation() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn dry_run_of_several_boards_is_one_plan() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["probe.bpf.c"], "per_target_env = true");

@@ -288,7 +288,7 @@ fn ci_matrix(target: &str, which: &[&str], kernels: &[(&str, &str)], kprobe: Kpr
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn ci_matrix_armv7_every_reference_kernel_runs_both_programs() {
     ci_matrix(
         "armv7",
@@ -303,7 +303,7 @@ fn ci_matrix_armv7_every_reference_kernel_runs_both_programs() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn ci_matrix_aarch64_every_reference_kernel_runs_both_programs() {
     ci_matrix(
         "aarch64",
@@ -318,7 +318,7 @@ fn ci_matrix_aarch64_every_reference_kernel_runs_both_programs() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn ci_matrix_riscv64_every_reference_kernel_runs_both_programs() {
     ci_matrix(
         "riscv64",
@@ -362,7 +362,7 @@ fn armv7_bundle(env: &[(&'static str, String)]) -> String {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn a_failed_download_fails_its_kernel_and_the_others_still_run() {
     let cache = cache_with_only_6_1();
     let env = cached_env(&cache.path().display().to_string());
@@ -417,7 +417,7 @@ fn a_failed_download_fails_its_kernel_and_the_others_still_run() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn a_probe_that_never_fires_fails_its_kernel_with_a_report_and_a_board_file_is_a_kernel() {
     let cache = shared_cache();
     let env = cached_env(&cache);
@@ -515,7 +515,7 @@ fn a_probe_that_never_fires_fails_its_kernel_with_a_report_and_a_board_file_is_a
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn dry_run_prints_each_kernels_plan_and_downloads_nothing() {
     let cache = cache_with_only_6_1();
     let env = cached_env(&cache.path().display().to_string());

@@ -191,7 +191,7 @@ fn assert_has(text: &str, wants: &[&str]) {
 const MEMLOCK: &str = "  loader | open-example: RLIMIT_MEMLOCK raised from 64 KiB to unlimited: kernel 4.19.131 charges BPF map memory to it (before 5.11)\n";
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn the_example_fires_on_linux_4_19_through_a_board_file() {
     let mut args = build_args();
     args.extend(s(&["--expect", "file /"]));
@@ -221,7 +221,7 @@ fn the_example_fires_on_linux_4_19_through_a_board_file() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn legacy_map_programs_fire_on_linux_4_19() {
     let (legacy, _) = compile("tp_legacy_map");
     let (map_def, c) = compile("map_def_legacy");
@@ -255,7 +255,7 @@ fn legacy_map_programs_fire_on_linux_4_19() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn a_libbpf_style_program_builds_with_no_flags_and_fires_on_linux_4_19() {
     let (obj, c) = compile("libbpf_big_map");
     // Global data is 5.2: bpf_printk keeps its format on the stack.
@@ -311,7 +311,7 @@ fn a_libbpf_style_program_builds_with_no_flags_and_fires_on_linux_4_19() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn an_explicit_libbpf_include_beats_the_4_19_trees_own_header() {
     let src = v419("SRC");
     let selftests = format!("{src}/tools/testing/selftests");
@@ -357,7 +357,7 @@ fn an_explicit_libbpf_include_beats_the_4_19_trees_own_header() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn config_shows_the_4_19_boards_kernel_image_and_helper_headers() {
     let d = tempfile::tempdir().unwrap();
     let r = tool(
@@ -406,7 +406,7 @@ fn config_shows_the_4_19_boards_kernel_image_and_helper_headers() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn a_4_19_board_and_debian_6_1_pass_in_one_matrix() {
     let mut args = s(&[
         "run",

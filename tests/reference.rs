@@ -233,7 +233,7 @@ const ERAS: &[(&str, &str, &str, u16)] = &[
 /// `kernel fetch --json` of a cached kernel: no network (the mirror is a
 /// closed port), and every path is what the packages hold.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn fetch_json_describes_each_era_and_a_cached_fetch_needs_no_network() {
     for &(target, kernel, flavour, machine) in ERAS {
         let r = cached_tool(
@@ -317,7 +317,7 @@ fn fetch_json_describes_each_era_and_a_cached_fetch_needs_no_network() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn list_shows_each_reference_kernel_and_whether_it_is_cached_tool() {
     let mut rows = Vec::new();
     for kernel in ["debian:5.10", "debian:6.1", "debian:6.12"] {
@@ -355,7 +355,7 @@ fn list_shows_each_reference_kernel_and_whether_it_is_cached_tool() {
 /// `--kernel debian:X` on compile, for every era: the seed's PT_REGS_PARM2
 /// is the target's second argument register, read with the target's width.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn compile_with_each_reference_kernel_reads_the_targets_registers() {
     let out = tempfile::tempdir().unwrap();
     for &(target, kernel, _, _) in ERAS {
@@ -378,7 +378,7 @@ fn compile_with_each_reference_kernel_reads_the_targets_registers() {
 /// The issue's first command: a new project builds for armv7 with no
 /// kernel options, on the default reference kernel, and boots it.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn a_new_project_builds_and_runs_with_no_kernel_options() {
     let abi = fx("EBPF_CROSS_ARMHF_ABI");
     let version = tree_version(&fx_dir("EBPF_CROSS_ARMHF_BUILD"));
@@ -666,7 +666,7 @@ fn assert_nothing_usable(cache: &Path, tamper: Tamper) {
 }
 
 #[test]
-#[ignore = "needs the network (deb.debian.org)"]
+#[ignore = "tier: network (deb.debian.org)"]
 fn an_altered_index_or_package_is_refused_naming_both_digests() {
     for tamper in [Tamper::Index, Tamper::Image] {
         let m = mirror(tamper);
@@ -721,7 +721,7 @@ fn assert_no_kernel(cache: &Path, what: Tamper) {
 /// signature problem, an InRelease altered after signing is not an unknown
 /// key, and a body past its signed size (or an endless one) is cut off.
 #[test]
-#[ignore = "needs the network (deb.debian.org)"]
+#[ignore = "tier: network (deb.debian.org)"]
 fn a_broken_file_anywhere_stops_the_fetch_with_its_own_reason() {
     for tamper in [
         Tamper::UpdateIndexGone,
@@ -784,7 +784,7 @@ fn a_broken_file_anywhere_stops_the_fetch_with_its_own_reason() {
 /// an entry whose record was edited to point outside itself is refused,
 /// yet still removable.
 #[test]
-#[ignore = "needs the network (deb.debian.org)"]
+#[ignore = "tier: network (deb.debian.org)"]
 fn an_interrupted_fetch_leaves_no_staging_and_leftovers_are_swept() {
     let m = mirror(Tamper::ImageStalls);
     let cache = tempfile::tempdir().unwrap();
@@ -855,7 +855,7 @@ fn an_interrupted_fetch_leaves_no_staging_and_leftovers_are_swept() {
 /// archive format was new to the tool, and leaves no staging behind. The
 /// cache is a 20 MiB tmpfs: the indexes fit, the header trees do not.
 #[test]
-#[ignore = "needs the network (deb.debian.org) and root (mount)"]
+#[ignore = "tier: network (deb.debian.org), as root (mount)"]
 fn a_full_disk_is_reported_as_one() {
     let m = mirror(Tamper::Nothing);
     let cache = tempfile::tempdir().unwrap();
@@ -890,7 +890,7 @@ fn a_full_disk_is_reported_as_one() {
 /// A stalled mirror is named with what the fetch waited for, once per try
 /// (issue 20 item 9), where it waited 3 × 60 s saying nothing.
 #[test]
-#[ignore = "needs the network (deb.debian.org)"]
+#[ignore = "tier: network (deb.debian.org)"]
 fn a_stalled_mirror_says_what_it_waits_for() {
     let m = mirror(Tamper::InReleaseStalls);
     let cache = tempfile::tempdir().unwrap();
@@ -922,7 +922,7 @@ fn a_stalled_mirror_says_what_it_waits_for() {
 /// cached one is kept, and the error says how to take the older one on
 /// purpose.
 #[test]
-#[ignore = "needs the network (deb.debian.org)"]
+#[ignore = "tier: network (deb.debian.org)"]
 fn refresh_never_replaces_a_cached_kernel_with_an_older_one() {
     let m = mirror(Tamper::Nothing);
     let cache = tempfile::tempdir().unwrap();
@@ -960,7 +960,7 @@ fn refresh_never_replaces_a_cached_kernel_with_an_older_one() {
 }
 
 #[test]
-#[ignore = "needs the network (deb.debian.org)"]
+#[ignore = "tier: network (deb.debian.org)"]
 fn two_concurrent_fetches_both_succeed_and_cache_one_copy() {
     let m = mirror(Tamper::Nothing);
     let cache = tempfile::tempdir().unwrap();

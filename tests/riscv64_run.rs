@@ -146,7 +146,7 @@ fn tree_mcount_insn_size() -> u64 {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn riscv64_kprobe_attaches_past_the_ftrace_entry_and_reads_its_argument() {
     let size = tree_mcount_insn_size();
     assert_eq!(size, 8);
@@ -178,7 +178,7 @@ fn riscv64_kprobe_attaches_past_the_ftrace_entry_and_reads_its_argument() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn riscv64_return_probe_is_refused_naming_kprobes_on_ftrace() {
     let (r, report) = run_with("kretprobe_open", &[]);
     r.fails();
@@ -189,7 +189,7 @@ fn riscv64_return_probe_is_refused_naming_kprobes_on_ftrace() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn riscv64_loader_is_a_static_risc_v_binary() {
     let out = tempfile::tempdir().unwrap();
     let status = std::process::Command::new("tar")
@@ -218,7 +218,7 @@ fn riscv64_loader_is_a_static_risc_v_binary() {
 /// ring buffer takes no writes there, so its printk lines never arrive.
 /// `run` says that, with the run count, instead of "never fired".
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn riscv64_example_kprobe_runs_and_run_says_its_lines_were_dropped() {
     let (r, report) = run_with("", &[]);
     r.fails();

@@ -536,7 +536,7 @@ fn the_same_board_twice_is_refused() {
 /// clang-14/llc-14 pair behind it (issue 20 item 14): the plan uses the
 /// pair.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn a_stray_newer_clang_without_its_llc_does_not_hide_a_working_pair() {
     let d = tempfile::tempdir().unwrap();
     let bin_dir = d.path().join("bin");

@@ -335,7 +335,7 @@ fn open_bundle(p: &Path) -> (Vec<String>, serde_json::Value) {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn new_project_builds_for_armv7_and_for_its_board() {
     let src = common::fx_dir("EBPF_CROSS_ARMHF_SRC");
     let build = common::fx_dir("EBPF_CROSS_ARMHF_BUILD");

@@ -536,7 +536,7 @@ fn run_on(b: &Board, host: &str, bundle: &Path, more: &[&str]) -> Verdict {
 // The checks
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn the_examples_probe_lines_come_back_from_the_board_and_expect_passes() {
     let bundle = bundle();
     let b = board();
@@ -578,7 +578,7 @@ fn the_examples_probe_lines_come_back_from_the_board_and_expect_passes() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn a_miss_fails_with_exit_1_and_no_loader_is_left_on_the_board() {
     let bundle = bundle();
     let b = board();
@@ -601,7 +601,7 @@ fn a_miss_fails_with_exit_1_and_no_loader_is_left_on_the_board() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn ctrl_c_exits_130_and_leaves_nothing_on_the_board() {
     let bundle = bundle();
     let b = board();
@@ -776,7 +776,7 @@ fn an_unreachable_port_fails_clearly_within_the_connect_timeout() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn a_wrong_host_key_is_refused_and_known_hosts_is_unchanged() {
     let bundle = bundle();
     let b = board();
@@ -856,7 +856,7 @@ fn a_wrong_host_key_is_refused_and_known_hosts_is_unchanged() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn a_board_on_another_kernel_is_refused_in_native_mode_and_warned_in_core_mode() {
     let abi = fx("EBPF_CROSS_ARMHF_ABI");
     let native = bundle_claiming("6.1.0-99-armmp", "native");
@@ -898,7 +898,7 @@ fn a_board_on_another_kernel_is_refused_in_native_mode_and_warned_in_core_mode()
 /// against `run` under QEMU on the same kernel with the same bundle (the
 /// goal is at most 2 s more), printed as `[bench]` lines.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn seconds_to_the_verdict_over_ssh_against_qemu_run() {
     let bundle = bundle();
     let b = board();
@@ -954,7 +954,7 @@ fn seconds_to_the_verdict_over_ssh_against_qemu_run() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn a_timeout_fails_and_the_board_cleans_up() {
     let bundle = bundle();
     let b = board();
@@ -979,7 +979,7 @@ fn a_timeout_fails_and_the_board_cleans_up() {
 /// kills ssh with it): the board sees its stdin close and ends the run by
 /// itself.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn a_dropped_connection_ends_the_run_on_the_board_by_itself() {
     let bundle = bundle();
     let b = board();
@@ -1049,7 +1049,7 @@ fn runner(b: &Board, args: &[&str]) -> Command {
 /// the program's output and exit status come back as its own; Ctrl-C stops
 /// it on the board.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn the_cargo_runner_runs_a_program_on_the_board_with_its_status() {
     let exe = loader_exe();
     let exe = exe.to_str().unwrap();
@@ -1106,7 +1106,7 @@ fn the_cargo_runner_runs_a_program_on_the_board_with_its_status() {
 /// a pulled cable): no end of stdin ever reaches the board, and its own
 /// watchdog ends the run --timeout + 30 s after it began.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn a_hung_link_is_ended_by_the_boards_watchdog() {
     let bundle = bundle();
     let b = board();
@@ -1184,7 +1184,7 @@ fn a_hung_link_is_ended_by_the_boards_watchdog() {
 /// `--extra` and `-- LOADER ARGS` as for the QEMU run: the object lands in
 /// the run directory's extra/, and the guest path `/extra/x.o` names it.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn an_extra_object_named_as_in_the_guest_runs_on_the_board() {
     let objs = shared_target().join("ssh-objects");
     tool(
@@ -1233,7 +1233,7 @@ fn an_extra_object_named_as_in_the_guest_runs_on_the_board() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn a_login_that_is_not_root_is_refused_before_anything_is_copied() {
     let bundle = bundle();
     let b = board();

@@ -147,7 +147,7 @@ fn dynamic_facts(elf: &[u8]) -> (bool, bool) {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn recipe_build_and_install_as_bitbake_would() {
     let kernel_src = common::fx_dir("EBPF_CROSS_ARMHF_SRC");
     let kernel_build = common::fx_dir("EBPF_CROSS_ARMHF_BUILD");
@@ -480,7 +480,7 @@ const KERNEL_APPEND: &str = "linux-yocto + recipes-kernel/linux/linux-yocto_%.bb
 /// recipe (both variants), and of the kernel bbappend applied to a
 /// linux-yocto: every line is one variable or task as parsed.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh: the Python tools in .fixtures/venv)"]
 fn generated_layer_parses_with_bitbakes_parser() {
     let t = tempfile::tempdir().unwrap();
     let p = new_project(t.path());
@@ -588,7 +588,7 @@ layer: LAYERDEPENDS_my-probe = core openembedded-layer
 /// failed `require` would stop bitbake's parse of every recipe), and the
 /// recipe's own fetch says what to run.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh: the Python tools in .fixtures/venv)"]
 fn a_fresh_layer_parses_and_its_fetch_says_to_write_the_crates_inc() {
     let t = tempfile::tempdir().unwrap();
     let o = tool_cmd()
@@ -628,7 +628,7 @@ fn a_fresh_layer_parses_and_its_fetch_says_to_write_the_crates_inc() {
 /// `homepageping` here, because it pings HOMEPAGE over the network and the
 /// generated addresses are placeholders under `.invalid`.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh: the Python tools in .fixtures/venv)"]
 fn generated_layer_lints_clean_with_oelint() {
     let t = tempfile::tempdir().unwrap();
     let p = new_project(t.path());
@@ -666,7 +666,7 @@ fn generated_layer_lints_clean_with_oelint() {
 /// Both CI templates, as `new` renders them, against the schemas
 /// check-jsonschema ships (no network needed).
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh: the Python tools in .fixtures/venv)"]
 fn ci_templates_validate_against_their_schemas() {
     let t = tempfile::tempdir().unwrap();
     let p = new_project(t.path());
@@ -738,7 +738,7 @@ fn crates_inc_without_a_lock_says_how_to_make_one() {
 /// part of the plan: --dry-run shows it after the board's flags, quoted
 /// words kept whole.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn bpf_cflags_from_the_environment_are_in_the_plan() {
     let t = tempfile::tempdir().unwrap();
     let src = common::repo().join("examples/open-example/bpf/open-example.bpf.c");
@@ -776,7 +776,6 @@ fn bpf_cflags_from_the_environment_are_in_the_plan() {
 /// Yocto passes its own target (RUST_TARGET_SYS, or a spec JSON); a spec
 /// that describes another machine than the profile is refused up front.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
 fn a_target_spec_that_contradicts_the_profile_is_refused() {
     let t = tempfile::tempdir().unwrap();
     let s = t.path().join("git");
@@ -818,7 +817,6 @@ fn a_target_spec_that_contradicts_the_profile_is_refused() {
 
 /// A bundle whose bytes do not match its manifest installs nothing.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
 fn install_refuses_a_damaged_bundle() {
     use cargo_ebpf_cross::bundle::{self, Content, Manifest};
     let t = tempfile::tempdir().unwrap();
