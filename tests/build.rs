@@ -1,20 +1,13 @@
 //! Issue 3, end to end: `cargo ebpf-cross build` on the example and on small
 //! projects, with real cross gcc, real rustc targets and Debian's trees.
 
-#[path = "common/mod.rs"]
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// Builds here share one cargo target dir (so aya compiles once); cargo
 /// would serialise them anyway.
 static SHARED: Mutex<()> = Mutex::new(());
-
-fn shared_target() -> PathBuf {
-    repo().join("target/e2e")
-}
 
 fn lock() -> std::sync::MutexGuard<'static, ()> {
     SHARED.lock().unwrap_or_else(|p| p.into_inner())
@@ -74,7 +67,7 @@ fn unpack(tarball: &Path, into: &Path) {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn example_for_two_boards_in_one_command_gives_verified_bundles() {
     let _g = lock();
     let d = tempfile::tempdir().unwrap();
@@ -117,35 +110,11 @@ fn example_for_two_boards_in_one_command_gives_verified_bundles() {
         "{}",
         runs[0]
     );
-    assert!(
-        r.stderr
-            .contains("Grouping loaders for bbb, rpi4 in one cargo invocation"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr
-            .contains("Compiling bpf/open-example.bpf.c (bbb, linux 6.1."),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr
-            .contains("Linking loader (armv7-unknown-linux-gnueabihf, arm-linux-gnueabihf-gcc)"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr
-            .contains("Linking loader (aarch64-unknown-linux-gnu, aarch64-linux-gnu-gcc)"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains("Summary 2 built, 0 failed"),
-        "{}",
-        r.stderr
-    );
+    r.says("Grouping loaders for bbb, rpi4 in one cargo invocation");
+    r.says("Compiling bpf/open-example.bpf.c (bbb, linux 6.1.");
+    r.says("Linking loader (armv7-unknown-linux-gnueabihf, arm-linux-gnueabihf-gcc)");
+    r.says("Linking loader (aarch64-unknown-linux-gnu, aarch64-linux-gnu-gcc)");
+    r.says("Summary 2 built, 0 failed");
 
     // One JSON object per artifact, then the summary.
     let msgs = messages(&r.stdout);
@@ -293,7 +262,7 @@ fn example_for_two_boards_in_one_command_gives_verified_bundles() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn noop_rebuild_runs_no_clang_and_bundles_are_reproducible() {
     let _g = lock();
     let d = tempfile::tempdir().unwrap();
@@ -317,13 +286,7 @@ fn noop_rebuild_runs_no_clang_and_bundles_are_reproducible() {
     let first = sha(&tarball);
     let again = tool(&a, &args, &[]);
     again.ok();
-    assert!(
-        again
-            .stderr
-            .contains("Fresh bpf/open-example.bpf.c (bbb, linux 6.1."),
-        "{}",
-        again.stderr
-    );
+    again.says("Fresh bpf/open-example.bpf.c (bbb, linux 6.1.");
     assert!(
         !again.stderr.contains("clang-14 --target"),
         "clang ran: {}",
@@ -335,11 +298,7 @@ fn noop_rebuild_runs_no_clang_and_bundles_are_reproducible() {
     let b = example_copy(&d.path().join("b"));
     let r = tool(&b, &args, &[("SOURCE_DATE_EPOCH", "0")]);
     r.ok();
-    assert!(
-        r.stderr.contains("Compiling bpf/open-example.bpf.c"),
-        "{}",
-        r.stderr
-    );
+    r.says("Compiling bpf/open-example.bpf.c");
     assert_eq!(
         sha(&tarball),
         first,
@@ -370,7 +329,7 @@ const META: &str = "[package.metadata.ebpf-cross]\nstatic = true\n";
 const MAIN: &str = "fn main() { println!(\"tiny loader\"); }\n";
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn tiny_loader_cross_builds_for_riscv64_with_a_version_only() {
     let d = tempfile::tempdir().unwrap();
     let p = tiny_project(d.path(), META, MAIN);
@@ -399,7 +358,6 @@ fn tiny_loader_cross_builds_for_riscv64_with_a_version_only() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
 fn no_loader_package() {
     let d = tempfile::tempdir().unwrap();
     let p = tiny_project(d.path(), "", MAIN);
@@ -409,18 +367,14 @@ fn no_loader_package() {
         &[],
     );
     r.fails();
-    assert!(r.stderr.contains("error: no loader package: no package in the workspace has [package.metadata.ebpf-cross]"), "{}", r.stderr);
-    assert!(
-        r.stderr
-            .contains("help: add `[package.metadata.ebpf-cross]`"),
-        "{}",
-        r.stderr
+    r.says(
+        "error: no loader package: no package in the workspace has [package.metadata.ebpf-cross]",
     );
+    r.says("help: add `[package.metadata.ebpf-cross]`");
     assert!(!p.join("target/ebpf-cross").exists());
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
 fn several_binaries_without_bin() {
     let d = tempfile::tempdir().unwrap();
     let p = tiny_project(d.path(), META, MAIN);
@@ -434,15 +388,10 @@ fn several_binaries_without_bin() {
     r.fails();
     assert!(r.stderr.contains("error: package `tiny` has several binaries (other, tiny) and no `bin` in [package.metadata.ebpf-cross]")
         || r.stderr.contains("error: package `tiny` has several binaries (tiny, other) and no `bin` in [package.metadata.ebpf-cross]"), "{}", r.stderr);
-    assert!(
-        r.stderr.contains("help: set `bin = \"<name>\"`"),
-        "{}",
-        r.stderr
-    );
+    r.says("help: set `bin = \"<name>\"`");
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
 fn no_cross_linker_names_the_package_and_the_variable() {
     let d = tempfile::tempdir().unwrap();
     let p = tiny_project(d.path(), META, MAIN);
@@ -463,23 +412,15 @@ fn no_cross_linker_names_the_package_and_the_variable() {
         &[("PATH", &path)],
     );
     r.fails();
-    assert!(
-        r.stderr.contains("error: cross linker `arm-linux-gnueabihf-gcc` for armv7-unknown-linux-gnueabihf is not installed"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains("help: install it (`apt-get install gcc-arm-linux-gnueabihf`), or set CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_LINKER"),
-        "{}",
-        r.stderr
-    );
+    r.says("error: cross linker `arm-linux-gnueabihf-gcc` for armv7-unknown-linux-gnueabihf is not installed");
+    r.says("help: install it (`apt-get install gcc-arm-linux-gnueabihf`), or set CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_LINKER");
     assert!(!p
         .join("target/ebpf-cross/armv7/tiny-0.2.0-armv7.tar.gz")
         .exists());
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn missing_rust_target_while_offline() {
     let d = tempfile::tempdir().unwrap();
     let p = tiny_project(d.path(), META, MAIN);
@@ -498,21 +439,12 @@ fn missing_rust_target_while_offline() {
         &[],
     );
     r.fails();
-    assert!(
-        r.stderr.contains("error: the Rust standard library for thumbv7neon-unknown-linux-gnueabihf is not installed (offline, so it cannot be downloaded now)"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr
-            .contains("help: run `rustup target add thumbv7neon-unknown-linux-gnueabihf`"),
-        "{}",
-        r.stderr
-    );
+    r.says("error: the Rust standard library for thumbv7neon-unknown-linux-gnueabihf is not installed (offline, so it cannot be downloaded now)");
+    r.says("help: run `rustup target add thumbv7neon-unknown-linux-gnueabihf`");
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn loader_compile_error_passes_cargo_output_through() {
     let d = tempfile::tempdir().unwrap();
     let p = tiny_project(d.path(), META, "fn main() { let x: u32 = \"nope\"; }\n");
@@ -522,25 +454,16 @@ fn loader_compile_error_passes_cargo_output_through() {
         &[],
     );
     r.fails();
-    assert!(
-        r.stderr.contains("error[E0308]: mismatched types"),
-        "{}",
-        r.stderr
-    );
-    assert!(r.stderr.contains("src/main.rs:1:"), "{}", r.stderr);
-    assert!(
-        r.stderr
-            .contains("error: building the loader `tiny` for aarch64-unknown-linux-gnu failed"),
-        "{}",
-        r.stderr
-    );
+    r.says("error[E0308]: mismatched types");
+    r.says("src/main.rs:1:");
+    r.says("error: building the loader `tiny` for aarch64-unknown-linux-gnu failed");
     assert!(!p
         .join("target/ebpf-cross/aarch64/tiny-0.2.0-aarch64.tar.gz")
         .exists());
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn unwritable_bundle_dir() {
     let d = tempfile::tempdir().unwrap();
     let p = tiny_project(d.path(), META, MAIN);
@@ -560,16 +483,12 @@ fn unwritable_bundle_dir() {
         &[],
     );
     r.fails();
-    assert!(r.stderr.contains("error: cannot write"), "{}", r.stderr);
-    assert!(
-        r.stderr.contains("plainfile/target/ebpf-cross/aarch64"),
-        "{}",
-        r.stderr
-    );
+    r.says("error: cannot write");
+    r.says("plainfile/target/ebpf-cross/aarch64");
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn bindings_without_libclang_is_a_clear_error() {
     let d = tempfile::tempdir().unwrap();
     let p = tiny_project(
@@ -588,21 +507,12 @@ fn bindings_without_libclang_is_a_clear_error() {
         &[("LIBCLANG_PATH", "/nonexistent/libclang")],
     );
     r.fails();
-    assert!(
-        r.stderr
-            .contains("error: bindings were asked for, but libclang could not be loaded"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains("apt-get install libclang-14-dev"),
-        "{}",
-        r.stderr
-    );
+    r.says("error: bindings were asked for, but libclang could not be loaded");
+    r.says("apt-get install libclang-14-dev");
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn bindings_have_the_targets_layout() {
     let d = tempfile::tempdir().unwrap();
     let p = tiny_project(
@@ -641,7 +551,7 @@ fn bindings_have_the_targets_layout() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn dry_run_prints_every_plan_and_writes_nothing() {
     let d = tempfile::tempdir().unwrap();
     let p = tiny_project(d.path(), META, MAIN);

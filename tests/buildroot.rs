@@ -21,32 +21,16 @@
 //! (except the top Makefile, which in a split build dir only forwards to
 //! the source).
 
-#[path = "common/mod.rs"]
-mod common;
+use crate::common;
+use crate::common::*;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Instant;
-
-const BIN: &str = env!("CARGO_BIN_EXE_cargo-ebpf-cross");
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn read(p: impl AsRef<Path>) -> String {
-    let p = p.as_ref();
-    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
 
 /// `new NAME --target armv7` in `dir`; returns the project directory.
 fn new_project(dir: &Path, name: &str) -> PathBuf {
-    let mut c = Command::new(BIN);
-    common::sandbox_env(&mut c);
+    let mut c = tool_cmd();
     let o = c
         .current_dir(dir)
         .args(["--color", "never", "new", name, "--target", "armv7"])
@@ -227,8 +211,7 @@ fn buildroot_names_follow_the_project_name() {
             "the generated Buildroot tree already has or needs a package `linux`",
         ),
     ] {
-        let mut c = Command::new(BIN);
-        common::sandbox_env(&mut c);
+        let mut c = tool_cmd();
         let o = c
             .current_dir(t.path())
             .args(["--color", "never", "new", name])
@@ -271,15 +254,6 @@ fn join_trees(src: &Path, build: &Path, out: &Path, top: bool) {
         };
         std::os::unix::fs::symlink(&target, &o).unwrap();
     }
-}
-
-fn u16_le(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
-}
-
-fn mode(p: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
 }
 
 fn has_interp(elf: &[u8]) -> bool {
@@ -353,7 +327,7 @@ $(PKG_BUILD_DIR)/.print-%:
 /// Buildroot's kernel build for 4.19: bpf_helpers.h comes from the tree's
 /// selftests, as for every kernel before 5.5.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn package_builds_and_installs_against_4_19_as_buildroot_would() {
     let src = PathBuf::from(common::fx_dir("EBPF_CROSS_V419_SRC"));
     let build = PathBuf::from(common::fx_dir("EBPF_CROSS_V419_BUILD"));
@@ -370,7 +344,7 @@ fn package_builds_and_installs_against_4_19_as_buildroot_would() {
 /// from host-libbpf in $(HOST_DIR)/include, played here by the build
 /// machine's libbpf-dev headers linked there.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn package_builds_and_installs_against_6_1_with_host_libbpf() {
     let src = PathBuf::from(common::fx_dir("EBPF_CROSS_ARMHF_SRC"));
     let build = common::fx_dir("EBPF_CROSS_ARMHF_BUILD");
@@ -406,7 +380,7 @@ fn build_and_install(src: &Path, build: &Path, version: &str, libbpf: Option<&Pa
         std::fs::create_dir_all(d).unwrap();
     }
     // What host-cargo-ebpf-cross's `cargo install --root $(HOST_DIR)` leaves.
-    std::os::unix::fs::symlink(BIN, host_dir.join("bin/cargo-ebpf-cross")).unwrap();
+    std::os::unix::fs::symlink(bin(), host_dir.join("bin/cargo-ebpf-cross")).unwrap();
     if let Some(dir) = libbpf {
         std::fs::create_dir_all(host_dir.join("include")).unwrap();
         std::os::unix::fs::symlink(dir, host_dir.join("include/bpf")).unwrap();
@@ -659,7 +633,7 @@ fn kernel_fixups_name_the_options_and_their_dependencies() {
 /// the kernel's own `olddefconfig` (its kconfig, as Buildroot runs it after
 /// the fixups) every one is still on, so none lacks a dependency.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn kernel_fixups_survive_olddefconfig_on_4_19() {
     let src = PathBuf::from(common::fx_dir("EBPF_CROSS_V419_SRC"));
     let build = PathBuf::from(common::fx_dir("EBPF_CROSS_V419_BUILD"));

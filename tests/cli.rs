@@ -1,10 +1,7 @@
 //! Issue 2, end to end with real clang/llc, Debian's real 6.1 trees, and the
 //! 4.19-layout fixture: targets, compile, flags, doctor, and bad input.
 
-#[path = "common/mod.rs"]
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::{Path, PathBuf};
 
 fn seed() -> PathBuf {
@@ -30,7 +27,6 @@ fn kprobe_insns(obj: &Path) -> Vec<String> {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
 fn targets_json_lists_every_builtin_with_its_facts() {
     let d = tempfile::tempdir().unwrap();
     let r = tool(d.path(), &["targets", "--json"], &[]);
@@ -98,7 +94,7 @@ fn targets_json_includes_a_projects_boards() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn seed_compiles_unchanged_for_armv7_against_debian_6_1_with_32bit_pt_regs() {
     let (s, b) = armhf();
     let d = tempfile::tempdir().unwrap();
@@ -120,8 +116,8 @@ fn seed_compiles_unchanged_for_armv7_against_debian_6_1_with_32bit_pt_regs() {
         &[],
     );
     r.ok();
-    assert!(r.stderr.contains("Compiling"), "{}", r.stderr);
-    assert!(r.stderr.contains("(armv7, linux 6.1."), "{}", r.stderr);
+    r.says("Compiling");
+    r.says("(armv7, linux 6.1.");
     let bytes = std::fs::read(&out).unwrap();
     assert_eq!(elf_machine(&bytes), (2, 1, 247), "64-bit LSB eBPF");
     let i = kprobe_insns(&out);
@@ -130,7 +126,7 @@ fn seed_compiles_unchanged_for_armv7_against_debian_6_1_with_32bit_pt_regs() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn seed_compiles_unchanged_for_aarch64_against_debian_6_1() {
     let (s, b) = arm64();
     let d = tempfile::tempdir().unwrap();
@@ -157,7 +153,7 @@ fn seed_compiles_unchanged_for_aarch64_against_debian_6_1() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn seed_compiles_against_the_4_19_layout_through_the_pt_regs_backport() {
     let t = fixture_4_19();
     let d = tempfile::tempdir().unwrap();
@@ -179,9 +175,9 @@ fn seed_compiles_against_the_4_19_layout_through_the_pt_regs_backport() {
         &[("EBPF_CROSS_HOST_LIBBPF", "0")],
     );
     r.ok();
-    assert!(r.stderr.contains("(armv7, linux 4.19.94)"), "{}", r.stderr);
+    r.says("(armv7, linux 4.19.94)");
     // The tree's own selftests header, staged, with the compat layer after it.
-    assert!(r.stderr.contains("-D__LINUX_ARM_ARCH__=7"), "{}", r.stderr);
+    r.says("-D__LINUX_ARM_ARCH__=7");
     let staged =
         std::fs::read_to_string(d.path().join(".ebpf-cross/armv7/include/bpf/bpf_helpers.h"))
             .unwrap();
@@ -204,7 +200,7 @@ fn seed_compiles_against_the_4_19_layout_through_the_pt_regs_backport() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn without_the_backport_the_4_19_seed_would_not_build() {
     // Proves the fixture lacks arm PT_REGS: bypass our staging by pointing
     // clang at the tree's helpers directly (what a hand-written Makefile did).
@@ -251,7 +247,7 @@ fn without_the_backport_the_4_19_seed_would_not_build() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn big_endian_mips_with_only_a_version_gives_bpfeb() {
     let d = tempfile::tempdir().unwrap();
     let src = repo().join("tests/bpf/standalone.c");
@@ -284,7 +280,7 @@ fn big_endian_mips_with_only_a_version_gives_bpfeb() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn second_compile_runs_no_clang_and_a_change_rebuilds() {
     let t = fixture_4_19();
     let d = tempfile::tempdir().unwrap();
@@ -304,11 +300,7 @@ fn second_compile_runs_no_clang_and_a_change_rebuilds() {
     tool(d.path(), &args, &[]).ok();
     let again = tool(d.path(), &args, &[]);
     again.ok();
-    assert!(
-        again.stderr.contains("Fresh seed.c (armv7, linux 4.19.94)"),
-        "{}",
-        again.stderr
-    );
+    again.says("Fresh seed.c (armv7, linux 4.19.94)");
     assert!(
         !again.stderr.contains("Running"),
         "no tool may run: {}",
@@ -337,15 +329,11 @@ fn second_compile_runs_no_clang_and_a_change_rebuilds() {
     .unwrap();
     let third = tool(d.path(), &args2, &[]);
     third.ok();
-    assert!(
-        third.stderr.contains("Compiling seed.c"),
-        "{}",
-        third.stderr
-    );
+    third.says("Compiling seed.c");
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn compile_commands_json_carries_the_cross_include_set() {
     let (s, b) = armhf();
     let d = tempfile::tempdir().unwrap();
@@ -388,7 +376,7 @@ fn compile_commands_json_carries_the_cross_include_set() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn flags_print_the_same_argv_in_every_format() {
     let (s, b) = armhf();
     let d = tempfile::tempdir().unwrap();
@@ -469,7 +457,7 @@ fn flags_print_the_same_argv_in_every_format() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn dry_run_prints_the_pipeline_and_writes_nothing() {
     let t = fixture_4_19();
     let d = tempfile::tempdir().unwrap();
@@ -504,7 +492,7 @@ fn dry_run_prints_the_pipeline_and_writes_nothing() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn doctor_reports_each_missing_tree_file_with_its_command() {
     let d = tempfile::tempdir().unwrap();
     let t = d.path().join("linux");
@@ -546,7 +534,7 @@ fn doctor_reports_each_missing_tree_file_with_its_command() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn env_and_board_file_feed_the_kernel_settings() {
     let d = tempfile::tempdir().unwrap();
     let t = fixture_4_19();
@@ -573,11 +561,7 @@ fn env_and_board_file_feed_the_kernel_settings() {
         &[],
     );
     by_name.ok();
-    assert!(
-        by_name.stderr.contains("(old, linux 4.19.94)"),
-        "{}",
-        by_name.stderr
-    );
+    by_name.says("(old, linux 4.19.94)");
     // env beats the profile: a contradicting env version is an error naming it.
     let env = tool(
         d.path(),
@@ -592,16 +576,12 @@ fn env_and_board_file_feed_the_kernel_settings() {
         &[("EBPF_CROSS_KERNEL_VERSION", "5.10")],
     );
     env.fails();
-    assert!(
-        env.stderr.contains("error: kernel version `5.10` (from env EBPF_CROSS_KERNEL_VERSION) contradicts the tree, which is 4.19.94"),
-        "{}",
-        env.stderr
-    );
+    env.says("error: kernel version `5.10` (from env EBPF_CROSS_KERNEL_VERSION) contradicts the tree, which is 4.19.94");
     assert!(!d.path().join("b.o").exists());
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn paths_with_spaces_work() {
     let d = tempfile::tempdir().unwrap();
     let t = d.path().join("my kernel tree");
@@ -633,11 +613,7 @@ fn paths_with_spaces_work() {
 fn fails_with(cwd: &Path, args: &[&str], env: &[(&str, &str)], message: &str) -> Run {
     let r = tool(cwd, args, env);
     r.fails();
-    assert!(
-        r.stderr.contains(message),
-        "want {message:?} in:\n{}",
-        r.stderr
-    );
+    r.says(message);
     assert!(
         r.stderr.contains("help:") || message.contains("help:"),
         "no hint in:\n{}",
@@ -660,7 +636,6 @@ fn compile_args<'a>(tree: &'a str, src: &'a str) -> Vec<&'a str> {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
 fn bad_target_and_profiles() {
     let d = tempfile::tempdir().unwrap();
     let s = seed();
@@ -671,11 +646,7 @@ fn bad_target_and_profiles() {
         &[],
         "error: unknown target `armv9`",
     );
-    assert!(
-        r.stderr.contains("built-in targets: armv7, armv6, aarch64"),
-        "{}",
-        r.stderr
-    );
+    r.says("built-in targets: armv7, armv6, aarch64");
     std::fs::write(
         d.path().join("typo.toml"),
         "extends = \"armv7\"\n[kernel]\nsource = \"/x\"\nbiuld = \"/y\"\n",
@@ -702,7 +673,6 @@ fn bad_target_and_profiles() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
 fn bad_kernel_trees_and_versions() {
     let d = tempfile::tempdir().unwrap();
     let s = seed();
@@ -723,7 +693,7 @@ fn bad_kernel_trees_and_versions() {
         &[],
         &format!("error: kernel tree is not prepared: {tl}/include/generated/uapi/linux/version.h"),
     );
-    assert!(r.stderr.contains(&format!("create it with: make -C {tl} ARCH=arm CROSS_COMPILE=arm-linux-gnueabihf- olddefconfig modules_prepare")), "{}", r.stderr);
+    r.says(&format!("create it with: make -C {tl} ARCH=arm CROSS_COMPILE=arm-linux-gnueabihf- olddefconfig modules_prepare"));
     let f = fixture_4_19();
     let f = f.to_str().unwrap();
     let mut a = compile_args(f, s);
@@ -746,7 +716,7 @@ fn bad_kernel_trees_and_versions() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn bad_tools() {
     let d = tempfile::tempdir().unwrap();
     let f = fixture_4_19();
@@ -819,7 +789,7 @@ fn clang_version() -> String {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn no_helpers_anywhere() {
     let (s, b) = armhf();
     let d = tempfile::tempdir().unwrap();
@@ -840,15 +810,11 @@ fn no_helpers_anywhere() {
         &[("EBPF_CROSS_HOST_LIBBPF", "0")],
         "error: no bpf/bpf_helpers.h found (looked in: ",
     );
-    assert!(
-        r.stderr.contains("apt-get install libbpf-dev"),
-        "{}",
-        r.stderr
-    );
+    r.says("apt-get install libbpf-dev");
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn c_errors_pass_through_with_file_and_line() {
     let d = tempfile::tempdir().unwrap();
     let src = repo().join("tests/bpf/broken.c");
@@ -867,18 +833,13 @@ fn c_errors_pass_through_with_file_and_line() {
         &[],
     );
     r.fails();
-    assert!(
-        r.stderr
-            .contains("broken.c:6:9: error: use of undeclared identifier 'undeclared_thing'"),
-        "{}",
-        r.stderr
-    );
-    assert!(r.stderr.contains("compiling"), "{}", r.stderr);
+    r.says("broken.c:6:9: error: use of undeclared identifier 'undeclared_thing'");
+    r.says("compiling");
     assert!(!d.path().join("x.o").exists());
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn missing_source_and_unwritable_output() {
     let d = tempfile::tempdir().unwrap();
     let f = fixture_4_19();
@@ -905,21 +866,12 @@ fn missing_source_and_unwritable_output() {
         &[],
     );
     r.fails();
-    assert!(
-        r.stderr.contains("error: cannot write `a-file/sub"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr
-            .contains("help: check the directory exists and is writable"),
-        "{}",
-        r.stderr
-    );
+    r.says("error: cannot write `a-file/sub");
+    r.says("help: check the directory exists and is writable");
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn a_program_without_license_warns() {
     let d = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -942,15 +894,11 @@ fn a_program_without_license_warns() {
         &[],
     );
     r.ok();
-    assert!(
-        r.stderr.contains("warning: nolic.c: no `license` section"),
-        "{}",
-        r.stderr
-    );
+    r.says("warning: nolic.c: no `license` section");
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn core_mode_builds_against_vmlinux_h_from_the_targets_btf() {
     let d = tempfile::tempdir().unwrap();
     // A stand-in for the board's BTF, with arm's 4-byte pt_regs slots.
@@ -989,12 +937,8 @@ fn core_mode_builds_against_vmlinux_h_from_the_targets_btf() {
         &[],
     );
     r.ok();
-    assert!(r.stderr.contains("bpftool btf dump file"), "{}", r.stderr);
-    assert!(
-        r.stderr.contains("--target=bpfel -g -D__TARGET_ARCH_arm"),
-        "{}",
-        r.stderr
-    );
+    r.says("bpftool btf dump file");
+    r.says("--target=bpfel -g -D__TARGET_ARCH_arm");
     let vh = std::fs::read_to_string(d.path().join(".ebpf-cross/board/include/vmlinux.h")).unwrap();
     assert!(vh.contains("struct pt_regs {"), "{vh}");
     let i = insns(&disasm(&d.path().join("core.o")));
@@ -1011,7 +955,7 @@ fn core_mode_builds_against_vmlinux_h_from_the_targets_btf() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn stamp_version_writes_the_targets_version_code_over_any_kernel() {
     let t = fixture_4_19();
     let seed = seed();
@@ -1101,7 +1045,7 @@ fn staged_helpers_target(include_dir: &Path) -> PathBuf {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn seed_compiles_for_aarch64_against_a_split_4_19_tree() {
     let (s, b) = split_4_19();
     let d = tempfile::tempdir().unwrap();
@@ -1124,11 +1068,7 @@ fn seed_compiles_for_aarch64_against_a_split_4_19_tree() {
         &[("EBPF_CROSS_HOST_LIBBPF", "0")],
     );
     r.ok();
-    assert!(
-        r.stderr.contains("(aarch64, linux 4.19.94)"),
-        "{}",
-        r.stderr
-    );
+    r.says("(aarch64, linux 4.19.94)");
     // The srctree's own 4.19 selftests header, not the host's libbpf.
     assert_eq!(
         staged_helpers_target(&d.path().join(".ebpf-cross/aarch64/include")),
@@ -1147,7 +1087,7 @@ fn seed_compiles_for_aarch64_against_a_split_4_19_tree() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn build_dir_alone_finds_its_source_through_the_source_link() {
     let (s, b) = split_4_19();
     let d = tempfile::tempdir().unwrap();
@@ -1168,11 +1108,7 @@ fn build_dir_alone_finds_its_source_through_the_source_link() {
         &[("EBPF_CROSS_HOST_LIBBPF", "0")],
     );
     r.ok();
-    assert!(
-        r.stderr.contains("(aarch64, linux 4.19.94)"),
-        "{}",
-        r.stderr
-    );
+    r.says("(aarch64, linux 4.19.94)");
     // Reached through `<build>/source` (the Makefile's path to the srctree
     // would name linux-4.19-src directly), and it is the fixture's header.
     let real = staged_helpers_target(&d.path().join(".ebpf-cross/aarch64/include"));
@@ -1186,7 +1122,7 @@ fn build_dir_alone_finds_its_source_through_the_source_link() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn split_4_19_flags_put_srctree_before_objtree() {
     let (s, b) = split_4_19();
     let d = tempfile::tempdir().unwrap();

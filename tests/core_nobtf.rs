@@ -4,19 +4,8 @@
 //! kernel's zImage with the values the guest itself reports. Bad BTF
 //! sources fail with their own message and cache nothing.
 
-#[path = "common/mod.rs"]
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-
-/// One guest at a time: two cores.
-static GUEST: Mutex<()> = Mutex::new(());
-
-fn shared_target() -> PathBuf {
-    repo().join("target/e2e")
-}
 
 fn v419(what: &str) -> String {
     fx(&format!("EBPF_CROSS_V419_{what}"))
@@ -136,7 +125,7 @@ fn fires_with_the_guests_pids(target: &Path, kernel: Option<&str>, bundle: &Path
         "--expect",
         "core comm head pid ",
     ]);
-    let _g = GUEST.lock().unwrap_or_else(|p| p.into_inner());
+    let _g = one_guest();
     let r = cached_tool(&repo(), &args);
     r.ok();
     pids_match(&r.stderr);
@@ -169,7 +158,7 @@ fn armv7_core_board() -> PathBuf {
 /// (about 600 MB; then cached as BTF beside the image), makes BTF from its
 /// DWARF, and the CO-RE bundle runs there with that kernel's minimal BTF.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn core_program_fires_on_armmp_6_1_with_btf_from_its_dbg_package() {
     let board = armv7_core_board();
     let started = std::time::Instant::now();
@@ -201,20 +190,16 @@ fn core_program_fires_on_armmp_6_1_with_btf_from_its_dbg_package() {
     assert!(size < 64 * 1024, "{size}");
     let r = fires_with_the_guests_pids(&board, Some("debian:6.1"), &bundle);
     let path = entries[0]["path"].as_str().unwrap();
-    assert!(
-        r.stderr.contains(&format!(
-            "open-example: BTF: /bundle/{path} (the bundle's, for "
-        )),
-        "{}",
-        r.stderr
-    );
+    r.says(&format!(
+        "open-example: BTF: /bundle/{path} (the bundle's, for "
+    ));
 }
 
 /// Issue 17, item 6: one CO-RE bundle, built once against the 4.19 board
 /// with `[bpf] also_kernels = ["debian:6.1"]`, carries one minimal BTF per
 /// kernel and runs unchanged on both in one `run --bundle` matrix.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn one_core_bundle_runs_on_4_19_and_armmp_6_1() {
     let dir = shared_target().join("core-nobtf");
     std::fs::create_dir_all(&dir).unwrap();
@@ -234,7 +219,7 @@ fn one_core_bundle_runs_on_4_19_and_armmp_6_1() {
     assert_eq!(releases, ["4.19.131".to_string(), format!("{abi}-armmp")]);
     let bundle_arg = bundle.display().to_string();
     let board_arg = board.display().to_string();
-    let _g = GUEST.lock().unwrap_or_else(|p| p.into_inner());
+    let _g = one_guest();
     let r = cached_tool(
         &repo(),
         &[
@@ -293,7 +278,7 @@ fn compile(board: &Path, source: &str, out: &Path) -> Run {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn core_program_fires_on_4_19_with_btf_made_from_dwarf() {
     let board = core_board_4_19();
     let out = shared_target().join("core-nobtf/objects-4.19");
@@ -337,21 +322,12 @@ fn core_program_fires_on_4_19_with_btf_made_from_dwarf() {
     let r = fires_with_the_guests_pids(&board, None, &bundle);
     // The identity is the booted kernel's own, and the loader said which
     // BTF it used.
-    assert!(
-        r.stderr
-            .contains(&format!("tracing_mark_write: Linux version {release} (")),
-        "{}",
-        r.stderr
-    );
-    assert!(r.stderr.contains(&format!(") {version}")), "{}", r.stderr);
+    r.says(&format!("tracing_mark_write: Linux version {release} ("));
+    r.says(&format!(") {version}"));
     let path = btf[0]["path"].as_str().unwrap();
-    assert!(
-        r.stderr.contains(&format!(
-            "open-example: BTF: /bundle/{path} (the bundle's, for {release} {version})"
-        )),
-        "{}",
-        r.stderr
-    );
+    r.says(&format!(
+        "open-example: BTF: /bundle/{path} (the bundle's, for {release} {version})"
+    ));
 }
 
 fn sha256_hex(b: &[u8]) -> String {
@@ -435,7 +411,7 @@ fn nothing_cached(cache: &Path) {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn a_vmlinux_without_dwarf_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let stripped = tmp.path().join("vmlinux-stripped");
@@ -449,19 +425,15 @@ fn a_vmlinux_without_dwarf_is_refused() {
     let cache = tmp.path().join("cache");
     let r = bad_btf(&board, &cache);
     r.fails();
-    assert!(
-        r.stderr.contains(&format!(
+    r.says(&format!(
             "error: no BTF from `{}`: it has neither a .BTF section nor DWARF (.debug_info) to make one from\n  help: rebuild the kernel with CONFIG_DEBUG_INFO=y (and CONFIG_DEBUG_INFO_REDUCED off), or use the unstripped vmlinux from the build tree or a -dbg package, not a stripped one\n",
             stripped.display()
-        )),
-        "{}",
-        r.stderr
-    );
+        ));
     nothing_cached(&cache);
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn a_vmlinux_for_another_arch_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let board = board_with_btf(
@@ -472,19 +444,15 @@ fn a_vmlinux_for_another_arch_is_refused() {
     let cache = tmp.path().join("cache");
     let r = bad_btf(&board, &cache);
     r.fails();
-    assert!(
-        r.stderr.contains(&format!(
+    r.says(&format!(
             "error: no BTF from `{}`: it is built for ELF machine 40, but this board is AArch64 (machine 183)\n  help: point [bpf] btf at the vmlinux of this board's own kernel\n",
             v419("VMLINUX")
-        )),
-        "{}",
-        r.stderr
-    );
+        ));
     nothing_cached(&cache);
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn no_pahole_names_its_package() {
     let tmp = tempfile::tempdir().unwrap();
     let board = board_with_btf("no-pahole-4.19", "armv7", Path::new(&v419("VMLINUX")));
@@ -520,18 +488,14 @@ fn no_pahole_names_its_package() {
         ],
     );
     r.fails();
-    assert!(
-        r.stderr.contains("error: pahole (No such file or directory (os error 2)) not found\n  help: install it (`apt-get install dwarves`); CO-RE mode needs it to make BTF from a vmlinux that has only DWARF\n"),
-        "{}",
-        r.stderr
-    );
+    r.says("error: pahole (No such file or directory (os error 2)) not found\n  help: install it (`apt-get install dwarves`); CO-RE mode needs it to make BTF from a vmlinux that has only DWARF\n");
     nothing_cached(&cache);
 }
 
 /// Without the network (CARGO_NET_OFFLINE), an armmp kernel whose -dbg BTF is not
 /// cached is refused with what would be downloaded, and nothing is fetched.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn offline_core_on_armmp_without_cached_btf_says_what_it_would_fetch() {
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
@@ -577,13 +541,9 @@ fn offline_core_on_armmp_without_cached_btf_says_what_it_would_fetch() {
         ],
     );
     r.fails();
-    assert!(
-        r.stderr.contains(&format!(
+    r.says(&format!(
             "error: CO-RE mode needs BTF for debian:6.1 armmp, made from its linux-image-{abi}-armmp-dbg package, which is not cached, and this command does not download (--offline, CARGO_NET_OFFLINE, --dry-run or a report)\n  help: run the same compile or build once online; the BTF is then cached beside the kernel\n"
-        )),
-        "{}",
-        r.stderr
-    );
+        ));
     assert_eq!(
         listing(&boot)
             .into_iter()
@@ -597,7 +557,7 @@ fn offline_core_on_armmp_without_cached_btf_says_what_it_would_fetch() {
 /// reduced DWARF leaves of most structs) gives BTF no CO-RE program can use:
 /// refused after pahole, and its output is not cached.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn dwarf_without_task_struct_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -616,13 +576,9 @@ fn dwarf_without_task_struct_is_refused() {
     let cache = tmp.path().join("cache");
     let r = bad_btf(&board, &cache);
     r.fails();
-    assert!(
-        r.stderr.contains(&format!(
+    r.says(&format!(
             "error: no BTF from `{}`: its DWARF describes no struct task_struct\n  help: rebuild the kernel with CONFIG_DEBUG_INFO=y and CONFIG_DEBUG_INFO_REDUCED off\n",
             obj.display()
-        )),
-        "{}",
-        r.stderr
-    );
+        ));
     nothing_cached(&cache);
 }

@@ -6,19 +6,9 @@
 //! BTF comes from its -dbg package (tests/core_nobtf.rs). One kernel per
 //! test, so a matrix can reuse them.
 
-#[path = "common/mod.rs"]
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::PathBuf;
 use std::sync::Mutex;
-
-/// One guest at a time: two cores, and the seconds are the benchmark.
-static GUEST: Mutex<()> = Mutex::new(());
-
-fn shared_target() -> PathBuf {
-    repo().join("target/e2e")
-}
 
 /// A board file that extends `target` and turns CO-RE mode on.
 fn core_board(target: &str) -> PathBuf {
@@ -63,11 +53,10 @@ fn bundle(target: &'static str) -> PathBuf {
     if let Some((_, p)) = done.iter().find(|(t, _)| *t == target) {
         return p.clone();
     }
-    let project = shared_target().join(format!("core-open-example-{target}"));
-    fresh_example(&project);
+    let project = shared_example(&format!("core-open-example-{target}"));
     let target_dir = shared_target().display().to_string();
     let r = cached_tool(
-        &project,
+        project,
         &[
             "build",
             "--target",
@@ -134,7 +123,7 @@ fn core_fires_on(target: &'static str, kernel: &str) {
 
     let bundle = bundle(target).display().to_string();
     let obj_arg = obj.display().to_string();
-    let _g = GUEST.lock().unwrap_or_else(|p| p.into_inner());
+    let _g = one_guest();
     let r = cached_tool(
         &repo(),
         &[
@@ -163,20 +152,10 @@ fn core_fires_on(target: &'static str, kernel: &str) {
     );
     r.ok();
     assert!(report.passed, "{report:?}");
-    assert!(
-        r.stderr
-            .contains("attached tracepoint/syscalls/sys_enter_openat (core_task.o)"),
-        "{}",
-        r.stderr
-    );
+    r.says("attached tracepoint/syscalls/sys_enter_openat (core_task.o)");
     // A kernel with BTF of its own is relocated against that, not a
     // bundle's.
-    assert!(
-        r.stderr
-            .contains("open-example: BTF: /sys/kernel/btf/vmlinux (the running kernel's own)"),
-        "{}",
-        r.stderr
-    );
+    r.says("open-example: BTF: /sys/kernel/btf/vmlinux (the running kernel's own)");
     // The relocated reads are the kernel's own: a pid and its parent's,
     // which differ, for the workload's `head`.
     let line = r
@@ -190,25 +169,25 @@ fn core_fires_on(target: &'static str, kernel: &str) {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn core_program_fires_on_arm64_5_10() {
     core_fires_on("aarch64", "debian:5.10");
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn core_program_fires_on_arm64_6_1() {
     core_fires_on("aarch64", "debian:6.1");
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn core_program_fires_on_arm64_6_12() {
     core_fires_on("aarch64", "debian:6.12");
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn core_program_fires_on_riscv64_6_12() {
     core_fires_on("riscv64", "debian:6.12");
 }
@@ -217,7 +196,7 @@ fn core_program_fires_on_riscv64_6_12() {
 /// kernel serves as /sys/kernel/btf/vmlinux (its sha256, written by the
 /// guest's workload to trace_marker so it reaches the host as a trace line).
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn extracted_btf_is_the_booted_kernels_own() {
     let (target, kernel) = ("aarch64", "debian:6.1");
     let (obj, r) = core_object(target, kernel);
@@ -232,7 +211,7 @@ fn extracted_btf_is_the_booted_kernels_own() {
     let sum = sum.split_whitespace().next().unwrap().to_string();
     let bundle = bundle(target).display().to_string();
     let obj_arg = obj.display().to_string();
-    let _g = GUEST.lock().unwrap_or_else(|p| p.into_inner());
+    let _g = one_guest();
     let r = cached_tool(
         &repo(),
         &[

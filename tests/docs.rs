@@ -5,10 +5,7 @@
 //! every relative link points at a file (and heading) that exists. Needs no
 //! fixtures: the fast tier.
 
-#[path = "common/mod.rs"]
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 

@@ -4,23 +4,14 @@
 //! (kernel images, busybox-static, header trees), qemu-system-arm and cpio;
 //! without them these tests fail rather than skip.
 
-#[path = "common/mod.rs"]
-mod common;
+use crate::common;
 
-use common::*;
+use crate::common::*;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use cargo_ebpf_cross::initramfs::Cpio;
-
-/// One guest at a time: the machine has two cores, and the seconds each run
-/// reports are the benchmark.
-static GUEST: Mutex<()> = Mutex::new(());
-
-fn one_guest() -> std::sync::MutexGuard<'static, ()> {
-    GUEST.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 #[derive(Clone, Copy)]
 struct Board {
@@ -61,19 +52,8 @@ impl Board {
     }
 }
 
-/// Builds share tests/build.rs's target dir, so aya compiles once.
-fn shared_target() -> PathBuf {
-    repo().join("target/e2e")
-}
-
-/// A copy of the example, so that nothing is written into examples/.
 fn example_project() -> &'static Path {
-    static P: OnceLock<PathBuf> = OnceLock::new();
-    P.get_or_init(|| {
-        let e = shared_target().join("run-open-example");
-        fresh_example(&e);
-        e
-    })
+    shared_example("run-open-example")
 }
 
 fn build_args() -> Vec<String> {
@@ -83,10 +63,6 @@ fn build_args() -> Vec<String> {
         "--target-dir".into(),
         shared_target().display().to_string(),
     ]
-}
-
-fn strs(v: &[String]) -> Vec<&str> {
-    v.iter().map(String::as_str).collect()
 }
 
 /// The example's bundle for a board, built once by `build`.
@@ -184,15 +160,11 @@ fn assert_passed_with_open_lines(v: &Verdict) {
     assert!(r.trace_lines > 0, "{r:?}");
     assert!(!r.timed_out);
     // The probe's lines are streamed as they come.
-    assert!(
-        v.run.stderr.contains("bpf_trace_printk: file /"),
-        "{}",
-        v.run.stderr
-    );
+    v.run.says("bpf_trace_printk: file /");
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn armv7_example_built_by_the_tool_fires_on_the_real_armmp_kernel() {
     let b = ARMV7;
     let mut args = b.kernel_args();
@@ -201,17 +173,13 @@ fn armv7_example_built_by_the_tool_fires_on_the_real_armmp_kernel() {
     args.extend(["--expect".into(), "file /".into()]);
     let v = run(b, &args, &[]);
     assert_passed_with_open_lines(&v);
-    assert!(
-        v.run.stderr.contains("Booting vmlinuz-6.1.0-"),
-        "{}",
-        v.run.stderr
-    );
-    assert!(v.run.stderr.contains("Passed armv7 on linux 6.1.0-"));
+    v.run.says("Booting vmlinuz-6.1.0-");
+    v.run.says("Passed armv7 on linux 6.1.0-");
     assert!(v.report.kernel.as_deref().unwrap().ends_with("-armmp"));
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn aarch64_example_fires_on_the_real_arm64_kernel_with_inputs_from_env() {
     let b = AARCH64;
     let mut args = b.kernel_args();
@@ -245,30 +213,21 @@ fn with_extra(b: Board, object: &str, more: &[&str]) -> Verdict {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn generic_loader_loads_a_legacy_map_tracepoint_object_given_by_path() {
     for b in [ARMV7, AARCH64] {
         let v = with_extra(b, "tp_legacy_map", &["--expect", "tp openat count"]);
         v.run.ok();
         assert!(v.report.passed, "{:?}", v.report);
-        assert!(
-            v.run
-                .stderr
-                .contains("attached tracepoint/syscalls/sys_enter_openat (tp_legacy_map.o)"),
-            "{}",
-            v.run.stderr
-        );
+        v.run
+            .says("attached tracepoint/syscalls/sys_enter_openat (tp_legacy_map.o)");
         // The map counts from 1: no line was lost after the attach.
-        assert!(
-            v.run.stderr.contains("tp openat count 1\n"),
-            "{}",
-            v.run.stderr
-        );
+        v.run.says("tp openat count 1\n");
     }
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn a_probe_that_never_fires_fails_within_its_timeout_with_a_report() {
     let b = ARMV7;
     let v = with_extra(b, "never_fires", &["--expect", "never", "--timeout", "40"]);
@@ -294,7 +253,7 @@ fn a_probe_that_never_fires_fails_within_its_timeout_with_a_report() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn an_object_the_verifier_rejects_fails_and_shows_the_verifier_log() {
     let b = ARMV7;
     let v = with_extra(b, "verifier_reject", &["--timeout", "40"]);
@@ -315,7 +274,7 @@ fn an_object_the_verifier_rejects_fails_and_shows_the_verifier_log() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn the_hard_timeout_stops_a_guest_that_hangs() {
     let b = AARCH64;
     let mut args = vec!["--bundle".to_string(), bundle(b).display().to_string()];
@@ -329,15 +288,11 @@ fn the_hard_timeout_stops_a_guest_that_hangs() {
     v.run.fails();
     assert!(v.report.timed_out, "{:?}", v.report);
     assert!(v.wall < 25.0, "took {}s", v.wall);
-    assert!(
-        v.run.stderr.contains("timed out after 12s"),
-        "{}",
-        v.run.stderr
-    );
+    v.run.says("timed out after 12s");
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn dry_run_prints_the_qemu_argv_and_init_and_boots_nothing() {
     let b = ARMV7;
     let mut args = vec![
@@ -367,11 +322,10 @@ fn dry_run_prints_the_qemu_argv_and_init_and_boots_nothing() {
     assert!(r
         .stdout
         .contains("( '/bundle/bin/open-example' '/extra/x.o' >/tmp/loader.log"));
-    assert!(!r.stderr.contains("Booting"), "{}", r.stderr);
+    r.lacks("Booting");
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
 fn targets_without_a_qemu_section_say_run_is_not_set_up() {
     let r = tool(
         &repo(),
@@ -379,20 +333,11 @@ fn targets_without_a_qemu_section_say_run_is_not_set_up() {
         &[],
     );
     r.fails();
-    assert!(
-        r.stderr.contains(
-            "error: run is not set up for target `mips`: its profile has no [qemu] section"
-        ),
-        "{}",
-        r.stderr
-    );
-    assert!(r
-        .stderr
-        .contains("system, machine, cpu, console, memory_mb, append"));
+    r.says("error: run is not set up for target `mips`: its profile has no [qemu] section");
+    r.says("system, machine, cpu, console, memory_mb, append");
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
 fn missing_kernel_image_says_how_to_get_one() {
     // A version alone names no tree, so no reference kernel stands in.
     let r = tool(
@@ -401,24 +346,15 @@ fn missing_kernel_image_says_how_to_get_one() {
         &[],
     );
     r.fails();
-    assert!(
-        r.stderr
-            .contains("error: no kernel image to boot target `armv7` with"),
-        "{}",
-        r.stderr
-    );
-    assert!(r
-        .stderr
-        .contains("--kernel-image PATH (or set EBPF_CROSS_KERNEL_IMAGE"));
-    assert!(r.stderr.contains(
-        "`--kernel debian:RELEASE` brings Debian's reference kernel with its image and busybox (`cargo ebpf-cross kernel list --target armv7`)"
-    ));
+    r.says("error: no kernel image to boot target `armv7` with");
+    r.says("--kernel-image PATH (or set EBPF_CROSS_KERNEL_IMAGE");
+    r.says("`--kernel debian:RELEASE` brings Debian's reference kernel with its image and busybox (`cargo ebpf-cross kernel list --target armv7`)");
 }
 
 /// Debian's cpio reads what initramfs.rs writes. setup.sh installs cpio, so
 /// its absence is a failure.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn debian_cpio_lists_and_extracts_our_newc_archive() {
     assert!(
         which("cpio"),
@@ -481,7 +417,7 @@ fn debian_cpio_lists_and_extracts_our_newc_archive() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn dry_run_without_a_bundle_plans_the_build_and_the_boot() {
     let b = ARMV7;
     let mut args = vec![
@@ -511,11 +447,11 @@ fn dry_run_without_a_bundle_plans_the_build_and_the_boot() {
         "{}",
         r.stdout
     );
-    assert!(!r.stderr.contains("Booting"), "{}", r.stderr);
+    r.lacks("Booting");
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn a_tampered_bundle_is_refused_before_it_boots() {
     let b = ARMV7;
     let good = bundle(b);
@@ -552,20 +488,16 @@ fn a_tampered_bundle_is_refused_before_it_boots() {
     args.extend(b.guest_args());
     let r = tool(example_project(), &strs(&args), &[]);
     r.fails();
-    assert!(
-        r.stderr.contains(&format!(
-            "is not a usable bundle: it is damaged: `{object}` has sha256 "
-        )),
-        "{}",
-        r.stderr
-    );
-    assert!(!r.stderr.contains("Booting"), "{}", r.stderr);
+    r.says(&format!(
+        "is not a usable bundle: it is damaged: `{object}` has sha256 "
+    ));
+    r.lacks("Booting");
 }
 
 /// An `--expect` that never matches lists the lines the run did see, and
 /// blames neither the probe nor another arch's NMI drops (issue 20 item 7).
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn an_expect_that_never_matches_lists_the_lines_it_saw() {
     let b = ARMV7;
     let mut args = vec!["--bundle".to_string(), bundle(b).display().to_string()];
@@ -597,7 +529,7 @@ fn an_expect_that_never_matches_lists_the_lines_it_saw() {
 /// the run ends with 130 and says it was interrupted, not "QEMU failed:
 /// terminating on signal 2" with exit 1 (issue 20 item 4).
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn ctrl_c_during_a_boot_exits_130_and_says_interrupted() {
     use std::os::unix::process::CommandExt;
     let b = ARMV7;
@@ -644,7 +576,7 @@ fn ctrl_c_during_a_boot_exits_130_and_says_interrupted() {
     let pgid = child.id() as i32;
     // SAFETY: kill(2) on the process group we just made.
     unsafe {
-        libc_kill(-pgid, 2);
+        libc::kill(-pgid, 2);
     }
     let status = child.wait().unwrap();
     let stderr = std::fs::read_to_string(&log).unwrap();
@@ -655,9 +587,4 @@ fn ctrl_c_during_a_boot_exits_130_and_says_interrupted() {
     );
     assert!(!stderr.contains("QEMU failed"), "{stderr}");
     assert!(!stderr.contains("run report"), "{stderr}");
-}
-
-extern "C" {
-    #[link_name = "kill"]
-    fn libc_kill(pid: i32, sig: i32) -> i32;
 }

@@ -6,10 +6,7 @@
 //! the `a1` slot of `struct pt_regs` as that tree's own
 //! arch/riscv/include/asm/ptrace.h lays it out.
 
-#[path = "common/mod.rs"]
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::Path;
 
 const TREES: &[(&str, &str)] = &[
@@ -94,7 +91,7 @@ Disassembly of section kprobe/do_sys_open:
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn the_seed_compiles_unchanged_on_every_era_with_the_boards_registers() {
     let out = tempfile::tempdir().unwrap();
     for &(target, kernel) in TREES {

@@ -5,10 +5,7 @@
 //! sources build for 6.1. The programs in tests/bpf/caps/ declare their
 //! helpers by hand, so they do not depend on the helper header chosen.
 
-#[path = "common/mod.rs"]
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::{Path, PathBuf};
 
 /// The 4.19 fixture's `src`/`build` (EBPF_CROSS_V419_SRC/_BUILD). Missing,
@@ -113,7 +110,7 @@ fn compile_419(cwd: &Path, build: &str, src: &str, out: &str, extra: &[&str]) ->
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn compile_refuses_what_4_19_cannot_run_and_builds_it_for_6_1() {
     let d = tempfile::tempdir().unwrap();
     let build = v419("EBPF_CROSS_V419_BUILD");
@@ -176,7 +173,7 @@ fn compile_refuses_what_4_19_cannot_run_and_builds_it_for_6_1() {
 
 /// The escape hatch, through each layer: the flag, the env, a board file.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn a_vendor_backport_is_let_through_by_flag_env_or_board_file() {
     let d = tempfile::tempdir().unwrap();
     let build = v419("EBPF_CROSS_V419_BUILD");
@@ -298,7 +295,7 @@ fn src_with(into: &Path, rel: &str, text: &str) -> PathBuf {
 /// no kernel has, and BTF-described maps without BTF. Each error names the
 /// file; none panics.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn bad_input_is_named_and_never_panics() {
     let d = tempfile::tempdir().unwrap();
     let build = v419("EBPF_CROSS_V419_BUILD");
@@ -388,7 +385,7 @@ fn bad_input_is_named_and_never_panics() {
 /// `build` refuses the same, after its objects and before any loader, and
 /// builds the three sources into a bundle for Debian's 6.1.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn build_refuses_what_4_19_cannot_run_and_bundles_it_for_6_1() {
     let d = tempfile::tempdir().unwrap();
     let proj = fresh_example(&d.path().join("proj"));
@@ -483,7 +480,7 @@ fn build_refuses_what_4_19_cannot_run_and_bundles_it_for_6_1() {
 /// Item 6: `doctor` says what the kernel can run, read from its tree, and
 /// prints the config the programs need and the tree lacks as a fragment.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn doctor_shows_what_4_19_can_run_and_the_missing_config() {
     let d = tempfile::tempdir().unwrap();
     let s = v419("EBPF_CROSS_V419_SRC");
@@ -570,7 +567,7 @@ fn the_old_kernels_page_board_file_parses() {
 /// The page's board file, pointed at the real 4.19 tree with its `allow`
 /// line uncommented, lets the vendor's "backports" through.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn the_old_kernels_page_board_file_builds_for_the_4_19_tree() {
     let d = tempfile::tempdir().unwrap();
     let board = doc_toml_blocks()[0]
@@ -604,7 +601,7 @@ fn the_old_kernels_page_board_file_builds_for_the_4_19_tree() {
 /// a format string read from .rodata.str1.1 (5.2), both in one error, one
 /// line per program; the same source compiles for 6.1.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn version_rules_refuse_a_loop_and_a_literal_on_4_19() {
     let d = tempfile::tempdir().unwrap();
     let build = v419("EBPF_CROSS_V419_BUILD");

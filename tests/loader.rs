@@ -3,10 +3,7 @@
 //! linkers and flags reach cargo, and several boards in one cargo run.
 //! They need clang, the cross gccs and Rust targets from scripts/setup.sh.
 
-#[path = "common/mod.rs"]
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::{Path, PathBuf};
 
 /// A build script that embeds every `*.o` of the objects dir cargo's TARGET
@@ -165,7 +162,7 @@ fn cargo_runs(stderr: &str) -> Vec<String> {
 // ---- issue 11: objects, sums and compile commands per package ----
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn two_loader_packages_in_one_target_dir_embed_only_their_own_objects() {
     let d = tempfile::tempdir().unwrap();
     let ws = d.path().join("ws");
@@ -250,7 +247,7 @@ fn two_loader_workspace(root: &Path) -> PathBuf {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn workspace_builds_every_loader_package_for_every_board() {
     let d = tempfile::tempdir().unwrap();
     let ws = two_loader_workspace(d.path());
@@ -287,7 +284,7 @@ fn workspace_builds_every_loader_package_for_every_board() {
             "{run}"
         );
     }
-    assert!(!r.stderr.contains("--package tools"), "{}", r.stderr);
+    r.lacks("--package tools");
     let msgs = messages(&r.stdout);
     let lines: Vec<String> = msgs
         .iter()
@@ -344,7 +341,6 @@ fn workspace_builds_every_loader_package_for_every_board() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
 fn several_loader_packages_need_a_choice_and_other_commands_take_one() {
     let d = tempfile::tempdir().unwrap();
     let ws = two_loader_workspace(d.path());
@@ -369,7 +365,7 @@ fn several_loader_packages_need_a_choice_and_other_commands_take_one() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn a_deleted_source_leaves_no_object_behind() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["keep.bpf.c", "gone.bpf.c"], "");
@@ -387,7 +383,6 @@ fn a_deleted_source_leaves_no_object_behind() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
 fn x_bpf_c_and_x_c_are_refused_with_both_names() {
     let d = tempfile::tempdir().unwrap();
     let p = project(
@@ -402,27 +397,18 @@ fn x_bpf_c_and_x_c_are_refused_with_both_names() {
         &[],
     );
     r.fails();
-    assert!(
-        r.stderr.contains(&format!(
-            "error: `{}` and `{}` would both compile to x.o",
-            p.join("bpf/x.bpf.c").display(),
-            p.join("bpf/x.c").display()
-        )),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains("help: rename one of them"),
-        "{}",
-        r.stderr
-    );
+    r.says(&format!(
+        "error: `{}` and `{}` would both compile to x.o",
+        p.join("bpf/x.bpf.c").display(),
+        p.join("bpf/x.c").display()
+    ));
+    r.says("help: rename one of them");
     assert!(!p.join("target/ebpf-cross").exists());
 }
 
 /// A `programs` glob that also matches a notes file or a header is refused
 /// naming the file, where clang would have bundled an empty object.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
 fn a_programs_glob_that_matches_a_non_c_file_is_refused() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["x.bpf.c"], "programs = [\"bpf/*\"]");
@@ -447,7 +433,7 @@ fn a_programs_glob_that_matches_a_non_c_file_is_refused() {
 // ---- issue 11: linker and flags ----
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn an_empty_profile_linker_is_a_clear_error() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["probe.bpf.c"], "");
@@ -472,17 +458,12 @@ fn an_empty_profile_linker_is_a_clear_error() {
         &[],
     );
     r.fails();
-    assert!(
-        r.stderr
-            .contains("error: `[loader] linker` of profile `nolink` is empty"),
-        "{}",
-        r.stderr
-    );
-    assert!(r.stderr.contains("help: "), "{}", r.stderr);
+    r.says("error: `[loader] linker` of profile `nolink` is empty");
+    r.says("help: ");
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn a_quoted_sysroot_with_a_space_reaches_the_linker_whole() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["probe.bpf.c"], "per_target_env = true");
@@ -517,19 +498,14 @@ fn a_quoted_sysroot_with_a_space_reaches_the_linker_whole() {
         &[],
     );
     r.ok();
-    assert!(
-        r.stderr
-            .contains(&format!("\"-C\", \"link-arg=--sysroot={}\"", sdk.display())),
-        "{}",
-        r.stderr
-    );
+    r.says(&format!("\"-C\", \"link-arg=--sysroot={}\"", sdk.display()));
     let (loader, _) = bundle_parts(&p.join("target/ebpf-cross/spaced/tiny-0.3.0-spaced.tar.gz"));
     assert_eq!(elf_machine(&loader), (1, 1, 40), "32-bit LE ARM");
     assert_eq!(embedded_names(&loader), ["probe.o"]);
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn a_target_spec_json_keeps_the_users_linker() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["probe.bpf.c"], "");
@@ -567,7 +543,7 @@ fn a_target_spec_json_keeps_the_users_linker() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn a_host_cc_is_never_the_cross_linker() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["probe.bpf.c"], "");
@@ -593,7 +569,7 @@ fn a_host_cc_is_never_the_cross_linker() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn users_rustflags_are_merged_whole_never_dropped() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["probe.bpf.c"], "");
@@ -634,7 +610,7 @@ fn users_rustflags_are_merged_whole_never_dropped() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn features_pass_through_to_the_loader_build() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["probe.bpf.c"], "");
@@ -681,7 +657,7 @@ fn features_pass_through_to_the_loader_build() {
 // ---- issue 12: several boards, one cargo ----
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn three_boards_with_distinct_triples_build_in_one_cargo_invocation() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["probe.bpf.c"], "per_target_env = true");
@@ -719,12 +695,7 @@ fn three_boards_with_distinct_triples_build_in_one_cargo_invocation() {
     ] {
         assert!(runs[0].contains(&format!(" --target {t} ")), "{}", runs[0]);
     }
-    assert!(
-        r.stderr
-            .contains("Grouping loaders for a7, a64, rv in one cargo invocation"),
-        "{}",
-        r.stderr
-    );
+    r.says("Grouping loaders for a7, a64, rv in one cargo invocation");
     let mut objects = Vec::new();
     for (board, machine, class) in [("a7", 40, 1), ("a64", 183, 2), ("rv", 243, 2)] {
         let (loader, objs) = bundle_parts(&p.join(format!(
@@ -750,7 +721,7 @@ fn three_boards_with_distinct_triples_build_in_one_cargo_invocation() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn same_triple_different_kernels_each_embed_their_own_objects() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["probe.bpf.c"], "per_target_env = true");
@@ -780,17 +751,8 @@ fn same_triple_different_kernels_each_embed_their_own_objects() {
     );
     r.ok();
     assert_eq!(cargo_runs(&r.stderr).len(), 2, "{}", r.stderr);
-    assert!(
-        r.stderr
-            .contains("Grouping loaders for old, a64 in one cargo invocation"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains("Grouping loaders for new in a later cargo invocation: armv7-unknown-linux-gnueabihf is also the triple of old (different kernels embed different objects)"),
-        "{}",
-        r.stderr
-    );
+    r.says("Grouping loaders for old, a64 in one cargo invocation");
+    r.says("Grouping loaders for new in a later cargo invocation: armv7-unknown-linux-gnueabihf is also the triple of old (different kernels embed different objects)");
     let old = bundle_parts(&p.join("target/ebpf-cross/old/tiny-0.3.0-old.tar.gz"));
     let new = bundle_parts(&p.join("target/ebpf-cross/new/tiny-0.3.0-new.tar.gz"));
     assert_ne!(old.1[0].1, new.1[0].1, "4.19 and 6.1 objects differ");
@@ -801,7 +763,7 @@ fn same_triple_different_kernels_each_embed_their_own_objects() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn a_build_script_without_per_target_env_gets_one_cargo_run_per_board() {
     let d = tempfile::tempdir().unwrap();
     let p = package(d.path(), "old", &["probe.bpf.c"], "", OLD_BUILD_RS);
@@ -831,13 +793,7 @@ fn a_build_script_without_per_target_env_gets_one_cargo_run_per_board() {
     );
     r.ok();
     assert_eq!(cargo_runs(&r.stderr).len(), 2, "{}", r.stderr);
-    assert!(
-        r.stderr.contains(
-            "one cargo invocation per board: package `old` does not set `per_target_env = true`"
-        ),
-        "{}",
-        r.stderr
-    );
+    r.says("one cargo invocation per board: package `old` does not set `per_target_env = true`");
     for board in ["a7", "a64"] {
         let (loader, objs) = bundle_parts(&p.join(format!(
             "target/ebpf-cross/{board}/old-0.3.0-{board}.tar.gz"
@@ -847,7 +803,7 @@ fn a_build_script_without_per_target_env_gets_one_cargo_run_per_board() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn users_rustflags_join_each_runs_flags_and_boards_whose_flags_differ_split() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["probe.bpf.c"], "per_target_env = true");
@@ -885,7 +841,7 @@ fn users_rustflags_join_each_runs_flags_and_boards_whose_flags_differ_split() {
         "Grouping loaders for a7, a64 in one cargo invocation",
         "Grouping loaders for rv in a later cargo invocation: RUSTFLAGS is set, so every target of a cargo run gets the same rustflags, and rv's own [-C target-feature=+crt-static --cfg rv_only] differ from a7's [-C target-feature=+crt-static]",
     ] {
-        assert!(r.stderr.contains(note), "{note}\n{}", r.stderr);
+        r.says(note);
     }
     let runs = cargo_runs(&r.stderr);
     assert_eq!(runs.len(), 2, "{}", r.stderr);
@@ -916,7 +872,7 @@ fn users_rustflags_join_each_runs_flags_and_boards_whose_flags_differ_split() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn a_failing_board_does_not_hide_the_others_in_one_invocation() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["probe.bpf.c"], "per_target_env = true");
@@ -949,17 +905,10 @@ fn a_failing_board_does_not_hide_the_others_in_one_invocation() {
     );
     r.fails();
     assert_eq!(cargo_runs(&r.stderr).len(), 1, "{}", r.stderr);
-    assert!(r.stderr.contains(" --keep-going"), "{}", r.stderr);
-    assert!(
-        r.stderr.contains("Summary 1 built, 1 failed"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr
-            .contains("broken           FAILED  building the loader `tiny` for aarch64-unknown-linux-gnu failed"),
-        "{}",
-        r.stderr
+    r.says(" --keep-going");
+    r.says("Summary 1 built, 1 failed");
+    r.says(
+        "broken           FAILED  building the loader `tiny` for aarch64-unknown-linux-gnu failed",
     );
     assert!(p
         .join("target/ebpf-cross/a7/tiny-0.3.0-a7.tar.gz")
@@ -987,7 +936,7 @@ fn a_failing_board_does_not_hide_the_others_in_one_invocation() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn dry_run_of_several_boards_is_one_plan() {
     let d = tempfile::tempdir().unwrap();
     let p = project(d.path(), "tiny", &["probe.bpf.c"], "per_target_env = true");

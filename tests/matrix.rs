@@ -9,37 +9,12 @@
 //! kprobes cannot print, tests/bpf/kprobe_relay.bpf.c by path), and a
 //! tracepoint program with a legacy `maps` section given by path.
 
-#[path = "common/mod.rs"]
-mod common;
-
+use crate::common::*;
 use cargo_ebpf_cross::message::{MatrixRow, Stage, Verdict};
-use common::*;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
-
-/// One matrix at a time: two cores, and each boot reports its seconds.
-static GUEST: Mutex<()> = Mutex::new(());
-
-fn one_guest() -> std::sync::MutexGuard<'static, ()> {
-    GUEST.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn shared_cache() -> String {
-    fx_dir("EBPF_CROSS_REFERENCE_CACHE")
-}
-
-/// tests/build.rs's and e2e_run.rs's target dir, so aya compiles once.
-fn shared_target() -> PathBuf {
-    repo().join("target/e2e")
-}
 
 fn example_project() -> &'static Path {
-    static P: OnceLock<PathBuf> = OnceLock::new();
-    P.get_or_init(|| {
-        let e = shared_target().join("matrix-open-example");
-        fresh_example(&e);
-        e
-    })
+    shared_example("matrix-open-example")
 }
 
 fn cached_env(cache: &str) -> Vec<(&'static str, String)> {
@@ -57,10 +32,6 @@ fn run_tool(cwd: &Path, args: &[String], env: &[(&'static str, String)]) -> Run 
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     tool(cwd, &args, &env)
-}
-
-fn s(v: &[&str]) -> Vec<String> {
-    v.iter().map(|x| x.to_string()).collect()
 }
 
 fn rows(stdout: &str) -> Vec<MatrixRow> {
@@ -256,14 +227,10 @@ fn ci_matrix(target: &str, which: &[&str], kernels: &[(&str, &str)], kprobe: Kpr
         "{}",
         r.stderr
     );
-    assert!(
-        r.stderr.contains(&format!(
-            "Matrix {target}: {n} of {n} kernels passed",
-            n = kernels.len()
-        )),
-        "{}",
-        r.stderr
-    );
+    r.says(&format!(
+        "Matrix {target}: {n} of {n} kernels passed",
+        n = kernels.len()
+    ));
     for (entry, uname_prefix) in kernels {
         let line = r
             .stderr
@@ -329,7 +296,7 @@ fn ci_matrix(target: &str, which: &[&str], kernels: &[(&str, &str)], kprobe: Kpr
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn ci_matrix_armv7_every_reference_kernel_runs_both_programs() {
     ci_matrix(
         "armv7",
@@ -344,7 +311,7 @@ fn ci_matrix_armv7_every_reference_kernel_runs_both_programs() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn ci_matrix_aarch64_every_reference_kernel_runs_both_programs() {
     ci_matrix(
         "aarch64",
@@ -359,7 +326,7 @@ fn ci_matrix_aarch64_every_reference_kernel_runs_both_programs() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn ci_matrix_riscv64_every_reference_kernel_runs_both_programs() {
     ci_matrix(
         "riscv64",
@@ -403,7 +370,7 @@ fn armv7_bundle(env: &[(&'static str, String)]) -> String {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn a_failed_download_fails_its_kernel_and_the_others_still_run() {
     let cache = cache_with_only_6_1();
     let env = cached_env(&cache.path().display().to_string());
@@ -426,17 +393,8 @@ fn a_failed_download_fails_its_kernel_and_the_others_still_run() {
     let _g = one_guest();
     let r = run_tool(&repo(), &args, &env);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
-    assert!(
-        r.stderr
-            .contains("error: debian:5.10: cannot fetch http://127.0.0.1:9/debian"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains("Matrix armv7: 1 of 2 kernels passed"),
-        "{}",
-        r.stderr
-    );
+    r.says("error: debian:5.10: cannot fetch http://127.0.0.1:9/debian");
+    r.says("Matrix armv7: 1 of 2 kernels passed");
     let table: Vec<&str> = r
         .stdout
         .lines()
@@ -467,7 +425,7 @@ fn a_failed_download_fails_its_kernel_and_the_others_still_run() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn a_probe_that_never_fires_fails_its_kernel_with_a_report_and_a_board_file_is_a_kernel() {
     let cache = shared_cache();
     let env = cached_env(&cache);
@@ -565,15 +523,11 @@ fn a_probe_that_never_fires_fails_its_kernel_with_a_report_and_a_board_file_is_a
         "{}",
         r.stderr
     );
-    assert!(
-        r.stderr.contains("Matrix armv7: 0 of 2 kernels passed"),
-        "{}",
-        r.stderr
-    );
+    r.says("Matrix armv7: 0 of 2 kernels passed");
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn dry_run_prints_each_kernels_plan_and_downloads_nothing() {
     let cache = cache_with_only_6_1();
     let env = cached_env(&cache.path().display().to_string());
@@ -619,6 +573,6 @@ fn dry_run_prints_each_kernels_plan_and_downloads_nothing() {
     assert!(r.stdout.contains(
         "# kernel debian:5.10 (target armv7)\n# not cached; a run fetches it first (cargo ebpf-cross kernel fetch --target armv7 --kernel debian:5.10)\n"
     ), "{}", r.stdout);
-    assert!(!r.stderr.contains("Booting"), "{}", r.stderr);
-    assert!(!r.stderr.contains("Downloading"), "{}", r.stderr);
+    r.lacks("Booting");
+    r.lacks("Downloading");
 }

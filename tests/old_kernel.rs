@@ -6,22 +6,12 @@
 //! BPF_PROG_LOAD (5.0) and memcg map accounting (5.11); each check below
 //! is what the booted kernel printed, not a mock.
 
-#[path = "common/mod.rs"]
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
 const SHARED: &str = "../shared/kernels/linux-4.19-armv7";
-
-/// One guest at a time: two cores, and each boot reports its seconds.
-static GUEST: Mutex<()> = Mutex::new(());
-
-fn one_guest() -> std::sync::MutexGuard<'static, ()> {
-    GUEST.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// A path of the 4.19 fixture from setup's env (`SRC`, `BUILD`, `IMAGE`),
 /// or a failure that names where the fixture comes from: CI always has it,
@@ -56,11 +46,6 @@ fn a_missing_4_19_fixture_fails_naming_the_shared_dir() {
     assert_eq!(e, "the Linux 4.19 fixture is missing: EBPF_CROSS_V419_IMAGE=/nope/zImage does not exist; scripts/setup.sh unpacks it from ../shared/kernels/linux-4.19-armv7");
 }
 
-/// tests/build.rs's target dir, so aya compiles once.
-fn shared_target() -> PathBuf {
-    repo().join("target/e2e")
-}
-
 /// A vendor board file for the 4.19 kernel, as a user writes one:
 /// `[kernel]` names its tree, `[qemu]` its zImage and a static busybox.
 fn board() -> &'static Path {
@@ -86,8 +71,7 @@ fn board_arg() -> String {
 }
 
 fn example_project() -> &'static Path {
-    static P: OnceLock<PathBuf> = OnceLock::new();
-    P.get_or_init(|| fresh_example(&shared_target().join("old-kernel-open-example")))
+    shared_example("old-kernel-open-example")
 }
 
 fn build_args() -> Vec<String> {
@@ -97,10 +81,6 @@ fn build_args() -> Vec<String> {
         "--target-dir".into(),
         shared_target().display().to_string(),
     ]
-}
-
-fn strs(v: &[String]) -> Vec<&str> {
-    v.iter().map(String::as_str).collect()
 }
 
 /// The example's bundle for the board, built once.
@@ -118,10 +98,6 @@ fn bundle() -> PathBuf {
     let p = bundle_path(&r.stdout);
     *done = Some(p.clone());
     p
-}
-
-fn s(v: &[&str]) -> Vec<String> {
-    v.iter().map(|x| x.to_string()).collect()
 }
 
 /// tests/bpf/NAME.bpf.c compiled for the board with no flags but the
@@ -212,7 +188,7 @@ fn assert_has(text: &str, wants: &[&str]) {
 const MEMLOCK: &str = "  loader | open-example: RLIMIT_MEMLOCK raised from 64 KiB to unlimited: kernel 4.19.131 charges BPF map memory to it (before 5.11)\n";
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn the_example_fires_on_linux_4_19_through_a_board_file() {
     let mut args = build_args();
     args.extend(s(&["--expect", "file /"]));
@@ -242,7 +218,7 @@ fn the_example_fires_on_linux_4_19_through_a_board_file() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn legacy_map_programs_fire_on_linux_4_19() {
     let (legacy, _) = compile("tp_legacy_map");
     let (map_def, c) = compile("map_def_legacy");
@@ -259,7 +235,7 @@ fn legacy_map_programs_fire_on_linux_4_19() {
             "struct bpf_map_def {\n",
         ],
     );
-    assert!(c.stderr.contains("-DBPF_NO_GLOBAL_DATA"), "{}", c.stderr);
+    c.says("-DBPF_NO_GLOBAL_DATA");
     let v = run_objects(&[&legacy, &map_def], &["tp openat count", "map_def openat"]);
     v.run.ok();
     assert!(v.report.passed, "{:?}", v.report);
@@ -276,11 +252,11 @@ fn legacy_map_programs_fire_on_linux_4_19() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn a_libbpf_style_program_builds_with_no_flags_and_fires_on_linux_4_19() {
     let (obj, c) = compile("libbpf_big_map");
     // Global data is 5.2: bpf_printk keeps its format on the stack.
-    assert!(c.stderr.contains("-DBPF_NO_GLOBAL_DATA"), "{}", c.stderr);
+    c.says("-DBPF_NO_GLOBAL_DATA");
     let sections = std::process::Command::new(objdump())
         .arg("-h")
         .arg(&obj)
@@ -332,7 +308,7 @@ fn a_libbpf_style_program_builds_with_no_flags_and_fires_on_linux_4_19() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn an_explicit_libbpf_include_beats_the_4_19_trees_own_header() {
     let src = v419("SRC");
     let selftests = format!("{src}/tools/testing/selftests");
@@ -378,7 +354,7 @@ fn an_explicit_libbpf_include_beats_the_4_19_trees_own_header() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn config_shows_the_4_19_boards_kernel_image_and_helper_headers() {
     let d = tempfile::tempdir().unwrap();
     let r = tool(
@@ -427,7 +403,7 @@ fn config_shows_the_4_19_boards_kernel_image_and_helper_headers() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn a_4_19_board_and_debian_6_1_pass_in_one_matrix() {
     let mut args = s(&[
         "run",
@@ -471,10 +447,5 @@ fn a_4_19_board_and_debian_6_1_pass_in_one_matrix() {
         got[1],
         ("vendor-4.19".into(), "PASS".into(), "4.19.131".into())
     );
-    assert!(
-        r.stderr
-            .contains("      Matrix armv7: 2 of 2 kernels passed\n"),
-        "{}",
-        r.stderr
-    );
+    r.says("      Matrix armv7: 2 of 2 kernels passed\n");
 }

@@ -7,7 +7,7 @@
 //! fetches through a local mirror on 127.0.0.1 that serves the real
 //! archive's files, whole or with one file altered.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -16,14 +16,10 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use common::{
-    cached_tool, fetched, fx, fx_dir, json, messages, repo, tool, tree_version, Message, Run,
-    NO_NETWORK,
+use crate::common::{
+    cached_tool, fetched, fx, fx_dir, json, messages, repo, shared_cache, tool, tree_version,
+    Message, Run, NO_NETWORK,
 };
-
-fn shared_cache() -> String {
-    fx_dir("EBPF_CROSS_REFERENCE_CACHE")
-}
 
 /// VERSION.PATCHLEVEL.SUBLEVEL of a source tree's top Makefile (5.10's
 /// version.h has no sublevel of its own).
@@ -238,7 +234,7 @@ const ERAS: &[(&str, &str, &str, u16)] = &[
 /// `kernel fetch --json` of a cached kernel: no network (the mirror is a
 /// closed port), and every path is what the packages hold.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn fetch_json_describes_each_era_and_a_cached_fetch_needs_no_network() {
     for &(target, kernel, flavour, machine) in ERAS {
         let r = cached_tool(
@@ -322,7 +318,7 @@ fn fetch_json_describes_each_era_and_a_cached_fetch_needs_no_network() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn list_shows_each_reference_kernel_and_whether_it_is_cached_tool() {
     let mut rows = Vec::new();
     for kernel in ["debian:5.10", "debian:6.1", "debian:6.12"] {
@@ -360,7 +356,7 @@ fn list_shows_each_reference_kernel_and_whether_it_is_cached_tool() {
 /// `--kernel debian:X` on compile, for every era: the seed's PT_REGS_PARM2
 /// is the target's second argument register, read with the target's width.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn compile_with_each_reference_kernel_reads_the_targets_registers() {
     let out = tempfile::tempdir().unwrap();
     for &(target, kernel, _, _) in ERAS {
@@ -376,18 +372,14 @@ fn compile_with_each_reference_kernel_reads_the_targets_registers() {
         };
         let dis = common::disasm(&obj);
         assert!(dis.contains(want), "{target} {kernel}: {dis}");
-        assert!(
-            !r.stderr.contains("note: no kernel tree given"),
-            "{}",
-            r.stderr
-        );
+        r.lacks("note: no kernel tree given");
     }
 }
 
 /// The issue's first command: a new project builds for armv7 with no
 /// kernel options, on the default reference kernel, and boots it.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn a_new_project_builds_and_runs_with_no_kernel_options() {
     let abi = fx("EBPF_CROSS_ARMHF_ABI");
     let version = tree_version(&fx_dir("EBPF_CROSS_ARMHF_BUILD"));
@@ -676,7 +668,7 @@ fn assert_nothing_usable(cache: &Path, tamper: Tamper) {
 }
 
 #[test]
-#[ignore = "needs the network (deb.debian.org)"]
+#[ignore = "tier: network (deb.debian.org)"]
 fn an_altered_index_or_package_is_refused_naming_both_digests() {
     for tamper in [Tamper::Index, Tamper::Image] {
         let m = mirror(tamper);
@@ -699,13 +691,9 @@ fn an_altered_index_or_package_is_refused_naming_both_digests() {
             _ => file_name(path),
         };
         let url = format!("{}{}", m.base.trim_end_matches("/debian"), path);
-        assert!(
-            r.stderr.contains(&format!(
+        r.says(&format!(
                 "error: sha256 mismatch for `{file}`: expected {want}, got {got} ({url})\n  help: the mirror served a file that does not match its signed index (a mirror mid-sync, or tampering): nothing was cached."
-            )),
-            "{}",
-            r.stderr
-        );
+            ));
         assert_eq!(r.stdout, "");
         assert_nothing_usable(cache.path(), tamper);
     }
@@ -735,7 +723,7 @@ fn assert_no_kernel(cache: &Path, what: Tamper) {
 /// signature problem, an InRelease altered after signing is not an unknown
 /// key, and a body past its signed size (or an endless one) is cut off.
 #[test]
-#[ignore = "needs the network (deb.debian.org)"]
+#[ignore = "tier: network (deb.debian.org)"]
 fn a_broken_file_anywhere_stops_the_fetch_with_its_own_reason() {
     for tamper in [
         Tamper::UpdateIndexGone,
@@ -798,7 +786,7 @@ fn a_broken_file_anywhere_stops_the_fetch_with_its_own_reason() {
 /// an entry whose record was edited to point outside itself is refused,
 /// yet still removable.
 #[test]
-#[ignore = "needs the network (deb.debian.org)"]
+#[ignore = "tier: network (deb.debian.org)"]
 fn an_interrupted_fetch_leaves_no_staging_and_leftovers_are_swept() {
     let m = mirror(Tamper::ImageStalls);
     let cache = tempfile::tempdir().unwrap();
@@ -832,7 +820,7 @@ fn an_interrupted_fetch_leaves_no_staging_and_leftovers_are_swept() {
     std::thread::sleep(std::time::Duration::from_millis(500));
     assert_eq!(std::fs::read_dir(&staging).unwrap().count(), 1);
     unsafe {
-        libc_kill(child.id() as i32, 2);
+        libc::kill(child.id() as i32, 2);
     }
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
@@ -869,7 +857,7 @@ fn an_interrupted_fetch_leaves_no_staging_and_leftovers_are_swept() {
 /// archive format was new to the tool, and leaves no staging behind. The
 /// cache is a 20 MiB tmpfs: the indexes fit, the header trees do not.
 #[test]
-#[ignore = "needs the network (deb.debian.org) and root (mount)"]
+#[ignore = "tier: network (deb.debian.org), as root (mount)"]
 fn a_full_disk_is_reported_as_one() {
     let m = mirror(Tamper::Nothing);
     let cache = tempfile::tempdir().unwrap();
@@ -896,20 +884,15 @@ fn a_full_disk_is_reported_as_one() {
     assert!(umounted.success());
     r.fails()
         .says("No space left on device (os error 28)\n  help: the disk that holds it is full: free some space (`df -h` shows it), or write elsewhere (EBPF_CROSS_CACHE_DIR for the kernel cache; -o or --target-dir for builds); nothing half-written was kept\n");
-    assert!(!r.stderr.contains("format is new"), "{}", r.stderr);
+    r.lacks("format is new");
     assert_eq!(listed, 0, "staging left behind");
     assert_eq!(kernels, Vec::<String>::new());
-}
-
-extern "C" {
-    #[link_name = "kill"]
-    fn libc_kill(pid: i32, sig: i32) -> i32;
 }
 
 /// A stalled mirror is named with what the fetch waited for, once per try
 /// (issue 20 item 9), where it waited 3 × 60 s saying nothing.
 #[test]
-#[ignore = "needs the network (deb.debian.org)"]
+#[ignore = "tier: network (deb.debian.org)"]
 fn a_stalled_mirror_says_what_it_waits_for() {
     let m = mirror(Tamper::InReleaseStalls);
     let cache = tempfile::tempdir().unwrap();
@@ -941,7 +924,7 @@ fn a_stalled_mirror_says_what_it_waits_for() {
 /// cached one is kept, and the error says how to take the older one on
 /// purpose.
 #[test]
-#[ignore = "needs the network (deb.debian.org)"]
+#[ignore = "tier: network (deb.debian.org)"]
 fn refresh_never_replaces_a_cached_kernel_with_an_older_one() {
     let m = mirror(Tamper::Nothing);
     let cache = tempfile::tempdir().unwrap();
@@ -979,7 +962,7 @@ fn refresh_never_replaces_a_cached_kernel_with_an_older_one() {
 }
 
 #[test]
-#[ignore = "needs the network (deb.debian.org)"]
+#[ignore = "tier: network (deb.debian.org)"]
 fn two_concurrent_fetches_both_succeed_and_cache_one_copy() {
     let m = mirror(Tamper::Nothing);
     let cache = tempfile::tempdir().unwrap();
@@ -1031,11 +1014,7 @@ fn two_concurrent_fetches_both_succeed_and_cache_one_copy() {
     );
     r.ok();
     assert_eq!(r.stdout, a.stdout);
-    assert!(
-        r.stderr.contains("Fetching reference kernel debian:6.1"),
-        "{}",
-        r.stderr
-    );
+    r.says("Fetching reference kernel debian:6.1");
     // A pinned ABI is an entry of its own, which list shows.
     let abi = json(&a.stdout)["abi"].as_str().unwrap().to_string();
     let pin = format!("debian:6.1@{abi}");

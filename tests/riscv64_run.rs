@@ -10,28 +10,15 @@
 //! tree's own asm/ftrace.h gives, and still reads its argument; and that a
 //! return probe is refused with the reason.
 
-#[path = "common/mod.rs"]
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 const KERNEL: &str = "debian:6.12";
 
-/// One guest at a time: two cores, and the seconds are the benchmark.
-static GUEST: Mutex<()> = Mutex::new(());
-
-/// Shared with the other end-to-end tests, so aya compiles once per triple.
-fn shared_target() -> PathBuf {
-    repo().join("target/e2e")
-}
-
 /// A copy of the example, so nothing is written into examples/.
 fn example_project() -> PathBuf {
-    let e = shared_target().join("riscv64-open-example");
-    fresh_example(&e);
-    e
+    shared_example("riscv64-open-example").to_path_buf()
 }
 
 struct Built {
@@ -116,7 +103,7 @@ fn run_with(object: &str, more: &[&str]) -> (Run, RunReport) {
     if !object.is_empty() {
         args.extend(["--", &guest_obj]);
     }
-    let _g = GUEST.lock().unwrap_or_else(|p| p.into_inner());
+    let _g = one_guest();
     let r = cached_tool(&b.project, &args);
     let report = run_report(&r.stdout)
         .unwrap_or_else(|| panic!("no run result\n{}\n{}", r.stdout, r.stderr));
@@ -155,7 +142,7 @@ fn tree_mcount_insn_size() -> u64 {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn riscv64_kprobe_attaches_past_the_ftrace_entry_and_reads_its_argument() {
     let size = tree_mcount_insn_size();
     assert_eq!(size, 8);
@@ -174,51 +161,27 @@ fn riscv64_kprobe_attaches_past_the_ftrace_entry_and_reads_its_argument() {
         std::fs::read_to_string(&facts).unwrap(),
         format!("{size}\n")
     );
-    assert!(
-        r.stderr.contains(&format!(
+    r.says(&format!(
             "open-example: kprobe/do_sys_openat2: do_sys_openat2+0 is an ftrace site and this kernel has no CONFIG_KPROBES_ON_FTRACE; attached just past it, at do_sys_openat2+{size} (the arguments are still in their registers there)"
-        )),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr
-            .contains("attached kprobe/do_sys_openat2 (kprobe_relay.o)"),
-        "{}",
-        r.stderr
-    );
+        ));
+    r.says("attached kprobe/do_sys_openat2 (kprobe_relay.o)");
     // The second argument, read at +8: the workload's own file names.
-    assert!(
-        r.stderr
-            .contains("bpf_trace_printk: kprobe read file /proc/cpuinfo"),
-        "{}",
-        r.stderr
-    );
+    r.says("bpf_trace_printk: kprobe read file /proc/cpuinfo");
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn riscv64_return_probe_is_refused_naming_kprobes_on_ftrace() {
     let (r, report) = run_with("kretprobe_open", &[]);
     r.fails();
     assert!(!report.passed, "{report:?}");
     assert!(!report.attached, "{report:?}");
-    assert!(
-        r.stderr.contains(
-            "open-example: /extra/kretprobe_open.o: attaching kretprobe/do_sys_openat2 (open_return): a return probe must sit at do_sys_openat2's entry, which is a 8-byte ftrace site on this kernel, and the kernel refuses probes there (EINVAL): it was built with CONFIG_DYNAMIC_FTRACE but without CONFIG_KPROBES_ON_FTRACE. Use a kprobe or a tracepoint, or a kernel with CONFIG_KPROBES_ON_FTRACE=y"
-        ),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        !r.stderr.contains("caused by: Invalid argument"),
-        "{}",
-        r.stderr
-    );
+    r.says("open-example: /extra/kretprobe_open.o: attaching kretprobe/do_sys_openat2 (open_return): a return probe must sit at do_sys_openat2's entry, which is a 8-byte ftrace site on this kernel, and the kernel refuses probes there (EINVAL): it was built with CONFIG_DYNAMIC_FTRACE but without CONFIG_KPROBES_ON_FTRACE. Use a kprobe or a tracepoint, or a kernel with CONFIG_KPROBES_ON_FTRACE=y");
+    r.lacks("caused by: Invalid argument");
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn riscv64_loader_is_a_static_risc_v_binary() {
     let out = tempfile::tempdir().unwrap();
     let status = std::process::Command::new("tar")
@@ -247,7 +210,7 @@ fn riscv64_loader_is_a_static_risc_v_binary() {
 /// ring buffer takes no writes there, so its printk lines never arrive.
 /// `run` says that, with the run count, instead of "never fired".
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn riscv64_example_kprobe_runs_and_run_says_its_lines_were_dropped() {
     let (r, report) = run_with("", &[]);
     r.fails();
@@ -260,9 +223,5 @@ fn riscv64_example_kprobe_runs_and_run_says_its_lines_were_dropped() {
         Some(format!("no trace line was seen, though the programs ran {runs} times: their output never reached trace_pipe").as_str()),
         "{report:?}"
     );
-    assert!(
-        r.stderr.contains("help: the programs ran, so their output was dropped: riscv64 kprobe handlers run as NMIs, and the trace ring buffer takes no writes from them there (no ARCH_HAVE_NMI_SAFE_CMPXCHG); print from a tracepoint instead, fed through a map (see tests/bpf/kprobe_relay.bpf.c)"),
-        "{}",
-        r.stderr
-    );
+    r.says("help: the programs ran, so their output was dropped: riscv64 kprobe handlers run as NMIs, and the trace ring buffer takes no writes from them there (no ARCH_HAVE_NMI_SAFE_CMPXCHG); print from a tracepoint instead, fed through a map (see tests/bpf/kprobe_relay.bpf.c)");
 }

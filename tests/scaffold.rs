@@ -6,20 +6,17 @@
 //! and crates.io for aya (compiled deps are kept in target/scaffold-e2e so a
 //! second run is quick).
 
-#[path = "common/mod.rs"]
-mod common;
+use crate::common;
+use crate::common::*;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Instant;
-
-const BIN: &str = env!("CARGO_BIN_EXE_cargo-ebpf-cross");
 
 /// Runs the tool in `dir` with plain (uncoloured) messages, and without
 /// kernel or target settings the developer's shell may carry.
 fn tool(dir: &Path, args: &[&str]) -> Output {
-    let mut cmd = Command::new(BIN);
-    common::sandbox_env(&mut cmd);
+    let mut cmd = tool_cmd();
     cmd.current_dir(dir).arg("--color").arg("never").args(args);
     for v in [
         "EBPF_CROSS_KERNEL_SRC",
@@ -34,11 +31,6 @@ fn tool(dir: &Path, args: &[&str]) -> Output {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn read(p: impl AsRef<Path>) -> String {
-    let p = p.as_ref();
-    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
 /// Every file `new demo` writes, sorted as `common::listing` sorts.
@@ -343,7 +335,7 @@ fn open_bundle(p: &Path) -> (Vec<String>, serde_json::Value) {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn new_project_builds_for_armv7_and_for_its_board() {
     let src = common::fx_dir("EBPF_CROSS_ARMHF_SRC");
     let build = common::fx_dir("EBPF_CROSS_ARMHF_BUILD");
@@ -361,8 +353,7 @@ fn new_project_builds_for_armv7_and_for_its_board() {
     }
     let run = |args: &[&str]| {
         let start = Instant::now();
-        let mut c = Command::new(BIN);
-        common::sandbox_env(&mut c);
+        let mut c = tool_cmd();
         let o = c
             .current_dir(&d)
             .env("CARGO_TARGET_DIR", &target_dir)

@@ -3,12 +3,10 @@
 //! prints is found in the plan `run --dry-run` prints (the BPF compile, the
 //! loader's cargo build, QEMU's argv and the guest's /init).
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
 /// Keys `run --dry-run` does not show, and where their one reader is.
 const NOT_IN_THE_PLAN: &[(&str, &str)] = &[
@@ -40,7 +38,7 @@ const NOT_IN_THE_PLAN: &[(&str, &str)] = &[
 ];
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn config_shows_what_run_uses() {
     let d = tempfile::tempdir().unwrap();
     let project = fresh_example(&d.path().join("p"));

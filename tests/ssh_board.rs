@@ -11,10 +11,7 @@
 //! .fixtures/board/root, dropbearkey, ssh-keygen, ssh); without them these
 //! tests fail rather than skip.
 
-#[path = "common/mod.rs"]
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -64,13 +61,33 @@ struct Board {
     boot_seconds: f64,
 }
 
+/// The board, and the suite's one guest: no other file's QEMU guest runs
+/// beside a test on the board, which compares its seconds with QEMU's.
+struct OnBoard {
+    _guest: MutexGuard<'static, ()>,
+    board: MutexGuard<'static, Board>,
+}
+
+impl std::ops::Deref for OnBoard {
+    type Target = Board;
+    fn deref(&self) -> &Board {
+        &self.board
+    }
+}
+
 /// One board for the whole file, and one test on it at a time: the checks
 /// look at what is left running on it.
-fn board() -> MutexGuard<'static, Board> {
+fn board() -> OnBoard {
     static B: OnceLock<Mutex<Board>> = OnceLock::new();
-    B.get_or_init(|| Mutex::new(boot_board()))
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
+    // The guest lock first, always, so two tests never hold one each.
+    let guest = one_guest();
+    OnBoard {
+        _guest: guest,
+        board: B
+            .get_or_init(|| Mutex::new(boot_board()))
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()),
+    }
 }
 
 fn run_ok(c: &mut Command) -> String {
@@ -419,19 +436,14 @@ fn assert_clean(b: &Board) {
 // ---------------------------------------------------------------------------
 // The bundle
 
-fn shared_target() -> PathBuf {
-    repo().join("target/e2e")
-}
-
 /// The example's armv7 bundle, built by the tool against the board's
 /// kernel tree.
 fn bundle() -> PathBuf {
     static P: OnceLock<PathBuf> = OnceLock::new();
     P.get_or_init(|| {
-        let e = shared_target().join("ssh-open-example");
-        fresh_example(&e);
+        let e = shared_example("ssh-open-example");
         let r = tool(
-            &e,
+            e,
             &[
                 "build",
                 "--target",
@@ -520,7 +532,7 @@ fn run_on(b: &Board, host: &str, bundle: &Path, more: &[&str]) -> Verdict {
 // The checks
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn the_examples_probe_lines_come_back_from_the_board_and_expect_passes() {
     let bundle = bundle();
     let b = board();
@@ -565,7 +577,7 @@ fn the_examples_probe_lines_come_back_from_the_board_and_expect_passes() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn a_miss_fails_with_exit_1_and_no_loader_is_left_on_the_board() {
     let bundle = bundle();
     let b = board();
@@ -588,7 +600,7 @@ fn a_miss_fails_with_exit_1_and_no_loader_is_left_on_the_board() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn ctrl_c_exits_130_and_leaves_nothing_on_the_board() {
     let bundle = bundle();
     let b = board();
@@ -763,7 +775,7 @@ fn an_unreachable_port_fails_clearly_within_the_connect_timeout() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn a_wrong_host_key_is_refused_and_known_hosts_is_unchanged() {
     let bundle = bundle();
     let b = board();
@@ -832,7 +844,7 @@ fn a_wrong_host_key_is_refused_and_known_hosts_is_unchanged() {
                 r.says("help: known_hosts has no key for the board, and nothing can be asked here (BatchMode)");
             }
         }
-        assert!(!r.stderr.contains("Copied"), "{}", r.stderr);
+        r.lacks("Copied");
         assert_eq!(
             std::fs::read_to_string(&kh).unwrap(),
             known,
@@ -843,7 +855,7 @@ fn a_wrong_host_key_is_refused_and_known_hosts_is_unchanged() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn a_board_on_another_kernel_is_refused_in_native_mode_and_warned_in_core_mode() {
     let abi = fx("EBPF_CROSS_ARMHF_ABI");
     let native = bundle_claiming("6.1.0-99-armmp", "native");
@@ -861,7 +873,7 @@ fn a_board_on_another_kernel_is_refused_in_native_mode_and_warned_in_core_mode()
         "error: board cannot run this bundle: the board runs linux {abi}-armmp, but the bundle was built against 6.1.0-99-armmp in native mode, whose objects fit that kernel only\n"
     ));
     v.run.says(&format!("help: build against the board's own kernel tree (its UTS_RELEASE is {abi}-armmp), use CO-RE mode ([bpf] mode = \"core\"), or pass --allow-kernel-mismatch to run anyway"));
-    assert!(!v.run.stderr.contains("Copied"), "{}", v.run.stderr);
+    v.run.lacks("Copied");
     assert_clean(&b);
 
     let v = run_on(
@@ -885,7 +897,7 @@ fn a_board_on_another_kernel_is_refused_in_native_mode_and_warned_in_core_mode()
 /// against `run` under QEMU on the same kernel with the same bundle (the
 /// goal is at most 2 s more), printed as `[bench]` lines.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn seconds_to_the_verdict_over_ssh_against_qemu_run() {
     let bundle = bundle();
     let b = board();
@@ -935,7 +947,7 @@ fn seconds_to_the_verdict_over_ssh_against_qemu_run() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn a_timeout_fails_and_the_board_cleans_up() {
     let bundle = bundle();
     let b = board();
@@ -952,11 +964,7 @@ fn a_timeout_fails_and_the_board_cleans_up() {
     v.run
         .says("error: run failed on armv7: timed out after 12s; no trace line was seen");
     // The board confirmed its cleanup within the grace the host gives it.
-    assert!(
-        !v.run.stderr.contains("did not confirm"),
-        "{}",
-        v.run.stderr
-    );
+    v.run.lacks("did not confirm");
     assert!(leftovers(&b).is_empty(), "{:#?}", leftovers(&b));
 }
 
@@ -964,7 +972,7 @@ fn a_timeout_fails_and_the_board_cleans_up() {
 /// kills ssh with it): the board sees its stdin close and ends the run by
 /// itself.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn a_dropped_connection_ends_the_run_on_the_board_by_itself() {
     let bundle = bundle();
     let b = board();
@@ -1034,7 +1042,7 @@ fn runner(b: &Board, args: &[&str]) -> Command {
 /// the program's output and exit status come back as its own; Ctrl-C stops
 /// it on the board.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn the_cargo_runner_runs_a_program_on_the_board_with_its_status() {
     let exe = loader_exe();
     let exe = exe.to_str().unwrap();
@@ -1091,7 +1099,7 @@ fn the_cargo_runner_runs_a_program_on_the_board_with_its_status() {
 /// a pulled cable): no end of stdin ever reaches the board, and its own
 /// watchdog ends the run --timeout + 30 s after it began.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn a_hung_link_is_ended_by_the_boards_watchdog() {
     let bundle = bundle();
     let b = board();
@@ -1169,7 +1177,7 @@ fn a_hung_link_is_ended_by_the_boards_watchdog() {
 /// `--extra` and `-- LOADER ARGS` as for the QEMU run: the object lands in
 /// the run directory's extra/, and the guest path `/extra/x.o` names it.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn an_extra_object_named_as_in_the_guest_runs_on_the_board() {
     let objs = shared_target().join("ssh-objects");
     tool(
@@ -1218,7 +1226,7 @@ fn an_extra_object_named_as_in_the_guest_runs_on_the_board() {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: qemu (scripts/setup.sh)"]
 fn a_login_that_is_not_root_is_refused_before_anything_is_copied() {
     let bundle = bundle();
     let b = board();
@@ -1233,6 +1241,6 @@ fn a_login_that_is_not_root_is_refused_before_anything_is_copied() {
     v.run.says(
         "help: log in as root: `User root` for pi@board in ~/.ssh/config, or --ssh root@HOST",
     );
-    assert!(!v.run.stderr.contains("Copied"), "{}", v.run.stderr);
+    v.run.lacks("Copied");
     assert_clean(&b);
 }

@@ -15,14 +15,12 @@
 //! bitbake-setup, oelint-adv and check-jsonschema), and crates.io once for
 //! `cargo vendor`.
 
-#[path = "common/mod.rs"]
-mod common;
+use crate::common;
+use crate::common::*;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Instant;
-
-const BIN: &str = env!("CARGO_BIN_EXE_cargo-ebpf-cross");
 
 /// The example's sources, as a recipe's ${S} would hold them (no target/).
 fn copy_example(to: &Path) {
@@ -36,31 +34,6 @@ fn copy_example(to: &Path) {
             common::copy_dir(&ex.join(d), &to.join(d));
         }
     }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn u16_le(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
-}
-
-fn mode(p: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
-}
-
-/// The tool, with the suite's sandboxed HOME and no compiler settings from
-/// the developer's shell.
-fn tool_cmd() -> Command {
-    let mut c = Command::new(BIN);
-    common::sandbox_env(&mut c);
-    c
 }
 
 /// The Python tools scripts/setup.sh installs into the fixtures' venv.
@@ -97,8 +70,7 @@ struct RecipeEnv {
 
 impl RecipeEnv {
     fn command(&self, s: &Path) -> Command {
-        let mut c = Command::new(BIN);
-        common::sandbox_env(&mut c);
+        let mut c = tool_cmd();
         c.current_dir(s)
             .env("CARGO_HOME", &self.cargo_home)
             .env("EBPF_CROSS_KERNEL_SRC", &self.kernel_src)
@@ -175,7 +147,7 @@ fn dynamic_facts(elf: &[u8]) -> (bool, bool) {
 }
 
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh)"]
 fn recipe_build_and_install_as_bitbake_would() {
     let kernel_src = common::fx_dir("EBPF_CROSS_ARMHF_SRC");
     let kernel_build = common::fx_dir("EBPF_CROSS_ARMHF_BUILD");
@@ -508,7 +480,7 @@ const KERNEL_APPEND: &str = "linux-yocto + recipes-kernel/linux/linux-yocto_%.bb
 /// recipe (both variants), and of the kernel bbappend applied to a
 /// linux-yocto: every line is one variable or task as parsed.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh: the Python tools in .fixtures/venv)"]
 fn generated_layer_parses_with_bitbakes_parser() {
     let t = tempfile::tempdir().unwrap();
     let p = new_project(t.path());
@@ -616,7 +588,7 @@ layer: LAYERDEPENDS_my-probe = core openembedded-layer
 /// failed `require` would stop bitbake's parse of every recipe), and the
 /// recipe's own fetch says what to run.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh: the Python tools in .fixtures/venv)"]
 fn a_fresh_layer_parses_and_its_fetch_says_to_write_the_crates_inc() {
     let t = tempfile::tempdir().unwrap();
     let o = tool_cmd()
@@ -656,7 +628,7 @@ fn a_fresh_layer_parses_and_its_fetch_says_to_write_the_crates_inc() {
 /// `homepageping` here, because it pings HOMEPAGE over the network and the
 /// generated addresses are placeholders under `.invalid`.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh: the Python tools in .fixtures/venv)"]
 fn generated_layer_lints_clean_with_oelint() {
     let t = tempfile::tempdir().unwrap();
     let p = new_project(t.path());
@@ -694,7 +666,7 @@ fn generated_layer_lints_clean_with_oelint() {
 /// Both CI templates, as `new` renders them, against the schemas
 /// check-jsonschema ships (no network needed).
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: kernels (scripts/setup.sh: the Python tools in .fixtures/venv)"]
 fn ci_templates_validate_against_their_schemas() {
     let t = tempfile::tempdir().unwrap();
     let p = new_project(t.path());
@@ -766,7 +738,7 @@ fn crates_inc_without_a_lock_says_how_to_make_one() {
 /// part of the plan: --dry-run shows it after the board's flags, quoted
 /// words kept whole.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
+#[ignore = "tier: tools (scripts/setup.sh --no-kernels)"]
 fn bpf_cflags_from_the_environment_are_in_the_plan() {
     let t = tempfile::tempdir().unwrap();
     let src = common::repo().join("examples/open-example/bpf/open-example.bpf.c");
@@ -804,7 +776,6 @@ fn bpf_cflags_from_the_environment_are_in_the_plan() {
 /// Yocto passes its own target (RUST_TARGET_SYS, or a spec JSON); a spec
 /// that describes another machine than the profile is refused up front.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
 fn a_target_spec_that_contradicts_the_profile_is_refused() {
     let t = tempfile::tempdir().unwrap();
     let s = t.path().join("git");
@@ -817,7 +788,7 @@ fn a_target_spec_that_contradicts_the_profile_is_refused() {
             "data-layout":"e-m:e-p:32:32-Fi8-i64:64-v128:64:128-a:0:32-n32-S64"}"#,
     )
     .unwrap();
-    let o = Command::new(BIN)
+    let o = Command::new(bin())
         .current_dir(&s)
         .env_remove("EBPF_CROSS_RUST_TARGET")
         .args([
@@ -846,7 +817,6 @@ fn a_target_spec_that_contradicts_the_profile_is_refused() {
 
 /// A bundle whose bytes do not match its manifest installs nothing.
 #[test]
-#[ignore = "needs scripts/setup.sh"]
 fn install_refuses_a_damaged_bundle() {
     use cargo_ebpf_cross::bundle::{self, Content, Manifest};
     let t = tempfile::tempdir().unwrap();
@@ -894,7 +864,7 @@ fn install_refuses_a_damaged_bundle() {
     let (bad, _) = bundle::write(&dir, "p-1.0.0-armv7", &m, contents()).unwrap();
     let image = t.path().join("image");
     let install = |b: &Path| {
-        Command::new(BIN)
+        Command::new(bin())
             .args(["--color", "never", "install", "--bundle"])
             .arg(b)
             .arg("--destdir")

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard};
 
 pub use cargo_ebpf_cross::message::{Message, RunReport};
 
@@ -136,6 +137,16 @@ impl Run {
         );
         self
     }
+    /// Asserts that stderr does not hold `text`, showing all of stderr if
+    /// it does.
+    pub fn lacks(&self, text: &str) -> &Self {
+        assert!(
+            !self.stderr.contains(text),
+            "stderr holds {text:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
 }
 
 fn to_run(o: Output) -> Run {
@@ -194,9 +205,8 @@ pub fn sandbox_env(c: &mut Command) {
 /// Runs the tool with a clean slate of our own env variables, so the
 /// developer's shell cannot change what a test sees.
 pub fn tool(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut c = Command::new(bin());
+    let mut c = tool_cmd();
     c.current_dir(cwd).args(args);
-    sandbox_env(&mut c);
     for k in [
         "EBPF_CROSS_KERNEL",
         "EBPF_CROSS_CACHE_DIR",
@@ -397,4 +407,86 @@ pub fn bundle_path(stdout: &str) -> PathBuf {
             _ => None,
         })
         .unwrap_or_else(|| panic!("no bundle message: {stdout}"))
+}
+
+/// One QEMU guest at a time in the whole suite: the machine has two cores,
+/// and the seconds each boot reports are the benchmark. Every file takes
+/// this one lock, since they all run in one test process.
+pub fn one_guest() -> MutexGuard<'static, ()> {
+    static GUEST: Mutex<()> = Mutex::new(());
+    GUEST.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The target dir every test that builds the example shares, so aya and
+/// the loader's other crates compile once per triple. Cargo locks it, so
+/// the tests may build into it side by side.
+pub fn shared_target() -> PathBuf {
+    repo().join("target/e2e")
+}
+
+/// The reference-kernel cache scripts/setup.sh filled.
+pub fn shared_cache() -> String {
+    fx_dir("EBPF_CROSS_REFERENCE_CACHE")
+}
+
+/// A copy of the example named `name` in [`shared_target`], made fresh
+/// once per test process, so that nothing is written into examples/.
+pub fn shared_example(name: &str) -> &'static Path {
+    static MADE: Mutex<Vec<(String, &'static Path)>> = Mutex::new(Vec::new());
+    let mut made = MADE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, p)) = made.iter().find(|(n, _)| n == name) {
+        return p;
+    }
+    let p: &'static Path = Box::leak(fresh_example(&shared_target().join(name)).into_boxed_path());
+    made.push((name.to_string(), p));
+    p
+}
+
+/// The tool as a bare Command, with the sandbox and environment of
+/// [`tool`], for tests that need its raw output or stdin.
+pub fn tool_cmd() -> Command {
+    let mut c = Command::new(bin());
+    sandbox_env(&mut c);
+    c
+}
+
+pub fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+pub fn s(v: &[&str]) -> Vec<String> {
+    v.iter().map(|x| x.to_string()).collect()
+}
+
+/// Every JSON line of `--message-format json` output.
+pub fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// stdout then stderr of a finished command, for failure messages.
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+pub fn read(p: impl AsRef<Path>) -> String {
+    let p = p.as_ref();
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+pub fn u16_le(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+
+/// A file's permission bits.
+pub fn mode(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
 }
