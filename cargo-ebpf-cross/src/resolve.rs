@@ -486,6 +486,17 @@ pub struct GuestInputs {
     pub busybox: Option<Setting<PathBuf>>,
 }
 
+impl GuestInputs {
+    /// Which of the two the user named by flag or env, beating any kernel.
+    pub fn named_by_user(&self) -> (bool, bool) {
+        let by_user = |s: &Option<Setting<PathBuf>>| {
+            s.as_ref()
+                .is_some_and(|s| matches!(s.origin, Origin::Flag(_) | Origin::Env(_)))
+        };
+        (by_user(&self.kernel_image), by_user(&self.busybox))
+    }
+}
+
 /// The flags and env beat everything. A reference kernel is one unit:
 /// named at any layer, its image and busybox beat the profile's `[qemu]`
 /// ones; standing in as the profile's default, it only fills in what the

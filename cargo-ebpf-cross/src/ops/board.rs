@@ -40,31 +40,7 @@ pub fn run(g: Global, args: &RunOptions) -> Result<i32> {
     }
     let boards = crate::ops::project_board_dirs(&args.build.project);
     let profile = Profile::load_with(&args.target, &boards)?;
-    let client = Client {
-        program: if g.dry_run {
-            PathBuf::from("ssh")
-        } else {
-            which::which("ssh").map_err(|_| Error::ToolMissing {
-                tool: "ssh".into(),
-                hint: "install OpenSSH's client (`apt-get install openssh-client`); --ssh uses it with your config, agent and known_hosts".into(),
-            })?
-        },
-        config: crate::resolve::ssh_config(args.ssh_config.clone(), &crate::env::ProcessEnv)
-            .map(|s| s.value),
-        connect_timeout: args.connect_timeout,
-        host,
-    };
-    if let Some(c) = &client.config {
-        if !c.is_file() {
-            return Err(Error::Usage {
-                message: format!("ssh config `{}` does not exist", c.display()),
-                hint: format!(
-                    "check --ssh-config / {}, or leave it out for ~/.ssh/config",
-                    ssh::CONFIG_ENV
-                ),
-            });
-        }
-    }
+    let client = client(g, host, args.ssh_config.clone(), args.connect_timeout)?;
     let bundle_path = match &args.bundle {
         Some(p) => p.clone(),
         None => crate::ops::build::build_bundle(g, &args.build, &args.target)?,
@@ -130,14 +106,7 @@ pub fn run(g: Global, args: &RunOptions) -> Result<i32> {
 /// loader may be dynamically linked; its machine must still be the
 /// target's.
 fn check_bundle(path: &Path, b: &Bundle, profile: &Profile) -> Result<()> {
-    let t = &b.manifest.target;
-    if t != &profile.name && t != &profile.base {
-        ui::warn(&format!(
-            "bundle `{}` was built for `{t}`, not `{}`",
-            path.display(),
-            profile.name
-        ));
-    }
+    super::run::warn_other_target(path, b, profile);
     let loader = b
         .file(&b.manifest.loader)
         .expect("Bundle::open checked the loader");
@@ -544,24 +513,53 @@ fn clean_after_interrupt(client: &Client, f: &Facts) -> bool {
     }
 }
 
+/// The user's OpenSSH client for `run --ssh` and `runner`, with the ssh
+/// config the resolver picks (`--ssh-config`, else its env twin), which
+/// must exist.
+fn client(
+    g: Global,
+    host: Host,
+    ssh_config: Option<PathBuf>,
+    connect_timeout: u64,
+) -> Result<Client> {
+    let program = if g.dry_run {
+        PathBuf::from("ssh")
+    } else {
+        which::which("ssh").map_err(|_| Error::ToolMissing {
+            tool: "ssh".into(),
+            hint: "install OpenSSH's client (`apt-get install openssh-client`); --ssh uses it with your config, agent and known_hosts".into(),
+        })?
+    };
+    let config = crate::resolve::ssh_config(ssh_config, &crate::env::ProcessEnv).map(|s| s.value);
+    if let Some(c) = &config {
+        if !c.is_file() {
+            return Err(Error::Usage {
+                message: format!("ssh config `{}` does not exist", c.display()),
+                hint: format!(
+                    "check --ssh-config / {}, or leave it out for ~/.ssh/config",
+                    ssh::CONFIG_ENV
+                ),
+            });
+        }
+    }
+    Ok(Client {
+        program,
+        config,
+        connect_timeout,
+        host,
+    })
+}
+
 /// `cargo-ebpf-cross runner --ssh HOST PROGRAM [ARGS]`: cargo's target
 /// runner. The program is copied over the connection and run as root on
 /// the board; its output comes straight back and its exit status is ours.
 pub fn runner(g: Global, args: crate::options::RunnerOptions) -> Result<i32> {
-    let client = Client {
-        program: if g.dry_run {
-            PathBuf::from("ssh")
-        } else {
-            which::which("ssh").map_err(|_| Error::ToolMissing {
-                tool: "ssh".into(),
-                hint: "install OpenSSH's client (`apt-get install openssh-client`)".into(),
-            })?
-        },
-        config: crate::resolve::ssh_config(args.ssh_config.clone(), &crate::env::ProcessEnv)
-            .map(|s| s.value),
-        connect_timeout: args.connect_timeout,
-        host: Host::parse(&args.ssh)?,
-    };
+    let client = client(
+        g,
+        Host::parse(&args.ssh)?,
+        args.ssh_config.clone(),
+        args.connect_timeout,
+    )?;
     let program = std::fs::read(&args.program).map_err(crate::error::read_err(&args.program))?;
     let script = ssh::runner_script(
         program.len() as u64,

@@ -9,7 +9,6 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::ops::run::{prove, Guest, RunReport};
 use crate::ops::Global;
@@ -157,18 +156,19 @@ fn board_entry(
 
 /// What a matrix refuses: one image, busybox, tree or version for all of
 /// its kernels would boot or build every kernel the same.
-fn refuse_single_kernel_inputs(args: &RunOptions) -> Result<()> {
+fn refuse_single_kernel_inputs(args: &RunOptions, profile: &Profile) -> Result<()> {
     let k = &args.build.kernel;
-    let env = &crate::env::ProcessEnv;
+    // What the user named, by flag or env, as the resolver reads it.
+    let named = crate::resolve::guest_inputs(
+        (args.kernel_image.clone(), args.busybox.clone()),
+        &crate::env::ProcessEnv,
+        profile,
+        None,
+    );
+    let (image, busybox) = named.named_by_user();
     let given = [
-        (
-            "--kernel-image (or EBPF_CROSS_KERNEL_IMAGE)",
-            args.kernel_image.is_some() || env.var("EBPF_CROSS_KERNEL_IMAGE").is_some(),
-        ),
-        (
-            "--busybox (or EBPF_CROSS_BUSYBOX)",
-            args.busybox.is_some() || env.var("EBPF_CROSS_BUSYBOX").is_some(),
-        ),
+        ("--kernel-image (or EBPF_CROSS_KERNEL_IMAGE)", image),
+        ("--busybox (or EBPF_CROSS_BUSYBOX)", busybox),
         ("--kernel-src", k.kernel_src.is_some()),
         ("--kernel-build", k.kernel_build.is_some()),
         ("--kernel-version", k.kernel_version.is_some()),
@@ -227,9 +227,9 @@ impl Row {
 }
 
 pub fn run(g: Global, args: RunOptions) -> Result<i32> {
-    refuse_single_kernel_inputs(&args)?;
     let boards = crate::ops::project_board_dirs(&args.build.project);
     let profile = Profile::load_with(&args.target, &boards)?;
+    refuse_single_kernel_inputs(&args, &profile)?;
     let list = entries(
         &profile,
         &args.build.kernel.kernel,

@@ -14,7 +14,7 @@ use crate::profile::Profile;
 use crate::qemu::{self, Event, Observer, RunEnd};
 use crate::reference::{Policy, Record};
 use crate::resolve;
-use crate::settings::{Origin, Setting};
+use crate::settings::Origin;
 use crate::ui;
 
 /// The longest the guest reads trace_pipe after the workload: only a probe
@@ -122,11 +122,7 @@ impl Guest {
         // Both named by flag or env: no reference kernel is needed, and
         // none is fetched.
         let named = resolve::guest_inputs(flags.clone(), env, &profile, None);
-        let by_user = |s: &Option<Setting<PathBuf>>| {
-            s.as_ref()
-                .is_some_and(|s| matches!(s.origin, Origin::Flag(_) | Origin::Env(_)))
-        };
-        let reference = if by_user(&named.kernel_image) && by_user(&named.busybox) {
+        let reference = if named.named_by_user() == (true, true) {
             None
         } else {
             reference_kernel(g, args, &profile)?
@@ -474,7 +470,9 @@ fn check_guest_elf(path: &Path, bytes: &[u8], profile: &Profile, what: &str) -> 
     Ok(())
 }
 
-fn check_bundle(path: &Path, b: &Bundle, profile: &Profile) -> Result<()> {
+/// A bundle of another board of the same arch may still run; one of
+/// another arch is refused by the ELF check that follows.
+pub(super) fn warn_other_target(path: &Path, b: &Bundle, profile: &Profile) {
     let t = &b.manifest.target;
     if t != &profile.name && t != &profile.base {
         ui::warn(&format!(
@@ -483,6 +481,10 @@ fn check_bundle(path: &Path, b: &Bundle, profile: &Profile) -> Result<()> {
             profile.name
         ));
     }
+}
+
+fn check_bundle(path: &Path, b: &Bundle, profile: &Profile) -> Result<()> {
+    warn_other_target(path, b, profile);
     let loader = b
         .file(&b.manifest.loader)
         .expect("Bundle::open checked the loader");
